@@ -1,0 +1,54 @@
+# statuschecker — the verbs a person uses. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "statuschecker needs Python 3.11+"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+.PHONY: help install run test lint format check migrate dbup dbdown bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv and install statuschecker with its dev tools
+
+run: $(STAMP) ## Serve API + poller (embedded PostgreSQL unless STATUSCHECKER_DATABASE_URL is set)
+	$(BIN)/statuschecker run
+
+test: $(STAMP) ## Run the whole test suite against a real PostgreSQL
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff check + format check + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: lint test ## lint, then the tests
+
+migrate: $(STAMP) ## Apply the Alembic migrations to the configured database
+	$(BIN)/statuschecker migrate
+
+dbup: $(STAMP) ## Start a standalone development PostgreSQL and print its URL
+	$(BIN)/statuschecker db start
+
+dbdown: $(STAMP) ## Stop the standalone development PostgreSQL
+	$(BIN)/statuschecker db stop
+
+bench: $(STAMP) ## Poller benchmark: N services against a local target (BENCH_ARGS="--services 1000 --interval 5")
+	$(BIN)/python scripts/bench/poller.py $(BENCH_ARGS)
+
+clean: ## Remove .venv and caches (keeps var/ with its data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

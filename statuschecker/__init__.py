@@ -1,0 +1,1 @@
+"""statuschecker: uptime and health checks for the services you depend on."""

@@ -1,0 +1,61 @@
+"""Settings from `STATUSCHECKER_*` environment variables (and `.env`), validated once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting statuschecker reads; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STATUSCHECKER_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset starts the embedded server"
+    )
+    data_dir: Path = Field(default=Path("var"), description="where the embedded database lives")
+    host: str = "127.0.0.1"
+    port: int = Field(default=9999, ge=0, le=65535)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    default_interval_seconds: int = Field(default=30, ge=1, le=86400)
+    default_timeout_seconds: float = Field(
+        default=10.0, ge=0.1, le=60, description="shortened to the interval when that is shorter"
+    )
+
+    poller_enabled: bool = True
+    poller_concurrency: int = Field(default=200, ge=1, le=10000)
+    poller_idle_seconds: float = Field(
+        default=0.5, gt=0, le=10, description="how long the poller sleeps when nothing is due"
+    )
+    poller_shutdown_seconds: float = Field(
+        default=10.0, ge=0, le=120, description="how long in-flight checks may finish on stop"
+    )
+    lease_grace_seconds: float = Field(
+        default=15.0, gt=0, description="a claim expires at timeout + this grace"
+    )
+    recorder_batch_size: int = Field(default=500, ge=1, le=10000)
+    recorder_flush_seconds: float = Field(default=0.2, gt=0, le=10)
+
+    http_max_body_bytes: int = Field(default=1_048_576, ge=0)
+    http_max_redirects: int = Field(default=10, ge=0, le=50)
+    http_user_agent: str = "statuschecker/0.1"
+
+    cache_max_services: int = Field(default=100_000, ge=1)
+    cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    health_poller_stale_seconds: float = Field(
+        default=30.0, gt=0, description="health fails when the poller loop is quiet for this long"
+    )
+
+    @property
+    def embedded_data_dir(self) -> Path:
+        """Data directory of the embedded PostgreSQL that `run` starts."""
+        return self.data_dir / "postgres"

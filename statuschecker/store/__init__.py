@@ -1,0 +1,1 @@
+"""PostgreSQL persistence: table definitions and the queries the service layer needs."""

@@ -1,0 +1,73 @@
+"""Queries on what happened to a service: its events and its raw ticks, newest first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select, tuple_
+
+from statuschecker.model import CheckResult, Event, Page, Tick
+from statuschecker.store import cursor
+from statuschecker.store.tables import service_events, service_ticks
+
+
+def events_page(
+    conn: Connection, service_id: int, *, limit: int, after: str | None = None
+) -> Page[Event]:
+    """A service's events, newest first (ids grow with time within one service)."""
+    query = (
+        select(service_events)
+        .where(service_events.c.service_id == service_id)
+        .order_by(service_events.c.id.desc())
+        .limit(limit + 1)
+    )
+    if after is not None:
+        (last_id,) = cursor.decode(after, int)
+        query = query.where(service_events.c.id < last_id)
+    rows = [
+        Event(r["id"], r["service_id"], r["event"], r["date_started"], r["date_ended"])
+        for r in conn.execute(query).mappings()
+    ]
+    return cursor.page(rows, limit, lambda e: (e.id,))
+
+
+def ticks_page(
+    conn: Connection,
+    service_id: int,
+    *,
+    limit: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: str | None = None,
+) -> Page[Tick]:
+    """A service's ticks in [since, until), newest first."""
+    t = service_ticks.c
+    query = (
+        select(service_ticks)
+        .where(t.service_id == service_id)
+        .order_by(t.checked_at.desc(), t.id.desc())
+        .limit(limit + 1)
+    )
+    if since is not None:
+        query = query.where(t.checked_at >= since)
+    if until is not None:
+        query = query.where(t.checked_at < until)
+    if after is not None:
+        last_at, last_id = cursor.decode(after, datetime, int)
+        query = query.where(tuple_(t.checked_at, t.id) < tuple_(last_at, last_id))
+    rows = [
+        Tick(
+            id=r["id"],
+            service_id=r["service_id"],
+            checked_at=r["checked_at"],
+            result=CheckResult(
+                up=r["up"],
+                response_time_ms=r["response_time_ms"],
+                ttfb_ms=r["ttfb_ms"],
+                status_code=r["status_code"],
+                error=r["error"],
+            ),
+        )
+        for r in conn.execute(query).mappings()
+    ]
+    return cursor.page(rows, limit, lambda tick: (tick.checked_at, tick.id))

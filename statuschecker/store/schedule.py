@@ -1,0 +1,71 @@
+"""Work sharing between pollers: claiming due services under a lease, and letting go."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, text
+
+from statuschecker.model import Assignment, CheckLimits, CheckSpec
+
+# 1. Pick up to :limit services that are due and not leased (or whose lease has run out),
+#    oldest due first, skipping rows another poller is claiming at this very moment.
+# 2. Lease them to :owner for their timeout plus a grace period, so a poller that dies
+#    loses them for at most that long.
+# 3. Move next_check_at to the first slot after now: the schedule keeps its phase (no drift)
+#    and slots missed while nobody polled are skipped, not queued up.
+# 4. Return the slot being served (due_at) so the poller can measure its lateness.
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT id FROM services
+        WHERE NOT paused
+          AND next_check_at <= now()
+          AND (lease_expires_at IS NULL OR lease_expires_at < now())
+        ORDER BY next_check_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ), slot AS (
+        SELECT s.id,
+               s.next_check_at + make_interval(secs => s.interval_seconds * floor(
+                   extract(epoch FROM now() - s.next_check_at) / s.interval_seconds
+               )) AS due_at
+        FROM services s JOIN due USING (id)
+    )
+    UPDATE services s
+    SET lease_owner = :owner,
+        lease_expires_at = now() + make_interval(secs => s.timeout_seconds + :grace),
+        next_check_at = slot.due_at + make_interval(secs => s.interval_seconds)
+    FROM slot
+    WHERE s.id = slot.id
+    RETURNING s.id, s.name, s.url, s.timeout_seconds, slot.due_at
+    """
+)
+
+_RELEASE = text(
+    """
+    UPDATE services SET lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = ANY(:ids) AND lease_owner = :owner
+    """
+)
+
+
+def claim_due(
+    conn: Connection, owner: str, limit: int, grace_seconds: float, limits: CheckLimits
+) -> list[Assignment]:
+    """Lease up to `limit` due services to `owner` and advance their schedule."""
+    rows = conn.execute(_CLAIM, {"owner": owner, "limit": limit, "grace": grace_seconds})
+    return [
+        Assignment(
+            service_id=row.id,
+            name=row.name,
+            spec=CheckSpec(url=row.url, timeout_seconds=row.timeout_seconds, limits=limits),
+            due_at=row.due_at,
+        )
+        for row in rows
+    ]
+
+
+def release(conn: Connection, owner: str, service_ids: Iterable[int]) -> None:
+    """End `owner`'s leases on these services (others' leases are left alone)."""
+    conn.execute(_RELEASE, {"ids": list(service_ids), "owner": owner})

@@ -1,0 +1,166 @@
+"""Queries on registered services: create, read, list, change, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, Select, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from statuschecker.errors import Conflict, NotFound
+from statuschecker.model import Event, Metric, Page, Service, Status
+from statuschecker.store import cursor
+from statuschecker.store.tables import service_events, service_metrics, services
+
+_open_event = service_events.alias("open_event")
+
+# Changing any of these makes the service due at once, so the change shows at the next check.
+RESCHEDULING_FIELDS = frozenset({"url", "interval_seconds", "timeout_seconds", "paused"})
+
+
+def _service_select() -> Select:
+    return (
+        select(
+            services.c.id,
+            services.c.name,
+            services.c.url,
+            services.c.kind,
+            services.c.interval_seconds,
+            services.c.timeout_seconds,
+            services.c.paused,
+            services.c.created_at,
+            services.c.updated_at,
+            service_metrics.c.tick_count,
+            service_metrics.c.up_count,
+            service_metrics.c.down_count,
+            service_metrics.c.uptime_percent,
+            service_metrics.c.average_response_time_ms,
+            service_metrics.c.max_response_time_ms,
+            service_metrics.c.last_checked_at,
+            _open_event.c.id.label("event_id"),
+            _open_event.c.event,
+            _open_event.c.date_started,
+        )
+        .select_from(services)
+        .outerjoin(service_metrics, service_metrics.c.service_id == services.c.id)
+        .outerjoin(
+            _open_event,
+            and_(_open_event.c.service_id == services.c.id, _open_event.c.date_ended.is_(None)),
+        )
+    )
+
+
+def _to_service(row: RowMapping) -> Service:
+    event = None
+    if row["event_id"] is not None:
+        event = Event(row["event_id"], row["id"], row["event"], row["date_started"], None)
+    metric = Metric(
+        tick_count=row["tick_count"] or 0,
+        up_count=row["up_count"] or 0,
+        down_count=row["down_count"] or 0,
+        uptime_percent=row["uptime_percent"],
+        average_response_time_ms=row["average_response_time_ms"],
+        max_response_time_ms=row["max_response_time_ms"],
+        last_checked_at=row["last_checked_at"],
+    )
+    return Service(
+        id=row["id"],
+        name=row["name"],
+        url=row["url"],
+        kind=row["kind"],
+        interval_seconds=row["interval_seconds"],
+        timeout_seconds=row["timeout_seconds"],
+        paused=row["paused"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        latest_event=event,
+        metric=metric,
+    )
+
+
+def _raise_if_duplicate_name(exc: IntegrityError, name: object) -> None:
+    if "uq_services_name" in str(exc.orig):
+        raise Conflict(f"a service named {name!r} already exists") from exc
+
+
+def create(conn: Connection, values: Mapping[str, Any]) -> int:
+    """Insert a service with empty metrics; Conflict when the name is taken."""
+    try:
+        with conn.begin_nested():
+            service_id: int = conn.execute(
+                insert(services).values(**values).returning(services.c.id)
+            ).scalar_one()
+    except IntegrityError as exc:
+        _raise_if_duplicate_name(exc, values.get("name"))
+        raise
+    conn.execute(insert(service_metrics).values(service_id=service_id))
+    return service_id
+
+
+def get(conn: Connection, service_id: int) -> Service:
+    """One service with its current state; NotFound if there is none with that id."""
+    row = conn.execute(_service_select().where(services.c.id == service_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no service with id {service_id}")
+    return _to_service(row)
+
+
+def get_many(conn: Connection, service_ids: Iterable[int]) -> list[Service]:
+    """The services among `service_ids` that still exist."""
+    query = _service_select().where(services.c.id.in_(list(service_ids)))
+    return [_to_service(row) for row in conn.execute(query).mappings()]
+
+
+def exists(conn: Connection, service_id: int) -> bool:
+    """Whether a service with this id is registered."""
+    query = select(services.c.id).where(services.c.id == service_id)
+    return conn.execute(query).first() is not None
+
+
+def list_page(
+    conn: Connection,
+    *,
+    limit: int,
+    after: str | None = None,
+    status: Status | None = None,
+    name: str | None = None,
+) -> Page[Service]:
+    """Services in id order, `limit` at a time, optionally filtered by status and name part."""
+    query = _service_select().order_by(services.c.id).limit(limit + 1)
+    if after is not None:
+        (last_id,) = cursor.decode(after, int)
+        query = query.where(services.c.id > last_id)
+    if status == "unknown":
+        query = query.where(_open_event.c.id.is_(None))
+    elif status is not None:
+        query = query.where(_open_event.c.event == ("uptime" if status == "up" else "downtime"))
+    if name:
+        query = query.where(services.c.name.icontains(name, autoescape=True))
+    rows = [_to_service(row) for row in conn.execute(query).mappings()]
+    return cursor.page(rows, limit, lambda s: (s.id,))
+
+
+def change(conn: Connection, service_id: int, values: Mapping[str, Any]) -> None:
+    """Apply `values` to a service; reschedule it when what or how it checks changed."""
+    extra: dict[str, Any] = {"updated_at": func.now()}
+    if RESCHEDULING_FIELDS & values.keys():
+        extra["next_check_at"] = func.now()
+    statement = (
+        update(services).where(services.c.id == service_id).values(**values, **extra)
+    ).returning(services.c.id)
+    try:
+        with conn.begin_nested():
+            found = conn.execute(statement).first()
+    except IntegrityError as exc:
+        _raise_if_duplicate_name(exc, values.get("name"))
+        raise
+    if found is None:
+        raise NotFound(f"no service with id {service_id}")
+
+
+def remove(conn: Connection, service_id: int) -> None:
+    """Delete a service and, by cascade, its ticks, metrics and events."""
+    statement = delete(services).where(services.c.id == service_id).returning(services.c.id)
+    if conn.execute(statement).first() is None:
+        raise NotFound(f"no service with id {service_id}")
