@@ -1,0 +1,230 @@
+"""Local HTTP targets for tests: real servers on 127.0.0.1 whose behaviour flips at run time."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+MODES = ("up", "down", "slow", "refuse", "hang", "redirect-loop", "big", "reset")
+BIG_BODY_BYTES = 50 * 1024 * 1024
+_CHUNK = b"x" * 65536
+_POLL_SECONDS = 0.05
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    """An http URL on 127.0.0.1 where nothing listens, so a connection is refused."""
+    return f"http://127.0.0.1:{free_port()}/"
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server behind a Target; handlers reach the target through `server.target`."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, port: int, target: Target) -> None:
+        self.target = target
+        super().__init__(("127.0.0.1", port), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers every GET according to the target's current mode."""
+
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        """Serve one request in the target's mode."""
+        target = self.server.target
+        target._count_hit({name.lower(): value for name, value in self.headers.items()})
+        getattr(self, "_" + target.mode.replace("-", "_"))(target)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """A complete response with a Content-Length."""
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _up(self, target: Target) -> None:
+        self._send(200, b"ok")
+
+    def _down(self, target: Target) -> None:
+        self._send(503, b"unavailable")
+
+    def _slow(self, target: Target) -> None:
+        if target._released.wait(target.slow_seconds):
+            self.close_connection = True
+            return
+        self._send(200, b"ok")
+
+    def _hang(self, target: Target) -> None:
+        target._released.wait()
+        self.close_connection = True
+
+    def _redirect_loop(self, target: Target) -> None:
+        self._send(302, b"", {"Location": self.path})
+
+    def _big(self, target: Target) -> None:
+        """Stream `big_bytes` in chunks without holding them; stop when the client leaves."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(target.big_bytes))
+        self.end_headers()
+        remaining = target.big_bytes
+        try:
+            while remaining > 0 and not target._released.is_set():
+                chunk = _CHUNK[: min(remaining, len(_CHUNK))]
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _reset(self, target: Target) -> None:
+        """Abort the connection: SO_LINGER 0 makes the close send RST instead of FIN."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        # The socket closes for real once rfile and wfile are closed in finish(), which runs
+        # before the server would shutdown(SHUT_WR) it and send a polite FIN.
+        self.connection.close()
+
+
+class Target:
+    """A real HTTP server on 127.0.0.1 whose behaviour a test flips at run time.
+
+    Modes: "up" (200 "ok"), "down" (503), "slow" (answers 200 after `slow_seconds`), "refuse"
+    (the listening socket is closed so connections are refused; leaving it listens again on
+    the same port), "hang" (accepts, never answers until stopped), "redirect-loop" (302 to
+    itself), "big" (streams `big_bytes`, 50 MB by default, without buffering), "reset" (aborts
+    the connection with RST after reading the request).
+
+    `hits` counts requests received in any mode, including ones never answered;
+    `last_headers` holds the latest request's headers, names lower-cased.
+    """
+
+    def __init__(
+        self,
+        mode: str = "up",
+        *,
+        slow_seconds: float = 5.0,
+        big_bytes: int = BIG_BODY_BYTES,
+        port: int = 0,
+    ) -> None:
+        _validate(mode)
+        self.mode = mode
+        self.slow_seconds = slow_seconds
+        self.big_bytes = big_bytes
+        self.port = port
+        self._hits = 0
+        self.last_headers: dict[str, str] = {}
+        self._lock = threading.Lock()  # guards mode switches, start and stop
+        self._hits_lock = threading.Lock()
+        self._released = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._started = False
+
+    @property
+    def url(self) -> str:
+        """The target's base URL."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def hits(self) -> int:
+        """Requests received so far."""
+        with self._hits_lock:
+            return self._hits
+
+    def set_mode(self, mode: str) -> None:
+        """Switch behaviour; entering or leaving "refuse" closes or reopens the listener."""
+        _validate(mode)
+        with self._lock:
+            previous, self.mode = self.mode, mode
+            if not self._started or (previous == "refuse") == (mode == "refuse"):
+                return
+            if mode == "refuse":
+                self._close_listener()
+            else:
+                self._listen()
+
+    def start(self) -> Target:
+        """Start serving (or just reserve the port when starting in "refuse" mode)."""
+        with self._lock:
+            if self._started:
+                return self
+            self._released.clear()
+            self._started = True
+            if self.mode == "refuse":
+                self.port = self.port or free_port()
+            else:
+                self._listen()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release every handler still waiting; never hangs."""
+        with self._lock:
+            self._started = False
+            self._released.set()
+            self._close_listener()
+
+    def __enter__(self) -> Target:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _count_hit(self, headers: dict[str, str]) -> None:
+        with self._hits_lock:
+            self._hits += 1
+            self.last_headers = headers
+
+    def _listen(self) -> None:
+        """Bind (the same port once one is known) and serve in a daemon thread."""
+        server = _Server(self.port, self)
+        self.port = server.server_address[1]
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": _POLL_SECONDS},
+            name=f"target-{self.port}",
+            daemon=True,
+        )
+        thread.start()
+        self._server, self._thread = server, thread
+
+    def _close_listener(self) -> None:
+        """Stop accepting and close the listening socket; handlers in flight carry on."""
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+
+def _validate(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown target mode {mode!r}; expected one of {MODES}")
