@@ -1,0 +1,111 @@
+"""`statuschecker run|migrate|db` entry points."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import structlog
+from pydantic import ValidationError
+
+from statuschecker import logs
+from statuschecker.config import Settings
+from statuschecker.embedded_db import EmbeddedPostgres, running_url
+from statuschecker.store.engine import migrate
+
+log = structlog.get_logger(__name__)
+
+
+class _Stop(Exception):
+    """Raised by our SIGTERM handler so clean-up (`finally`) runs, as for Ctrl-C."""
+
+
+def _raise_stop(signum: int, _: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database URL, or an embedded server started here and stopped on exit."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.embedded_data_dir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def cmd_run(settings: Settings) -> None:
+    """API and poller in one process."""
+    import uvicorn
+
+    from statuschecker.runtime import Runtime
+    from web.app import create_app
+
+    with database(settings) as url:
+        migrate(url)
+        app = create_app(Runtime.build(settings, url))
+        log.info("api.listening", url=f"http://{settings.host}:{settings.port}/v1/ui/")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, lifespan="on")
+
+
+def cmd_migrate(settings: Settings) -> None:
+    """Apply the migrations (to the embedded server when no URL is set)."""
+    with database(settings) as url:
+        migrate(url)
+        log.info("db.migrated")
+
+
+def cmd_db(settings: Settings, action: str) -> None:
+    """Manage the standalone development server in `<data_dir>/postgres-dev`."""
+    server = EmbeddedPostgres(settings.data_dir / "postgres-dev")
+    if action == "start":
+        url = server.start()
+        print(f"STATUSCHECKER_DATABASE_URL='{url}'")
+    elif action == "stop":
+        server.stop()
+        print("stopped")
+    else:
+        print(running_url(server.data_dir) or "not running")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the command; exits 0 on a clean stop by signal."""
+    parser = argparse.ArgumentParser(prog="statuschecker", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="serve the API and run the poller")
+    commands.add_parser("migrate", help="apply the database migrations")
+    db = commands.add_parser("db", help="a standalone development PostgreSQL")
+    db.add_argument("action", choices=["start", "stop", "url"])
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = "_".join(str(part) for part in error["loc"]).upper()
+            name = f"STATUSCHECKER_{loc}" if loc else "settings"
+            print(f"statuschecker: {name}: {error['msg']}", file=sys.stderr)
+        return 2
+    logs.configure(settings)
+    actions: dict[str, Callable[[], None]] = {
+        "run": lambda: cmd_run(settings),
+        "migrate": lambda: cmd_migrate(settings),
+        "db": lambda: cmd_db(settings, getattr(args, "action", "url")),
+    }
+    signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        actions[args.command]()
+    except (_Stop, KeyboardInterrupt) as stop:
+        log.info("statuschecker.stopped", reason=str(stop) or "SIGINT")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

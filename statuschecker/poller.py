@@ -1,0 +1,217 @@
+"""The scheduler: claims due services, checks them concurrently, hands results on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+
+from statuschecker.checks import run_check
+from statuschecker.config import Settings
+from statuschecker.metrics import Metrics
+from statuschecker.model import Assignment, CheckLimits, CheckOutcome
+from statuschecker.recorder import Recorder
+from statuschecker.store import schedule
+
+log = structlog.get_logger(__name__)
+
+MAX_CLAIM = 1000  # services claimed by one query at the most
+
+
+def default_owner() -> str:
+    """A lease owner name unique to this poller: host, process and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Poller:
+    """Runs checks on a thread of its own, with its own asyncio loop.
+
+    The loop claims as many due services as it has free check slots, starts one task per
+    claimed service, and collects the outcomes; a flusher hands them to the recorder in
+    batches. A batch the database refuses for a passing reason (connection lost) is kept
+    and retried; a batch it refuses for its content is recorded one outcome at a time so
+    that one bad row cannot block the rest.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        recorder: Recorder,
+        metrics: Metrics,
+        settings: Settings,
+        owner: str | None = None,
+    ) -> None:
+        self.owner = owner or default_owner()
+        self._engine = engine
+        self._recorder = recorder
+        self._metrics = metrics
+        self._settings = settings
+        self._limits = CheckLimits(
+            max_body_bytes=settings.http_max_body_bytes,
+            max_redirects=settings.http_max_redirects,
+            user_agent=settings.http_user_agent,
+        )
+        self._pending: list[CheckOutcome] = []
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._flush_now: asyncio.Event | None = None
+        self._started = threading.Event()
+        self.heartbeat = 0.0
+
+    # -- control from other threads -------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the poller thread; returns once its loop runs."""
+        self._thread = threading.Thread(target=self._main, name="poller", daemon=True)
+        self._thread.start()
+        self._started.wait(timeout=10)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop: in-flight checks finish (or are abandoned), pending results
+        are written, and the thread ends."""
+        if self._loop is not None and self._stop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def alive(self) -> bool:
+        """Whether the loop runs and has turned recently."""
+        recent = time.monotonic() - self.heartbeat < self._settings.health_poller_stale_seconds
+        return self._thread is not None and self._thread.is_alive() and recent
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        asyncio.run(self.run())
+
+    async def run(self) -> None:
+        """Claim and check until asked to stop."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._flush_now = asyncio.Event()
+        self.heartbeat = time.monotonic()
+        self._started.set()
+        log.info("poller.started", owner=self.owner)
+        in_flight: set[asyncio.Task] = set()
+        flusher = asyncio.create_task(self._flush_loop())
+        try:
+            while not self._stop.is_set():
+                self.heartbeat = time.monotonic()
+                free = self._settings.poller_concurrency - len(in_flight)
+                claimed = await self._claim(min(free, MAX_CLAIM)) if free > 0 else []
+                for assignment in claimed:
+                    task = asyncio.create_task(self._check(assignment))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if free > 0 and len(claimed) == min(free, MAX_CLAIM):
+                    continue  # more may be due right now
+                await self._idle(in_flight, full=free <= len(claimed))
+        finally:
+            await self._finish(in_flight, flusher)
+            log.info("poller.stopped", owner=self.owner)
+
+    async def _idle(self, in_flight: set[asyncio.Task], full: bool) -> None:
+        """Wait for the next reason to claim: a freed slot when full, else a short nap."""
+        assert self._stop is not None
+        idle = self._settings.poller_idle_seconds
+        if full and in_flight:
+            await asyncio.wait(in_flight, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=idle)
+
+    async def _claim(self, limit: int) -> list[Assignment]:
+        def claim() -> list[Assignment]:
+            with self._engine.begin() as conn:
+                return schedule.claim_due(
+                    conn, self.owner, limit, self._settings.lease_grace_seconds, self._limits
+                )
+
+        try:
+            return await asyncio.to_thread(claim)
+        except SQLAlchemyError as exc:
+            log.warning("poller.claim_failed", error=str(exc).splitlines()[0])
+            return []
+
+    async def _check(self, assignment: Assignment) -> None:
+        checked_at = datetime.now(UTC)
+        started = time.perf_counter()
+        result = await run_check(assignment.spec)
+        lag = (checked_at - assignment.due_at).total_seconds()
+        self._metrics.observe_check(lag, time.perf_counter() - started)
+        self._pending.append(CheckOutcome(assignment.service_id, checked_at, result))
+        if len(self._pending) >= self._settings.recorder_batch_size:
+            assert self._flush_now is not None
+            self._flush_now.set()
+
+    # -- handing results to the recorder ----------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        assert self._flush_now is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._flush_now.wait(), timeout=self._settings.recorder_flush_seconds
+                )
+            self._flush_now.clear()
+            await self.flush()
+
+    async def flush(self) -> bool:
+        """Write pending outcomes in batches; False when the database could not take them."""
+        size = self._settings.recorder_batch_size
+        while self._pending:
+            batch = self._pending[:size]
+            try:
+                await asyncio.to_thread(self._recorder.record, batch, self.owner)
+            except DBAPIError as exc:
+                if exc.connection_invalidated or _is_connection_error(exc):
+                    log.warning("recorder.database_unavailable", pending=len(self._pending))
+                    return False
+                await asyncio.to_thread(self._record_one_by_one, batch)
+            except SQLAlchemyError as exc:
+                log.warning("recorder.failed", error=str(exc).splitlines()[0])
+                return False
+            del self._pending[: len(batch)]
+        return True
+
+    def _record_one_by_one(self, batch: list[CheckOutcome]) -> None:
+        for outcome in batch:
+            try:
+                self._recorder.record([outcome], self.owner)
+            except DBAPIError as exc:
+                if exc.connection_invalidated or _is_connection_error(exc):
+                    raise
+                log.error(
+                    "recorder.outcome_rejected",
+                    service_id=outcome.service_id,
+                    error=str(exc.orig).splitlines()[0],
+                )
+
+    async def _finish(self, in_flight: set[asyncio.Task], flusher: asyncio.Task) -> None:
+        """Let in-flight checks end within the shutdown deadline, then write what they found."""
+        if in_flight:
+            _, late = await asyncio.wait(in_flight, timeout=self._settings.poller_shutdown_seconds)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("poller.abandoned_checks", count=len(late))
+                await asyncio.gather(*late, return_exceptions=True)
+        flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+        if not await self.flush():
+            log.error("poller.unwritten_results", count=len(self._pending))
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    """Whether the database was out of reach, as opposed to refusing the data."""
+    return isinstance(exc, OperationalError | InterfaceError)

@@ -1,0 +1,54 @@
+"""Turns a batch of check outcomes into stored ticks, metrics and events, then refreshes
+the status cache, the Prometheus collectors and the log."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy import Engine
+
+from statuschecker.cache import StatusCache
+from statuschecker.metrics import Metrics
+from statuschecker.model import CheckOutcome
+from statuschecker.store import results, schedule
+from statuschecker.store import services as service_store
+
+log = structlog.get_logger(__name__)
+
+
+class Recorder:
+    """Records batches in one transaction each; the caches follow only what was committed."""
+
+    def __init__(self, engine: Engine, cache: StatusCache, metrics: Metrics) -> None:
+        self._engine = engine
+        self._cache = cache
+        self._metrics = metrics
+
+    def record(self, outcomes: list[CheckOutcome], lease_owner: str) -> None:
+        """Store `outcomes` and end `lease_owner`'s leases on their services."""
+        with self._engine.begin() as conn:
+            touched, changes = results.write(conn, outcomes)
+            schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
+            fresh = service_store.get_many(conn, touched) if touched else []
+        self._cache.put(fresh)
+        self._metrics.record(outcomes, fresh)
+        names = {s.id: s.name for s in fresh}
+        for outcome in outcomes:
+            result = outcome.result
+            log.debug(
+                "check.recorded",
+                service_id=outcome.service_id,
+                up=result.up,
+                response_time_ms=result.response_time_ms,
+                status_code=result.status_code,
+                error=result.error,
+            )
+        for change in changes:
+            emit = log.warning if change.current == "downtime" else log.info
+            emit(
+                "service.state_changed",
+                service_id=change.service_id,
+                service_name=names.get(change.service_id),
+                previous=change.previous,
+                current=change.current,
+                at=change.at.isoformat(),
+            )

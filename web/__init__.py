@@ -1,0 +1,1 @@
+"""The HTTP adapter: Connexion app factory, handlers named by operationId, problem mapping."""

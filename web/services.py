@@ -1,0 +1,77 @@
+"""Handlers of /services and its history (one function per operationId)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from statuschecker.errors import InvalidInput
+from web import serialize
+from web.context import services
+
+
+def register(body: dict[str, Any]) -> tuple:
+    """POST /services"""
+    created = services().register(**body)
+    return serialize.respond(serialize.service(created), 201, Location=f"/v1/services/{created.id}")
+
+
+def list_services(
+    limit: int = 50, cursor: str | None = None, status: str | None = None, name: str | None = None
+) -> tuple:
+    """GET /services"""
+    page = services().list(limit=limit, cursor=cursor, status=status, name=name)  # type: ignore[arg-type]
+    return serialize.respond(serialize.page(page, serialize.service))
+
+
+def get_service(service_id: int) -> tuple:
+    """GET /services/{service_id}"""
+    return serialize.respond(serialize.service(services().get(service_id)))
+
+
+def update_service(service_id: int, body: dict[str, Any]) -> tuple:
+    """PATCH /services/{service_id}"""
+    return serialize.respond(serialize.service(services().update(service_id, body)))
+
+
+def delete_service(service_id: int) -> tuple:
+    """DELETE /services/{service_id}"""
+    services().delete(service_id)
+    return serialize.respond(None, 204)
+
+
+def list_events(service_id: int, limit: int = 50, cursor: str | None = None) -> tuple:
+    """GET /services/{service_id}/events"""
+    page = services().events(service_id, limit=limit, cursor=cursor)
+    return serialize.respond(serialize.page(page, serialize.event))
+
+
+def list_ticks(
+    service_id: int,
+    limit: int = 50,
+    cursor: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> tuple:
+    """GET /services/{service_id}/ticks"""
+    page = services().ticks(
+        service_id,
+        limit=limit,
+        cursor=cursor,
+        since=_time("since", since),
+        until=_time("until", until),
+    )
+    return serialize.respond(serialize.page(page, serialize.tick))
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    """Parse an RFC 3339 query value; a time without offset is rejected, not guessed."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{name} is not an RFC 3339 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"{name} needs a UTC offset or Z: {value!r}")
+    return parsed
