@@ -1,0 +1,127 @@
+"""Shared fixtures: a real PostgreSQL (embedded, or the one STATUSCHECKER_DATABASE_URL names),
+a fresh database migrated by Alembic for the session, and apps wired against it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from statuschecker.config import Settings
+from statuschecker.embedded_db import EmbeddedPostgres
+from statuschecker.runtime import Runtime
+from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
+from web.app import create_app
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server: the one named in the environment, else an embedded one.
+
+    The embedded server's data lives outside pytest's temporary tree: pytest makes that tree
+    private to root whenever a session starts, which would lock out the server's own OS user.
+    """
+    given = os.environ.get("STATUSCHECKER_DATABASE_URL")
+    if given:
+        yield sqlalchemy_url(given)
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="statuschecker-test-pg-"))
+    server = EmbeddedPostgres(data_dir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def make_database(server_url: str) -> Iterator[Callable[[], str]]:
+    """Creates empty, uniquely named databases on the server; drops them at the end."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"statuschecker_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(make_database: Callable[[], str]) -> str:
+    """The session's database, with the schema built by running the Alembic migrations."""
+    url = make_database()
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the session's database."""
+    engine = create_db_engine(database_url, pool_size=4)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Engine:
+    """The session's database, emptied before the test."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE services RESTART IDENTITY CASCADE"))
+    return engine
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings for tests: fast poller turns, no .env file, data under the test's tmp dir."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        data_dir=tmp_path,
+        poller_idle_seconds=0.05,
+        recorder_flush_seconds=0.05,
+        lease_grace_seconds=2.0,
+        poller_shutdown_seconds=2.0,
+    )
+
+
+@pytest.fixture
+def make_runtime(db: Engine, settings: Settings) -> Iterator[Callable[..., Runtime]]:
+    """Builds runtimes on the emptied database, each with its own metrics registry."""
+    built: list[Runtime] = []
+
+    def make(with_poller: bool = False, **overrides: object) -> Runtime:
+        effective = settings.model_copy(update=overrides)
+        assert effective.database_url is not None
+        runtime = Runtime.build(
+            effective, effective.database_url, CollectorRegistry(), with_poller=with_poller
+        )
+        built.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in built:
+        runtime.close()
+
+
+@pytest.fixture
+def client(make_runtime: Callable[..., Runtime]) -> Iterator:
+    """A test client of the API (no poller), with response validation on."""
+    app = create_app(make_runtime(), validate_responses=True)
+    with app.test_client() as test_client:
+        yield test_client

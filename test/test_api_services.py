@@ -1,0 +1,193 @@
+"""The /v1/services contract through Connexion, with response validation on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+PROBLEM = "application/problem+json"
+
+
+def register(client: Any, **fields: Any) -> dict:
+    body = {"name": "web", "url": "http://127.0.0.1:1/", **fields}
+    response = client.post("/v1/services", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def assert_problem(response: Any, status: int, detail_part: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["status"] == status
+    assert detail_part in problem["detail"], problem
+
+
+def test_register_returns_the_service_with_defaults_and_location(client: Any) -> None:
+    response = client.post("/v1/services", json={"name": "api", "url": "https://example.test/"})
+    assert response.status_code == 201
+    service = response.json()
+    assert response.headers["location"] == f"/v1/services/{service['id']}"
+    assert service["kind"] == "http"
+    assert service["interval_seconds"] == 30
+    assert service["timeout_seconds"] == 10
+    assert service["status"] == "unknown"
+    assert service["latest_event"] is None
+    assert service["paused"] is False
+    assert service["metric"]["tick_count"] == 0
+    assert service["created_at"].endswith("Z")
+    assert client.get(response.headers["location"]).json() == service
+
+
+def test_default_timeout_shrinks_to_a_short_interval(client: Any) -> None:
+    service = register(client, interval_seconds=5)
+    assert service["timeout_seconds"] == 5
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"url": "http://a.test/"}, "'name' is a required property"),
+        ({"name": "", "url": "http://a.test/"}, "name"),
+        ({"name": "   ", "url": "http://a.test/"}, "does not match"),
+        ({"name": "x" * 101, "url": "http://a.test/"}, "is too long"),
+        ({"name": "a", "url": "not a url"}, "does not match"),
+        ({"name": "a", "url": "/relative/path"}, "does not match"),
+        ({"name": "a", "url": "ftp://a.test/"}, "unsupported URL scheme 'ftp'"),
+        ({"name": "a", "url": "http://a.test:99999/"}, "port"),
+        ({"name": "a", "url": "http://a.test/", "interval_seconds": 0}, "less than the minimum"),
+        ({"name": "a", "url": "http://a.test/", "interval_seconds": 86401}, "greater than"),
+        ({"name": "a", "url": "http://a.test/", "interval_seconds": 1.5}, "not of type 'integer'"),
+        ({"name": "a", "url": "http://a.test/", "timeout_seconds": 0.05}, "less than the minimum"),
+        ({"name": "a", "url": "http://a.test/", "timeout_seconds": 61}, "greater than"),
+        (
+            {"name": "a", "url": "http://a.test/", "interval_seconds": 5, "timeout_seconds": 6},
+            "must not exceed interval_seconds",
+        ),
+        ({"name": "a", "url": "http://a.test/", "colour": "red"}, "Additional properties"),
+        ({"name": 5, "url": "http://a.test/"}, "not of type 'string'"),
+    ],
+)
+def test_register_rejects_bad_input_with_a_problem(client: Any, body: dict, detail: str) -> None:
+    assert_problem(client.post("/v1/services", json=body), 400, detail)
+    assert client.get("/v1/services").json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "detail"),
+    [
+        (b"{not json", "application/json", 400, "Expecting property name"),
+        (b"\xff\xfe\x00garbage", "application/json", 400, "not valid UTF-8"),
+        (b"name=a", "application/x-www-form-urlencoded", 415, "Invalid Content-type"),
+        (b"[1, 2]", "application/json", 400, "not of type 'object'"),
+    ],
+)
+def test_malformed_bodies_get_4xx_problems(
+    client: Any, content: bytes, content_type: str, status: int, detail: str
+) -> None:
+    response = client.post("/v1/services", content=content, headers={"content-type": content_type})
+    assert_problem(response, status, detail)
+
+
+def test_duplicate_name_is_a_conflict(client: Any) -> None:
+    register(client, name="same")
+    response = client.post("/v1/services", json={"name": "same", "url": "http://b.test/"})
+    assert_problem(response, 409, "already exists")
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "detail"),
+    [
+        ("/v1/services/424242", 404, "no service with id 424242"),
+        ("/v1/services/424242/events", 404, "no service with id 424242"),
+        ("/v1/services/424242/ticks", 404, "no service with id 424242"),
+        ("/v1/services/0", 400, "less than the minimum"),
+        ("/v1/services/abc", 404, "nothing is served at /v1/services/abc"),
+        ("/v1/nowhere", 404, "nothing is served at /v1/nowhere"),
+        ("/v1/services/99999999999999999999", 400, "greater than the maximum"),
+        ("/v1/services?limit=0", 400, "less than the minimum"),
+        ("/v1/services?limit=501", 400, "greater than the maximum"),
+        ("/v1/services?status=sideways", 400, "is not one of"),
+        ("/v1/services?cursor=garbage", 400, "cursor is not one this API issued"),
+        ("/v1/services?colour=red", 400, "colour"),
+    ],
+)
+def test_bad_reads_get_problems(client: Any, path: str, status: int, detail: str) -> None:
+    assert_problem(client.get(path), status, detail)
+
+
+def test_ticks_reject_bad_time_ranges(client: Any) -> None:
+    service_id = register(client)["id"]
+    base = f"/v1/services/{service_id}/ticks"
+    assert_problem(client.get(f"{base}?since=yesterday"), 400, "since")
+    assert_problem(client.get(f"{base}?since=2026-01-01T00:00:00"), 400, "since")
+    late, early = "2026-02-01T00:00:00Z", "2026-01-01T00:00:00Z"
+    assert_problem(client.get(f"{base}?since={late}&until={early}"), 400, "earlier than until")
+
+
+def test_list_paginates_with_an_opaque_cursor(client: Any) -> None:
+    ids = [register(client, name=f"svc-{i}")["id"] for i in range(7)]
+    seen: list[int] = []
+    cursor = None
+    pages = 0
+    while True:
+        query = "/v1/services?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        body = client.get(query).json()
+        seen += [s["id"] for s in body["data"]]
+        pages += 1
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+        assert not cursor.isdigit()
+    assert seen == ids
+    assert pages == 3
+
+
+def test_list_filters_by_name_part_and_status(client: Any) -> None:
+    register(client, name="Billing API")
+    register(client, name="search")
+    register(client, name="100%_real")
+    by_name = client.get("/v1/services?name=billing").json()["data"]
+    assert [s["name"] for s in by_name] == ["Billing API"]
+    # LIKE wildcards in the filter are taken literally
+    assert [s["name"] for s in client.get("/v1/services?name=%25_").json()["data"]] == ["100%_real"]
+    assert len(client.get("/v1/services?status=unknown").json()["data"]) == 3
+    assert client.get("/v1/services?status=up").json()["data"] == []
+
+
+def test_patch_changes_fields_and_validates_against_stored_values(client: Any) -> None:
+    service = register(client, interval_seconds=60, timeout_seconds=5)
+    path = f"/v1/services/{service['id']}"
+    changed = client.patch(path, json={"name": "renamed", "paused": True}).json()
+    assert (changed["name"], changed["paused"]) == ("renamed", True)
+    assert changed["updated_at"] >= service["updated_at"]
+    assert_problem(client.patch(path, json={"interval_seconds": 2}), 400, "must not exceed")
+    assert_problem(client.patch(path, json={}), 400, "")
+    assert_problem(client.patch(path, json={"kind": "tcp"}), 400, "Additional properties")
+    assert_problem(client.patch(path, json={"url": "gopher://x.test/"}), 400, "unsupported")
+    assert_problem(client.patch("/v1/services/999", json={"paused": True}), 404, "999")
+    register(client, name="other")
+    assert_problem(client.patch(path, json={"name": "other"}), 409, "already exists")
+    assert client.get(path).json()["name"] == "renamed"
+
+
+def test_delete_removes_the_service(client: Any) -> None:
+    service_id = register(client)["id"]
+    response = client.delete(f"/v1/services/{service_id}")
+    assert response.status_code == 204
+    assert response.content == b""
+    assert_problem(client.get(f"/v1/services/{service_id}"), 404, str(service_id))
+    assert_problem(client.delete(f"/v1/services/{service_id}"), 404, str(service_id))
+
+
+def test_health_reports_database_and_poller(client: Any) -> None:
+    response = client.get("/v1/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "poller": "disabled"}
+
+
+def test_swagger_ui_and_spec_are_served(client: Any) -> None:
+    assert client.get("/v1/ui/").status_code == 200
+    spec = client.get("/v1/openapi.json").json()
+    assert "/services/{service_id}/ticks" in spec["paths"]

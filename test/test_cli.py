@@ -1,0 +1,132 @@
+"""`statuschecker` as a person runs it: a real process on an embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from targets import Target, free_port
+from waiting import wait_until
+
+from statuschecker.embedded_db import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A data dir whose embedded server is stopped after the test, whatever happened."""
+    yield tmp_path / "var"
+    EmbeddedPostgres(tmp_path / "var" / "postgres").stop()
+
+
+def environment(data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSCHECKER_")}
+    env.update(
+        STATUSCHECKER_DATA_DIR=str(data_dir),
+        STATUSCHECKER_PORT=str(port),
+        STATUSCHECKER_LOG_FORMAT="json",
+    )
+    return env
+
+
+def start(data_dir: Path, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "statuschecker.cli", "run"],
+        cwd=data_dir.parent,
+        env=environment(data_dir, port),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"statuschecker exited early:\n{process.stdout.read()}")  # type: ignore[union-attr]
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(healthy, timeout=30, every=0.2)
+    return process
+
+
+def stop(process: subprocess.Popen, signum: int) -> list[dict]:
+    process.send_signal(signum)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> None:
+    port = free_port()
+    process = start(data_dir, port)
+    api = f"http://127.0.0.1:{port}/v1"
+    with Target("up") as target:
+        created = httpx.post(
+            f"{api}/services", json={"name": "cli", "url": target.url, "interval_seconds": 1}
+        )
+        assert created.status_code == 201
+        service_url = f"{api}/services/{created.json()['id']}"
+        wait_until(lambda: httpx.get(service_url).json()["status"] == "up")
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert 'statuschecker_service_up{service_id="1",service_name="cli"} 1.0' in metrics
+    logs = stop(process, signal.SIGTERM)
+
+    events = [entry["event"] for entry in logs]
+    assert "embedded_db.started" in events and "embedded_db.stopped" in events
+    assert "poller.stopped" in events
+    state = next(e for e in logs if e["event"] == "service.state_changed")
+    assert state["service_id"] == 1 and state["current"] == "uptime" and state["level"] == "info"
+    assert not EmbeddedPostgres(data_dir / "postgres").is_running()
+
+
+def test_a_later_start_recovers_the_server_a_killed_process_left(data_dir: Path) -> None:
+    port = free_port()
+    first = start(data_dir, port)
+    httpx.post(
+        f"http://127.0.0.1:{port}/v1/services", json={"name": "kept", "url": "http://a.test/"}
+    )
+    first.kill()
+    first.communicate(timeout=10)
+    server = EmbeddedPostgres(data_dir / "postgres")
+    assert server.is_running()  # SIGKILL leaves the embedded server behind
+
+    second = start(data_dir, port)
+    names = [s["name"] for s in httpx.get(f"http://127.0.0.1:{port}/v1/services").json()["data"]]
+    assert names == ["kept"]
+    logs = stop(second, signal.SIGINT)
+    assert "embedded_db.adopted" in [entry["event"] for entry in logs]
+    assert not server.is_running()
+
+
+def test_db_commands_manage_a_development_server(data_dir: Path) -> None:
+    env = environment(data_dir, 0)
+    command = [sys.executable, "-m", "statuschecker.cli", "db"]
+    dev = EmbeddedPostgres(data_dir / "postgres-dev")
+    try:
+        started = subprocess.run([*command, "start"], env=env, capture_output=True, text=True)
+        assert started.returncode == 0, started.stderr
+        assert started.stdout.startswith("STATUSCHECKER_DATABASE_URL='postgresql+psycopg://")
+        url = subprocess.run([*command, "url"], env=env, capture_output=True, text=True).stdout
+        assert url.strip() in started.stdout
+        migrated = subprocess.run(
+            [sys.executable, "-m", "statuschecker.cli", "migrate"],
+            env={**env, "STATUSCHECKER_DATABASE_URL": url.strip()},
+            capture_output=True,
+            text=True,
+        )
+        assert migrated.returncode == 0, migrated.stderr
+        assert "db.migrated" in migrated.stderr
+        subprocess.run([*command, "stop"], env=env, check=True, capture_output=True)
+        assert not dev.is_running()
+    finally:
+        dev.stop()
