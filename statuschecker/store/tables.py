@@ -32,6 +32,14 @@ metadata = MetaData(
     }
 )
 
+
+def _service_ref() -> Column:
+    """The owning service; its rows go when the service is deleted."""
+    return Column(
+        "service_id", BigInteger, ForeignKey("services.id", ondelete="CASCADE"), nullable=False
+    )
+
+
 services = Table(
     "services",
     metadata,
@@ -60,12 +68,7 @@ service_ticks = Table(
     "service_ticks",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column(
-        "service_id",
-        BigInteger,
-        ForeignKey("services.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _service_ref(),
     Column("checked_at", DateTime(timezone=True), nullable=False),
     Column("up", Boolean, nullable=False),
     Column("response_time_ms", Double, nullable=True),
@@ -97,12 +100,7 @@ service_events = Table(
     "service_events",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column(
-        "service_id",
-        BigInteger,
-        ForeignKey("services.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _service_ref(),
     Column("event", String(16), nullable=False),
     Column("date_started", DateTime(timezone=True), nullable=False),
     Column("date_ended", DateTime(timezone=True), nullable=True),
