@@ -53,7 +53,8 @@ class Runtime:
             self.poller.start()
 
     def close(self) -> None:
-        """Stop the poller (writing what it holds) and close the database pool."""
+        """Stop the poller (writing what it holds) and close the database pool; safe to call
+        again."""
         if self.poller is not None:
             self.poller.stop(timeout=self.settings.poller_shutdown_seconds + 10)
         self.engine.dispose()

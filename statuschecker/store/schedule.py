@@ -42,6 +42,13 @@ _CLAIM = text(
     """
 )
 
+_NEXT_DUE = text(
+    """
+    SELECT extract(epoch FROM min(next_check_at) - now()) FROM services
+    WHERE NOT paused AND next_check_at > now()
+    """
+)
+
 _RELEASE = text(
     """
     UPDATE services SET lease_owner = NULL, lease_expires_at = NULL
@@ -64,6 +71,12 @@ def claim_due(
         )
         for row in rows
     ]
+
+
+def seconds_until_next_due(conn: Connection) -> float | None:
+    """How long until the next service falls due (None when nothing is scheduled ahead)."""
+    seconds = conn.execute(_NEXT_DUE).scalar_one()
+    return float(seconds) if seconds is not None else None
 
 
 def release(conn: Connection, owner: str, service_ids: Iterable[int]) -> None:
