@@ -6,14 +6,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from waiting import wait_until
 
 from statuschecker.config import Settings
 from statuschecker.embedded_db import EmbeddedPostgres
@@ -125,3 +128,22 @@ def client(make_runtime: Callable[..., Runtime]) -> Iterator:
     app = create_app(make_runtime(), validate_responses=True)
     with app.test_client() as test_client:
         yield test_client
+
+
+@pytest.fixture
+def live_server(make_runtime: Callable[..., Runtime]) -> Iterator[str]:
+    """The app with a polling runtime, served by uvicorn on a free port in a thread; its URL."""
+    app = create_app(make_runtime(with_poller=True), validate_responses=True)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive())
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        assert not thread.is_alive(), "uvicorn did not stop"
