@@ -4,6 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+CLIENT := client/statuschecker_client/__init__.py
 
 .DEFAULT_GOAL := help
 
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test lint format check migrate dbup dbdown bench clean
+.PHONY: help install run test lint format check migrate dbup dbdown bench client clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -24,7 +25,7 @@ install: $(STAMP) ## Create .venv and install statuschecker with its dev tools
 run: $(STAMP) ## Serve API + poller (embedded PostgreSQL unless STATUSCHECKER_DATABASE_URL is set)
 	$(BIN)/statuschecker run
 
-test: $(STAMP) ## Run the whole test suite against a real PostgreSQL
+test: $(STAMP) $(CLIENT) ## Run the whole test suite against a real PostgreSQL
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check + format check + mypy
@@ -50,5 +51,12 @@ dbdown: $(STAMP) ## Stop the standalone development PostgreSQL
 bench: $(STAMP) ## Poller benchmark: N services against a local target (BENCH_ARGS="--services 1000 --interval 5")
 	$(BIN)/python scripts/bench/poller.py $(BENCH_ARGS)
 
-clean: ## Remove .venv and caches (keeps var/ with its data)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+client: $(CLIENT) ## Generate the typed Python client from openapispec.yaml into client/
+
+$(CLIENT): openapispec.yaml $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path openapispec.yaml \
+		--output-path client/statuschecker_client --meta none --overwrite
+	@touch $(CLIENT)
+
+clean: ## Remove .venv, the generated client and caches (keeps var/ with its data)
+	rm -rf $(VENV) client .pytest_cache .mypy_cache .ruff_cache *.egg-info

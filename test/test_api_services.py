@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
+from targets import free_port
+
+from statuschecker.runtime import Runtime
+from web.app import create_app
 
 PROBLEM = "application/problem+json"
 
@@ -191,3 +196,15 @@ def test_swagger_ui_and_spec_are_served(client: Any) -> None:
     assert client.get("/v1/ui/").status_code == 200
     spec = client.get("/v1/openapi.json").json()
     assert "/services/{service_id}/ticks" in spec["paths"]
+
+
+def test_an_unreachable_database_is_a_503_problem(settings: Any) -> None:
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/statuschecker"
+    runtime = Runtime.build(settings, nowhere, CollectorRegistry(), with_poller=False)
+    with create_app(runtime, validate_responses=True).test_client() as client:
+        assert_problem(client.get("/v1/services"), 503, "database is not answering")
+        body = {"name": "a", "url": "http://a.test/"}
+        assert_problem(client.post("/v1/services", json=body), 503, "database is not answering")
+        health = client.get("/v1/health")
+        assert_problem(health, 503, "database: unavailable")
+        assert health.json()["poller"] == "disabled"
