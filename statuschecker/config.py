@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+UrlList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -54,6 +56,33 @@ class Settings(BaseSettings):
     health_poller_stale_seconds: float = Field(
         default=30.0, gt=0, description="health fails when the poller loop is quiet for this long"
     )
+
+    tick_retention_days: int = Field(
+        default=30, ge=1, description="raw ticks older than this are pruned; rollups stay"
+    )
+    prune_every_seconds: float = Field(default=600.0, gt=0)
+
+    alert_window_seconds: int = Field(default=120, ge=1, le=86400)
+    alert_availability_threshold_percent: float = Field(default=80.0, ge=0, le=100)
+    alert_min_checks: int = Field(default=2, ge=1)
+    alert_max_failures: int | None = Field(default=None, ge=0)
+    alert_failure_window_seconds: int = Field(default=300, ge=1, le=86400)
+
+    webhook_urls: UrlList = Field(default_factory=list)
+    webhook_secret: str | None = None
+    apprise_urls: UrlList = Field(default_factory=list)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)
+    notify_retry_base_seconds: float = Field(default=2.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=300.0, gt=0)
+    notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("webhook_urls", "apprise_urls", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @property
     def embedded_data_dir(self) -> Path:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 Status = Literal["up", "down", "unknown"]
 EventKind = Literal["uptime", "downtime"]
@@ -94,6 +95,58 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class Webhook:
+    """A URL that receives alerts as signed JSON."""
+
+    url: str
+    secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPolicy:
+    """When a service's alerts are raised and where they go besides the global receivers."""
+
+    window_seconds: int = 120
+    availability_threshold_percent: float = 80.0
+    min_checks: int = 2
+    max_failures: int | None = None
+    failure_window_seconds: int = 300
+    webhooks: tuple[Webhook, ...] = ()
+    apprise_urls: tuple[str, ...] = ()
+
+    def merged(self, changes: Mapping[str, Any]) -> AlertPolicy:
+        """This policy with the fields named in `changes` (as JSON) replaced."""
+        known = {f.name for f in fields(self)}
+        values = {k: v for k, v in changes.items() if k in known}
+        if "webhooks" in values:
+            values["webhooks"] = tuple(Webhook(**hook) for hook in values["webhooks"])
+        if "apprise_urls" in values:
+            values["apprise_urls"] = tuple(values["apprise_urls"])
+        return replace(self, **values)
+
+    def to_json(self) -> dict[str, Any]:
+        """The policy as stored (secrets included)."""
+        return {
+            "window_seconds": self.window_seconds,
+            "availability_threshold_percent": self.availability_threshold_percent,
+            "min_checks": self.min_checks,
+            "max_failures": self.max_failures,
+            "failure_window_seconds": self.failure_window_seconds,
+            "webhooks": [{"url": w.url, "secret": w.secret} for w in self.webhooks],
+            "apprise_urls": list(self.apprise_urls),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Uptime:
+    """Availability over the last day, week and month (hour-aligned), None without checks."""
+
+    day: float | None
+    week: float | None
+    month: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """A registered service with its current state."""
 
@@ -108,6 +161,9 @@ class Service:
     updated_at: datetime
     latest_event: Event | None
     metric: Metric
+    alert_policy: AlertPolicy | None = None
+    alert_state: Literal["ok", "alerting"] = "ok"
+    uptime: Uptime | None = None
 
     @property
     def status(self) -> Status:
@@ -123,3 +179,28 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """Where alerts are sent: a webhook URL (with an optional HMAC secret) or an apprise URL."""
+
+    channel: Literal["webhook", "apprise"]
+    target: str
+    secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A raised alert: a service went down or recovered, with the figures that decided it."""
+
+    id: int
+    service_id: int
+    service_name: str
+    kind: Literal["down", "recovered"]
+    rule: str
+    message: str
+    availability_percent: float | None
+    window_seconds: int
+    raised_at: datetime
+    downtime_seconds: float | None

@@ -9,12 +9,13 @@ import socket
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
+from statuschecker import retention
 from statuschecker.checks import run_check
 from statuschecker.config import Settings
 from statuschecker.metrics import Metrics
@@ -106,6 +107,7 @@ class Poller:
         log.info("poller.started", owner=self.owner)
         in_flight: set[asyncio.Task] = set()
         flusher = asyncio.create_task(self._flush_loop())
+        pruner = asyncio.create_task(self._prune_loop())
         try:
             while not self._stop.is_set():
                 self.heartbeat = time.monotonic()
@@ -119,6 +121,8 @@ class Poller:
                     continue  # more may be due right now
                 await self._idle(in_flight, full=free <= 0, next_due=next_due)
         finally:
+            pruner.cancel()
+            await asyncio.gather(pruner, return_exceptions=True)
             await self._finish(in_flight, flusher)
             log.info("poller.stopped", owner=self.owner)
 
@@ -161,6 +165,16 @@ class Poller:
         if len(self._pending) >= self._settings.recorder_batch_size:
             assert self._flush_now is not None
             self._flush_now.set()
+
+    async def _prune_loop(self) -> None:
+        """Prune old ticks now and then; a failure is logged and tried again next time."""
+        keep = timedelta(days=self._settings.tick_retention_days)
+        while True:
+            try:
+                await asyncio.to_thread(retention.prune, self._engine, keep)
+            except SQLAlchemyError as exc:
+                log.warning("ticks.prune_failed", error=str(exc).splitlines()[0])
+            await asyncio.sleep(self._settings.prune_every_seconds)
 
     # -- handing results to the recorder ----------------------------------------------------
 

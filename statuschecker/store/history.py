@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select, text, tuple_
 
 from statuschecker.model import CheckResult, Event, Page, Tick
 from statuschecker.store import cursor
@@ -71,3 +71,33 @@ def ticks_page(
         for r in conn.execute(query).mappings()
     ]
     return cursor.page(rows, limit, lambda tick: (tick.checked_at, tick.id))
+
+
+_PRUNE = text(
+    """
+    DELETE FROM service_ticks WHERE id IN (
+        SELECT id FROM service_ticks WHERE checked_at < :before LIMIT :limit
+    )
+    """
+)
+
+
+_MARK_PRUNED = text(
+    """
+    INSERT INTO tick_pruning (id, pruned_before) VALUES (1, :before)
+    ON CONFLICT (id) DO UPDATE
+    SET pruned_before = greatest(tick_pruning.pruned_before, excluded.pruned_before)
+    """
+)
+
+
+def prune_ticks(conn: Connection, before: datetime, limit: int) -> int:
+    """Delete up to `limit` raw ticks checked before `before` and note that ticks before it
+    may be gone; return how many went. Rollups are kept, so old ranges keep their statistics."""
+    conn.execute(_MARK_PRUNED, {"before": before})
+    return conn.execute(_PRUNE, {"before": before, "limit": limit}).rowcount
+
+
+def pruned_before(conn: Connection) -> datetime | None:
+    """Raw ticks before this time may have been pruned (None: never pruned)."""
+    return conn.execute(text("SELECT pruned_before FROM tick_pruning")).scalar()

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from statuschecker.model import CheckOutcome, EventKind
+from statuschecker.store import rollups
 from statuschecker.store.tables import service_events, service_metrics, service_ticks, services
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a batch changed: the services it touched, the outcomes kept (those of services
+    that still exist) and the state changes they caused."""
+
+    service_ids: list[int]
+    kept: list[CheckOutcome]
+    changes: list[StateChange]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,26 +33,29 @@ class StateChange:
     at: datetime
 
 
-def write(conn: Connection, outcomes: list[CheckOutcome]) -> tuple[list[int], list[StateChange]]:
-    """Store a batch of outcomes; return the ids it touched and the state changes it caused.
+def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
+    """Store a batch of outcomes with their rollups; say what changed.
 
     1. Lock the services' rows in id order (the order every recorder uses, so two never
        deadlock); outcomes of services deleted meanwhile are dropped.
     2. Insert every tick in one multi-row statement.
-    3. Add the batch to each service's running metric in one statement per batch.
+    3. Add the batch to each service's running metric and hourly rollups.
     4. Walk each service's outcomes in time order: a state differing from the open event's
        closes it at the check time and opens the other kind.
     """
     wanted = sorted({o.service_id for o in outcomes})
     locked = select(services.c.id).where(services.c.id.in_(wanted)).order_by(services.c.id)
     present = set(conn.execute(locked.with_for_update()).scalars())
-    kept = sorted((o for o in outcomes if o.service_id in present), key=lambda o: o.checked_at)
+    kept = sorted(
+        (_cleaned(o) for o in outcomes if o.service_id in present), key=lambda o: o.checked_at
+    )
     if not kept:
-        return [], []
+        return Written([], [], [])
 
     conn.execute(insert(service_ticks), [_tick_row(o) for o in kept])
     _add_to_metrics(conn, kept)
-    return sorted(present), _update_events(conn, kept)
+    rollups.add(conn, kept)
+    return Written(sorted(present), kept, _update_events(conn, kept))
 
 
 def _tick_row(outcome: CheckOutcome) -> dict:
@@ -53,15 +67,17 @@ def _tick_row(outcome: CheckOutcome) -> dict:
         "response_time_ms": result.response_time_ms,
         "ttfb_ms": result.ttfb_ms,
         "status_code": result.status_code,
-        "error": _clean_text(result.error),
+        "error": result.error,
     }
 
 
-def _clean_text(error: str | None, limit: int = 2000) -> str | None:
-    """Error text as PostgreSQL accepts it (no NUL) and of bounded length."""
+def _cleaned(outcome: CheckOutcome, limit: int = 2000) -> CheckOutcome:
+    """The outcome with error text PostgreSQL accepts (no NUL) and of bounded length."""
+    error = outcome.result.error
     if error is None:
-        return None
-    return error.replace("\x00", "\ufffd")[:limit]
+        return outcome
+    text = error.replace("\x00", "\ufffd")[:limit]
+    return replace(outcome, result=replace(outcome.result, error=text))
 
 
 def _add_to_metrics(conn: Connection, outcomes: list[CheckOutcome]) -> None:

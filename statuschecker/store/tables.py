@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData(
     naming_convention={
@@ -56,7 +58,13 @@ services = Table(
     Column("next_check_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("lease_owner", Text, nullable=True),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    # Alerting: the service's policy (null: the settings' defaults) and its alert state, kept
+    # here so that exactly one alert is raised per transition, across restarts.
+    Column("alert_policy", JSONB, nullable=True),
+    Column("alert_state", String(16), nullable=False, server_default=text("'ok'")),
+    Column("alert_changed_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
+    CheckConstraint("alert_state IN ('ok', 'alerting')", name="alert_state_kind"),
     CheckConstraint(
         "timeout_seconds >= 0.1 AND timeout_seconds <= 60 AND timeout_seconds <= interval_seconds",
         name="timeout_range",
@@ -76,6 +84,8 @@ service_ticks = Table(
     Column("status_code", SmallInteger, nullable=True),
     Column("error", Text, nullable=True),
     Index("ix_service_ticks_service_time", "service_id", "checked_at", "id"),
+    # Ticks arrive in time order, so a BRIN index finds old ones for pruning at almost no cost.
+    Index("ix_service_ticks_checked_at_brin", "checked_at", postgresql_using="brin"),
 )
 
 service_metrics = Table(
@@ -114,4 +124,91 @@ service_events = Table(
         unique=True,
         postgresql_where=text("date_ended IS NULL"),
     ),
+)
+
+# Hourly rollups of ticks, kept when raw ticks are pruned. Response-time and TTFB figures cover
+# successful checks; `rt_histogram` counts them per log-spaced bucket of statuschecker.stats
+# (sparse: {bucket index: count}).
+service_rollups = Table(
+    "service_rollups",
+    metadata,
+    _service_ref(),
+    Column("bucket_start", DateTime(timezone=True), nullable=False),
+    Column("checks", Integer, nullable=False),
+    Column("successful", Integer, nullable=False),
+    Column("rt_count", Integer, nullable=False),
+    Column("rt_sum", Double, nullable=False),
+    Column("rt_max", Double, nullable=True),
+    Column("ttfb_count", Integer, nullable=False),
+    Column("ttfb_sum", Double, nullable=False),
+    Column("ttfb_max", Double, nullable=True),
+    Column("rt_histogram", JSONB, nullable=False),
+    PrimaryKeyConstraint("service_id", "bucket_start"),
+)
+
+# Per hour, how many checks ended with each status code or, without a response, each reason.
+service_rollup_outcomes = Table(
+    "service_rollup_outcomes",
+    metadata,
+    _service_ref(),
+    Column("bucket_start", DateTime(timezone=True), nullable=False),
+    Column("outcome", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    PrimaryKeyConstraint("service_id", "bucket_start", "outcome"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _service_ref(),
+    Column("kind", String(16), nullable=False),
+    Column("rule", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("availability_percent", Double, nullable=True),
+    Column("window_seconds", Integer, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("downtime_seconds", Double, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('down', 'recovered')", name="alert_kind"),
+    Index("ix_alerts_raised_at_id", "raised_at", "id"),
+    Index("ix_alerts_service_id_id", "service_id", "id"),
+)
+
+# The outbox of notifications: one row per alert and receiver, written in the same transaction
+# as the alert and worked off by the notifier, so delivery survives restarts and never blocks.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "alert_id",
+        BigInteger,
+        ForeignKey("alerts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("channel", String(16), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("secret", Text, nullable=True),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("channel IN ('webhook', 'apprise')", name="channel_kind"),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_kind"),
+    Index("ix_alert_deliveries_alert_id", "alert_id"),
+    Index(
+        "ix_alert_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")
+    ),
+)
+
+# How far raw ticks have been pruned (one row): statistics trust raw ticks only after this.
+tick_pruning = Table(
+    "tick_pruning",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("pruned_before", DateTime(timezone=True), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
 )

@@ -1,0 +1,145 @@
+"""Windowed statistics of one service, from raw ticks where they are kept and exact, and from
+hourly rollups where the range is long or the ticks were pruned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Connection
+
+from statuschecker import histogram
+from statuschecker.store import stats as queries
+from statuschecker.store.history import pruned_before
+from statuschecker.store.rollups import HOUR, hour_of
+
+EXACT_LIMIT = timedelta(hours=24)
+SUMMARY_WINDOWS = {
+    "10m": timedelta(minutes=10),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "365d": timedelta(days=365),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """What a range of checks adds up to. Response-time figures cover successful checks."""
+
+    since: datetime
+    until: datetime
+    checks: int
+    successful: int
+    availability_percent: float | None
+    response_time_ms: dict[str, float | None]
+    ttfb_ms: dict[str, float | None]
+    status_codes: dict[str, int]
+    downtime_seconds: float
+    downtime_periods: int
+    percentiles: Literal["exact", "estimated"]
+
+    @property
+    def failed(self) -> int:
+        """Checks that did not succeed."""
+        return self.checks - self.successful
+
+
+def compute(
+    conn: Connection,
+    service_id: int,
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    retention: timedelta,
+) -> Stats:
+    """Statistics of [since, until).
+
+    Raw ticks count as complete from the later of the retention's cut-off and the point up to
+    which ticks were actually pruned (so a range is right even if ticks were pruned under
+    another retention setting).
+
+    1. A range of at most 24 h whose ticks are all still kept is computed from the raw ticks,
+       percentiles included (exact).
+    2. Otherwise whole hours come from the rollups, and the partial hours at either end from
+       raw ticks; an end hour whose ticks were already pruned is taken whole from its rollup,
+       so the range reported widens to that hour. Percentiles are estimated from the merged
+       histograms (within 10 %).
+    """
+    cutoff, pruned = hour_of(now - retention), pruned_before(conn)
+    horizon = cutoff if pruned is None else max(cutoff, pruned)
+    if since >= horizon and until - since <= EXACT_LIMIT:
+        return _from_parts(conn, service_id, [("raw", since, until)], since, until, now, True)
+
+    first, last = _ceil_hour(since), hour_of(until)
+    if first > last:  # both ends inside one hour
+        first = last
+    parts = []
+    if since < first:
+        if hour_of(since) >= horizon:
+            parts.append(("raw", since, first))
+        else:
+            since = first = hour_of(since)
+    if last < until:
+        if last >= horizon:
+            parts.append(("raw", last, until))
+        else:
+            until = last = last + HOUR
+    if first < last:
+        parts.append(("rollup", first, last))
+    return _from_parts(conn, service_id, parts, since, until, now, False)
+
+
+def _from_parts(
+    conn: Connection,
+    service_id: int,
+    parts: list[tuple[str, datetime, datetime]],
+    since: datetime,
+    until: datetime,
+    now: datetime,
+    exact: bool,
+) -> Stats:
+    totals = queries.Totals()
+    codes: dict[str, int] = {}
+    for source, start, end in parts:
+        totals = totals + queries.totals(conn, source, service_id, start, end)
+        for key, n in queries.outcomes(conn, source, service_id, start, end).items():
+            codes[key] = codes.get(key, 0) + n
+    if exact:
+        p50, p95, p99 = queries.exact_percentiles(conn, service_id, since, until)
+    else:
+        merged = histogram.merge(
+            queries.response_histogram(conn, source, service_id, start, end)
+            for source, start, end in parts
+        )
+        p50, p95, p99 = (histogram.quantile(merged, q, totals.rt_max) for q in (0.5, 0.95, 0.99))
+    down_seconds, down_periods = queries.downtime(conn, service_id, since, until, now)
+    return Stats(
+        since=since,
+        until=until,
+        checks=totals.checks,
+        successful=totals.successful,
+        availability_percent=(100.0 * totals.successful / totals.checks if totals.checks else None),
+        response_time_ms={
+            "avg": totals.rt_sum / totals.rt_count if totals.rt_count else None,
+            "max": totals.rt_max,
+            "p50": p50,
+            "p95": p95,
+            "p99": p99,
+        },
+        ttfb_ms={
+            "avg": totals.ttfb_sum / totals.ttfb_count if totals.ttfb_count else None,
+            "max": totals.ttfb_max,
+        },
+        status_codes=codes,
+        downtime_seconds=down_seconds,
+        downtime_periods=down_periods,
+        percentiles="exact" if exact else "estimated",
+    )
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    start = hour_of(moment)
+    return start if start == moment else start + HOUR

@@ -1,0 +1,149 @@
+"""Hourly rollups of ticks: written with the ticks, read for long ranges and uptime."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, text
+
+from statuschecker import histogram
+from statuschecker.model import CheckOutcome, CheckResult, Uptime
+
+HOUR = timedelta(hours=1)
+
+_UPSERT_ROLLUP = text(
+    """
+    INSERT INTO service_rollups AS r (service_id, bucket_start, checks, successful, rt_count,
+        rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram)
+    VALUES (:service_id, :bucket_start, :checks, :successful, :rt_count, :rt_sum, :rt_max,
+        :ttfb_count, :ttfb_sum, :ttfb_max, CAST(:rt_histogram AS jsonb))
+    ON CONFLICT (service_id, bucket_start) DO UPDATE SET
+        checks = r.checks + excluded.checks,
+        successful = r.successful + excluded.successful,
+        rt_count = r.rt_count + excluded.rt_count,
+        rt_sum = r.rt_sum + excluded.rt_sum,
+        rt_max = greatest(r.rt_max, excluded.rt_max),
+        ttfb_count = r.ttfb_count + excluded.ttfb_count,
+        ttfb_sum = r.ttfb_sum + excluded.ttfb_sum,
+        ttfb_max = greatest(r.ttfb_max, excluded.ttfb_max),
+        rt_histogram = (
+            SELECT coalesce(jsonb_object_agg(k, coalesce((r.rt_histogram ->> k)::int, 0)
+                                               + coalesce((excluded.rt_histogram ->> k)::int, 0)),
+                            '{}'::jsonb)
+            FROM jsonb_object_keys(r.rt_histogram || excluded.rt_histogram) AS k
+        )
+    """
+)
+
+_UPSERT_OUTCOME = text(
+    """
+    INSERT INTO service_rollup_outcomes AS o (service_id, bucket_start, outcome, count)
+    VALUES (:service_id, :bucket_start, :outcome, :count)
+    ON CONFLICT (service_id, bucket_start, outcome) DO UPDATE SET count = o.count + excluded.count
+    """
+)
+
+
+def hour_of(moment: datetime) -> datetime:
+    """The start of the hour `moment` falls in."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def outcome_of(result: CheckResult) -> str:
+    """How a check ended, for counting: its status code, or the reason when no response came
+    (`timeout`, `connection refused`, `DNS failure`, ...)."""
+    if result.status_code is not None:
+        return str(result.status_code)
+    reason = (result.error or "unknown").split(":")[0].split(" (")[0].strip()
+    return reason[:64] or "unknown"
+
+
+@dataclass
+class _Bucket:
+    checks: int = 0
+    successful: int = 0
+    rt: list[float] = field(default_factory=list)
+    ttfb: list[float] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
+    """Fold outcomes into their services' hourly rollups (one upsert per service and hour)."""
+    buckets: dict[tuple[int, datetime], _Bucket] = defaultdict(_Bucket)
+    for outcome in outcomes:
+        bucket = buckets[(outcome.service_id, hour_of(outcome.checked_at))]
+        result = outcome.result
+        bucket.checks += 1
+        bucket.outcomes[outcome_of(result)] += 1
+        if result.up:
+            bucket.successful += 1
+            if result.response_time_ms is not None:
+                bucket.rt.append(result.response_time_ms)
+            if result.ttfb_ms is not None:
+                bucket.ttfb.append(result.ttfb_ms)
+    rows = [
+        {
+            "service_id": service_id,
+            "bucket_start": start,
+            "checks": b.checks,
+            "successful": b.successful,
+            "rt_count": len(b.rt),
+            "rt_sum": sum(b.rt),
+            "rt_max": max(b.rt, default=None),
+            "ttfb_count": len(b.ttfb),
+            "ttfb_sum": sum(b.ttfb),
+            "ttfb_max": max(b.ttfb, default=None),
+            "rt_histogram": json.dumps(histogram.count(b.rt)),
+        }
+        for (service_id, start), b in sorted(buckets.items())
+    ]
+    conn.execute(_UPSERT_ROLLUP, rows)
+    conn.execute(
+        _UPSERT_OUTCOME,
+        [
+            {"service_id": sid, "bucket_start": start, "outcome": outcome, "count": n}
+            for (sid, start), b in sorted(buckets.items())
+            for outcome, n in sorted(b.outcomes.items())
+        ],
+    )
+
+
+_UPTIME = text(
+    """
+    SELECT service_id,
+           100.0 * sum(successful) FILTER (WHERE bucket_start >= :day)
+                 / nullif(sum(checks) FILTER (WHERE bucket_start >= :day), 0) AS day,
+           100.0 * sum(successful) FILTER (WHERE bucket_start >= :week)
+                 / nullif(sum(checks) FILTER (WHERE bucket_start >= :week), 0) AS week,
+           100.0 * sum(successful) / nullif(sum(checks), 0) AS month
+    FROM service_rollups
+    WHERE service_id = ANY(:ids) AND bucket_start >= :month
+    GROUP BY service_id
+    """
+)
+
+
+def uptime(conn: Connection, service_ids: list[int], now: datetime) -> dict[int, Uptime]:
+    """Availability over the last 24 h, 7 d and 30 d from the rollups, for each service; the
+    windows start at the top of the hour they begin in."""
+    start = hour_of(now)
+    rows = conn.execute(
+        _UPTIME,
+        {
+            "ids": service_ids,
+            "day": start - timedelta(hours=24),
+            "week": start - timedelta(days=7),
+            "month": start - timedelta(days=30),
+        },
+    )
+    found = {
+        row.service_id: Uptime(_float(row.day), _float(row.week), _float(row.month)) for row in rows
+    }
+    return {sid: found.get(sid, Uptime(None, None, None)) for sid in service_ids}
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
