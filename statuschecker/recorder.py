@@ -3,13 +3,15 @@ the status cache, the Prometheus collectors and the log."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import structlog
 from sqlalchemy import Engine
 
 from statuschecker.cache import StatusCache
 from statuschecker.metrics import Metrics
-from statuschecker.model import CheckOutcome
-from statuschecker.store import results, schedule
+from statuschecker.model import AlertPolicy, CheckOutcome, Receiver
+from statuschecker.store import alerts, results, schedule
 from statuschecker.store import services as service_store
 
 log = structlog.get_logger(__name__)
@@ -18,17 +20,34 @@ log = structlog.get_logger(__name__)
 class Recorder:
     """Records batches in one transaction each; the caches follow only what was committed."""
 
-    def __init__(self, engine: Engine, cache: StatusCache, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        cache: StatusCache,
+        metrics: Metrics,
+        alert_policy: AlertPolicy,
+        receivers: Sequence[Receiver] = (),
+        on_alert: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._cache = cache
         self._metrics = metrics
+        self._alert_policy = alert_policy
+        self._receivers = receivers
+        self._on_alert = on_alert
 
     def record(self, outcomes: list[CheckOutcome], lease_owner: str) -> None:
-        """Store `outcomes` and end `lease_owner`'s leases on their services."""
+        """Store `outcomes`, raise the alerts they decide, and end `lease_owner`'s leases."""
         with self._engine.begin() as conn:
-            touched, changes = results.write(conn, outcomes)
+            written = results.write(conn, outcomes)
+            raised = (
+                alerts.evaluate(conn, written.kept, self._alert_policy, self._receivers)
+                if written.kept
+                else []
+            )
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
-            fresh = service_store.get_many(conn, touched) if touched else []
+            fresh = service_store.get_many(conn, written.service_ids) if written.kept else []
+        changes = written.changes
         self._cache.put(fresh)
         self._metrics.record(outcomes, fresh)
         names = {s.id: s.name for s in fresh}
@@ -52,3 +71,14 @@ class Recorder:
                 current=change.current,
                 at=change.at.isoformat(),
             )
+        for alert in raised:
+            log.warning(
+                "alert.raised",
+                service_id=alert.service_id,
+                alert_id=alert.id,
+                kind=alert.kind,
+                rule=alert.rule,
+                message=alert.message,
+            )
+        if raised and self._on_alert is not None:
+            self._on_alert()

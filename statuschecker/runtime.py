@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 from statuschecker.cache import StatusCache
 from statuschecker.config import Settings
 from statuschecker.metrics import Metrics
+from statuschecker.model import AlertPolicy, Receiver
+from statuschecker.notifier import Notifier
 from statuschecker.poller import Poller
 from statuschecker.recorder import Recorder
 from statuschecker.service import ServiceRegistry
@@ -26,6 +28,7 @@ class Runtime:
     metrics: Metrics
     services: ServiceRegistry
     poller: Poller | None
+    notifier: Notifier | None
 
     @classmethod
     def build(
@@ -39,22 +42,59 @@ class Runtime:
         engine = create_db_engine(database_url, pool_size=settings.db_pool_size)
         cache = StatusCache(settings.cache_max_services, settings.cache_ttl_seconds)
         metrics = Metrics(registry if registry is not None else CollectorRegistry())
-        poller = None
+        poller = notifier = None
         if settings.poller_enabled if with_poller is None else with_poller:
-            poller = Poller(engine, Recorder(engine, cache, metrics), metrics, settings)
+            notifier = Notifier(engine, settings)
+            recorder = Recorder(
+                engine,
+                cache,
+                metrics,
+                alert_defaults(settings),
+                global_receivers(settings),
+                on_alert=notifier.wake,
+            )
+            poller = Poller(engine, recorder, metrics, settings)
         services = ServiceRegistry(
-            engine, cache, metrics, settings, poller.alive if poller is not None else None
+            engine,
+            cache,
+            metrics,
+            settings,
+            alert_defaults(settings),
+            poller.alive if poller is not None else None,
         )
-        return cls(settings, engine, cache, metrics, services, poller)
+        return cls(settings, engine, cache, metrics, services, poller, notifier)
 
     def start(self) -> None:
-        """Start the poller thread, if there is one."""
+        """Start the poller and notifier threads, if there are any."""
+        if self.notifier is not None:
+            self.notifier.start()
         if self.poller is not None:
             self.poller.start()
 
     def close(self) -> None:
-        """Stop the poller (writing what it holds) and close the database pool; safe to call
-        again."""
+        """Stop the poller (writing what it holds), then the notifier, and close the database
+        pool; safe to call again."""
         if self.poller is not None:
             self.poller.stop(timeout=self.settings.poller_shutdown_seconds + 10)
+        if self.notifier is not None:
+            self.notifier.stop(timeout=self.settings.notify_timeout_seconds + 10)
         self.engine.dispose()
+
+
+def alert_defaults(settings: Settings) -> AlertPolicy:
+    """The alert policy a service gets unless it says otherwise."""
+    return AlertPolicy(
+        window_seconds=settings.alert_window_seconds,
+        availability_threshold_percent=settings.alert_availability_threshold_percent,
+        min_checks=settings.alert_min_checks,
+        max_failures=settings.alert_max_failures,
+        failure_window_seconds=settings.alert_failure_window_seconds,
+    )
+
+
+def global_receivers(settings: Settings) -> list[Receiver]:
+    """Receivers of every alert, from the settings."""
+    return [
+        *(Receiver("webhook", url, settings.webhook_secret) for url in settings.webhook_urls),
+        *(Receiver("apprise", url) for url in settings.apprise_urls),
+    ]

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, RowMapping, Select, and_, delete, func, inser
 from sqlalchemy.exc import IntegrityError
 
 from statuschecker.errors import Conflict, NotFound
-from statuschecker.model import Event, Metric, Page, Service, Status
+from statuschecker.model import AlertPolicy, Event, Metric, Page, Service, Status
 from statuschecker.store import cursor
 from statuschecker.store.tables import service_events, service_metrics, services
 
@@ -31,6 +31,8 @@ def _service_select() -> Select:
             services.c.paused,
             services.c.created_at,
             services.c.updated_at,
+            services.c.alert_policy,
+            services.c.alert_state,
             service_metrics.c.tick_count,
             service_metrics.c.up_count,
             service_metrics.c.down_count,
@@ -76,6 +78,8 @@ def _to_service(row: RowMapping) -> Service:
         updated_at=row["updated_at"],
         latest_event=event,
         metric=metric,
+        alert_policy=AlertPolicy().merged(row["alert_policy"]) if row["alert_policy"] else None,
+        alert_state=row["alert_state"],
     )
 
 

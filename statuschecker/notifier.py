@@ -1,0 +1,232 @@
+"""The notifier: works off the outbox of alert deliveries on a thread of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from statuschecker.checks.http import TLS_CONTEXT
+from statuschecker.config import Settings
+from statuschecker.notify import DeliveryError, apprise_channel, payload, title, webhook
+from statuschecker.store import deliveries
+from statuschecker.store.deliveries import Delivery
+
+log = structlog.get_logger(__name__)
+
+MAX_CLAIM = 50  # deliveries claimed, and sent at once, per round at the most
+MIN_NAP_SECONDS = 0.01  # the shortest wait between rounds
+
+
+def _webhook_client() -> httpx.AsyncClient:
+    """The client webhooks are posted with: shared TLS context, no proxies from the
+    environment, redirects not followed (a webhook that moved is a failed delivery)."""
+    return httpx.AsyncClient(verify=TLS_CONTEXT, trust_env=False, follow_redirects=False)
+
+
+class Notifier:
+    """Sends alert notifications on a thread of its own, with its own asyncio loop.
+
+    Every `notify_poll_seconds`, sooner when a retry falls due, and at once on `wake()`, the
+    loop claims up to `MAX_CLAIM` due deliveries under a lease, sends them concurrently, and
+    records each outcome in its own short transaction. A failed attempt is retried after
+    `notify_retry_base_seconds * 2**attempts` (capped at `notify_retry_max_seconds`) until
+    `notify_max_attempts` attempts were made; then the delivery is given up as 'failed'.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._client: httpx.AsyncClient | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._wake: asyncio.Event | None = None
+        self._started = threading.Event()
+        self.heartbeat = 0.0
+
+    # -- control from other threads -------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the notifier thread; returns once its loop runs."""
+        self._thread = threading.Thread(target=self._main, name="notifier", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout=10):
+            raise RuntimeError("the notifier loop did not start within 10 s")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to stop after the round in flight, and wait for the thread to end.
+        Deliveries not sent are sent later, by whichever notifier runs next."""
+        self._set_soon(self._stop, self._wake)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Look for due deliveries now rather than at the next poll (safe from any thread)."""
+        self._set_soon(self._wake)
+
+    def alive(self) -> bool:
+        """Whether the loop runs and has turned recently (a round lasts about one timeout)."""
+        quiet = self._settings.notify_poll_seconds + self._settings.notify_timeout_seconds + 5
+        recent = time.monotonic() - self.heartbeat < quiet
+        return self._thread is not None and self._thread.is_alive() and recent
+
+    def _set_soon(self, *events: asyncio.Event | None) -> None:
+        """Set events of the loop from another thread; nothing when the loop is not running."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            return
+        for event in events:
+            if event is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed in the meantime
+                    loop.call_soon_threadsafe(event.set)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        asyncio.run(self.run())
+
+    async def run(self) -> None:
+        """Deliver until asked to stop."""
+        self._loop = asyncio.get_running_loop()
+        # Apprise sends on threads: enough for a full round besides the database calls.
+        self._loop.set_default_executor(
+            ThreadPoolExecutor(max_workers=MAX_CLAIM + 4, thread_name_prefix="notifier")
+        )
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.heartbeat = time.monotonic()
+        self._started.set()
+        log.info("notifier.started")
+        try:
+            async with _webhook_client() as self._client:
+                while not self._stop.is_set():
+                    self.heartbeat = time.monotonic()
+                    self._wake.clear()
+                    handled = await self._round()
+                    if handled < MAX_CLAIM:
+                        await self._idle()
+        finally:
+            self._client = None
+            log.info("notifier.stopped")
+
+    async def _round(self) -> int:
+        """One round that never raises: a database error is logged and the loop goes on."""
+        try:
+            return await self.run_once()
+        except SQLAlchemyError as exc:
+            log.warning("notifier.database_failed", error=str(exc).splitlines()[0])
+        except Exception:
+            log.exception("notifier.round_failed")
+        return 0
+
+    async def _idle(self) -> None:
+        """Wait for a wake-up, a stop, or the next due delivery (at most the poll interval)."""
+        assert self._wake is not None
+        delay = self._settings.notify_poll_seconds
+        with contextlib.suppress(SQLAlchemyError):
+            due = await asyncio.to_thread(self._seconds_until_next_due)
+            if due is not None:
+                delay = min(delay, max(due, MIN_NAP_SECONDS))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def _seconds_until_next_due(self) -> float | None:
+        with self._engine.begin() as conn:
+            return deliveries.seconds_until_next_due(conn)
+
+    # -- one round --------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim the due deliveries, send them concurrently and record each outcome; return
+        how many were handled. Outside the loop a client is made for the round."""
+        if self._client is not None:
+            return await self._send_due(self._client)
+        async with _webhook_client() as client:
+            return await self._send_due(client)
+
+    async def _send_due(self, client: httpx.AsyncClient) -> int:
+        claimed = await asyncio.to_thread(self._claim)
+        await asyncio.gather(*(self._deliver(client, delivery) for delivery in claimed))
+        return len(claimed)
+
+    def _claim(self) -> list[Delivery]:
+        # The lease covers a whole attempt: every claimed delivery is sent at once.
+        lease = self._settings.notify_timeout_seconds + self._settings.lease_grace_seconds
+        with self._engine.begin() as conn:
+            return deliveries.claim_due(conn, MAX_CLAIM, lease)
+
+    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+        """Send one delivery and record the outcome in its own transaction; never raises. When
+        the database refuses the outcome, the lease runs out and the delivery is sent again."""
+        reason = None
+        try:
+            await self._send(client, delivery)
+        except DeliveryError as exc:
+            reason = exc.reason
+        except Exception as exc:  # a bug: retried and given up like any failure, not a stall
+            log.exception("notify.send_crashed", delivery_id=delivery.id)
+            reason = f"internal error: {type(exc).__name__}"
+        try:
+            await asyncio.to_thread(self._record, delivery, reason)
+        except SQLAlchemyError as exc:
+            log.error(
+                "notify.record_failed",
+                delivery_id=delivery.id,
+                alert_id=delivery.alert_id,
+                error=str(exc).splitlines()[0],
+            )
+
+    async def _send(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+        timeout = self._settings.notify_timeout_seconds
+        if delivery.channel == "webhook":
+            await webhook.send(client, delivery.target, delivery.secret, payload(delivery), timeout)
+        else:
+            await apprise_channel.send(
+                delivery.target,
+                title(delivery),
+                delivery.message,
+                timeout,
+                notify_type=apprise_channel.NOTIFY_TYPES[delivery.kind],
+            )
+
+    def _record(self, delivery: Delivery, reason: str | None) -> None:
+        """Write and log the outcome of an attempt: delivered when `reason` is None, else
+        failed, to be retried after a growing pause or given up."""
+        fields = {
+            "delivery_id": delivery.id,
+            "alert_id": delivery.alert_id,
+            "service_id": delivery.service_id,
+            "channel": delivery.channel,
+            "target": delivery.redacted_target,
+            "attempts": delivery.attempts + 1,
+        }
+        if reason is None:
+            with self._engine.begin() as conn:
+                deliveries.mark_delivered(conn, delivery.id)
+            log.info("notify.delivered", **fields)
+            return
+        retry_in = self._retry_in(delivery.attempts)
+        with self._engine.begin() as conn:
+            deliveries.mark_failed_attempt(conn, delivery.id, reason, retry_in)
+        log.warning("notify.attempt_failed", reason=reason, retry_in_seconds=retry_in, **fields)
+        if retry_in is None:
+            log.error("notify.gave_up", reason=reason, **fields)
+
+    def _retry_in(self, previous_attempts: int) -> float | None:
+        """Seconds until the next attempt after one more failure; None when that failure used
+        up `notify_max_attempts`."""
+        settings = self._settings
+        if previous_attempts + 1 >= settings.notify_max_attempts:
+            return None
+        return min(
+            settings.notify_retry_base_seconds * 2**previous_attempts,
+            settings.notify_retry_max_seconds,
+        )

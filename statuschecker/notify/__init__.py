@@ -1,0 +1,49 @@
+"""Alert notifications: what is sent, and the error a channel raises when sending fails.
+
+One module per channel (`webhook`, `apprise_channel`); each sends one alert to one receiver
+and raises `DeliveryError` with a short reason when that does not work.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from statuschecker.store.deliveries import Delivery
+from statuschecker.timefmt import rfc3339
+
+
+class DeliveryError(Exception):
+    """A delivery attempt failed; `reason` says why in a few words ("status 500")."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def payload(delivery: Delivery) -> dict[str, Any]:
+    """The JSON document a webhook receives for the delivery's alert."""
+    return {
+        "alert": {
+            "id": delivery.alert_id,
+            "kind": delivery.kind,
+            "rule": delivery.rule,
+            "message": delivery.message,
+            "availability_percent": delivery.availability_percent,
+            "window_seconds": delivery.window_seconds,
+            "time": rfc3339(delivery.raised_at),
+            "downtime_seconds": delivery.downtime_seconds,
+        },
+        "service": {
+            "id": delivery.service_id,
+            "name": delivery.service_name,
+            "url": delivery.service_url,
+        },
+        "sent_at": rfc3339(datetime.now(UTC)),
+    }
+
+
+def title(delivery: Delivery) -> str:
+    """The one-line title of a notification: `statuschecker: <name> is down|recovered`."""
+    state = "is down" if delivery.kind == "down" else "recovered"
+    return f"statuschecker: {delivery.service_name} {state}"

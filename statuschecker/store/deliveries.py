@@ -1,0 +1,233 @@
+"""The notification outbox: claiming due deliveries under a lease, recording their outcomes,
+and showing their state without secrets."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, extract, func, or_, select, update
+
+from statuschecker.store.tables import alert_deliveries, alerts, services
+
+MAX_ERROR_CHARS = 500  # last_error is cut to this length
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_TOP_LABEL = re.compile(r"[a-z][a-z0-9-]*")
+
+_d = alert_deliveries
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed delivery with everything sending it needs: the receiver, the alert and its
+    service. Target and secret stay out of `repr` (apprise URLs carry tokens)."""
+
+    id: int
+    channel: str
+    target: str = field(repr=False)
+    secret: str | None = field(repr=False)
+    attempts: int
+    alert_id: int
+    kind: str
+    rule: str
+    message: str
+    availability_percent: float | None
+    window_seconds: int
+    raised_at: datetime
+    downtime_seconds: float | None
+    service_id: int
+    service_name: str
+    service_url: str
+
+    @property
+    def redacted_target(self) -> str:
+        """The target as it may be logged or shown."""
+        return redact(self.channel, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A delivery's state as the API shows it: the target redacted, no secret."""
+
+    id: int
+    channel: str
+    target: str
+    status: str
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None  # None unless still pending
+
+
+def claim_due(conn: Connection, limit: int, lease_seconds: float) -> list[Delivery]:
+    """Lease up to `limit` due deliveries, oldest due first, for `lease_seconds`.
+
+    1. Pick pending rows whose attempt is due and that nobody holds (no lease, or a lease
+       that ran out), skipping rows another notifier is claiming at this very moment.
+    2. Lease them, so that no other notifier sends them while this one does; a notifier that
+       dies loses them when the lease ends and they are sent again (at least once).
+    3. Return them joined with their alert and service, in id order.
+    """
+    now = func.now()
+    due = (
+        select(_d.c.id)
+        .where(
+            _d.c.status == "pending",
+            _d.c.next_attempt_at <= now,
+            or_(_d.c.lease_expires_at.is_(None), _d.c.lease_expires_at < now),
+        )
+        .order_by(_d.c.next_attempt_at, _d.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    claim = (
+        update(_d)
+        .where(
+            _d.c.id == due.c.id,
+            alerts.c.id == _d.c.alert_id,
+            services.c.id == alerts.c.service_id,
+        )
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .returning(
+            _d.c.id,
+            _d.c.channel,
+            _d.c.target,
+            _d.c.secret,
+            _d.c.attempts,
+            alerts.c.id.label("alert_id"),
+            alerts.c.kind,
+            alerts.c.rule,
+            alerts.c.message,
+            alerts.c.availability_percent,
+            alerts.c.window_seconds,
+            alerts.c.raised_at,
+            alerts.c.downtime_seconds,
+            services.c.id.label("service_id"),
+            services.c.name.label("service_name"),
+            services.c.url.label("service_url"),
+        )
+    )
+    rows = conn.execute(claim).mappings().all()
+    return sorted((Delivery(**row) for row in rows), key=lambda delivery: delivery.id)
+
+
+def seconds_until_next_due(conn: Connection) -> float | None:
+    """How long until the next unleased pending delivery falls due (negative when overdue;
+    None when nothing waits)."""
+    seconds = conn.execute(
+        select(extract("epoch", func.min(_d.c.next_attempt_at) - func.now())).where(
+            _d.c.status == "pending",
+            or_(_d.c.lease_expires_at.is_(None), _d.c.lease_expires_at < func.now()),
+        )
+    ).scalar_one()
+    return float(seconds) if seconds is not None else None
+
+
+def mark_delivered(conn: Connection, delivery_id: int) -> None:
+    """Record a successful attempt: the delivery is done."""
+    conn.execute(
+        update(_d)
+        .where(_d.c.id == delivery_id, _d.c.status == "pending")
+        .values(
+            status="delivered",
+            delivered_at=func.now(),
+            attempts=_d.c.attempts + 1,
+            lease_expires_at=None,
+            last_error=None,
+        )
+    )
+
+
+def mark_failed_attempt(
+    conn: Connection, delivery_id: int, error: str, retry_in_seconds: float | None
+) -> None:
+    """Record a failed attempt: try again in `retry_in_seconds`, or give up when None."""
+    values: dict[str, object] = {
+        "attempts": _d.c.attempts + 1,
+        "last_error": error[:MAX_ERROR_CHARS],
+        "lease_expires_at": None,
+    }
+    if retry_in_seconds is None:
+        values["status"] = "failed"
+    else:
+        values["next_attempt_at"] = func.now() + timedelta(seconds=retry_in_seconds)
+    conn.execute(update(_d).where(_d.c.id == delivery_id, _d.c.status == "pending").values(values))
+
+
+def for_alerts(conn: Connection, alert_ids: Iterable[int]) -> dict[int, list[DeliveryView]]:
+    """The deliveries of each alert (an empty list for an alert without any), in id order."""
+    views: dict[int, list[DeliveryView]] = {alert_id: [] for alert_id in alert_ids}
+    if not views:
+        return views
+    rows = conn.execute(
+        select(
+            _d.c.id,
+            _d.c.alert_id,
+            _d.c.channel,
+            _d.c.target,
+            _d.c.status,
+            _d.c.attempts,
+            _d.c.last_error,
+            _d.c.delivered_at,
+            _d.c.next_attempt_at,
+        )
+        .where(_d.c.alert_id.in_(list(views)))
+        .order_by(_d.c.alert_id, _d.c.id)
+    )
+    for row in rows:
+        views[row.alert_id].append(
+            DeliveryView(
+                id=row.id,
+                channel=row.channel,
+                target=redact(row.channel, row.target),
+                status=row.status,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                delivered_at=row.delivered_at,
+                next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+            )
+        )
+    return views
+
+
+def redact(channel: str, target: str) -> str:
+    """`scheme://host[:port]` of a receiver's URL: no user info, path, query or fragment.
+
+    Apprise URLs often put a token where the host goes (`tgram://<bot token>/<chat>`), so for
+    them a host is kept only when it looks like a DNS name or an IP address.
+    """
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return "<unparsable URL>"
+    host = parts.hostname or ""
+    if channel == "apprise" and not _looks_like_host(host):
+        return f"{parts.scheme}://"
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    with contextlib.suppress(ValueError):  # a port that is not a number is left out
+        if host and parts.port is not None:
+            host = f"{host}:{parts.port}"
+    return f"{parts.scheme}://{host}"
+
+
+def _looks_like_host(host: str) -> bool:
+    """Whether `host` is `localhost`, an IP address, or a dotted DNS name with an alphabetic
+    top label (tokens rarely are)."""
+    if host == "localhost":
+        return True
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return True
+    *labels, top = host.split(".")
+    return (
+        bool(labels)
+        and all(_DNS_LABEL.fullmatch(label) for label in labels)
+        and _TOP_LABEL.fullmatch(top) is not None
+    )
