@@ -3,24 +3,34 @@ read their history. It validates what the contract cannot express and keeps the 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from cachetools import TTLCache
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from statuschecker import stats
 from statuschecker.cache import StatusCache
 from statuschecker.checks import kind_of
 from statuschecker.config import Settings
 from statuschecker.errors import InvalidInput, NotFound
 from statuschecker.metrics import Metrics
-from statuschecker.model import Event, Page, Service, Status, Tick
-from statuschecker.store import history
+from statuschecker.model import Alert, AlertPolicy, Event, Page, Service, Status, Tick, Uptime
+from statuschecker.notify.apprise_channel import valid_apprise_url
+from statuschecker.stats import Stats
+from statuschecker.store import alerts as alert_store
+from statuschecker.store import deliveries, history, rollups
 from statuschecker.store import services as store
+from statuschecker.store.deliveries import DeliveryView, redact
 
 EDITABLE_FIELDS = frozenset({"name", "url", "interval_seconds", "timeout_seconds", "paused"})
+UPTIME_TTL_SECONDS = 60.0
+MAX_STATS_RANGE = timedelta(days=366 * 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +55,19 @@ class ServiceRegistry:
         cache: StatusCache,
         metrics: Metrics,
         settings: Settings,
+        alert_defaults: AlertPolicy,
         poller_alive: Callable[[], bool] | None = None,
     ) -> None:
         self._engine = engine
         self._cache = cache
         self._metrics = metrics
         self._settings = settings
+        self._alert_defaults = alert_defaults
         self._poller_alive = poller_alive
+        self._uptimes: TTLCache[int, Uptime] = TTLCache(
+            maxsize=settings.cache_max_services, ttl=UPTIME_TTL_SECONDS
+        )
+        self._uptimes_lock = threading.Lock()
 
     def register(
         self,
@@ -59,9 +75,11 @@ class ServiceRegistry:
         url: str,
         interval_seconds: int | None = None,
         timeout_seconds: float | None = None,
+        alert_policy: Mapping[str, Any] | None = None,
     ) -> Service:
         """Register a service; it is due at once. Defaults come from the settings; a default
-        timeout longer than the interval is shortened to the interval."""
+        timeout longer than the interval is shortened to the interval; the alert policy is
+        the settings' defaults with the fields given here."""
         interval = interval_seconds or self._settings.default_interval_seconds
         if timeout_seconds is None:
             timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
@@ -72,24 +90,24 @@ class ServiceRegistry:
             "kind": _kind(url),
             "interval_seconds": interval,
             "timeout_seconds": timeout_seconds,
+            "alert_policy": _policy(self._alert_defaults, alert_policy or {}).to_json(),
         }
         with self._engine.begin() as conn:
             service_id = store.create(conn, values)
             service = store.get(conn, service_id)
         self._cache.put([service])
-        return service
+        return self._present([service])[0]
 
     def get(self, service_id: int) -> Service:
         """One service with its current state, from the cache when it is there."""
-        cached = self._cache.get(service_id)
-        if cached is not None:
-            return cached
-        with self._engine.connect() as conn:
-            service = store.get(conn, service_id)
-        self._cache.put([service])
-        return service
+        service = self._cache.get(service_id)
+        if service is None:
+            with self._engine.connect() as conn:
+                service = store.get(conn, service_id)
+            self._cache.put([service])
+        return self._present([service])[0]
 
-    def list(
+    def list_services(
         self,
         limit: int,
         cursor: str | None = None,
@@ -98,10 +116,12 @@ class ServiceRegistry:
     ) -> Page[Service]:
         """A page of services in id order, filtered by status and by a part of the name."""
         with self._engine.connect() as conn:
-            return store.list_page(conn, limit=limit, after=cursor, status=status, name=name)
+            page = store.list_page(conn, limit=limit, after=cursor, status=status, name=name)
+        return Page(self._present(page.items), page.next_cursor)
 
     def update(self, service_id: int, changes: Mapping[str, Any]) -> Service:
-        """Change registration fields or `paused`; takes effect at the next check."""
+        """Change registration fields, `paused` or alert policy fields; takes effect at the next
+        check. Alert policy fields not given keep their values."""
         values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
         if "url" in values:
             values["kind"] = _kind(values["url"])
@@ -109,13 +129,16 @@ class ServiceRegistry:
             current = store.get(conn, service_id)
             interval = values.get("interval_seconds", current.interval_seconds)
             _check_timeout(values.get("timeout_seconds", current.timeout_seconds), interval)
+            if "alert_policy" in changes:
+                base = current.alert_policy or self._alert_defaults
+                values["alert_policy"] = _policy(base, changes["alert_policy"]).to_json()
             if values:
                 store.change(conn, service_id, values)
             service = store.get(conn, service_id)
         if service.name != current.name:
             self._metrics.forget(service_id)
         self._cache.put([service])
-        return service
+        return self._present([service])[0]
 
     def delete(self, service_id: int) -> None:
         """Delete a service with its whole history."""
@@ -147,6 +170,64 @@ class ServiceRegistry:
                 conn, service_id, limit=limit, since=since, until=until, after=cursor
             )
 
+    def stats(
+        self,
+        service_id: int,
+        window_seconds: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Stats:
+        """Statistics over [since, until), or over the last `window_seconds` (default 600)
+        before `until` (default now)."""
+        now = datetime.now(UTC)
+        if window_seconds is not None and since is not None:
+            raise InvalidInput("give either window_seconds or since, not both")
+        until = min(until or now, now)
+        since = since or until - timedelta(seconds=window_seconds or 600)
+        if since >= until:
+            raise InvalidInput("since must be earlier than until (and than now)")
+        if until - since > MAX_STATS_RANGE:
+            raise InvalidInput("a statistics range may span five years at most")
+        with self._engine.connect() as conn:
+            self._require(conn, service_id)
+            return stats.compute(conn, service_id, since, until, now, self._retention)
+
+    def stats_summary(self, service_id: int) -> list[tuple[str, Stats]]:
+        """Statistics of the usual windows: 10 min, 1 h, 24 h, 7 d, 30 d, 365 d."""
+        now = datetime.now(UTC)
+        with self._engine.connect() as conn:
+            self._require(conn, service_id)
+            return [
+                (label, stats.compute(conn, service_id, now - span, now, now, self._retention))
+                for label, span in stats.SUMMARY_WINDOWS.items()
+            ]
+
+    def alerts(
+        self,
+        limit: int,
+        cursor: str | None = None,
+        service_id: int | None = None,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> tuple[Page[Alert], dict[int, list[DeliveryView]]]:
+        """Alerts newest first, with the delivery status of each."""
+        if since is not None and until is not None and since >= until:
+            raise InvalidInput("since must be earlier than until")
+        with self._engine.connect() as conn:
+            if service_id is not None:
+                self._require(conn, service_id)
+            page = alert_store.page(
+                conn,
+                limit=limit,
+                after=cursor,
+                service_id=service_id,
+                kind=kind,
+                since=since,
+                until=until,
+            )
+            return page, deliveries.for_alerts(conn, [a.id for a in page.items])
+
     def health(self) -> Health:
         """Ask the database for a round trip and the poller for a recent heartbeat."""
         try:
@@ -161,10 +242,44 @@ class ServiceRegistry:
             poller = "ok" if self._poller_alive() else "not running or stalled"
         return Health(database=database, poller=poller)
 
+    @property
+    def _retention(self) -> timedelta:
+        return timedelta(days=self._settings.tick_retention_days)
+
+    def _present(self, services: list[Service]) -> list[Service]:
+        """Services as shown: with their effective alert policy and (at most a minute old)
+        uptime figures."""
+        with self._uptimes_lock:
+            known = {s.id: self._uptimes.get(s.id) for s in services}
+        missing = [sid for sid, value in known.items() if value is None]
+        if missing:
+            with self._engine.connect() as conn:
+                fresh = rollups.uptime(conn, missing, datetime.now(UTC))
+            with self._uptimes_lock:
+                for sid, value in fresh.items():
+                    self._uptimes[sid] = value
+            known.update(fresh)
+        return [
+            replace(s, alert_policy=s.alert_policy or self._alert_defaults, uptime=known[s.id])
+            for s in services
+        ]
+
     @staticmethod
     def _require(conn: Any, service_id: int) -> None:
         if not store.exists(conn, service_id):
             raise NotFound(f"no service with id {service_id}")
+
+
+def _policy(base: AlertPolicy, changes: Mapping[str, Any]) -> AlertPolicy:
+    """`base` with `changes`, checked for what the contract cannot express."""
+    policy = base.merged(changes)
+    for url in policy.apprise_urls:
+        if not valid_apprise_url(url):
+            raise InvalidInput(f"not an apprise URL apprise can use: {redact('apprise', url)}")
+    for hook in policy.webhooks:
+        if urlsplit(hook.url).scheme not in ("http", "https") or not urlsplit(hook.url).hostname:
+            raise InvalidInput(f"a webhook needs an absolute http(s) URL: {hook.url!r}")
+    return policy
 
 
 def _kind(url: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from statuschecker.model import Event, Page, Service, Tick
+from statuschecker.model import Alert, AlertPolicy, Event, Page, Service, Tick
+from statuschecker.stats import Stats
+from statuschecker.store.deliveries import DeliveryView, redact
+from statuschecker.timefmt import rfc3339
 
 JSON = {"Content-Type": "application/json"}
 
@@ -20,7 +23,7 @@ def timestamp(value: datetime | None) -> str | None:
     """RFC 3339 in UTC with a `Z`, or None."""
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return rfc3339(value)
 
 
 def event(value: Event) -> dict[str, Any]:
@@ -57,7 +60,81 @@ def service(value: Service) -> dict[str, Any]:
             "max_response_time_ms": m.max_response_time_ms,
             "last_checked_at": timestamp(m.last_checked_at),
         },
+        "uptime": {
+            "24h": value.uptime.day if value.uptime else None,
+            "7d": value.uptime.week if value.uptime else None,
+            "30d": value.uptime.month if value.uptime else None,
+        },
+        "alert_policy": policy(value.alert_policy or AlertPolicy()),
+        "alert_state": value.alert_state,
     }
+
+
+def policy(value: AlertPolicy) -> dict[str, Any]:
+    """An alert policy without its secrets: webhook secrets show as `has_secret`, apprise
+    URLs (which carry tokens) as scheme://host."""
+    shown = value.to_json()
+    shown["webhooks"] = [{"url": w.url, "has_secret": bool(w.secret)} for w in value.webhooks]
+    shown["apprise_urls"] = [redact("apprise", url) for url in value.apprise_urls]
+    return shown
+
+
+def stats(value: Stats) -> dict[str, Any]:
+    """Statistics of a range as the API shows them."""
+    return {
+        "since": timestamp(value.since),
+        "until": timestamp(value.until),
+        "checks": value.checks,
+        "successful": value.successful,
+        "failed": value.failed,
+        "availability_percent": value.availability_percent,
+        "response_time_ms": value.response_time_ms,
+        "ttfb_ms": value.ttfb_ms,
+        "status_codes": value.status_codes,
+        "downtime_seconds": value.downtime_seconds,
+        "downtime_periods": value.downtime_periods,
+        "percentiles": value.percentiles,
+    }
+
+
+def alert(value: Alert, deliveries: list[DeliveryView]) -> dict[str, Any]:
+    """An alert with the delivery status of each receiver."""
+    return {
+        "id": value.id,
+        "service_id": value.service_id,
+        "service_name": value.service_name,
+        "kind": value.kind,
+        "rule": value.rule,
+        "message": value.message,
+        "availability_percent": value.availability_percent,
+        "window_seconds": value.window_seconds,
+        "time": timestamp(value.raised_at),
+        "downtime_seconds": value.downtime_seconds,
+        "delivery_status": delivery_status(deliveries),
+        "deliveries": [
+            {
+                "channel": d.channel,
+                "target": d.target,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "delivered_at": timestamp(d.delivered_at),
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def delivery_status(deliveries: list[DeliveryView]) -> str:
+    """One word for all receivers: none, pending, delivered, failed or partial."""
+    statuses = {d.status for d in deliveries}
+    if not statuses:
+        return "none"
+    if "pending" in statuses:
+        return "pending"
+    if statuses == {"delivered"}:
+        return "delivered"
+    return "failed" if statuses == {"failed"} else "partial"
 
 
 def tick(value: Tick) -> dict[str, Any]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from statuschecker.errors import InvalidInput
 from web import serialize
 from web.context import services
+from web.params import parse_time
 
 
 def register(body: dict[str, Any]) -> tuple:
@@ -20,7 +19,7 @@ def list_services(
     limit: int = 50, cursor: str | None = None, status: str | None = None, name: str | None = None
 ) -> tuple:
     """GET /services"""
-    page = services().list(limit=limit, cursor=cursor, status=status, name=name)  # type: ignore[arg-type]
+    page = services().list_services(limit=limit, cursor=cursor, status=status, name=name)  # type: ignore[arg-type]
     return serialize.respond(serialize.page(page, serialize.service))
 
 
@@ -58,20 +57,7 @@ def list_ticks(
         service_id,
         limit=limit,
         cursor=cursor,
-        since=_time("since", since),
-        until=_time("until", until),
+        since=parse_time("since", since),
+        until=parse_time("until", until),
     )
     return serialize.respond(serialize.page(page, serialize.tick))
-
-
-def _time(name: str, value: str | None) -> datetime | None:
-    """Parse an RFC 3339 query value; a time without offset is rejected, not guessed."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"{name} is not an RFC 3339 time: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise InvalidInput(f"{name} needs a UTC offset or Z: {value!r}")
-    return parsed

@@ -1,0 +1,41 @@
+"""Handlers of /services/{service_id}/stats."""
+
+from __future__ import annotations
+
+from web import serialize
+from web.context import services
+from web.params import parse_time
+
+
+def get_stats(
+    service_id: int,
+    window_seconds: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> tuple:
+    """GET /services/{service_id}/stats"""
+    result = services().stats(
+        service_id,
+        window_seconds=window_seconds,
+        since=parse_time("since", since),
+        until=parse_time("until", until),
+    )
+    return serialize.respond(serialize.stats(result))
+
+
+def get_stats_summary(service_id: int) -> tuple:
+    """GET /services/{service_id}/stats/summary"""
+    windows = services().stats_summary(service_id)
+    data = [
+        {
+            "window": label,
+            "since": serialize.timestamp(s.since),
+            "until": serialize.timestamp(s.until),
+            "checks": s.checks,
+            "successful": s.successful,
+            "failed": s.failed,
+            "availability_percent": s.availability_percent,
+        }
+        for label, s in windows
+    ]
+    return serialize.respond({"data": data})
