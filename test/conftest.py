@@ -3,6 +3,7 @@ a fresh database migrated by Alembic for the session, and apps wired against it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -25,24 +26,38 @@ from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
 from web.app import create_app
 
 
+@contextlib.contextmanager
+def postgres_dir() -> Iterator[Path]:
+    """A temporary directory for an embedded server's data, outside pytest's temporary tree:
+    pytest makes that tree private to root whenever a session starts, which would lock out the
+    server's own OS user if another pytest session starts meanwhile."""
+    path = Path(tempfile.mkdtemp(prefix="statuschecker-test-pg-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_dir() -> Iterator[Path]:
+    """A temporary directory for a test's own embedded server."""
+    with postgres_dir() as path:
+        yield path
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
-    """URL of a PostgreSQL server: the one named in the environment, else an embedded one.
-
-    The embedded server's data lives outside pytest's temporary tree: pytest makes that tree
-    private to root whenever a session starts, which would lock out the server's own OS user.
-    """
+    """URL of a PostgreSQL server: the one named in the environment, else an embedded one."""
     given = os.environ.get("STATUSCHECKER_DATABASE_URL")
     if given:
         yield sqlalchemy_url(given)
         return
-    data_dir = Path(tempfile.mkdtemp(prefix="statuschecker-test-pg-"))
-    server = EmbeddedPostgres(data_dir)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with postgres_dir() as data_dir:
+        server = EmbeddedPostgres(data_dir)
+        try:
+            yield server.start()
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +100,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def db(engine: Engine) -> Engine:
     """The session's database, emptied before the test."""
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE services RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE services, tick_pruning RESTART IDENTITY CASCADE"))
     return engine
 
 

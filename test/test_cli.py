@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
+def data_dir(pg_dir: Path) -> Iterator[Path]:
     """A data dir whose embedded server is stopped after the test, whatever happened."""
-    yield tmp_path / "var"
-    EmbeddedPostgres(tmp_path / "var" / "postgres").stop()
+    yield pg_dir / "var"
+    EmbeddedPostgres(pg_dir / "var" / "postgres").stop()
+    EmbeddedPostgres(pg_dir / "var" / "postgres-dev").stop()
 
 
 def environment(data_dir: Path, port: int) -> dict[str, str]:

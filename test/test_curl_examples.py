@@ -24,6 +24,9 @@ EXPECTED = {
     "delete.sh",
     "events.sh",
     "ticks.sh",
+    "stats.sh",
+    "summary.sh",
+    "alerts.sh",
     "health.sh",
     "metrics.sh",
 }
@@ -119,6 +122,17 @@ def test_the_examples_walk_through_every_endpoint(base_url: str, target: Target)
     assert events[0]["id"] == paused["latest_event"]["id"]
 
     assert ok_json(base_url, "pause.sh", sid, "false")["paused"] is False
+
+    stats = ok_json(base_url, "stats.sh", sid, "window_seconds=3600")
+    assert stats["checks"] >= 1 and stats["successful"] == stats["checks"]
+    assert stats["availability_percent"] == 100.0
+    assert stats["status_codes"] == {"200": stats["checks"]}
+    assert stats["percentiles"] == "exact"
+    summary = ok_json(base_url, "summary.sh", sid)["data"]
+    assert [w["window"] for w in summary] == ["10m", "1h", "24h", "7d", "30d", "365d"]
+    assert summary[-1]["checks"] >= stats["checks"]
+    assert ok_json(base_url, "alerts.sh") == {"data": [], "next_cursor": None}
+    assert ok_json(base_url, "alerts.sh", sid, "kind=down")["data"] == []
 
     health = ok_json(base_url, "health.sh")
     assert health == {"status": "ok", "database": "ok", "poller": "ok"}

@@ -30,9 +30,9 @@ def postgres_processes(data_dir: Path) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
+def data_dir(pg_dir: Path) -> Iterator[Path]:
     """A fresh data dir; whatever server runs in it is stopped afterwards, and checked gone."""
-    path = (tmp_path / "pg").resolve()
+    path = (pg_dir / "pg").resolve()
     try:
         yield path
     finally:

@@ -1,0 +1,202 @@
+"""Statistics through the API compared with values computed directly from the inserted ticks,
+over raw, rolled-up, mixed and pruned ranges."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from statuschecker import retention
+from statuschecker.model import CheckOutcome, CheckResult
+from statuschecker.runtime import Runtime
+from statuschecker.store.rollups import outcome_of
+from statuschecker.store.tables import service_ticks
+from web.app import create_app
+
+NOW = datetime.now(UTC)
+STEP = timedelta(minutes=7)  # not a divisor of an hour, so hours hold uneven counts
+SPAN = timedelta(days=3)
+
+
+def synthetic_outcomes(service_id: int) -> list[CheckOutcome]:
+    """Three days of checks: mostly up with varied times, some 503s, timeouts and refusals,
+    and one long outage."""
+    outcomes = []
+    at = NOW - SPAN
+    i = 0
+    while at < NOW - timedelta(seconds=30):
+        outage = NOW - timedelta(hours=30) <= at < NOW - timedelta(hours=27)
+        if outage or i % 11 == 0:
+            result = CheckResult(up=False, error="timeout (read)")
+        elif i % 13 == 0:
+            result = CheckResult(
+                up=False, response_time_ms=5.0, ttfb_ms=4.0, status_code=503, error="status 503"
+            )
+        elif i % 17 == 0:
+            result = CheckResult(up=False, error="connection refused")
+        else:
+            rt = 20.0 + (i * 37) % 400 + (i % 7) * 0.25
+            result = CheckResult(up=True, response_time_ms=rt, ttfb_ms=rt / 2, status_code=200)
+        outcomes.append(CheckOutcome(service_id, at, result))
+        at += STEP
+        i += 1
+    return outcomes
+
+
+def expected(outcomes: list[CheckOutcome], since: datetime, until: datetime) -> dict[str, Any]:
+    inside = [o for o in outcomes if since <= o.checked_at < until]
+    ok = [o.result for o in inside if o.result.up]
+    rts = sorted(r.response_time_ms for r in ok if r.response_time_ms is not None)
+    return {
+        "checks": len(inside),
+        "successful": len(ok),
+        "failed": len(inside) - len(ok),
+        "availability_percent": 100 * len(ok) / len(inside) if inside else None,
+        "avg": statistics.fmean(rts) if rts else None,
+        "max": max(rts) if rts else None,
+        "ttfb_avg": statistics.fmean(r.ttfb_ms for r in ok) if ok else None,  # type: ignore[misc]
+        "quantiles": statistics.quantiles(rts, n=100, method="inclusive") if len(rts) > 1 else None,
+        "status_codes": dict(Counter(outcome_of(o.result) for o in inside)),
+    }
+
+
+@pytest.fixture
+def loaded(make_runtime: Callable[..., Runtime]) -> Iterator[tuple]:
+    """A service with three days of recorded checks, and an API client on the database."""
+    runtime = make_runtime(with_poller=True)  # its recorder writes ticks, rollups and events
+    service = runtime.services.register("stats", "http://127.0.0.1:1/", 60, 1)
+    outcomes = synthetic_outcomes(service.id)
+    recorder = runtime.poller._recorder  # type: ignore[union-attr]
+    for start in range(0, len(outcomes), 100):
+        recorder.record(outcomes[start : start + 100], "test")
+    app = create_app(make_runtime(), validate_responses=True)
+    with app.test_client() as client:
+        yield client, service.id, outcomes, runtime
+
+
+def stats_of(client: Any, service_id: int, **query: Any) -> dict:
+    params = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in query.items()}
+    response = client.get(f"/v1/services/{service_id}/stats", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def assert_matches(body: dict, want: dict, exact_percentiles: bool) -> None:
+    for key in ("checks", "successful", "failed"):
+        assert body[key] == want[key], key
+    assert body["availability_percent"] == pytest.approx(want["availability_percent"])
+    assert body["response_time_ms"]["avg"] == pytest.approx(want["avg"])
+    assert body["response_time_ms"]["max"] == pytest.approx(want["max"])
+    assert body["ttfb_ms"]["avg"] == pytest.approx(want["ttfb_avg"])
+    assert body["status_codes"] == want["status_codes"]
+    assert body["percentiles"] == ("exact" if exact_percentiles else "estimated")
+    q = want["quantiles"]
+    tolerance = 1e-9 if exact_percentiles else 0.10
+    for name, index in (("p50", 49), ("p95", 94), ("p99", 98)):
+        assert body["response_time_ms"][name] == pytest.approx(q[index], rel=tolerance), name
+
+
+def test_short_windows_are_exact_from_raw_ticks(loaded: tuple) -> None:
+    client, service_id, outcomes, _ = loaded
+    body = stats_of(client, service_id, window_seconds=6 * 3600)
+    until = datetime.fromisoformat(body["until"])
+    since = datetime.fromisoformat(body["since"])
+    assert until - since == timedelta(hours=6)
+    assert_matches(body, expected(outcomes, since, until), exact_percentiles=True)
+
+
+def test_long_ranges_mix_rollups_with_raw_edges(loaded: tuple) -> None:
+    client, service_id, outcomes, _ = loaded
+    since = NOW - timedelta(days=2, minutes=23, seconds=5)  # mid-hour at both ends
+    until = NOW - timedelta(minutes=41)
+    body = stats_of(client, service_id, since=since, until=until)
+    assert datetime.fromisoformat(body["since"]) == since
+    assert datetime.fromisoformat(body["until"]) == until
+    assert_matches(body, expected(outcomes, since, until), exact_percentiles=False)
+
+
+def test_downtime_comes_from_events_clipped_to_the_range(loaded: tuple) -> None:
+    client, service_id, outcomes, _ = loaded
+    since = NOW - timedelta(hours=29)  # inside the long outage
+    until = NOW - timedelta(hours=1)
+    body = stats_of(client, service_id, since=since, until=until)
+    # Down periods: from each failing tick after an up one until the next up tick.
+    periods, seconds = 0, 0.0
+    down_since = None
+    for o in outcomes:
+        if not o.result.up and down_since is None:
+            down_since = o.checked_at
+        elif o.result.up and down_since is not None:
+            start, end = max(down_since, since), min(o.checked_at, until)
+            if start < end:
+                periods += 1
+                seconds += (end - start).total_seconds()
+            down_since = None
+    assert body["downtime_periods"] == periods
+    assert body["downtime_seconds"] == pytest.approx(seconds)
+
+
+def test_pruned_hours_are_answered_whole_from_rollups(loaded: tuple) -> None:
+    client, service_id, outcomes, runtime = loaded
+    # Keep two days of raw ticks: everything before the hour two days ago goes.
+    kept_from = (NOW - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    deleted = retention.prune(runtime.engine, timedelta(days=2), now=NOW)
+    assert deleted == sum(1 for o in outcomes if o.checked_at < kept_from)
+    with runtime.engine.connect() as conn:
+        oldest = conn.execute(select(func.min(service_ticks.c.checked_at))).scalar_one()
+    assert oldest >= kept_from
+
+    since = NOW - timedelta(days=2, hours=12, minutes=20)  # mid-hour, in the pruned past
+    until = NOW - timedelta(minutes=5)
+    body = stats_of(client, service_id, since=since, until=until)
+    widened = since.replace(minute=0, second=0, microsecond=0)
+    assert datetime.fromisoformat(body["since"]) == widened  # the whole first hour
+    assert datetime.fromisoformat(body["until"]) == until
+    assert_matches(body, expected(outcomes, widened, until), exact_percentiles=False)
+
+    summary = client.get(f"/v1/services/{service_id}/stats/summary").json()["data"]
+    assert [w["window"] for w in summary] == ["10m", "1h", "24h", "7d", "30d", "365d"]
+    year = summary[-1]
+    assert year["checks"] == len(outcomes)  # rollups still hold every pruned check
+    assert year["successful"] == sum(o.result.up for o in outcomes)
+
+
+def test_uptime_in_the_service_representation(loaded: tuple) -> None:
+    client, service_id, outcomes, _ = loaded
+    service = client.get(f"/v1/services/{service_id}").json()
+    hour = NOW.replace(minute=0, second=0, microsecond=0)
+    day = [o for o in outcomes if o.checked_at >= hour - timedelta(hours=24)]
+    assert service["uptime"]["24h"] == pytest.approx(100 * sum(o.result.up for o in day) / len(day))
+    assert service["uptime"]["30d"] == pytest.approx(
+        100 * sum(o.result.up for o in outcomes) / len(outcomes)
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "detail"),
+    [
+        ("window_seconds=0", 400, "less than the minimum"),
+        ("window_seconds=60&since=2026-01-01T00:00:00Z", 400, "either window_seconds or since"),
+        ("since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", 400, "earlier than until"),
+        ("since=3000-01-01T00:00:00Z", 400, "earlier than until"),
+        ("since=1900-01-01T00:00:00Z", 400, "five years"),
+        ("since=noon", 400, "RFC 3339"),
+    ],
+)
+def test_bad_ranges_are_problems(loaded: tuple, query: str, status: int, detail: str) -> None:
+    client, service_id, _, _ = loaded
+    response = client.get(f"/v1/services/{service_id}/stats?{query}")
+    assert response.status_code == status, response.text
+    assert detail in response.json()["detail"]
+
+
+def test_stats_of_an_unknown_service_is_404(client: Any) -> None:
+    response = client.get("/v1/services/4242/stats")
+    assert response.status_code == 404
+    assert client.get("/v1/services/4242/stats/summary").status_code == 404
