@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from statuschecker.checks.http import TLS_CONTEXT
 from statuschecker.config import Settings
+from statuschecker.loopthread import LoopThread
 from statuschecker.notify import DeliveryError, apprise_channel, payload, title, webhook
 from statuschecker.store import deliveries
 from statuschecker.store.deliveries import Delivery
@@ -31,7 +31,7 @@ def _webhook_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(verify=TLS_CONTEXT, trust_env=False, follow_redirects=False)
 
 
-class Notifier:
+class Notifier(LoopThread):
     """Sends alert notifications on a thread of its own, with its own asyncio loop.
 
     Every `notify_poll_seconds`, sooner when a retry falls due, and at once on `wake()`, the
@@ -41,73 +41,41 @@ class Notifier:
     `notify_max_attempts` attempts were made; then the delivery is given up as 'failed'.
     """
 
+    name = "notifier"
+
     def __init__(self, engine: Engine, settings: Settings) -> None:
+        super().__init__()
         self._engine = engine
         self._settings = settings
         self._client: httpx.AsyncClient | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
         self._wake: asyncio.Event | None = None
-        self._started = threading.Event()
-        self.heartbeat = 0.0
-
-    # -- control from other threads -------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the notifier thread; returns once its loop runs."""
-        self._thread = threading.Thread(target=self._main, name="notifier", daemon=True)
-        self._thread.start()
-        if not self._started.wait(timeout=10):
-            raise RuntimeError("the notifier loop did not start within 10 s")
+        # A round lasts about one timeout.
+        self.quiet_seconds = settings.notify_poll_seconds + settings.notify_timeout_seconds + 5
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to stop after the round in flight, and wait for the thread to end.
-        Deliveries not sent are sent later, by whichever notifier runs next."""
-        self._set_soon(self._stop, self._wake)
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Stop after the round in flight; deliveries not sent are sent later, by whichever
+        notifier runs next."""
+        self.set_soon(self.stopping, self._wake)  # in this order: a woken round sees the stop
+        super().stop(timeout)
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll (safe from any thread)."""
-        self._set_soon(self._wake)
-
-    def alive(self) -> bool:
-        """Whether the loop runs and has turned recently (a round lasts about one timeout)."""
-        quiet = self._settings.notify_poll_seconds + self._settings.notify_timeout_seconds + 5
-        recent = time.monotonic() - self.heartbeat < quiet
-        return self._thread is not None and self._thread.is_alive() and recent
-
-    def _set_soon(self, *events: asyncio.Event | None) -> None:
-        """Set events of the loop from another thread; nothing when the loop is not running."""
-        loop = self._loop
-        if loop is None or not loop.is_running():
-            return
-        for event in events:
-            if event is not None:
-                with contextlib.suppress(RuntimeError):  # the loop closed in the meantime
-                    loop.call_soon_threadsafe(event.set)
+        self.set_soon(self._wake)
 
     # -- the loop ---------------------------------------------------------------------------
 
-    def _main(self) -> None:
-        asyncio.run(self.run())
-
     async def run(self) -> None:
         """Deliver until asked to stop."""
-        self._loop = asyncio.get_running_loop()
+        assert self._loop is not None and self.stopping is not None
         # Apprise sends on threads: enough for a full round besides the database calls.
         self._loop.set_default_executor(
             ThreadPoolExecutor(max_workers=MAX_CLAIM + 4, thread_name_prefix="notifier")
         )
-        self._stop = asyncio.Event()
         self._wake = asyncio.Event()
-        self.heartbeat = time.monotonic()
-        self._started.set()
         log.info("notifier.started")
         try:
             async with _webhook_client() as self._client:
-                while not self._stop.is_set():
+                while not self.stopping.is_set():
                     self.heartbeat = time.monotonic()
                     self._wake.clear()
                     handled = await self._round()

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from statuschecker import retention
 from statuschecker.checks import run_check
 from statuschecker.config import Settings
+from statuschecker.loopthread import LoopThread
 from statuschecker.metrics import Metrics
 from statuschecker.model import Assignment, CheckLimits, CheckOutcome
 from statuschecker.recorder import Recorder
@@ -34,7 +34,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class Poller:
+class Poller(LoopThread):
     """Runs checks on a thread of its own, with its own asyncio loop.
 
     The loop claims as many due services as it has free check slots, starts one task per
@@ -44,6 +44,8 @@ class Poller:
     that one bad row cannot block the rest.
     """
 
+    name = "poller"
+
     def __init__(
         self,
         engine: Engine,
@@ -52,6 +54,7 @@ class Poller:
         settings: Settings,
         owner: str | None = None,
     ) -> None:
+        super().__init__()
         self.owner = owner or default_owner()
         self._engine = engine
         self._recorder = recorder
@@ -63,53 +66,20 @@ class Poller:
             user_agent=settings.http_user_agent,
         )
         self._pending: list[CheckOutcome] = []
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
         self._flush_now: asyncio.Event | None = None
-        self._started = threading.Event()
-        self.heartbeat = 0.0
-
-    # -- control from other threads -------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the poller thread; returns once its loop runs."""
-        self._thread = threading.Thread(target=self._main, name="poller", daemon=True)
-        self._thread.start()
-        if not self._started.wait(timeout=10):
-            raise RuntimeError("the poller loop did not start within 10 s")
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the loop to stop: in-flight checks finish (or are abandoned), pending results
-        are written, and the thread ends."""
-        if self._loop is not None and self._stop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def alive(self) -> bool:
-        """Whether the loop runs and has turned recently."""
-        recent = time.monotonic() - self.heartbeat < self._settings.health_poller_stale_seconds
-        return self._thread is not None and self._thread.is_alive() and recent
-
-    # -- the loop ---------------------------------------------------------------------------
-
-    def _main(self) -> None:
-        asyncio.run(self.run())
+        self.quiet_seconds = settings.health_poller_stale_seconds
 
     async def run(self) -> None:
-        """Claim and check until asked to stop."""
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
+        """Claim and check until asked to stop: in-flight checks then finish (or are
+        abandoned after `poller_shutdown_seconds`) and pending results are written."""
+        assert self.stopping is not None
         self._flush_now = asyncio.Event()
-        self.heartbeat = time.monotonic()
-        self._started.set()
         log.info("poller.started", owner=self.owner)
         in_flight: set[asyncio.Task] = set()
         flusher = asyncio.create_task(self._flush_loop())
         pruner = asyncio.create_task(self._prune_loop())
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 self.heartbeat = time.monotonic()
                 free = min(self._settings.poller_concurrency - len(in_flight), MAX_CLAIM)
                 claimed, next_due = await self._claim(free) if free > 0 else ([], None)
@@ -130,14 +100,14 @@ class Poller:
         """Wait for the next reason to claim: a freed slot when every slot is taken, else the
         next due time (at most `poller_idle_seconds`, which also bounds how soon a service
         registered elsewhere is noticed)."""
-        assert self._stop is not None
+        assert self.stopping is not None
         idle = self._settings.poller_idle_seconds
         if full:
             await asyncio.wait(in_flight, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
             return
         delay = idle if next_due is None else min(idle, max(next_due, MIN_NAP_SECONDS))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), timeout=delay)
+            await asyncio.wait_for(self.stopping.wait(), timeout=delay)
 
     async def _claim(self, limit: int) -> tuple[list[Assignment], float | None]:
         """Claim up to `limit` due services; also say how long until the next one is due."""
