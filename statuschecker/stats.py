@@ -12,9 +12,10 @@ from sqlalchemy import Connection
 from statuschecker import histogram
 from statuschecker.store import stats as queries
 from statuschecker.store.history import pruned_before
-from statuschecker.store.rollups import HOUR, hour_of
+from statuschecker.store.rollups import DAY, HOUR, bucket_of, hour_of
 
 EXACT_LIMIT = timedelta(hours=24)
+Part = tuple[queries.Source, datetime, datetime]  # where to read, and which range
 SUMMARY_WINDOWS = {
     "10m": timedelta(minutes=10),
     "1h": timedelta(hours=1),
@@ -63,9 +64,10 @@ def compute(
 
     1. A range of at most 24 h whose ticks are all still kept is computed from the raw ticks,
        percentiles included (exact).
-    2. Otherwise whole hours come from the rollups, and the partial hours at either end from
-       raw ticks; an end hour whose ticks were already pruned is taken whole from its rollup,
-       so the range reported widens to that hour. Percentiles are estimated from the merged
+    2. Otherwise whole days come from the daily rollups, whole hours around them from the
+       hourly ones, and the partial hours at either end from raw ticks; an end hour whose
+       ticks were already pruned is taken whole from its rollup, so the range reported widens
+       to that hour. Percentiles are estimated from the merged
        histograms (within 10 %).
     """
     cutoff, pruned = hour_of(now - retention), pruned_before(conn)
@@ -73,10 +75,10 @@ def compute(
     if since >= horizon and until - since <= EXACT_LIMIT:
         return _from_parts(conn, service_id, [("raw", since, until)], since, until, now, True)
 
-    first, last = _ceil_hour(since), hour_of(until)
+    first, last = _ceil(since, HOUR), hour_of(until)
     if first > last:  # both ends inside one hour
         first = last
-    parts = []
+    parts: list[Part] = []
     if since < first:
         if hour_of(since) >= horizon:
             parts.append(("raw", since, first))
@@ -87,15 +89,30 @@ def compute(
             parts.append(("raw", last, until))
         else:
             until = last = last + HOUR
-    if first < last:
-        parts.append(("rollup", first, last))
+    parts += _whole_hours(first, last)
     return _from_parts(conn, service_id, parts, since, until, now, False)
+
+
+def _whole_hours(first: datetime, last: datetime) -> list[Part]:
+    """[first, last), on hour boundaries, as daily rollups where whole UTC days fit and hourly
+    rollups around them."""
+    if first >= last:
+        return []
+    day_first, day_last = _ceil(first, DAY), bucket_of(last, 24)
+    if day_first >= day_last:
+        return [(1, first, last)]
+    parts: list[Part] = [(24, day_first, day_last)]
+    if first < day_first:
+        parts.append((1, first, day_first))
+    if day_last < last:
+        parts.append((1, day_last, last))
+    return parts
 
 
 def _from_parts(
     conn: Connection,
     service_id: int,
-    parts: list[tuple[str, datetime, datetime]],
+    parts: list[Part],
     since: datetime,
     until: datetime,
     now: datetime,
@@ -140,6 +157,7 @@ def _from_parts(
     )
 
 
-def _ceil_hour(moment: datetime) -> datetime:
-    start = hour_of(moment)
-    return start if start == moment else start + HOUR
+def _ceil(moment: datetime, step: timedelta) -> datetime:
+    """The first hour (or UTC day) boundary at or after `moment`."""
+    start = bucket_of(moment, 24 if step == DAY else 1)
+    return start if start == moment else start + step

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
@@ -13,14 +13,16 @@ from statuschecker import histogram
 from statuschecker.model import CheckOutcome, CheckResult, Uptime
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+GRANULARITIES = (1, 24)  # hours per bucket: hourly and daily rollups
 
 _UPSERT_ROLLUP = text(
     """
-    INSERT INTO service_rollups AS r (service_id, bucket_start, checks, successful, rt_count,
-        rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram)
-    VALUES (:service_id, :bucket_start, :checks, :successful, :rt_count, :rt_sum, :rt_max,
-        :ttfb_count, :ttfb_sum, :ttfb_max, CAST(:rt_histogram AS jsonb))
-    ON CONFLICT (service_id, bucket_start) DO UPDATE SET
+    INSERT INTO service_rollups AS r (service_id, bucket_hours, bucket_start, checks, successful,
+        rt_count, rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram)
+    VALUES (:service_id, :bucket_hours, :bucket_start, :checks, :successful, :rt_count, :rt_sum,
+        :rt_max, :ttfb_count, :ttfb_sum, :ttfb_max, CAST(:rt_histogram AS jsonb))
+    ON CONFLICT (service_id, bucket_hours, bucket_start) DO UPDATE SET
         checks = r.checks + excluded.checks,
         successful = r.successful + excluded.successful,
         rt_count = r.rt_count + excluded.rt_count,
@@ -40,9 +42,11 @@ _UPSERT_ROLLUP = text(
 
 _UPSERT_OUTCOME = text(
     """
-    INSERT INTO service_rollup_outcomes AS o (service_id, bucket_start, outcome, count)
-    VALUES (:service_id, :bucket_start, :outcome, :count)
-    ON CONFLICT (service_id, bucket_start, outcome) DO UPDATE SET count = o.count + excluded.count
+    INSERT INTO service_rollup_outcomes AS o (service_id, bucket_hours, bucket_start, outcome,
+        count)
+    VALUES (:service_id, :bucket_hours, :bucket_start, :outcome, :count)
+    ON CONFLICT (service_id, bucket_hours, bucket_start, outcome)
+    DO UPDATE SET count = o.count + excluded.count
     """
 )
 
@@ -50,6 +54,12 @@ _UPSERT_OUTCOME = text(
 def hour_of(moment: datetime) -> datetime:
     """The start of the hour `moment` falls in."""
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def bucket_of(moment: datetime, hours: int) -> datetime:
+    """The start of the hourly (1) or daily (24, UTC) bucket `moment` falls in."""
+    start = hour_of(moment.astimezone(UTC))
+    return start.replace(hour=0) if hours == 24 else start
 
 
 def outcome_of(result: CheckResult) -> str:
@@ -71,22 +81,26 @@ class _Bucket:
 
 
 def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
-    """Fold outcomes into their services' hourly rollups (one upsert per service and hour)."""
-    buckets: dict[tuple[int, datetime], _Bucket] = defaultdict(_Bucket)
+    """Fold outcomes into their services' hourly and daily rollups (one upsert per service and
+    bucket)."""
+    buckets: dict[tuple[int, int, datetime], _Bucket] = defaultdict(_Bucket)
     for outcome in outcomes:
-        bucket = buckets[(outcome.service_id, hour_of(outcome.checked_at))]
         result = outcome.result
-        bucket.checks += 1
-        bucket.outcomes[outcome_of(result)] += 1
-        if result.up:
-            bucket.successful += 1
-            if result.response_time_ms is not None:
-                bucket.rt.append(result.response_time_ms)
-            if result.ttfb_ms is not None:
-                bucket.ttfb.append(result.ttfb_ms)
+        key = outcome_of(result)
+        for hours in GRANULARITIES:
+            bucket = buckets[(outcome.service_id, hours, bucket_of(outcome.checked_at, hours))]
+            bucket.checks += 1
+            bucket.outcomes[key] += 1
+            if result.up:
+                bucket.successful += 1
+                if result.response_time_ms is not None:
+                    bucket.rt.append(result.response_time_ms)
+                if result.ttfb_ms is not None:
+                    bucket.ttfb.append(result.ttfb_ms)
     rows = [
         {
             "service_id": service_id,
+            "bucket_hours": hours,
             "bucket_start": start,
             "checks": b.checks,
             "successful": b.successful,
@@ -98,14 +112,20 @@ def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
             "ttfb_max": max(b.ttfb, default=None),
             "rt_histogram": json.dumps(histogram.count(b.rt)),
         }
-        for (service_id, start), b in sorted(buckets.items())
+        for (service_id, hours, start), b in sorted(buckets.items())
     ]
     conn.execute(_UPSERT_ROLLUP, rows)
     conn.execute(
         _UPSERT_OUTCOME,
         [
-            {"service_id": sid, "bucket_start": start, "outcome": outcome, "count": n}
-            for (sid, start), b in sorted(buckets.items())
+            {
+                "service_id": sid,
+                "bucket_hours": hours,
+                "bucket_start": start,
+                "outcome": outcome,
+                "count": n,
+            }
+            for (sid, hours, start), b in sorted(buckets.items())
             for outcome, n in sorted(b.outcomes.items())
         ],
     )
@@ -120,7 +140,7 @@ _UPTIME = text(
                  / nullif(sum(checks) FILTER (WHERE bucket_start >= :week), 0) AS week,
            100.0 * sum(successful) / nullif(sum(checks), 0) AS month
     FROM service_rollups
-    WHERE service_id = ANY(:ids) AND bucket_start >= :month
+    WHERE service_id = ANY(:ids) AND bucket_hours = 1 AND bucket_start >= :month
     GROUP BY service_id
     """
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Connection, text
 
@@ -43,9 +44,12 @@ def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
+# A part of a range is read from raw ticks or from rollups of 1 or 24 hours.
+Source = Literal["raw", 1, 24]
+
 _RANGE = {
     "raw": "checked_at >= :since AND checked_at < :until",
-    "rollup": ("bucket_start >= :since AND bucket_start < :until"),
+    "rollup": "bucket_hours = :hours AND bucket_start >= :since AND bucket_start < :until",
 }
 
 _RAW_TOTALS = text(
@@ -113,7 +117,8 @@ _EXACT_PERCENTILES = text(
     """
 )
 
-# Downtime periods overlapping [since, until), each clipped to the range (an open one ends now).
+# Downtime periods overlapping [since, until), each clipped to the range (an open one ends now);
+# the filter on the period's end matches the index ix_service_events_service_end.
 _DOWNTIME = text(
     """
     SELECT count(*) AS periods,
@@ -122,30 +127,31 @@ _DOWNTIME = text(
                AS seconds
     FROM service_events
     WHERE service_id = :sid AND event = 'downtime'
+      AND coalesce(date_ended, 'infinity'::timestamptz) > :since
       AND date_started < :until AND coalesce(date_ended, :now) > :since
     """
 )
 
 
-def _params(service_id: int, since: datetime, until: datetime) -> dict:
-    return {"sid": service_id, "since": since, "until": until}
+def _params(source: Source, service_id: int, since: datetime, until: datetime) -> dict:
+    return {"sid": service_id, "since": since, "until": until, "hours": source}
 
 
 def totals(
-    conn: Connection, source: str, service_id: int, since: datetime, until: datetime
+    conn: Connection, source: Source, service_id: int, since: datetime, until: datetime
 ) -> Totals:
-    """Sums over raw ticks (`source="raw"`) or rollup hours (`"rollup"`) in [since, until)."""
+    """Sums over raw ticks (`source="raw"`) or rollups of 1 or 24 hours in [since, until)."""
     query = _RAW_TOTALS if source == "raw" else _ROLLUP_TOTALS
-    row = conn.execute(query, _params(service_id, since, until)).one()
+    row = conn.execute(query, _params(source, service_id, since, until)).one()
     return Totals(**row._mapping)
 
 
 def outcomes(
-    conn: Connection, source: str, service_id: int, since: datetime, until: datetime
+    conn: Connection, source: Source, service_id: int, since: datetime, until: datetime
 ) -> dict[str, int]:
     """Checks per status code or failure reason in [since, until)."""
     counted: dict[str, int] = defaultdict(int)
-    params = _params(service_id, since, until)
+    params = _params(source, service_id, since, until)
     if source == "raw":
         for row in conn.execute(_RAW_OUTCOMES, params):
             key = outcome_of(CheckResult(up=False, status_code=row.status_code, error=row.error))
@@ -157,10 +163,10 @@ def outcomes(
 
 
 def response_histogram(
-    conn: Connection, source: str, service_id: int, since: datetime, until: datetime
+    conn: Connection, source: Source, service_id: int, since: datetime, until: datetime
 ) -> dict[int, int]:
     """Successful checks' response times per histogram bucket in [since, until)."""
-    params = _params(service_id, since, until)
+    params = _params(source, service_id, since, until)
     if source == "raw":
         values = conn.execute(_RAW_RESPONSE_TIMES, params).scalars()
         return histogram.merge([histogram.count(values)])
@@ -171,7 +177,7 @@ def exact_percentiles(
     conn: Connection, service_id: int, since: datetime, until: datetime
 ) -> tuple[float | None, float | None, float | None]:
     """p50, p95 and p99 of successful checks' response times, from the raw ticks."""
-    values = conn.execute(_EXACT_PERCENTILES, _params(service_id, since, until)).scalar_one()
+    values = conn.execute(_EXACT_PERCENTILES, _params("raw", service_id, since, until)).scalar_one()
     if values is None:
         return None, None, None
     return values[0], values[1], values[2]
@@ -181,5 +187,5 @@ def downtime(
     conn: Connection, service_id: int, since: datetime, until: datetime, now: datetime
 ) -> tuple[float, int]:
     """Seconds of downtime in [since, until) and how many downtime periods touch it."""
-    row = conn.execute(_DOWNTIME, {**_params(service_id, since, until), "now": now}).one()
+    row = conn.execute(_DOWNTIME, {**_params("raw", service_id, since, until), "now": now}).one()
     return float(row.seconds), int(row.periods)

@@ -117,6 +117,12 @@ service_events = Table(
     CheckConstraint("event IN ('uptime', 'downtime')", name="event_kind"),
     CheckConstraint("date_ended IS NULL OR date_ended >= date_started", name="event_order"),
     Index("ix_service_events_service_id_id", "service_id", "id"),
+    # Periods overlapping a range: those that end (or are open, ending at infinity) after it starts.
+    Index(
+        "ix_service_events_service_end",
+        "service_id",
+        text("coalesce(date_ended, 'infinity'::timestamptz)"),
+    ),
     # At most one open event per service.
     Index(
         "uq_service_events_open",
@@ -126,13 +132,14 @@ service_events = Table(
     ),
 )
 
-# Hourly rollups of ticks, kept when raw ticks are pruned. Response-time and TTFB figures cover
-# successful checks; `rt_histogram` counts them per log-spaced bucket of statuschecker.stats
-# (sparse: {bucket index: count}).
+# Rollups of ticks per hour and per day (UTC), kept when raw ticks are pruned. Response-time and
+# TTFB figures cover successful checks; `rt_histogram` counts them per log-spaced bucket of
+# statuschecker.histogram (sparse: {bucket index: count}).
 service_rollups = Table(
     "service_rollups",
     metadata,
     _service_ref(),
+    Column("bucket_hours", SmallInteger, nullable=False),
     Column("bucket_start", DateTime(timezone=True), nullable=False),
     Column("checks", Integer, nullable=False),
     Column("successful", Integer, nullable=False),
@@ -143,18 +150,22 @@ service_rollups = Table(
     Column("ttfb_sum", Double, nullable=False),
     Column("ttfb_max", Double, nullable=True),
     Column("rt_histogram", JSONB, nullable=False),
-    PrimaryKeyConstraint("service_id", "bucket_start"),
+    PrimaryKeyConstraint("service_id", "bucket_hours", "bucket_start"),
+    CheckConstraint("bucket_hours IN (1, 24)", name="bucket_hours_kind"),
 )
 
-# Per hour, how many checks ended with each status code or, without a response, each reason.
+# Per hour and per day, how many checks ended with each status code or, without a response,
+# each reason.
 service_rollup_outcomes = Table(
     "service_rollup_outcomes",
     metadata,
     _service_ref(),
+    Column("bucket_hours", SmallInteger, nullable=False),
     Column("bucket_start", DateTime(timezone=True), nullable=False),
     Column("outcome", String(64), nullable=False),
     Column("count", Integer, nullable=False),
-    PrimaryKeyConstraint("service_id", "bucket_start", "outcome"),
+    PrimaryKeyConstraint("service_id", "bucket_hours", "bucket_start", "outcome"),
+    CheckConstraint("bucket_hours IN (1, 24)", name="bucket_hours_kind"),
 )
 
 alerts = Table(

@@ -49,6 +49,7 @@ def upgrade() -> None:
     op.create_table(
         "service_rollup_outcomes",
         sa.Column("service_id", sa.BigInteger(), nullable=False),
+        sa.Column("bucket_hours", sa.SmallInteger(), nullable=False),
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("outcome", sa.String(length=64), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
@@ -59,12 +60,20 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
-            "service_id", "bucket_start", "outcome", name=op.f("pk_service_rollup_outcomes")
+            "service_id",
+            "bucket_hours",
+            "bucket_start",
+            "outcome",
+            name=op.f("pk_service_rollup_outcomes"),
+        ),
+        sa.CheckConstraint(
+            "bucket_hours IN (1, 24)", name=op.f("ck_service_rollup_outcomes_bucket_hours_kind")
         ),
     )
     op.create_table(
         "service_rollups",
         sa.Column("service_id", sa.BigInteger(), nullable=False),
+        sa.Column("bucket_hours", sa.SmallInteger(), nullable=False),
         sa.Column("bucket_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("checks", sa.Integer(), nullable=False),
         sa.Column("successful", sa.Integer(), nullable=False),
@@ -81,7 +90,12 @@ def upgrade() -> None:
             name=op.f("fk_service_rollups_service_id_services"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("service_id", "bucket_start", name=op.f("pk_service_rollups")),
+        sa.PrimaryKeyConstraint(
+            "service_id", "bucket_hours", "bucket_start", name=op.f("pk_service_rollups")
+        ),
+        sa.CheckConstraint(
+            "bucket_hours IN (1, 24)", name=op.f("ck_service_rollups_bucket_hours_kind")
+        ),
     )
     op.create_table(
         "alert_deliveries",
@@ -147,6 +161,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tick_pruning")),
     )
     op.create_index(
+        "ix_service_events_service_end",
+        "service_events",
+        ["service_id", sa.text("coalesce(date_ended, 'infinity'::timestamptz)")],
+    )
+    op.create_index(
         "ix_service_ticks_checked_at_brin", "service_ticks", ["checked_at"], postgresql_using="brin"
     )
     op.create_check_constraint(
@@ -156,6 +175,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_service_ticks_checked_at_brin", table_name="service_ticks")
+    op.drop_index("ix_service_events_service_end", table_name="service_events")
     op.drop_table("tick_pruning")
     op.drop_constraint(op.f("ck_services_alert_state_kind"), "services", type_="check")
     op.drop_column("services", "alert_changed_at")
