@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     http_max_body_bytes: int = Field(default=1_048_576, ge=0)
     http_max_redirects: int = Field(default=10, ge=0, le=50)
     http_user_agent: str = "statuschecker/0.1"
+    ca_bundle: str | None = Field(
+        default=None, description="a PEM file of CAs trusted besides the usual ones"
+    )
 
     cache_max_services: int = Field(default=100_000, ge=1)
     cache_ttl_seconds: float = Field(default=300.0, gt=0)

@@ -19,26 +19,39 @@ class CheckLimits:
     max_body_bytes: int = 1_048_576
     max_redirects: int = 10
     user_agent: str = "statuschecker"
+    ca_bundle: str | None = None  # CAs trusted besides certifi's, for internal services
 
 
 @dataclass(frozen=True, slots=True)
 class CheckSpec:
-    """What one check needs to know: the target, its deadline and the engine's limits."""
+    """What one check needs to know: the target, its deadline, the engine's limits, and the
+    options of its kind (validated at registration by the kind's `options()`)."""
 
     url: str
     timeout_seconds: float
     limits: CheckLimits = field(default_factory=CheckLimits)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
-    """What one check found. A failing target is a result with a reason, never an exception."""
+    """What one check found. A failing target is a result with a reason, never an exception.
+
+    `response_time_ms` is the whole check; `dns_ms`, `connect_ms`, `tls_ms` and `ttfb_ms` are
+    its phases where the kind has them (TTFB counts from the start, like the total);
+    `cert_expires_at` is the server certificate's end of validity (tls, https);
+    `packet_loss_percent` is for icmp."""
 
     up: bool
     response_time_ms: float | None = None
     ttfb_ms: float | None = None
     status_code: int | None = None
     error: str | None = None
+    dns_ms: float | None = None
+    connect_ms: float | None = None
+    tls_ms: float | None = None
+    cert_expires_at: datetime | None = None
+    packet_loss_percent: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,7 @@ class Event:
     event: EventKind
     date_started: datetime
     date_ended: datetime | None
+    reason: str | None = None  # for downtime: the error of the check that began it
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +177,7 @@ class Service:
     metric: Metric
     alert_policy: AlertPolicy | None = None
     alert_state: Literal["ok", "alerting"] = "ok"
+    check_options: Mapping[str, Any] = field(default_factory=dict)
     uptime: Uptime | None = None
 
     @property

@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.checks.http import TLS_CONTEXT
+from statuschecker.checks.tlsconf import client_context
 from statuschecker.config import Settings
 from statuschecker.loopthread import LoopThread
 from statuschecker.notify import DeliveryError, apprise_channel, payload, title, webhook
@@ -28,7 +28,7 @@ MIN_NAP_SECONDS = 0.01  # the shortest wait between rounds
 def _webhook_client() -> httpx.AsyncClient:
     """The client webhooks are posted with: shared TLS context, no proxies from the
     environment, redirects not followed (a webhook that moved is a failed delivery)."""
-    return httpx.AsyncClient(verify=TLS_CONTEXT, trust_env=False, follow_redirects=False)
+    return httpx.AsyncClient(verify=client_context(), trust_env=False, follow_redirects=False)
 
 
 class Notifier(LoopThread):
