@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -43,6 +45,21 @@ def pg_dir() -> Iterator[Path]:
     """A temporary directory for a test's own embedded server."""
     with postgres_dir() as path:
         yield path
+
+
+@pytest.fixture
+def unresolvable(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A host name whose lookup fails as an NXDOMAIN answer would, without any query leaving
+    the machine (the configured resolver is not on loopback)."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(host).endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return "statuschecker-test.invalid"
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import ssl
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 
-MODES = ("up", "down", "slow", "refuse", "hang", "redirect-loop", "big", "reset")
+MODES = (
+    "up",
+    "down",
+    "slow",
+    "refuse",
+    "hang",
+    "redirect-loop",
+    "big",
+    "reset",
+    "echo",
+    "serve",
+    "redirect",
+)
+REDIRECTED_PATH = "/redirected"
 BIG_BODY_BYTES = 50 * 1024 * 1024
 _CHUNK = b"x" * 65536
 _POLL_SECONDS = 0.05
@@ -36,31 +52,56 @@ class _Server(ThreadingHTTPServer):
         self.target = target
         super().__init__(("127.0.0.1", port), _Handler)
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection, over TLS when the target has a context (the handshake runs in
+        the connection's own thread, so a client that never completes it blocks nobody)."""
+        if self.target.tls is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            wrapped = self.target.tls.wrap_socket(request, server_side=True)
+        except OSError:  # a failed handshake: the client is told by the alert or the close
+            return
+        with wrapped:
+            super().finish_request(wrapped, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
-    """Answers every GET according to the target's current mode."""
+    """Answers every request, whatever its method, according to the target's current mode."""
 
     server: _Server
     protocol_version = "HTTP/1.1"
+    body = b""  # the request's
 
     def do_GET(self) -> None:
         """Serve one request in the target's mode."""
         target = self.server.target
-        target._count_hit({name.lower(): value for name, value in self.headers.items()})
+        self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        target._count_hit(self.command, headers, self.body)
         getattr(self, "_" + target.mode.replace("-", "_"))(target)
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
     def log_message(self, format: str, *args: object) -> None:
         """Keep test output quiet."""
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        """A complete response with a Content-Length."""
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        content_type: str = "text/plain",
+    ) -> None:
+        """A complete response with a Content-Length (and no body to a HEAD request)."""
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _up(self, target: Target) -> None:
         self._send(200, b"ok")
@@ -80,6 +121,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _redirect_loop(self, target: Target) -> None:
         self._send(302, b"", {"Location": self.path})
+
+    def _echo(self, target: Target) -> None:
+        """200 with the request as JSON: method, path, headers (names lower-cased), body."""
+        echoed = {
+            "method": self.command,
+            "path": self.path,
+            "headers": {name.lower(): value for name, value in self.headers.items()},
+            "body": self.body.decode(errors="replace"),
+        }
+        self._send(200, json.dumps(echoed).encode(), content_type="application/json")
+
+    def _serve(self, target: Target) -> None:
+        self._send(target.status, target.body, content_type=target.content_type)
+
+    def _redirect(self, target: Target) -> None:
+        if self.path == REDIRECTED_PATH:
+            self._serve(target)
+        else:
+            self._send(302, b"", {"Location": target.location})
 
     def _big(self, target: Target) -> None:
         """Stream `big_bytes` in chunks without holding them; stop when the client leaves."""
@@ -113,10 +173,13 @@ class Target:
     (the listening socket is closed so connections are refused; leaving it listens again on
     the same port), "hang" (accepts, never answers until stopped), "redirect-loop" (302 to
     itself), "big" (streams `big_bytes`, 50 MB by default, without buffering), "reset" (aborts
-    the connection with RST after reading the request).
+    the connection with RST after reading the request), "echo" (200 with the request as JSON:
+    method, path, headers, body), "serve" (answers `status` with `body` as `content_type`),
+    "redirect" (302 to `location`, by default `REDIRECTED_PATH`, which is answered as in
+    "serve"). Every mode answers every method; with a `tls` server context, it speaks HTTPS.
 
     `hits` counts requests received in any mode, including ones never answered;
-    `last_headers` holds the latest request's headers, names lower-cased.
+    `last_method`, `last_headers` (names lower-cased) and `last_body` describe the latest.
     """
 
     def __init__(
@@ -126,14 +189,26 @@ class Target:
         slow_seconds: float = 5.0,
         big_bytes: int = BIG_BODY_BYTES,
         port: int = 0,
+        status: int = 200,
+        body: bytes = b"ok",
+        content_type: str = "text/plain",
+        location: str = REDIRECTED_PATH,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         _validate(mode)
         self.mode = mode
         self.slow_seconds = slow_seconds
         self.big_bytes = big_bytes
         self.port = port
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.location = location
+        self.tls = tls
         self._hits = 0
+        self.last_method = ""
         self.last_headers: dict[str, str] = {}
+        self.last_body = b""
         self._lock = threading.Lock()  # guards mode switches, start and stop
         self._hits_lock = threading.Lock()
         self._released = threading.Event()
@@ -144,7 +219,8 @@ class Target:
     @property
     def url(self) -> str:
         """The target's base URL."""
-        return f"http://127.0.0.1:{self.port}/"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}/"
 
     @property
     def hits(self) -> int:
@@ -195,10 +271,10 @@ class Target:
     ) -> None:
         self.stop()
 
-    def _count_hit(self, headers: dict[str, str]) -> None:
+    def _count_hit(self, method: str, headers: dict[str, str], body: bytes) -> None:
         with self._hits_lock:
             self._hits += 1
-            self.last_headers = headers
+            self.last_method, self.last_headers, self.last_body = method, headers, body
 
     def _listen(self) -> None:
         """Bind (the same port once one is known) and serve in a daemon thread."""

@@ -1,32 +1,54 @@
-"""HTTP(S) check: GET the URL on a fresh connection, follow redirects, read a bounded body.
+"""HTTP(S) check: send the service's request on a fresh connection, follow redirects, read a
+bounded body, and judge the final response against the service's expectations.
 
-Up means the final response has a 2xx status. A failing target is a down result whose `error`
-names the reason ("timeout (connect)", "connection refused", "DNS failure: host", ...); only
-`asyncio.CancelledError` propagates.
+Up means the final response meets every expectation (see `expectations`; by default, a 2xx
+status); each one missed is named in `error`, joined with "; ". A target that gives no response
+is a down result whose `error` names the reason ("timeout (connect)", "connection refused",
+"DNS failure: host", ...); only `asyncio.CancelledError` propagates.
 
-Cost per check is kept small on purpose: one module-level TLS context (building one costs
+Phases: the host is resolved here (timed as `dns_ms`) and the request is sent to the address
+found, with the URL's host in the Host header and as the TLS server name, against which the
+certificate is still verified; `connect_ms` and `tls_ms` come from httpcore's trace events. For
+a redirect chain they are the final request's: no connection is kept for a second request.
+
+Cost per check is kept small on purpose: one TLS context per trust store (building one costs
 milliseconds), a fresh `AsyncClient` with its own transport per check (a shared pool degrades
 under high concurrency and would hide connection problems behind kept-alive sockets), and no
-work the check does not need (no proxy lookup from the environment, no body decoding).
+work the check does not need (no proxy lookup from the environment, a body kept and decoded
+only when an expectation looks at it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-import certifi
 import httpx
 
+from statuschecker.checks import expectations
+from statuschecker.checks.expectations import Expectations
+from statuschecker.checks.tlsconf import client_context, peer_cert_expiry
 from statuschecker.model import CheckResult, CheckSpec
 
-# Built once: verifying against certifi's bundle, the same trust store httpx uses by default.
-TLS_CONTEXT = ssl.create_default_context(cafile=certifi.where())
-
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+MAX_HEADERS = 50
+MAX_HEADER_VALUE_CHARS = 4_096
+MAX_REQUEST_BODY_BYTES = 65_536
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_SET_BY_THE_CHECK = frozenset({"host", "content-length", "transfer-encoding"})
+_CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)  # each request times its own connect
 _TIMEOUT_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
     (httpx.ConnectTimeout, "connect"),
     (httpx.ReadTimeout, "read"),
@@ -35,30 +57,35 @@ _TIMEOUT_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
 )
 
 
-class _TooManyRedirects(Exception):
-    """The redirect chain is longer than the limit allows."""
+class _Down(Exception):
+    """The check is over, down for the reason given."""
 
 
 async def check(spec: CheckSpec) -> CheckResult:
-    """GET `spec.url` within `spec.timeout_seconds` and report what the final response says."""
+    """Send the service's request within `spec.timeout_seconds` and judge the final response."""
     started = time.perf_counter()
+    phases = _Phases()
     deadline = asyncio.timeout(spec.timeout_seconds)
     try:
         async with deadline, _client(spec) as client:
-            return await _probe(client, spec, started)
+            return await _probe(client, spec, phases, started)
     except TimeoutError as exc:
         if deadline.expired():
-            return _down(f"timeout (deadline {spec.timeout_seconds:g}s)")
-        return _down(describe_error(exc, spec.url))
-    except _TooManyRedirects:
-        return _down("too many redirects")
+            return phases.down(f"timeout (deadline {spec.timeout_seconds:g}s)")
+        return phases.down(describe_error(exc, spec.url))
+    except _Down as exc:
+        return phases.down(str(exc))
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-        return _down(describe_error(exc, spec.url))
+        return phases.down(describe_error(exc, spec.url))
 
 
 def _client(spec: CheckSpec) -> httpx.AsyncClient:
     """A client with its own one-shot transport, closed when the check ends."""
-    transport = httpx.AsyncHTTPTransport(verify=TLS_CONTEXT, retries=0)
+    transport = httpx.AsyncHTTPTransport(
+        verify=client_context(spec.limits.ca_bundle),
+        retries=0,
+        limits=_NO_KEEPALIVE,
+    )
     return httpx.AsyncClient(
         transport=transport,
         headers={"User-Agent": spec.limits.user_agent},
@@ -68,52 +95,226 @@ def _client(spec: CheckSpec) -> httpx.AsyncClient:
     )
 
 
-async def _probe(client: httpx.AsyncClient, spec: CheckSpec, started: float) -> CheckResult:
-    """Send the request, time the headers and the bounded body, and judge the status."""
-    response = await _final_response(client, spec)
+async def _probe(
+    client: httpx.AsyncClient, spec: CheckSpec, phases: _Phases, started: float
+) -> CheckResult:
+    """Send the request, time the headers and the bounded body, and judge the response."""
+    expect = Expectations.of(spec.options)
+    response = await _final_response(client, spec, phases)
     try:
         ttfb_ms = _ms_since(started)
-        await _read_bounded(response, spec.limits.max_body_bytes)
+        cert_expires_at = _cert_expiry(response)
+        max_bytes = spec.limits.max_body_bytes
+        body, cut = await _read_bounded(response, max_bytes, keep=expect.reads_body)
         total_ms = _ms_since(started)
     finally:
         await response.aclose()
-    status = response.status_code
-    up = 200 <= status < 300
+    dns_ms, connect_ms, tls_ms = phases.dns_ms, phases.connect_ms, phases.tls_ms
+    failures = expect.failures(
+        response.status_code,
+        body,
+        max_bytes if cut else None,
+        {"dns": dns_ms, "connect": connect_ms, "tls": tls_ms, "ttfb": ttfb_ms, "total": total_ms},
+    )
     return CheckResult(
-        up=up,
+        up=not failures,
         response_time_ms=total_ms,
         ttfb_ms=ttfb_ms,
-        status_code=status,
-        error=None if up else f"status {status}",
+        status_code=response.status_code,
+        error="; ".join(failures) or None,
+        dns_ms=dns_ms,
+        connect_ms=connect_ms,
+        tls_ms=tls_ms,
+        cert_expires_at=cert_expires_at,
     )
 
 
-async def _final_response(client: httpx.AsyncClient, spec: CheckSpec) -> httpx.Response:
-    """Follow up to `max_redirects` redirects; return the final response, body unread.
+async def _final_response(
+    client: httpx.AsyncClient, spec: CheckSpec, phases: _Phases
+) -> httpx.Response:
+    """Send the request and, with `follow_redirects`, up to `max_redirects` redirects; return
+    the final response, body unread.
 
     Redirects are followed here rather than by httpx because httpx reads every intermediate
-    redirect body in full, without any bound.
+    redirect body in full, without any bound, and because each request of the chain goes to an
+    address resolved here.
     """
-    request = client.build_request("GET", spec.url)
+    hop = _Hop.first(spec)
+    follow = spec.options.get("follow_redirects", True)
     for _ in range(spec.limits.max_redirects + 1):
-        response = await client.send(request, stream=True)
-        if response.next_request is None:
+        response = await _send(client, hop, phases)
+        if not (follow and response.has_redirect_location):
             return response
         await response.aclose()
-        request = response.next_request
-    raise _TooManyRedirects
+        hop = hop.redirected(response)
+    raise _Down("too many redirects")
 
 
-async def _read_bounded(response: httpx.Response, max_bytes: int) -> int:
-    """Read at most about `max_bytes` of the raw body, keep none of it; return the count."""
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    """One request of a redirect chain, addressed by host name."""
+
+    method: str
+    url: httpx.URL
+    headers: Mapping[str, str]
+    body: bytes | None
+
+    @classmethod
+    def first(cls, spec: CheckSpec) -> _Hop:
+        """The request the service's options describe."""
+        body = spec.options.get("body")
+        return cls(
+            method=spec.options.get("method", "GET"),
+            url=httpx.URL(spec.url),
+            headers=spec.options.get("headers", {}),
+            body=None if body is None else body.encode(),
+        )
+
+    def redirected(self, response: httpx.Response) -> _Hop:
+        """The request a redirect response asks for, made as httpx makes it: 301 (from POST),
+        302 and 303 become GET without a body, and credentials stay with their origin."""
+        url = self.url.join(response.headers["Location"])
+        if url.scheme not in _DEFAULT_PORTS:
+            raise _Down(f"redirect to an unsupported URL scheme {url.scheme!r}")
+        status, method = response.status_code, self.method
+        if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+            method = "GET"
+        headers = self.headers
+        if (url.scheme, url.host, url.port) != (self.url.scheme, self.url.host, self.url.port):
+            headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+        return _Hop(method, url, headers, self.body if method == self.method else None)
+
+
+async def _send(client: httpx.AsyncClient, hop: _Hop, phases: _Phases) -> httpx.Response:
+    """Send `hop` to the first address of its host that takes the connection."""
+    *others, last = await phases.resolve(hop.url)
+    for address in others:
+        try:
+            return await _send_to(client, hop, address, phases)
+        except httpx.ConnectError:
+            if phases.connected:  # the address took the connection; TLS failed
+                raise
+    return await _send_to(client, hop, last, phases)
+
+
+async def _send_to(
+    client: httpx.AsyncClient, hop: _Hop, address: str, phases: _Phases
+) -> httpx.Response:
+    """Send `hop` to `address`, naming its host in the Host header and as TLS server name."""
+    phases.new_attempt()
+    url, headers = hop.url, hop.headers
+    extensions: dict[str, Any] = {"trace": phases.trace}
+    host = url.raw_host.decode("ascii")
+    if address != host:
+        url = url.copy_with(host=address)
+        headers = {**headers, "Host": hop.url.netloc.decode("ascii")}
+        extensions["sni_hostname"] = host
+    request = client.build_request(
+        hop.method, url, headers=headers, content=hop.body, extensions=extensions
+    )
+    return await client.send(request, stream=True)
+
+
+class _Phases:
+    """The timing of the request in flight: its DNS lookup, made and timed here, and httpcore's
+    trace events for the rest."""
+
+    __slots__ = ("_marks", "dns_ms")
+
+    def __init__(self) -> None:
+        self.dns_ms: float | None = None
+        self._marks: dict[str, float] = {}
+
+    async def resolve(self, url: httpx.URL) -> list[str]:
+        """Start timing a new request: the addresses of `url`'s host, in the resolver's order
+        (an IP address stands for itself); `_Down` "DNS failure: host" when there are none."""
+        self.dns_ms = None
+        self.new_attempt()
+        host = url.raw_host.decode("ascii")
+        if _is_ip_address(host):
+            self.dns_ms = 0.0
+            return [host]
+        started = time.perf_counter()
+        port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+        except socket.gaierror:
+            raise _Down(f"DNS failure: {url.host}") from None
+        self.dns_ms = _ms_since(started)
+        return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+
+    def new_attempt(self) -> None:
+        """Forget the trace events of an earlier connection attempt."""
+        self._marks.clear()
+
+    async def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's `trace` extension: note when each event happened."""
+        self._marks[event] = time.perf_counter()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the current attempt got a TCP connection."""
+        return "connection.connect_tcp.complete" in self._marks
+
+    @property
+    def connect_ms(self) -> float | None:
+        """TCP connect time of the current request, once connected."""
+        return self._span("connect_tcp")
+
+    @property
+    def tls_ms(self) -> float | None:
+        """TLS handshake time of the current request, once done; None over plain HTTP."""
+        return self._span("start_tls")
+
+    def down(self, error: str) -> CheckResult:
+        """A down result with a reason and the phases the last request got through."""
+        return CheckResult(
+            up=False,
+            error=error,
+            dns_ms=self.dns_ms,
+            connect_ms=self.connect_ms,
+            tls_ms=self.tls_ms,
+        )
+
+    def _span(self, step: str) -> float | None:
+        started = self._marks.get(f"connection.{step}.started")
+        done = self._marks.get(f"connection.{step}.complete")
+        return None if started is None or done is None else (done - started) * 1000.0
+
+
+def _is_ip_address(host: str) -> bool:
+    """Whether `host` is an IPv4 or IPv6 address (cheaper than `ipaddress` per check)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def _cert_expiry(response: httpx.Response) -> datetime | None:
+    """The end of validity of the server certificate, when the response came over TLS."""
+    stream = response.extensions.get("network_stream")
+    if stream is None or response.url.scheme != "https":
+        return None
+    return peer_cert_expiry(stream.get_extra_info("ssl_object"))
+
+
+async def _read_bounded(response: httpx.Response, max_bytes: int, keep: bool) -> tuple[bytes, bool]:
+    """Read at most about `max_bytes` of the body; return the part kept (decoded, up to
+    `max_bytes`, and only when `keep`: else b"") and whether the body went on past the bound."""
+    kept: list[bytes] = []
     received = 0
-    if max_bytes <= 0:
-        return received
-    async for chunk in response.aiter_raw():
+    async for chunk in response.aiter_bytes() if keep else response.aiter_raw():
         received += len(chunk)
-        if received >= max_bytes:
-            break
-    return received
+        if keep:
+            kept.append(chunk)
+        if received > max_bytes:
+            return b"".join(kept)[:max_bytes], True
+    return b"".join(kept), False
 
 
 def describe_error(exc: BaseException, url: str) -> str:
@@ -197,6 +398,76 @@ def _ms_since(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-def _down(error: str) -> CheckResult:
-    """A down result with a reason and no response to time."""
-    return CheckResult(up=False, error=error)
+def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The http(s) options in `raw`, checked and normalised; only those given are returned (the
+    check applies the defaults); null stands for not given, except as `json_value`. ValueError
+    naming the option at fault.
+
+    Request: `method`, `headers`, `body`, `follow_redirects`; expectations: see `expectations`.
+    """
+    raw = {k: v for k, v in raw.items() if v is not None or k == "json_value"}  # null: not given
+    unknown = sorted(raw.keys() - _VALIDATORS.keys() - expectations.OPTIONS)
+    if unknown:
+        verb = "does" if len(unknown) == 1 else "do"
+        raise ValueError(f"{', '.join(unknown)} {verb} not apply to http(s):// services")
+    given = {name: _VALIDATORS[name](value) for name, value in raw.items() if name in _VALIDATORS}
+    given |= expectations.validate(raw)
+    reading = sorted(raw.keys() & expectations.BODY_OPTIONS)
+    if given.get("method") == "HEAD" and reading:
+        raise ValueError(f"{', '.join(reading)} cannot apply to HEAD requests: they get no body")
+    return given
+
+
+def _method(value: Any) -> str:
+    """One of `METHODS`, in capitals."""
+    if not isinstance(value, str) or value.upper() not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(sorted(METHODS))}")
+    return value.upper()
+
+
+def _headers(value: Any) -> dict[str, str]:
+    """Up to `MAX_HEADERS` names (tokens, none the check sets itself) and printable ASCII
+    values, stripped of surrounding blanks."""
+    if not isinstance(value, dict) or len(value) > MAX_HEADERS:
+        raise ValueError(f"headers must be an object of at most {MAX_HEADERS} names and values")
+    normal = {}
+    for name, text in value.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValueError(f"headers: {name!r} is not a valid header name")
+        if name.lower() in _SET_BY_THE_CHECK:
+            raise ValueError(f"headers: {name} is set by the check itself")
+        if (
+            not isinstance(text, str)
+            or len(text) > MAX_HEADER_VALUE_CHARS
+            or not _HEADER_VALUE.fullmatch(text)
+        ):
+            raise ValueError(
+                f"headers.{name} must be printable ASCII of at most {MAX_HEADER_VALUE_CHARS}"
+                " characters"
+            )
+        normal[name] = text.strip(" \t")
+    return normal
+
+
+def _body(value: Any) -> str:
+    """A string of at most `MAX_REQUEST_BODY_BYTES` in UTF-8."""
+    if isinstance(value, str):
+        with contextlib.suppress(UnicodeEncodeError):  # lone surrogates have no UTF-8
+            if len(value.encode()) <= MAX_REQUEST_BODY_BYTES:
+                return value
+    raise ValueError(f"body must be a UTF-8 string of at most {MAX_REQUEST_BODY_BYTES} bytes")
+
+
+def _follow_redirects(value: Any) -> bool:
+    """true or false."""
+    if not isinstance(value, bool):
+        raise ValueError("follow_redirects must be true or false")
+    return value
+
+
+_VALIDATORS: dict[str, Callable[[Any], Any]] = {
+    "method": _method,
+    "headers": _headers,
+    "body": _body,
+    "follow_redirects": _follow_redirects,
+}
