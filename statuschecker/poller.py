@@ -64,6 +64,7 @@ class Poller(LoopThread):
             max_body_bytes=settings.http_max_body_bytes,
             max_redirects=settings.http_max_redirects,
             user_agent=settings.http_user_agent,
+            ca_bundle=settings.ca_bundle,
         )
         self._pending: list[CheckOutcome] = []
         self._flush_now: asyncio.Event | None = None

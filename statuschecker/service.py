@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from statuschecker import stats
 from statuschecker.cache import StatusCache
-from statuschecker.checks import kind_of
+from statuschecker.checks import kind_of, validate_options
 from statuschecker.config import Settings
 from statuschecker.errors import InvalidInput, NotFound
 from statuschecker.metrics import Metrics
@@ -29,6 +29,8 @@ from statuschecker.store import services as store
 from statuschecker.store.deliveries import DeliveryView, redact
 
 EDITABLE_FIELDS = frozenset({"name", "url", "interval_seconds", "timeout_seconds", "paused"})
+# Everything else a registration or change carries is an option of the service's check kind.
+CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy"}
 UPTIME_TTL_SECONDS = 60.0
 MAX_STATS_RANGE = timedelta(days=366 * 5)
 
@@ -76,10 +78,12 @@ class ServiceRegistry:
         interval_seconds: int | None = None,
         timeout_seconds: float | None = None,
         alert_policy: Mapping[str, Any] | None = None,
+        **check_options: Any,
     ) -> Service:
         """Register a service; it is due at once. Defaults come from the settings; a default
         timeout longer than the interval is shortened to the interval; the alert policy is
-        the settings' defaults with the fields given here."""
+        the settings' defaults with the fields given here; `check_options` are the options of
+        the URL's check kind."""
         interval = interval_seconds or self._settings.default_interval_seconds
         if timeout_seconds is None:
             timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
@@ -91,6 +95,7 @@ class ServiceRegistry:
             "interval_seconds": interval,
             "timeout_seconds": timeout_seconds,
             "alert_policy": _policy(self._alert_defaults, alert_policy or {}).to_json(),
+            "check_options": _check_options(url, check_options),
         }
         with self._engine.begin() as conn:
             service_id = store.create(conn, values)
@@ -125,8 +130,13 @@ class ServiceRegistry:
         values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
         if "url" in values:
             values["kind"] = _kind(values["url"])
+        option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
         with self._engine.begin() as conn:
             current = store.get(conn, service_id)
+            if option_changes or "url" in values:
+                merged = {**current.check_options, **option_changes}
+                given = {k: v for k, v in merged.items() if v is not None}  # null removes
+                values["check_options"] = _check_options(values.get("url", current.url), given)
             interval = values.get("interval_seconds", current.interval_seconds)
             _check_timeout(values.get("timeout_seconds", current.timeout_seconds), interval)
             if "alert_policy" in changes:
@@ -169,6 +179,18 @@ class ServiceRegistry:
             return history.ticks_page(
                 conn, service_id, limit=limit, since=since, until=until, after=cursor
             )
+
+    def by_name(self, name: str) -> Service:
+        """One service by its name."""
+        with self._engine.connect() as conn:
+            service = store.get_by_name(conn, name)
+        return self._present([service])[0]
+
+    def incidents(self, name: str, limit: int, cursor: str | None = None) -> Page[Event]:
+        """A service's downtime periods by its name, newest first."""
+        with self._engine.connect() as conn:
+            service = store.get_by_name(conn, name)
+            return history.events_page(conn, service.id, limit=limit, after=cursor, kind="downtime")
 
     def stats(
         self,
@@ -280,6 +302,13 @@ def _policy(base: AlertPolicy, changes: Mapping[str, Any]) -> AlertPolicy:
         if urlsplit(hook.url).scheme not in ("http", "https") or not urlsplit(hook.url).hostname:
             raise InvalidInput(f"a webhook needs an absolute http(s) URL: {hook.url!r}")
     return policy
+
+
+def _check_options(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return validate_options(url, options)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 def _kind(url: str) -> str:

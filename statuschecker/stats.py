@@ -41,6 +41,7 @@ class Stats:
     downtime_seconds: float
     downtime_periods: int
     percentiles: Literal["exact", "estimated"]
+    phases_ms: dict[str, dict[str, float | None]]
 
     @property
     def failed(self) -> int:
@@ -63,12 +64,12 @@ def compute(
     another retention setting).
 
     1. A range of at most 24 h whose ticks are all still kept is computed from the raw ticks,
-       percentiles included (exact).
+       percentiles (exact) and timing phases included.
     2. Otherwise whole days come from the daily rollups, whole hours around them from the
        hourly ones, and the partial hours at either end from raw ticks; an end hour whose
        ticks were already pruned is taken whole from its rollup, so the range reported widens
-       to that hour. Percentiles are estimated from the merged
-       histograms (within 10 %).
+       to that hour. Percentiles are estimated from the merged histograms (within 10 %);
+       timing phases are not reported (None).
     """
     cutoff, pruned = hour_of(now - retention), pruned_before(conn)
     horizon = cutoff if pruned is None else max(cutoff, pruned)
@@ -124,8 +125,12 @@ def _from_parts(
         totals = totals + queries.totals(conn, source, service_id, start, end)
         for key, n in queries.outcomes(conn, source, service_id, start, end).items():
             codes[key] = codes.get(key, 0) + n
+    phases: dict[str, dict[str, float | None]] = {
+        name: {"avg": None, "p95": None} for name in queries.PHASES
+    }
     if exact:
         p50, p95, p99 = queries.exact_percentiles(conn, service_id, since, until)
+        phases = queries.phases(conn, service_id, since, until)
     else:
         merged = histogram.merge(
             queries.response_histogram(conn, source, service_id, start, end)
@@ -154,6 +159,7 @@ def _from_parts(
         downtime_seconds=down_seconds,
         downtime_periods=down_periods,
         percentiles="exact" if exact else "estimated",
+        phases_ms=phases,
     )
 
 

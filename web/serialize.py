@@ -33,6 +33,7 @@ def event(value: Event) -> dict[str, Any]:
         "event": value.event,
         "date_started": timestamp(value.date_started),
         "date_ended": timestamp(value.date_ended),
+        "reason": value.reason,
     }
 
 
@@ -67,6 +68,7 @@ def service(value: Service) -> dict[str, Any]:
         },
         "alert_policy": policy(value.alert_policy or AlertPolicy()),
         "alert_state": value.alert_state,
+        "check_options": dict(value.check_options),
     }
 
 
@@ -94,6 +96,7 @@ def stats(value: Stats) -> dict[str, Any]:
         "downtime_seconds": value.downtime_seconds,
         "downtime_periods": value.downtime_periods,
         "percentiles": value.percentiles,
+        "phases_ms": value.phases_ms,
     }
 
 
@@ -147,6 +150,16 @@ def tick(value: Tick) -> dict[str, Any]:
         "ttfb_ms": r.ttfb_ms,
         "status_code": r.status_code,
         "error": r.error,
+        "dns_ms": r.dns_ms,
+        "connect_ms": r.connect_ms,
+        "tls_ms": r.tls_ms,
+        "cert_expires_at": timestamp(r.cert_expires_at),
+        "cert_days_remaining": (
+            (r.cert_expires_at - value.checked_at).total_seconds() / 86400
+            if r.cert_expires_at
+            else None
+        ),
+        "packet_loss_percent": r.packet_loss_percent,
     }
 
 

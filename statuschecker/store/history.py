@@ -6,26 +6,34 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, text, tuple_
 
-from statuschecker.model import CheckResult, Event, Page, Tick
+from statuschecker.model import CheckResult, Event, EventKind, Page, Tick
 from statuschecker.store import cursor
 from statuschecker.store.tables import service_events, service_ticks
 
 
 def events_page(
-    conn: Connection, service_id: int, *, limit: int, after: str | None = None
+    conn: Connection,
+    service_id: int,
+    *,
+    limit: int,
+    after: str | None = None,
+    kind: EventKind | None = None,
 ) -> Page[Event]:
-    """A service's events, newest first (ids grow with time within one service)."""
+    """A service's events (of one kind, if given), newest first (ids grow with time within one
+    service)."""
     query = (
         select(service_events)
         .where(service_events.c.service_id == service_id)
         .order_by(service_events.c.id.desc())
         .limit(limit + 1)
     )
+    if kind is not None:
+        query = query.where(service_events.c.event == kind)
     if after is not None:
         (last_id,) = cursor.decode(after, int)
         query = query.where(service_events.c.id < last_id)
     rows = [
-        Event(r["id"], r["service_id"], r["event"], r["date_started"], r["date_ended"])
+        Event(r["id"], r["service_id"], r["event"], r["date_started"], r["date_ended"], r["reason"])
         for r in conn.execute(query).mappings()
     ]
     return cursor.page(rows, limit, lambda e: (e.id,))
@@ -66,6 +74,11 @@ def ticks_page(
                 ttfb_ms=r["ttfb_ms"],
                 status_code=r["status_code"],
                 error=r["error"],
+                dns_ms=r["dns_ms"],
+                connect_ms=r["connect_ms"],
+                tls_ms=r["tls_ms"],
+                cert_expires_at=r["cert_expires_at"],
+                packet_loss_percent=r["packet_loss_percent"],
             ),
         )
         for r in conn.execute(query).mappings()

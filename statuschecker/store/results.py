@@ -68,6 +68,11 @@ def _tick_row(outcome: CheckOutcome) -> dict:
         "ttfb_ms": result.ttfb_ms,
         "status_code": result.status_code,
         "error": result.error,
+        "dns_ms": result.dns_ms,
+        "connect_ms": result.connect_ms,
+        "tls_ms": result.tls_ms,
+        "cert_expires_at": result.cert_expires_at,
+        "packet_loss_percent": result.packet_loss_percent,
     }
 
 
@@ -156,9 +161,10 @@ def _update_events(conn: Connection, outcomes: list[CheckOutcome]) -> list[State
         if open_event is not None:
             at = max(at, open_event[2])  # never end a period before it began
             conn.execute(update(service_events).where(e.id == open_event[0]).values(date_ended=at))
+        reason = outcome.result.error if kind == "downtime" else None
         new_id = conn.execute(
             insert(service_events)
-            .values(service_id=outcome.service_id, event=kind, date_started=at)
+            .values(service_id=outcome.service_id, event=kind, date_started=at, reason=reason)
             .returning(e.id)
         ).scalar_one()
         current[outcome.service_id] = (new_id, kind, at)

@@ -38,7 +38,7 @@ _CLAIM = text(
         next_check_at = slot.due_at + make_interval(secs => s.interval_seconds)
     FROM slot
     WHERE s.id = slot.id
-    RETURNING s.id, s.name, s.url, s.timeout_seconds, slot.due_at
+    RETURNING s.id, s.name, s.url, s.timeout_seconds, s.check_options, slot.due_at
     """
 )
 
@@ -66,7 +66,12 @@ def claim_due(
         Assignment(
             service_id=row.id,
             name=row.name,
-            spec=CheckSpec(url=row.url, timeout_seconds=row.timeout_seconds, limits=limits),
+            spec=CheckSpec(
+                url=row.url,
+                timeout_seconds=row.timeout_seconds,
+                limits=limits,
+                options=row.check_options,
+            ),
             due_at=row.due_at,
         )
         for row in rows

@@ -16,7 +16,9 @@ from statuschecker.store.tables import service_events, service_metrics, services
 _open_event = service_events.alias("open_event")
 
 # Changing any of these makes the service due at once, so the change shows at the next check.
-RESCHEDULING_FIELDS = frozenset({"url", "interval_seconds", "timeout_seconds", "paused"})
+RESCHEDULING_FIELDS = frozenset(
+    {"url", "interval_seconds", "timeout_seconds", "paused", "check_options"}
+)
 
 
 def _service_select() -> Select:
@@ -33,6 +35,7 @@ def _service_select() -> Select:
             services.c.updated_at,
             services.c.alert_policy,
             services.c.alert_state,
+            services.c.check_options,
             service_metrics.c.tick_count,
             service_metrics.c.up_count,
             service_metrics.c.down_count,
@@ -80,6 +83,7 @@ def _to_service(row: RowMapping) -> Service:
         metric=metric,
         alert_policy=AlertPolicy().merged(row["alert_policy"]) if row["alert_policy"] else None,
         alert_state=row["alert_state"],
+        check_options=row["check_options"],
     )
 
 
@@ -107,6 +111,14 @@ def get(conn: Connection, service_id: int) -> Service:
     row = conn.execute(_service_select().where(services.c.id == service_id)).mappings().first()
     if row is None:
         raise NotFound(f"no service with id {service_id}")
+    return _to_service(row)
+
+
+def get_by_name(conn: Connection, name: str) -> Service:
+    """One service by its name; NotFound if none has it."""
+    row = conn.execute(_service_select().where(services.c.name == name)).mappings().first()
+    if row is None:
+        raise NotFound(f"no service named {name!r}")
     return _to_service(row)
 
 

@@ -52,6 +52,9 @@ services = Table(
     Column("interval_seconds", Integer, nullable=False),
     Column("timeout_seconds", Double, nullable=False),
     Column("paused", Boolean, nullable=False, server_default=text("false")),
+    # The kind's options (method, headers, expected_status, record_type, ...), as validated by
+    # statuschecker.checks.validate_options.
+    Column("check_options", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Scheduling: the slot the service is due in, and the poller holding it until the lease ends.
@@ -83,6 +86,11 @@ service_ticks = Table(
     Column("ttfb_ms", Double, nullable=True),
     Column("status_code", SmallInteger, nullable=True),
     Column("error", Text, nullable=True),
+    Column("dns_ms", Double, nullable=True),
+    Column("connect_ms", Double, nullable=True),
+    Column("tls_ms", Double, nullable=True),
+    Column("cert_expires_at", DateTime(timezone=True), nullable=True),
+    Column("packet_loss_percent", Double, nullable=True),
     Index("ix_service_ticks_service_time", "service_id", "checked_at", "id"),
     # Ticks arrive in time order, so a BRIN index finds old ones for pruning at almost no cost.
     Index("ix_service_ticks_checked_at_brin", "checked_at", postgresql_using="brin"),
@@ -114,6 +122,8 @@ service_events = Table(
     Column("event", String(16), nullable=False),
     Column("date_started", DateTime(timezone=True), nullable=False),
     Column("date_ended", DateTime(timezone=True), nullable=True),
+    # Why a downtime began: the error of the check that opened it.
+    Column("reason", Text, nullable=True),
     CheckConstraint("event IN ('uptime', 'downtime')", name="event_kind"),
     CheckConstraint("date_ended IS NULL OR date_ended >= date_started", name="event_order"),
     Index("ix_service_events_service_id_id", "service_id", "id"),
