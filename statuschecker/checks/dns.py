@@ -24,7 +24,6 @@ import re
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import dns.asyncresolver
 import dns.exception
@@ -37,6 +36,7 @@ from dns.rdtypes.ANY.MX import MX
 from dns.rdtypes.ANY.TXT import TXT
 from dns.rdtypes.IN.SRV import SRV
 
+from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
 
 _RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA")
@@ -172,7 +172,7 @@ def _name_text(name: dns.name.Name) -> str:
 def _query_name(url: str, record_type: str) -> dns.name.Name:
     """The name a `dns://name` URL asks about; for PTR an IP address stands for its reverse
     name. ValueError when the URL is not a bare name."""
-    host = _bare_host(url)
+    host = bare_host(url, "dns://name", " (set the resolver option instead)")
     if record_type == "PTR":
         try:
             return dns.reversename.from_address(host)
@@ -185,24 +185,6 @@ def _query_name(url: str, record_type: str) -> dns.name.Name:
     if name is None or not all(_LABEL.fullmatch(label) for label in name.labels[:-1]):
         raise ValueError(f"url: {host!r} is not a valid DNS name")
     return name
-
-
-def _bare_host(url: str) -> str:
-    """The host of a URL that has nothing else; ValueError naming what is in the way."""
-    parts = urlsplit(url.strip())
-    extras = {
-        "a port (set the resolver option instead)": parts.port is not None,
-        "a user": parts.username is not None,
-        "a path": parts.path not in ("", "/"),
-        "a query": bool(parts.query),
-        "a fragment": bool(parts.fragment),
-    }
-    for what, present in extras.items():
-        if present:
-            raise ValueError(f"url: a dns URL is dns://name, without {what}")
-    if not parts.hostname:
-        raise ValueError("url: a dns URL is dns://name")
-    return parts.hostname
 
 
 def _nameserver(value: object) -> tuple[str, int]:

@@ -35,7 +35,6 @@ import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
 from icmplib import (
     ICMPError,
@@ -50,6 +49,7 @@ from icmplib import (
 )
 from icmplib.utils import unique_identifier
 
+from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
 
 Mode = Literal["unprivileged", "privileged"]
@@ -263,18 +263,7 @@ async def _ping(address: str, count: int, end: float, *, privileged: bool) -> _T
 
 def _host(url: str) -> str:
     """The host of an `icmp://host` URL; ValueError naming what is wrong with the URL."""
-    parts = urlsplit(url.strip())
-    extras = {
-        "a port": parts.port is not None,
-        "a user": parts.username is not None,
-        "a path": parts.path not in ("", "/"),
-        "a query": bool(parts.query),
-        "a fragment": bool(parts.fragment),
-    }
-    for what, present in extras.items():
-        if present:
-            raise ValueError(f"url: an icmp URL is icmp://host, without {what}")
-    host = parts.hostname or ""
+    host = bare_host(url, "icmp://host")
     with contextlib.suppress(ValueError):
         return str(ipaddress.ip_address(host))
     try:
