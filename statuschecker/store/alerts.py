@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, insert, select, text, tuple_, update
+from sqlalchemy import Connection, Row, insert, select, text, update
 
 from statuschecker import alerting
 from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Page, Receiver
@@ -156,23 +156,16 @@ def page(
 ) -> Page[Alert]:
     """Alerts, newest first, optionally of one service, one kind and a time range."""
     a = alerts.c
-    query = (
-        select(alerts, services.c.name.label("service_name"))
-        .join(services, services.c.id == a.service_id)
-        .order_by(a.raised_at.desc(), a.id.desc())
-        .limit(limit + 1)
+    query = select(alerts, services.c.name.label("service_name")).join(
+        services, services.c.id == a.service_id
     )
     if service_id is not None:
         query = query.where(a.service_id == service_id)
     if kind is not None:
         query = query.where(a.kind == kind)
-    if since is not None:
-        query = query.where(a.raised_at >= since)
-    if until is not None:
-        query = query.where(a.raised_at < until)
-    if after is not None:
-        last_at, last_id = cursor.decode(after, datetime, int)
-        query = query.where(tuple_(a.raised_at, a.id) < tuple_(last_at, last_id))
+    query = cursor.newest_first(
+        query, a.raised_at, a.id, limit=limit, since=since, until=until, after=after
+    )
     rows = [
         Alert(
             id=r["id"],

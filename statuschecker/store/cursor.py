@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy import ColumnElement, Select, tuple_
+
 from statuschecker.errors import InvalidInput
 from statuschecker.model import Page
 
@@ -50,3 +52,26 @@ def page(rows: Sequence[T], limit: int, key: Callable[[T], tuple]) -> Page[T]:
     """Cut `rows` (fetched with limit + 1) to a page whose cursor is `key` of its last item."""
     items = list(rows[:limit])
     return Page(items, encode(*key(items[-1])) if len(rows) > limit else None)
+
+
+def newest_first(
+    query: Select,
+    time_column: ColumnElement,
+    id_column: ColumnElement,
+    *,
+    limit: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: str | None = None,
+) -> Select:
+    """`query` newest first by (time, id), within [since, until), past the cursor `after`,
+    fetching one row more than `limit` (for `page`)."""
+    query = query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
+    if since is not None:
+        query = query.where(time_column >= since)
+    if until is not None:
+        query = query.where(time_column < until)
+    if after is not None:
+        last_at, last_id = decode(after, datetime, int)
+        query = query.where(tuple_(time_column, id_column) < tuple_(last_at, last_id))
+    return query

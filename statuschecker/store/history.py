@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, text, tuple_
+from sqlalchemy import Connection, select, text
 
 from statuschecker.model import CheckResult, Event, EventKind, Page, Tick
 from statuschecker.store import cursor
@@ -50,19 +50,15 @@ def ticks_page(
 ) -> Page[Tick]:
     """A service's ticks in [since, until), newest first."""
     t = service_ticks.c
-    query = (
-        select(service_ticks)
-        .where(t.service_id == service_id)
-        .order_by(t.checked_at.desc(), t.id.desc())
-        .limit(limit + 1)
+    query = cursor.newest_first(
+        select(service_ticks).where(t.service_id == service_id),
+        t.checked_at,
+        t.id,
+        limit=limit,
+        since=since,
+        until=until,
+        after=after,
     )
-    if since is not None:
-        query = query.where(t.checked_at >= since)
-    if until is not None:
-        query = query.where(t.checked_at < until)
-    if after is not None:
-        last_at, last_id = cursor.decode(after, datetime, int)
-        query = query.where(tuple_(t.checked_at, t.id) < tuple_(last_at, last_id))
     rows = [
         Tick(
             id=r["id"],
