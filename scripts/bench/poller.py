@@ -33,6 +33,7 @@ import time
 import uuid
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from select import select as wait_readable
@@ -330,9 +331,13 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; everything started here is stopped again, also on Ctrl-C."""
-    args = parse_args(argv)
+def run(
+    measure: Callable[[argparse.Namespace, contextlib.ExitStack], dict],
+    table: Callable[[dict], str],
+    args: argparse.Namespace,
+) -> int:
+    """Run a benchmark's `measure` and print its report (a table, or JSON with --json);
+    everything it starts on the stack is stopped again, also on Ctrl-C or SIGTERM."""
     logs.configure(Settings(_env_file=None, log_level="warning"))  # type: ignore[call-arg]
     warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -344,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(json.dumps(report, indent=2) if args.json else table(report))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the poller benchmark."""
+    return run(measure, table, parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
-import json
 import math
 import random
-import signal
 import statistics
 import sys
 import time
@@ -37,7 +35,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, event, func, select, text
 
-from statuschecker import logs, retention, stats
+from statuschecker import retention, stats
 from statuschecker.config import Settings
 from statuschecker.model import CheckOutcome, CheckResult
 from statuschecker.runtime import Runtime
@@ -468,20 +466,9 @@ def _rows(rows: dict[str, int]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; everything started here is stopped again, also on Ctrl-C."""
-    args = parse_args(argv)
-    logs.configure(Settings(_env_file=None, log_level="warning"))  # type: ignore[call-arg]
-    warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs
+    """Run the statistics benchmark."""
     warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    signal.signal(signal.SIGTERM, _poller_bench._raise_interrupt)
-    try:
-        with contextlib.ExitStack() as stack:
-            report = measure(args, stack)
-    except KeyboardInterrupt:
-        print("interrupted; cleaned up", file=sys.stderr)
-        return 130
-    print(json.dumps(report, indent=2) if args.json else table(report))
-    return 0
+    return _poller_bench.run(measure, table, parse_args(argv))
 
 
 if __name__ == "__main__":
