@@ -148,7 +148,7 @@ class Notifier(LoopThread):
             log.error(
                 "notify.record_failed",
                 delivery_id=delivery.id,
-                alert_id=delivery.alert_id,
+                alert_id=delivery.alert.id,
                 error=str(exc).splitlines()[0],
             )
 
@@ -160,9 +160,9 @@ class Notifier(LoopThread):
             await apprise_channel.send(
                 delivery.target,
                 title(delivery),
-                delivery.message,
+                delivery.alert.message,
                 timeout,
-                notify_type=apprise_channel.NOTIFY_TYPES[delivery.kind],
+                notify_type=apprise_channel.NOTIFY_TYPES[delivery.alert.kind],
             )
 
     def _record(self, delivery: Delivery, reason: str | None) -> None:
@@ -170,8 +170,8 @@ class Notifier(LoopThread):
         failed, to be retried after a growing pause or given up."""
         fields = {
             "delivery_id": delivery.id,
-            "alert_id": delivery.alert_id,
-            "service_id": delivery.service_id,
+            "alert_id": delivery.alert.id,
+            "service_id": delivery.alert.service_id,
             "channel": delivery.channel,
             "target": delivery.redacted_target,
             "attempts": delivery.attempts + 1,

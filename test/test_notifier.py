@@ -329,7 +329,7 @@ def test_only_due_pending_unleased_deliveries_are_claimed(db: Engine) -> None:
     with db.begin() as conn:
         [claimed] = deliveries.claim_due(conn, 10, 30)
         assert deliveries.claim_due(conn, 10, 30) == []  # now leased
-    assert (claimed.id, claimed.alert_id, claimed.secret) == (due, alert_id, "hmac-key")
+    assert (claimed.id, claimed.alert.id, claimed.secret) == (due, alert_id, "hmac-key")
     assert "hmac-key" not in repr(claimed)
     assert delivery(db, due).lease_expires_at is not None
 

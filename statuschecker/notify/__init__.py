@@ -23,20 +23,21 @@ class DeliveryError(Exception):
 
 def payload(delivery: Delivery) -> dict[str, Any]:
     """The JSON document a webhook receives for the delivery's alert."""
+    alert = delivery.alert
     return {
         "alert": {
-            "id": delivery.alert_id,
-            "kind": delivery.kind,
-            "rule": delivery.rule,
-            "message": delivery.message,
-            "availability_percent": delivery.availability_percent,
-            "window_seconds": delivery.window_seconds,
-            "time": rfc3339(delivery.raised_at),
-            "downtime_seconds": delivery.downtime_seconds,
+            "id": alert.id,
+            "kind": alert.kind,
+            "rule": alert.rule,
+            "message": alert.message,
+            "availability_percent": alert.availability_percent,
+            "window_seconds": alert.window_seconds,
+            "time": rfc3339(alert.raised_at),
+            "downtime_seconds": alert.downtime_seconds,
         },
         "service": {
-            "id": delivery.service_id,
-            "name": delivery.service_name,
+            "id": alert.service_id,
+            "name": alert.service_name,
             "url": delivery.service_url,
         },
         "sent_at": rfc3339(datetime.now(UTC)),
@@ -45,5 +46,5 @@ def payload(delivery: Delivery) -> dict[str, Any]:
 
 def title(delivery: Delivery) -> str:
     """The one-line title of a notification: `statuschecker: <name> is down|recovered`."""
-    state = "is down" if delivery.kind == "down" else "recovered"
-    return f"statuschecker: {delivery.service_name} {state}"
+    state = "is down" if delivery.alert.kind == "down" else "recovered"
+    return f"statuschecker: {delivery.alert.service_name} {state}"

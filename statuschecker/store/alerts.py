@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, insert, select, text, update
+from sqlalchemy import Connection, Row, RowMapping, insert, select, text, update
 
 from statuschecker import alerting
 from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Page, Receiver
@@ -144,6 +144,23 @@ def _raise(
     return replace(alert, id=alert_id)
 
 
+def alert_of(row: RowMapping, id_key: str = "id") -> Alert:
+    """An alert from a row of `alerts` joined with its service's name (as `service_name`);
+    `id_key` names the column holding the alert's id."""
+    return Alert(
+        id=row[id_key],
+        service_id=row["service_id"],
+        service_name=row["service_name"],
+        kind=row["kind"],
+        rule=row["rule"],
+        message=row["message"],
+        availability_percent=row["availability_percent"],
+        window_seconds=row["window_seconds"],
+        raised_at=row["raised_at"],
+        downtime_seconds=row["downtime_seconds"],
+    )
+
+
 def page(
     conn: Connection,
     *,
@@ -166,19 +183,5 @@ def page(
     query = cursor.newest_first(
         query, a.raised_at, a.id, limit=limit, since=since, until=until, after=after
     )
-    rows = [
-        Alert(
-            id=r["id"],
-            service_id=r["service_id"],
-            service_name=r["service_name"],
-            kind=r["kind"],
-            rule=r["rule"],
-            message=r["message"],
-            availability_percent=r["availability_percent"],
-            window_seconds=r["window_seconds"],
-            raised_at=r["raised_at"],
-            downtime_seconds=r["downtime_seconds"],
-        )
-        for r in conn.execute(query).mappings()
-    ]
+    rows = [alert_of(r) for r in conn.execute(query).mappings()]
     return cursor.page(rows, limit, lambda alert: (alert.raised_at, alert.id))

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, extract, func, or_, select, update
 
+from statuschecker.model import Alert
+from statuschecker.store.alerts import alert_of
 from statuschecker.store.tables import alert_deliveries, alerts, services
 
 MAX_ERROR_CHARS = 500  # last_error is cut to this length
@@ -25,23 +27,14 @@ _d = alert_deliveries
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A claimed delivery with everything sending it needs: the receiver, the alert and its
-    service. Target and secret stay out of `repr` (apprise URLs carry tokens)."""
+    service's URL. Target and secret stay out of `repr` (apprise URLs carry tokens)."""
 
     id: int
     channel: str
     target: str = field(repr=False)
     secret: str | None = field(repr=False)
     attempts: int
-    alert_id: int
-    kind: str
-    rule: str
-    message: str
-    availability_percent: float | None
-    window_seconds: int
-    raised_at: datetime
-    downtime_seconds: float | None
-    service_id: int
-    service_name: str
+    alert: Alert
     service_url: str
 
     @property
@@ -113,8 +106,19 @@ def claim_due(conn: Connection, limit: int, lease_seconds: float) -> list[Delive
             services.c.url.label("service_url"),
         )
     )
-    rows = conn.execute(claim).mappings().all()
-    return sorted((Delivery(**row) for row in rows), key=lambda delivery: delivery.id)
+    deliveries = [
+        Delivery(
+            id=row["id"],
+            channel=row["channel"],
+            target=row["target"],
+            secret=row["secret"],
+            attempts=row["attempts"],
+            alert=alert_of(row, id_key="alert_id"),
+            service_url=row["service_url"],
+        )
+        for row in conn.execute(claim).mappings()
+    ]
+    return sorted(deliveries, key=lambda delivery: delivery.id)
 
 
 def seconds_until_next_due(conn: Connection) -> float | None:
