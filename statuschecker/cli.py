@@ -1,8 +1,9 @@
-"""`statuschecker run|migrate|db` entry points."""
+"""`statuschecker run|migrate|db|user` entry points."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from statuschecker import logs
 from statuschecker.config import Settings
 from statuschecker.embedded_db import EmbeddedPostgres, running_url
+from statuschecker.errors import DomainError
 from statuschecker.store.engine import migrate
 
 log = structlog.get_logger(__name__)
@@ -75,6 +77,26 @@ def cmd_db(settings: Settings, action: str) -> None:
         print(running_url(server.data_dir) or "not running")
 
 
+def cmd_user_add(settings: Settings, email: str, admin: bool) -> None:
+    """Create an account whatever the sign-up policy; the password is asked for on a terminal
+    and read from the first line of standard input otherwise."""
+    from statuschecker.accounts import Accounts
+    from statuschecker.store.engine import create_db_engine
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {email}: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    with database(settings) as url:
+        migrate(url)
+        engine = create_db_engine(url, pool_size=1)
+        try:
+            user = Accounts(engine, settings).add_user(email, password, admin=admin)
+        finally:
+            engine.dispose()
+    print(f"account {user.id} {user.email}{' (admin)' if user.is_admin else ''}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command; exits 0 on a clean stop by signal."""
     parser = argparse.ArgumentParser(prog="statuschecker", description=__doc__)
@@ -83,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply the database migrations")
     db = commands.add_parser("db", help="a standalone development PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "url"])
+    user = commands.add_parser("user", help="accounts")
+    user_commands = user.add_subparsers(dest="user_command", required=True)
+    add = user_commands.add_parser("add", help="create an account whatever the sign-up policy")
+    add.add_argument("email")
+    add.add_argument("--admin", action="store_true", help="make it an admin")
     args = parser.parse_args(argv)
 
     try:
@@ -98,12 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         "run": lambda: cmd_run(settings),
         "migrate": lambda: cmd_migrate(settings),
         "db": lambda: cmd_db(settings, getattr(args, "action", "url")),
+        "user": lambda: cmd_user_add(settings, args.email, args.admin),
     }
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
         actions[args.command]()
     except (_Stop, KeyboardInterrupt) as stop:
         log.info("statuschecker.stopped", reason=str(stop) or "SIGINT")
+    except DomainError as refused:
+        print(f"statuschecker: {refused.detail}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from limits import parse as parse_rate_limit
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 UrlList = Annotated[list[str], NoDecode]
@@ -80,12 +81,52 @@ class Settings(BaseSettings):
     notify_retry_max_seconds: float = Field(default=300.0, gt=0)
     notify_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs log-in tokens; unset: generated once and kept in the data directory",
+    )
+    signup_policy: Literal["open", "first-only", "closed"] = Field(
+        default="open", description="who may create an account; the first one is always admin"
+    )
+    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
+    auth_rate_limit: str = Field(
+        default="10/minute",
+        description="log-in and sign-up attempts allowed per client address and per e-mail",
+    )
+    max_services_per_user: int = Field(default=1000, ge=1)
+    metrics_token: SecretStr | None = Field(
+        default=None, description="when set, /metrics asks for it as a bearer token"
+    )
+    allow_private_targets: bool = Field(
+        default=True,
+        description="false: refuse loopback, private, link-local and unspecified addresses",
+    )
+    max_request_bytes: int = Field(default=262_144, ge=1024, description="largest request body")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the secret key needs at least 32 characters")
+        return value
+
+    @field_validator("auth_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)  # ValueError names what is wrong
+        return value
+
     @field_validator("webhook_urls", "apprise_urls", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the generated signing key is kept when `secret_key` is unset."""
+        return self.data_dir / "secret_key"
 
     @property
     def embedded_data_dir(self) -> Path:

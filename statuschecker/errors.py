@@ -13,9 +13,33 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers the error calls for."""
+        return {}
+
 
 class InvalidInput(DomainError):
     """The request is well-formed but its values cannot be accepted."""
+
+
+class Unauthorized(DomainError):
+    """No credentials, or credentials that are wrong, expired or revoked."""
+
+    status = 401
+    title = "Unauthorized"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The scheme to authenticate with (RFC 9110)."""
+        return {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(DomainError):
+    """The caller is known but may not do this (a read-only token, a limit, a policy)."""
+
+    status = 403
+    title = "Forbidden"
 
 
 class NotFound(DomainError):
@@ -30,6 +54,22 @@ class Conflict(DomainError):
 
     status = 409
     title = "Conflict"
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts in a while; `retry_after` says how many seconds to wait."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """When to try again (RFC 9110)."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class Unavailable(DomainError):

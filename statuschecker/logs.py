@@ -8,6 +8,7 @@ import sys
 import structlog
 
 from statuschecker.config import Settings
+from statuschecker.redaction import scrub_log_fields
 
 
 def configure(settings: Settings) -> None:
@@ -25,6 +26,7 @@ def configure(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        scrub_log_fields,
     ]
     level = getattr(logging, settings.log_level.upper())
     structlog.configure(

@@ -20,6 +20,8 @@ class CheckLimits:
     max_redirects: int = 10
     user_agent: str = "statuschecker"
     ca_bundle: str | None = None  # CAs trusted besides certifi's, for internal services
+    # False: loopback, private, link-local and unspecified addresses are refused at connect time.
+    allow_private_targets: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,8 @@ class Service:
     alert_state: Literal["ok", "alerting"] = "ok"
     check_options: Mapping[str, Any] = field(default_factory=dict)
     uptime: Uptime | None = None
+    owner_id: int | None = None
+    public: bool = False
 
     @property
     def status(self) -> Status:
@@ -219,3 +223,60 @@ class Alert:
     window_seconds: int
     raised_at: datetime
     downtime_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """An account."""
+
+    id: int
+    email: str
+    is_admin: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """An API token as it is listed: everything but its secret."""
+
+    id: int
+    name: str
+    read_only: bool
+    created_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: an account (and whether it may write), or nobody."""
+
+    user_id: int | None = None
+    is_admin: bool = False
+    read_only: bool = True
+
+    @property
+    def anonymous(self) -> bool:
+        """True for a request without credentials."""
+        return self.user_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """Which services a request may see: all of them (admins), one account's, or, for a
+    request without credentials, the public ones."""
+
+    owner_id: int | None = None
+    public_only: bool = False
+
+    @classmethod
+    def of(cls, caller: Caller) -> Visibility:
+        """The services `caller` may see."""
+        if caller.anonymous:
+            return cls(public_only=True)
+        return cls() if caller.is_admin else cls(owner_id=caller.user_id)
+
+    def admits(self, service: Service) -> bool:
+        """Whether `service` is visible here."""
+        if self.public_only:
+            return service.public
+        return self.owner_id is None or service.owner_id == self.owner_id

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from statuschecker.checks.tlsconf import client_context
 from statuschecker.config import Settings
 from statuschecker.loopthread import LoopThread
+from statuschecker.netpolicy import guard
 from statuschecker.notify import DeliveryError, apprise_channel, payload, title, webhook
 from statuschecker.store import deliveries
 from statuschecker.store.deliveries import Delivery
@@ -25,10 +26,15 @@ MAX_CLAIM = 50  # deliveries claimed, and sent at once, per round at the most
 MIN_NAP_SECONDS = 0.01  # the shortest wait between rounds
 
 
-def _webhook_client() -> httpx.AsyncClient:
+def webhook_client(allow_private_targets: bool) -> httpx.AsyncClient:
     """The client webhooks are posted with: shared TLS context, no proxies from the
-    environment, redirects not followed (a webhook that moved is a failed delivery)."""
-    return httpx.AsyncClient(verify=client_context(), trust_env=False, follow_redirects=False)
+    environment, redirects not followed (a webhook that moved is a failed delivery), and without
+    `allow_private_targets` each connection verified by the target policy (`netpolicy.guard`),
+    for the global receivers too."""
+    transport = httpx.AsyncHTTPTransport(verify=client_context(), trust_env=False)
+    if not allow_private_targets:
+        guard(transport)
+    return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False)
 
 
 class Notifier(LoopThread):
@@ -74,7 +80,7 @@ class Notifier(LoopThread):
         self._wake = asyncio.Event()
         log.info("notifier.started")
         try:
-            async with _webhook_client() as self._client:
+            async with webhook_client(self._settings.allow_private_targets) as self._client:
                 while not self.stopping.is_set():
                     self.heartbeat = time.monotonic()
                     self._wake.clear()
@@ -117,7 +123,7 @@ class Notifier(LoopThread):
         how many were handled. Outside the loop a client is made for the round."""
         if self._client is not None:
             return await self._send_due(self._client)
-        async with _webhook_client() as client:
+        async with webhook_client(self._settings.allow_private_targets) as client:
             return await self._send_due(client)
 
     async def _send_due(self, client: httpx.AsyncClient) -> int:

@@ -65,6 +65,7 @@ class Poller(LoopThread):
             max_redirects=settings.http_max_redirects,
             user_agent=settings.http_user_agent,
             ca_bundle=settings.ca_bundle,
+            allow_private_targets=settings.allow_private_targets,
         )
         self._pending: list[CheckOutcome] = []
         self._flush_now: asyncio.Event | None = None

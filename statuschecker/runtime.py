@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
+from statuschecker.accounts import Accounts
 from statuschecker.cache import StatusCache
 from statuschecker.config import Settings
 from statuschecker.metrics import Metrics
@@ -27,6 +28,7 @@ class Runtime:
     cache: StatusCache
     metrics: Metrics
     services: ServiceRegistry
+    accounts: Accounts
     poller: Poller | None
     notifier: Notifier | None
 
@@ -62,7 +64,8 @@ class Runtime:
             alert_defaults(settings),
             poller.alive if poller is not None else None,
         )
-        return cls(settings, engine, cache, metrics, services, poller, notifier)
+        accounts = Accounts(engine, settings)
+        return cls(settings, engine, cache, metrics, services, accounts, poller, notifier)
 
     def start(self) -> None:
         """Start the poller and notifier threads, if there are any."""

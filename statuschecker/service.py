@@ -14,21 +14,35 @@ from cachetools import TTLCache
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker import stats
+from statuschecker import netpolicy, stats
 from statuschecker.cache import StatusCache
 from statuschecker.checks import kind_of, validate_options
 from statuschecker.config import Settings
-from statuschecker.errors import InvalidInput, NotFound
+from statuschecker.errors import Forbidden, InvalidInput, NotFound
 from statuschecker.metrics import Metrics
-from statuschecker.model import Alert, AlertPolicy, Event, Page, Service, Status, Tick, Uptime
+from statuschecker.model import (
+    Alert,
+    AlertPolicy,
+    Caller,
+    Event,
+    Page,
+    Service,
+    Status,
+    Tick,
+    Uptime,
+    Visibility,
+)
 from statuschecker.notify.apprise_channel import valid_apprise_url
+from statuschecker.redaction import unmasked_headers, unmasked_url
 from statuschecker.stats import Stats
+from statuschecker.store import accounts, deliveries, history, rollups
 from statuschecker.store import alerts as alert_store
-from statuschecker.store import deliveries, history, rollups
 from statuschecker.store import services as store
 from statuschecker.store.deliveries import DeliveryView, redact
 
-EDITABLE_FIELDS = frozenset({"name", "url", "interval_seconds", "timeout_seconds", "paused"})
+EDITABLE_FIELDS = frozenset(
+    {"name", "url", "interval_seconds", "timeout_seconds", "paused", "public"}
+)
 # Everything else a registration or change carries is an option of the service's check kind.
 CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy"}
 UPTIME_TTL_SECONDS = 60.0
@@ -73,17 +87,22 @@ class ServiceRegistry:
 
     def register(
         self,
+        owner: Caller,
         name: str,
         url: str,
         interval_seconds: int | None = None,
         timeout_seconds: float | None = None,
         alert_policy: Mapping[str, Any] | None = None,
+        public: bool = False,
         **check_options: Any,
     ) -> Service:
-        """Register a service; it is due at once. Defaults come from the settings; a default
-        timeout longer than the interval is shortened to the interval; the alert policy is
-        the settings' defaults with the fields given here; `check_options` are the options of
-        the URL's check kind."""
+        """Register a service of `owner`'s account; it is due at once. Defaults come from the
+        settings; a default timeout longer than the interval is shortened to the interval; the
+        alert policy is the settings' defaults with the fields given here; `check_options` are
+        the options of the URL's check kind. Forbidden beyond the per-account limit."""
+        policy = self._policy(self._alert_defaults, alert_policy or {})
+        options = _check_options(url, check_options)
+        self._verify_target(url, options)
         interval = interval_seconds or self._settings.default_interval_seconds
         if timeout_seconds is None:
             timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
@@ -94,54 +113,74 @@ class ServiceRegistry:
             "kind": _kind(url),
             "interval_seconds": interval,
             "timeout_seconds": timeout_seconds,
-            "alert_policy": _policy(self._alert_defaults, alert_policy or {}).to_json(),
-            "check_options": _check_options(url, check_options),
+            "alert_policy": policy.to_json(),
+            "check_options": options,
+            "owner_id": owner.user_id,
+            "public": public,
         }
         with self._engine.begin() as conn:
+            if owner.user_id is not None:
+                self._within_limit(conn, owner.user_id)
             service_id = store.create(conn, values)
             service = store.get(conn, service_id)
         self._cache.put([service])
         return self._present([service])[0]
 
-    def get(self, service_id: int) -> Service:
-        """One service with its current state, from the cache when it is there."""
+    def get(self, service_id: int, visibility: Visibility) -> Service:
+        """One service of `visibility` with its current state, from the cache when it is there."""
         service = self._cache.get(service_id)
         if service is None:
             with self._engine.connect() as conn:
                 service = store.get(conn, service_id)
             self._cache.put([service])
+        if not visibility.admits(service):
+            raise NotFound(f"no service with id {service_id}")
         return self._present([service])[0]
 
     def list_services(
         self,
+        visibility: Visibility,
         limit: int,
         cursor: str | None = None,
         status: Status | None = None,
         name: str | None = None,
     ) -> Page[Service]:
-        """A page of services in id order, filtered by status and by a part of the name."""
+        """A page of the services `visibility` admits, in id order, filtered by status and by
+        a part of the name."""
         with self._engine.connect() as conn:
-            page = store.list_page(conn, limit=limit, after=cursor, status=status, name=name)
+            page = store.list_page(
+                conn, limit=limit, after=cursor, status=status, name=name, visibility=visibility
+            )
         return Page(self._present(page.items), page.next_cursor)
 
-    def update(self, service_id: int, changes: Mapping[str, Any]) -> Service:
-        """Change registration fields, `paused` or alert policy fields; takes effect at the next
-        check. Alert policy fields not given keep their values."""
+    def update(
+        self, service_id: int, changes: Mapping[str, Any], visibility: Visibility
+    ) -> Service:
+        """Change registration fields, `paused`, `public` or alert policy fields of a service
+        of `visibility`; takes effect at the next check. Alert policy fields not given keep their
+        values."""
         values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
         if "url" in values:
             values["kind"] = _kind(values["url"])
         option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
         with self._engine.begin() as conn:
-            current = store.get(conn, service_id)
+            current = store.get(conn, service_id, visibility)
+            if "url" in values:  # sent back as shown: a masked password keeps its value
+                values["url"] = unmasked_url(values["url"], current.url)
+            if option_changes.get("headers"):
+                stored = current.check_options.get("headers") or {}
+                option_changes["headers"] = unmasked_headers(option_changes["headers"], stored)
             if option_changes or "url" in values:
                 merged = {**current.check_options, **option_changes}
                 given = {k: v for k, v in merged.items() if v is not None}  # null removes
-                values["check_options"] = _check_options(values.get("url", current.url), given)
+                url = values.get("url", current.url)
+                values["check_options"] = _check_options(url, given)
+                self._verify_target(url, values["check_options"])
             interval = values.get("interval_seconds", current.interval_seconds)
             _check_timeout(values.get("timeout_seconds", current.timeout_seconds), interval)
             if "alert_policy" in changes:
                 base = current.alert_policy or self._alert_defaults
-                values["alert_policy"] = _policy(base, changes["alert_policy"]).to_json()
+                values["alert_policy"] = self._policy(base, changes["alert_policy"]).to_json()
             if values:
                 store.change(conn, service_id, values)
             service = store.get(conn, service_id)
@@ -150,57 +189,64 @@ class ServiceRegistry:
         self._cache.put([service])
         return self._present([service])[0]
 
-    def delete(self, service_id: int) -> None:
-        """Delete a service with its whole history."""
+    def delete(self, service_id: int, visibility: Visibility) -> None:
+        """Delete a service `visibility` admits with its whole history."""
         with self._engine.begin() as conn:
-            store.remove(conn, service_id)
+            store.remove(conn, service_id, visibility)
         self._cache.drop(service_id)
         self._metrics.forget(service_id)
 
-    def events(self, service_id: int, limit: int, cursor: str | None = None) -> Page[Event]:
-        """A service's up/down periods, newest first."""
+    def events(
+        self, service_id: int, visibility: Visibility, limit: int, cursor: str | None = None
+    ) -> Page[Event]:
+        """The up/down periods of a service `visibility` admits, newest first."""
         with self._engine.connect() as conn:
-            self._require(conn, service_id)
+            self._require(conn, service_id, visibility)
             return history.events_page(conn, service_id, limit=limit, after=cursor)
 
     def ticks(
         self,
         service_id: int,
+        visibility: Visibility,
         limit: int,
         cursor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Page[Tick]:
-        """A service's raw check results in [since, until), newest first."""
+        """The raw check results in [since, until) of a service `visibility` admits, newest
+        first."""
         if since is not None and until is not None and since >= until:
             raise InvalidInput("since must be earlier than until")
         with self._engine.connect() as conn:
-            self._require(conn, service_id)
+            self._require(conn, service_id, visibility)
             return history.ticks_page(
                 conn, service_id, limit=limit, since=since, until=until, after=cursor
             )
 
-    def by_name(self, name: str) -> Service:
-        """One service by its name."""
+    def by_name(self, name: str, visibility: Visibility) -> Service:
+        """The oldest service with this name that `visibility` admits."""
         with self._engine.connect() as conn:
-            service = store.get_by_name(conn, name)
+            service = store.get_by_name(conn, name, visibility)
         return self._present([service])[0]
 
-    def incidents(self, name: str, limit: int, cursor: str | None = None) -> Page[Event]:
-        """A service's downtime periods by its name, newest first."""
+    def incidents(
+        self, name: str, visibility: Visibility, limit: int, cursor: str | None = None
+    ) -> Page[Event]:
+        """The downtime periods of a service `visibility` admits by its name, newest first."""
         with self._engine.connect() as conn:
-            service = store.get_by_name(conn, name)
+            service = store.get_by_name(conn, name, visibility)
             return history.events_page(conn, service.id, limit=limit, after=cursor, kind="downtime")
 
     def stats(
         self,
         service_id: int,
+        visibility: Visibility,
         window_seconds: int | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> Stats:
-        """Statistics over [since, until), or over the last `window_seconds` (default 600)
-        before `until` (default now)."""
+        """Statistics of a service `visibility` admits over [since, until), or over the last
+        `window_seconds` (default 600) before `until` (default now)."""
         now = datetime.now(UTC)
         if window_seconds is not None and since is not None:
             raise InvalidInput("give either window_seconds or since, not both")
@@ -211,14 +257,15 @@ class ServiceRegistry:
         if until - since > MAX_STATS_RANGE:
             raise InvalidInput("a statistics range may span five years at most")
         with self._engine.connect() as conn:
-            self._require(conn, service_id)
+            self._require(conn, service_id, visibility)
             return stats.compute(conn, service_id, since, until, now, self._retention)
 
-    def stats_summary(self, service_id: int) -> list[tuple[str, Stats]]:
-        """Statistics of the usual windows: 10 min, 1 h, 24 h, 7 d, 30 d, 365 d."""
+    def stats_summary(self, service_id: int, visibility: Visibility) -> list[tuple[str, Stats]]:
+        """Statistics of a service `visibility` admits over the usual windows: 10 min, 1 h,
+        24 h, 7 d, 30 d, 365 d."""
         now = datetime.now(UTC)
         with self._engine.connect() as conn:
-            self._require(conn, service_id)
+            self._require(conn, service_id, visibility)
             return [
                 (label, stats.compute(conn, service_id, now - span, now, now, self._retention))
                 for label, span in stats.SUMMARY_WINDOWS.items()
@@ -226,6 +273,7 @@ class ServiceRegistry:
 
     def alerts(
         self,
+        visibility: Visibility,
         limit: int,
         cursor: str | None = None,
         service_id: int | None = None,
@@ -233,14 +281,16 @@ class ServiceRegistry:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> tuple[Page[Alert], dict[int, list[DeliveryView]]]:
-        """Alerts newest first, with the delivery status of each."""
+        """Alerts of the services `visibility` admits, newest first, with the delivery status
+        of each."""
         if since is not None and until is not None and since >= until:
             raise InvalidInput("since must be earlier than until")
         with self._engine.connect() as conn:
             if service_id is not None:
-                self._require(conn, service_id)
+                self._require(conn, service_id, visibility)
             page = alert_store.page(
                 conn,
+                visibility=visibility,
                 limit=limit,
                 after=cursor,
                 service_id=service_id,
@@ -286,22 +336,47 @@ class ServiceRegistry:
             for s in services
         ]
 
+    def _policy(self, base: AlertPolicy, changes: Mapping[str, Any]) -> AlertPolicy:
+        """`base` with `changes`, checked for what the contract cannot express; under the
+        private-target policy its webhooks are verified and its own apprise URLs refused (apprise
+        connects by itself, out of the policy's reach)."""
+        policy = base.merged(changes)
+        for url in policy.apprise_urls:
+            if not valid_apprise_url(url):
+                raise InvalidInput(f"not an apprise URL apprise can use: {redact('apprise', url)}")
+        for hook in policy.webhooks:
+            parts = urlsplit(hook.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise InvalidInput(f"a webhook needs an absolute http(s) URL: {hook.url!r}")
+            self._verify_target(hook.url, {})
+        if policy.apprise_urls and not self._settings.allow_private_targets:
+            raise InvalidInput(
+                "a service's own apprise URLs are not accepted while private targets are not "
+                "allowed (STATUSCHECKER_ALLOW_PRIVATE_TARGETS=false); use webhooks"
+            )
+        return policy
+
+    def _verify_target(self, url: str, options: Mapping[str, Any]) -> None:
+        """InvalidInput when the private-target policy refuses `url` (with its options)."""
+        if self._settings.allow_private_targets:
+            return
+        try:
+            netpolicy.verify_url(url, options)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+
+    def _within_limit(self, conn: Any, owner_id: int) -> None:
+        """Forbidden when the account has as many services as it may (its row is locked until
+        the registration commits, so concurrent registrations cannot overshoot)."""
+        accounts.get_user(conn, owner_id, lock=True)
+        limit = self._settings.max_services_per_user
+        if store.count_owned(conn, owner_id) >= limit:
+            raise Forbidden(f"an account may have at most {limit} services; delete one first")
+
     @staticmethod
-    def _require(conn: Any, service_id: int) -> None:
-        if not store.exists(conn, service_id):
+    def _require(conn: Any, service_id: int, visibility: Visibility) -> None:
+        if not store.exists(conn, service_id, visibility):
             raise NotFound(f"no service with id {service_id}")
-
-
-def _policy(base: AlertPolicy, changes: Mapping[str, Any]) -> AlertPolicy:
-    """`base` with `changes`, checked for what the contract cannot express."""
-    policy = base.merged(changes)
-    for url in policy.apprise_urls:
-        if not valid_apprise_url(url):
-            raise InvalidInput(f"not an apprise URL apprise can use: {redact('apprise', url)}")
-    for hook in policy.webhooks:
-        if urlsplit(hook.url).scheme not in ("http", "https") or not urlsplit(hook.url).hostname:
-            raise InvalidInput(f"a webhook needs an absolute http(s) URL: {hook.url!r}")
-    return policy
 
 
 def _check_options(url: str, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,14 +16,17 @@ from typing import Any
 
 import pytest
 import uvicorn
+from accounts import Account, password_hash
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from waiting import wait_until
 
+from statuschecker import credentials
 from statuschecker.config import Settings
 from statuschecker.embedded_db import EmbeddedPostgres
 from statuschecker.runtime import Runtime
+from statuschecker.store import accounts as account_store
 from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
 from web.app import create_app
 
@@ -117,7 +120,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 def db(engine: Engine) -> Engine:
     """The session's database, emptied before the test."""
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE services, tick_pruning RESTART IDENTITY CASCADE"))
+        conn.execute(text("TRUNCATE users, services, tick_pruning RESTART IDENTITY CASCADE"))
     return engine
 
 
@@ -155,17 +158,48 @@ def make_runtime(db: Engine, settings: Settings) -> Iterator[Callable[..., Runti
 
 
 @pytest.fixture
-def client(make_runtime: Callable[..., Runtime]) -> Iterator:
-    """A test client of the API (no poller), with response validation on."""
-    app = create_app(make_runtime(), validate_responses=True)
-    with app.test_client() as test_client:
-        yield test_client
+def make_account(db: Engine, settings: Settings) -> Callable[..., Account]:
+    """Makes accounts (password PASSWORD) straight in the database, with access tokens signed
+    by the key every runtime of the test uses."""
+
+    def make(email: str, *, admin: bool = False) -> Account:
+        with db.begin() as conn:
+            user = account_store.create_user(conn, email, password_hash(), is_admin=admin)
+        key = credentials.signing_key(settings)
+        return Account(user, credentials.issue_access_token(user.id, key, 3600))
+
+    return make
 
 
 @pytest.fixture
-def live_server(make_runtime: Callable[..., Runtime]) -> Iterator[str]:
-    """The app with a polling runtime, served by uvicorn on a free port in a thread; its URL."""
-    app = create_app(make_runtime(with_poller=True), validate_responses=True)
+def account(make_account: Callable[..., Account]) -> Account:
+    """The account the `client` fixture acts as (not an admin)."""
+    return make_account("owner@example.com")
+
+
+@pytest.fixture
+def make_client(make_runtime: Callable[..., Runtime]) -> Iterator[Callable[..., Any]]:
+    """Makes test clients of one API app (no poller, response validation on), each acting as
+    the account given, or anonymously."""
+    app = create_app(make_runtime(), validate_responses=True)
+    with contextlib.ExitStack() as clients:
+
+        def make(account: Account | None = None) -> Any:
+            headers = account.headers if account else {}
+            return clients.enter_context(app.test_client(headers=headers))
+
+        yield make
+
+
+@pytest.fixture
+def client(make_client: Callable[..., Any], account: Account) -> Any:
+    """A test client of the API acting as `account`."""
+    return make_client(account)
+
+
+@contextlib.contextmanager
+def _served(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn on a free port in a thread, until the block ends; its URL."""
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
@@ -179,3 +213,17 @@ def live_server(make_runtime: Callable[..., Runtime]) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=20)
         assert not thread.is_alive(), "uvicorn did not stop"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Any], str]]:
+    """Serves apps over HTTP on 127.0.0.1 for the test (stopped at its end); each call gives
+    the app's URL."""
+    with contextlib.ExitStack() as servers:
+        yield lambda app: servers.enter_context(_served(app))
+
+
+@pytest.fixture
+def live_server(make_runtime: Callable[..., Runtime], serve: Callable[[Any], str]) -> str:
+    """The app with a polling runtime, served by uvicorn on a free port in a thread; its URL."""
+    return serve(create_app(make_runtime(with_poller=True), validate_responses=True))

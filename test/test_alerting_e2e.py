@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from accounts import Account
 from receivers import Receiver
 from targets import Target
 from waiting import wait_until
@@ -26,7 +27,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def client(make_runtime: Callable[..., Runtime], receiver: Receiver) -> Iterator[Any]:
+def client(
+    make_runtime: Callable[..., Runtime], receiver: Receiver, account: Account
+) -> Iterator[Any]:
     """The API with poller and notifier running, sending every alert to the receiver."""
     runtime = make_runtime(
         with_poller=True,
@@ -34,7 +37,9 @@ def client(make_runtime: Callable[..., Runtime], receiver: Receiver) -> Iterator
         webhook_secret=SECRET,
         notify_poll_seconds=0.2,
     )
-    with create_app(runtime, validate_responses=True).test_client() as test_client:
+    with create_app(runtime, validate_responses=True).test_client(
+        headers=account.headers
+    ) as test_client:
         yield test_client
 
 

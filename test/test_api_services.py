@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from accounts import Account
 from prometheus_client import CollectorRegistry
 from targets import free_port
 
@@ -98,7 +99,7 @@ def test_malformed_bodies_get_4xx_problems(
 def test_duplicate_name_is_a_conflict(client: Any) -> None:
     register(client, name="same")
     response = client.post("/v1/services", json={"name": "same", "url": "http://b.test/"})
-    assert_problem(response, 409, "already exists")
+    assert_problem(response, 409, "already have a service named")
 
 
 @pytest.mark.parametrize(
@@ -173,7 +174,7 @@ def test_patch_changes_fields_and_validates_against_stored_values(client: Any) -
     assert_problem(client.patch(path, json={"url": "gopher://x.test/"}), 400, "unsupported")
     assert_problem(client.patch("/v1/services/999", json={"paused": True}), 404, "999")
     register(client, name="other")
-    assert_problem(client.patch(path, json={"name": "other"}), 409, "already exists")
+    assert_problem(client.patch(path, json={"name": "other"}), 409, "already have a service named")
     assert client.get(path).json()["name"] == "renamed"
 
 
@@ -198,10 +199,11 @@ def test_swagger_ui_and_spec_are_served(client: Any) -> None:
     assert "/services/{service_id}/ticks" in spec["paths"]
 
 
-def test_an_unreachable_database_is_a_503_problem(settings: Any) -> None:
+def test_an_unreachable_database_is_a_503_problem(settings: Any, account: Account) -> None:
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/statuschecker"
     runtime = Runtime.build(settings, nowhere, CollectorRegistry(), with_poller=False)
-    with create_app(runtime, validate_responses=True).test_client() as client:
+    app = create_app(runtime, validate_responses=True)
+    with app.test_client(headers=account.headers) as client:
         assert_problem(client.get("/v1/services"), 503, "database is not answering")
         body = {"name": "a", "url": "http://a.test/"}
         assert_problem(client.post("/v1/services", json=body), 503, "database is not answering")

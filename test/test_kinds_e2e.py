@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trustme
+from accounts import Account
 from peers import Peer, dns_server, serving_tls
 from targets import Target
 from waiting import wait_until
@@ -35,9 +36,11 @@ def ca_file(tmp_path: Path) -> tuple[trustme.CA, str]:
 
 
 @pytest.fixture
-def client(make_runtime: Callable[..., Runtime], ca_file: tuple) -> Iterator[Any]:
+def client(make_runtime: Callable[..., Runtime], ca_file: tuple, account: Account) -> Iterator[Any]:
     runtime = make_runtime(with_poller=True, ca_bundle=ca_file[1])
-    with create_app(runtime, validate_responses=True).test_client() as test_client:
+    with create_app(runtime, validate_responses=True).test_client(
+        headers=account.headers
+    ) as test_client:
         yield test_client
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from accounts import ALL, UNOWNED
 from sqlalchemy import Engine, func, select, text, update
 from targets import Target, closed_port_url
 from waiting import wait_until
@@ -78,7 +79,7 @@ def test_states_flip_with_the_target_and_events_follow(
     runtime = make_runtime(with_poller=True)
     runtime.start()
     registered_at = datetime.now(UTC)
-    service = runtime.services.register("flappy", target.url, 1, 0.5)
+    service = runtime.services.register(UNOWNED, "flappy", target.url, 1, 0.5)
     engine = runtime.engine
 
     first = wait_for_ticks(engine, service.id, 1, timeout=3)
@@ -114,7 +115,7 @@ def test_states_flip_with_the_target_and_events_follow(
     assert events[-1].date_ended is None
     metric_matches_ticks(engine, service.id)
 
-    current = runtime.services.get(service.id)
+    current = runtime.services.get(service.id, ALL)
     assert current.status == "up"
     assert current.latest_event is not None and current.latest_event.id == events[-1].id
     assert current.metric.tick_count == len(rows)
@@ -124,7 +125,7 @@ def test_recorder_opens_and_closes_events_at_the_right_checks(
     make_runtime: Callable[..., Runtime],
 ) -> None:
     runtime = make_runtime(with_poller=True)  # built, not started: its recorder writes
-    service = runtime.services.register("scripted", "http://127.0.0.1:1/", 60, 1)
+    service = runtime.services.register(UNOWNED, "scripted", "http://127.0.0.1:1/", 60, 1)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     pattern = [True, True, False, False, False, True, False]
     outcomes = [
@@ -147,16 +148,16 @@ def test_recorder_opens_and_closes_events_at_the_right_checks(
         ("downtime", t0 + timedelta(seconds=60), None),
     ]
     metric_matches_ticks(runtime.engine, service.id)
-    metric = runtime.services.get(service.id).metric
+    metric = runtime.services.get(service.id, ALL).metric
     assert (metric.tick_count, metric.up_count, metric.down_count) == (7, 3, 4)
     assert metric.average_response_time_ms == pytest.approx((10 + 20 + 60) / 3)
     assert metric.max_response_time_ms == 60.0
-    assert runtime.services.get(service.id).status == "down"
+    assert runtime.services.get(service.id, ALL).status == "down"
 
 
 def test_database_allows_one_open_event_per_service(make_runtime: Callable[..., Runtime]) -> None:
     runtime = make_runtime()
-    service = runtime.services.register("one-open", "http://127.0.0.1:1/", 60, 1)
+    service = runtime.services.register(UNOWNED, "one-open", "http://127.0.0.1:1/", 60, 1)
     insert = text(
         "INSERT INTO service_events (service_id, event, date_started) VALUES (:id, 'uptime', now())"
     )
@@ -170,9 +171,9 @@ def test_outcomes_of_deleted_services_are_dropped_not_fatal(
     make_runtime: Callable[..., Runtime],
 ) -> None:
     runtime = make_runtime(with_poller=True)
-    kept = runtime.services.register("kept", "http://127.0.0.1:1/", 60, 1)
-    gone = runtime.services.register("gone", "http://127.0.0.1:1/", 60, 1)
-    runtime.services.delete(gone.id)
+    kept = runtime.services.register(UNOWNED, "kept", "http://127.0.0.1:1/", 60, 1)
+    gone = runtime.services.register(UNOWNED, "gone", "http://127.0.0.1:1/", 60, 1)
+    runtime.services.delete(gone.id, ALL)
     now = datetime.now(UTC)
     runtime.poller._recorder.record(  # type: ignore[union-attr]
         [
@@ -189,7 +190,7 @@ def test_a_row_the_database_refuses_does_not_block_the_batch(
     make_runtime: Callable[..., Runtime],
 ) -> None:
     runtime = make_runtime(with_poller=True)
-    service = runtime.services.register("poison", "http://127.0.0.1:1/", 60, 1)
+    service = runtime.services.register(UNOWNED, "poison", "http://127.0.0.1:1/", 60, 1)
     poller = runtime.poller
     assert poller is not None
     now = datetime.now(UTC)
@@ -218,7 +219,10 @@ def test_claims_skip_locked_rows_and_advance_the_schedule(
 ) -> None:
     runtime = make_runtime()
     engine = runtime.engine
-    ids = [runtime.services.register(f"s{i}", "http://127.0.0.1:1/", 10, 1).id for i in range(6)]
+    ids = [
+        runtime.services.register(UNOWNED, f"s{i}", "http://127.0.0.1:1/", 10, 1).id
+        for i in range(6)
+    ]
     limits = CheckLimits()
     with engine.connect() as first, engine.connect() as second:
         tx = first.begin()
@@ -236,7 +240,7 @@ def test_claims_skip_locked_rows_and_advance_the_schedule(
 
 def test_missed_slots_are_skipped_and_the_phase_kept(make_runtime: Callable[..., Runtime]) -> None:
     runtime = make_runtime()
-    service = runtime.services.register("late", "http://127.0.0.1:1/", 10, 1)
+    service = runtime.services.register(UNOWNED, "late", "http://127.0.0.1:1/", 10, 1)
     with runtime.engine.begin() as conn:
         now = conn.execute(select(func.now())).scalar_one()
         phase = now - timedelta(seconds=35)  # 3.5 intervals ago: three slots were missed
@@ -254,7 +258,9 @@ def test_two_pollers_never_check_one_service_twice_in_a_slot(
 ) -> None:
     first = make_runtime(with_poller=True)
     second = make_runtime(with_poller=True)
-    ids = [first.services.register(f"shared-{i}", target.url, 1, 0.5).id for i in range(20)]
+    ids = [
+        first.services.register(UNOWNED, f"shared-{i}", target.url, 1, 0.5).id for i in range(20)
+    ]
     first.start()
     second.start()
     wait_until(lambda: all(len(ticks_of(first.engine, i)) >= 4 for i in ids), timeout=15)
@@ -281,7 +287,7 @@ def test_a_dead_pollers_leases_are_taken_over(
     make_runtime: Callable[..., Runtime], target: Target
 ) -> None:
     runtime = make_runtime(with_poller=True)
-    service = runtime.services.register("orphan", target.url, 1, 0.5)
+    service = runtime.services.register(UNOWNED, "orphan", target.url, 1, 0.5)
     with runtime.engine.begin() as conn:  # a poller claims it, then dies before recording
         assert len(schedule.claim_due(conn, "dead-poller", 10, 1.0, CheckLimits())) == 1
         lease_ends = conn.execute(
@@ -303,20 +309,20 @@ def test_pause_stops_checks_and_keeps_the_status(
 ) -> None:
     runtime = make_runtime(with_poller=True)
     runtime.start()
-    service = runtime.services.register("pausable", target.url, 1, 0.5)
+    service = runtime.services.register(UNOWNED, "pausable", target.url, 1, 0.5)
     wait_for_ticks(runtime.engine, service.id, 1)
-    runtime.services.update(service.id, {"paused": True})
+    runtime.services.update(service.id, {"paused": True}, ALL)
     settled = len(wait_for_ticks(runtime.engine, service.id, 1))
     hits = target.hits
     target.set_mode("down")
     time.sleep(2.5)  # two and a half intervals
-    paused = runtime.services.get(service.id)
+    paused = runtime.services.get(service.id, ALL)
     assert paused.paused and paused.status == "up"
     assert len(ticks_of(runtime.engine, service.id)) <= settled + 1  # at most one in flight
     assert target.hits <= hits + 1
 
-    runtime.services.update(service.id, {"paused": False})
-    wait_until(lambda: runtime.services.get(service.id).status == "down", timeout=5)
+    runtime.services.update(service.id, {"paused": False}, ALL)
+    wait_until(lambda: runtime.services.get(service.id, ALL).status == "down", timeout=5)
 
 
 def test_patch_takes_effect_at_the_next_check(
@@ -324,10 +330,10 @@ def test_patch_takes_effect_at_the_next_check(
 ) -> None:
     runtime = make_runtime(with_poller=True)
     runtime.start()
-    service = runtime.services.register("moving", closed_port_url(), 60, 1)
+    service = runtime.services.register(UNOWNED, "moving", closed_port_url(), 60, 1)
     (first,) = wait_for_ticks(runtime.engine, service.id, 1)
     assert "refused" in first.error
-    runtime.services.update(service.id, {"url": target.url})  # the next slot is a minute away
+    runtime.services.update(service.id, {"url": target.url}, ALL)  # the next slot is a minute away
     second = wait_for_ticks(runtime.engine, service.id, 2, timeout=3)[1]
     assert second.up
 
@@ -337,7 +343,7 @@ def test_metrics_follow_checks_and_forget_deleted_services(
 ) -> None:
     runtime = make_runtime(with_poller=True)
     runtime.start()
-    service = runtime.services.register("scraped", target.url, 1, 0.5)
+    service = runtime.services.register(UNOWNED, "scraped", target.url, 1, 0.5)
     labels = {"service_id": str(service.id), "service_name": "scraped"}
     registry = runtime.metrics.registry
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 1)
@@ -348,11 +354,11 @@ def test_metrics_follow_checks_and_forget_deleted_services(
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 0)
     assert registry.get_sample_value("statuschecker_checks_total", {"result": "down"}) >= 1
 
-    runtime.services.update(service.id, {"name": "renamed"})
+    runtime.services.update(service.id, {"name": "renamed"}, ALL)
     assert registry.get_sample_value("statuschecker_service_up", labels) is None
     renamed = {**labels, "service_name": "renamed"}
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", renamed) == 0)
-    runtime.services.delete(service.id)
+    runtime.services.delete(service.id, ALL)
     assert registry.get_sample_value("statuschecker_service_up", renamed) is None
 
 

@@ -6,6 +6,8 @@ import ast
 import re
 from pathlib import Path
 
+import yaml
+
 from statuschecker.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,3 +64,23 @@ def test_every_make_target_has_a_help_line() -> None:
     assert phony
     for target in phony.group(1).split():
         assert re.search(rf"^{target}:.*## \S", makefile, re.M), target
+
+
+def _string_schemas_without_bound(node: object, path: str = "") -> list[str]:
+    if isinstance(node, list):
+        return [
+            p for i, v in enumerate(node) for p in _string_schemas_without_bound(v, f"{path}/{i}")
+        ]
+    if not isinstance(node, dict):
+        return []
+    found = []
+    if node.get("type") == "string" and "maxLength" not in node and "enum" not in node:
+        found.append(path)
+    for key, value in node.items():
+        found += _string_schemas_without_bound(value, f"{path}/{key}")
+    return found
+
+
+def test_every_string_in_the_spec_has_a_maximum_length() -> None:
+    spec = yaml.safe_load((ROOT / "openapispec.yaml").read_text())
+    assert _string_schemas_without_bound(spec) == []

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from accounts import Account
 from sqlalchemy import func, select
 
 from statuschecker import retention
@@ -67,16 +68,16 @@ def expected(outcomes: list[CheckOutcome], since: datetime, until: datetime) -> 
 
 
 @pytest.fixture
-def loaded(make_runtime: Callable[..., Runtime]) -> Iterator[tuple]:
+def loaded(make_runtime: Callable[..., Runtime], account: Account) -> Iterator[tuple]:
     """A service with three days of recorded checks, and an API client on the database."""
     runtime = make_runtime(with_poller=True)  # its recorder writes ticks, rollups and events
-    service = runtime.services.register("stats", "http://127.0.0.1:1/", 60, 1)
+    service = runtime.services.register(account.caller, "stats", "http://127.0.0.1:1/", 60, 1)
     outcomes = synthetic_outcomes(service.id)
     recorder = runtime.poller._recorder  # type: ignore[union-attr]
     for start in range(0, len(outcomes), 100):
         recorder.record(outcomes[start : start + 100], "test")
     app = create_app(make_runtime(), validate_responses=True)
-    with app.test_client() as client:
+    with app.test_client(headers=account.headers) as client:
         yield client, service.id, outcomes, runtime
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import quote
 
 import pytest
+from accounts import Account
 
 from statuschecker.model import CheckOutcome, CheckResult
 from statuschecker.runtime import Runtime
@@ -21,10 +21,11 @@ def at(minutes: int) -> datetime:
 
 
 @pytest.fixture
-def api(make_runtime: Callable[..., Runtime]) -> Iterator[tuple[Any, Runtime]]:
+def api(make_runtime: Callable[..., Runtime], account: Account) -> Iterator[tuple]:
     runtime = make_runtime(with_poller=True)  # built for its recorder; not started
-    with create_app(make_runtime(), validate_responses=True).test_client() as client:
-        yield client, runtime
+    app = create_app(make_runtime(), validate_responses=True)
+    with app.test_client(headers=account.headers) as client:
+        yield client, runtime, account.caller
 
 
 def record(runtime: Runtime, service_id: int, *results: tuple[int, CheckResult]) -> None:
@@ -36,10 +37,10 @@ UP = CheckResult(up=True, response_time_ms=12.0, status_code=200)
 
 
 def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
-    client, runtime = api
-    web = runtime.services.register("web shop", "https://shop.example.test/", 60, 5)
-    db = runtime.services.register("db", "tcp://127.0.0.1:5432", 60, 5)
-    runtime.services.register("new", "http://new.example.test/", 60, 5)
+    client, runtime, owner = api
+    web = runtime.services.register(owner, "web shop", "https://shop.example.test/", 60, 5)
+    db = runtime.services.register(owner, "db", "tcp://127.0.0.1:5432", 60, 5)
+    runtime.services.register(owner, "new", "http://new.example.test/", 60, 5)
     record(runtime, web.id, (0, UP))
     record(runtime, db.id, (0, UP), (1, CheckResult(up=False, error="connection refused")))
 
@@ -84,8 +85,8 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
 
 
 def test_incidents_say_why_each_began(api: tuple) -> None:
-    client, runtime = api
-    service = runtime.services.register("flaky", "http://flaky.example.test/", 60, 5)
+    client, runtime, owner = api
+    service = runtime.services.register(owner, "flaky", "http://flaky.example.test/", 60, 5)
     record(
         runtime,
         service.id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from web import serialize
-from web.context import services
+from web.context import services, visible
 from web.params import parse_time
 
 
@@ -17,6 +17,7 @@ def list_alerts(
 ) -> tuple:
     """GET /alerts"""
     page, deliveries = services().alerts(
+        visible(),
         limit,
         cursor=cursor,
         service_id=service_id,

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import yaml
 from connexion import AsyncApp
+from connexion.middleware import MiddlewarePosition
 from connexion.options import SwaggerUIOptions
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from statuschecker.runtime import Runtime
 from web import problems
+from web.bodylimit import BodyLimitMiddleware
+from web.validation import validator_map
 
 SPEC = Path(__file__).resolve().parents[1] / "openapispec.yaml"
+BASE_PATH = "/v1"
 
 
 def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncApp:
@@ -34,18 +40,41 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
         finally:
             await run_in_threadpool(runtime.close)
 
-    async def metrics(_: Request) -> Response:
+    metrics_token = runtime.settings.metrics_token
+
+    async def metrics(request: Request) -> Response:
+        if metrics_token is not None:
+            given = request.headers.get("authorization", "").encode()
+            expected = f"Bearer {metrics_token.get_secret_value()}".encode()
+            if not hmac.compare_digest(given, expected):
+                return JSONResponse(
+                    {"title": "Unauthorized", "status": 401, "detail": "/metrics needs its token"},
+                    401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                    media_type="application/problem+json",
+                )
         body = await run_in_threadpool(generate_latest, runtime.metrics.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    app = AsyncApp(__name__, lifespan=lifespan, specification_dir=SPEC.parent)
+    app = AsyncApp(
+        __name__,
+        lifespan=lifespan,
+        specification_dir=SPEC.parent,
+        validator_map=validator_map(),
+    )
     app.add_api(
         SPEC.name,
-        base_path="/v1",
+        base_path=BASE_PATH,
         strict_validation=True,
         validate_responses=validate_responses,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])
-    problems.install(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        MiddlewarePosition.BEFORE_EXCEPTION,
+        max_bytes=runtime.settings.max_request_bytes,
+    )
+    paths = yaml.safe_load(SPEC.read_text(encoding="utf-8"))["paths"]
+    problems.install(app, problems.allowed_methods(paths, BASE_PATH))
     return app

@@ -1,11 +1,15 @@
-"""Access to the running statuschecker from inside a request."""
+"""Access to the running statuschecker and to the caller from inside a request."""
 
 from __future__ import annotations
 
-from connexion.context import scope
+from connexion.context import context, request, scope
 
+from statuschecker.accounts import Accounts
+from statuschecker.model import Caller, Visibility
 from statuschecker.runtime import Runtime
 from statuschecker.service import ServiceRegistry
+
+ANONYMOUS = Caller()
 
 
 def runtime() -> Runtime:
@@ -16,3 +20,25 @@ def runtime() -> Runtime:
 def services() -> ServiceRegistry:
     """The service layer of the running statuschecker."""
     return runtime().services
+
+
+def accounts() -> Accounts:
+    """The accounts of the running statuschecker."""
+    return runtime().accounts
+
+
+def caller() -> Caller:
+    """Who sent the request, as the security handler found (anonymous without a token)."""
+    token_info = context.get("token_info") or {}
+    return token_info.get("caller", ANONYMOUS)
+
+
+def visible() -> Visibility:
+    """The services the caller may see."""
+    return Visibility.of(caller())
+
+
+def client_address() -> str:
+    """The address the request came from (after uvicorn applied trusted proxy headers)."""
+    client = request.client
+    return client.host if client else "unknown"

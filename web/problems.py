@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
 import structlog
 from connexion import AsyncApp
 from connexion.exceptions import BadRequestProblem
@@ -16,7 +20,7 @@ log = structlog.get_logger(__name__)
 
 def _domain_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, DomainError)
-    return problem(exc.status, exc.title, exc.detail)
+    return problem(exc.status, exc.title, exc.detail, headers=exc.headers or None)
 
 
 def _bad_request(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -28,6 +32,49 @@ def _bad_request(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 
 def _no_route(request: ConnexionRequest, _: Exception) -> ConnexionResponse:
     return problem(404, "Not Found", f"nothing is served at {request.url.path}")
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def allowed_methods(
+    paths: Mapping[str, Mapping[str, Any]], base_path: str
+) -> Callable[[str], list[str]]:
+    """A function from a request path to the methods the contract serves there (HEAD with GET,
+    as Starlette answers it), from the spec's `paths`; none for a path it does not name."""
+    table: list[tuple[re.Pattern[str], list[str]]] = []
+    for template, item in paths.items():
+        parts = re.split(r"\{[^}]+\}", base_path + template)
+        pattern = "[^/]+".join(re.escape(part) for part in parts)
+        methods = [m.upper() for m in HTTP_METHODS if m in item]
+        if "GET" in methods and "HEAD" not in methods:
+            methods.append("HEAD")
+        table.append((re.compile(pattern), methods))
+
+    def at(path: str) -> list[str]:
+        return next((methods for pattern, methods in table if pattern.fullmatch(path)), [])
+
+    return at
+
+
+def _method_not_allowed(
+    allowed: Callable[[str], Iterable[str]],
+) -> Callable[[ConnexionRequest, Exception], ConnexionResponse]:
+    """405 with an Allow header naming every method the contract serves at the path: Connexion
+    routes each operation on its own, so Starlette's Allow names only one operation's methods."""
+
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        # Paths outside the contract (/metrics, the Swagger UI) keep the router's own answer.
+        own = (getattr(exc, "headers", None) or {}).get("Allow", "")
+        methods = ", ".join(allowed(request.url.path)) or own
+        return problem(
+            405,
+            "Method Not Allowed",
+            f"{request.method} is not served at {request.url.path}; it serves {methods}",
+            headers={"Allow": methods},
+        )
+
+    return handle
 
 
 def _undecodable_body(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -44,10 +91,12 @@ def _database_error(request: ConnexionRequest, exc: Exception) -> ConnexionRespo
     return problem(500, "Internal Server Error", "the database refused the request")
 
 
-def install(app: AsyncApp) -> None:
-    """Register the handlers that turn exceptions into problem responses."""
+def install(app: AsyncApp, allowed: Callable[[str], Iterable[str]]) -> None:
+    """Register the handlers that turn exceptions into problem responses; `allowed` names the
+    methods served at a path (see `allowed_methods`)."""
     app.add_error_handler(DomainError, _domain_error)
     app.add_error_handler(BadRequestProblem, _bad_request)
     app.add_error_handler(404, _no_route)
+    app.add_error_handler(405, _method_not_allowed(allowed))
     app.add_error_handler(UnicodeDecodeError, _undecodable_body)
     app.add_error_handler(DBAPIError, _database_error)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from statuschecker.model import Alert, AlertPolicy, Event, Page, Service, Tick
+from statuschecker.model import Alert, AlertPolicy, ApiToken, Event, Page, Service, Tick, User
+from statuschecker.redaction import masked_options, masked_url
 from statuschecker.stats import Stats
 from statuschecker.store.deliveries import DeliveryView, redact
 from statuschecker.timefmt import rfc3339
@@ -42,8 +43,10 @@ def service(value: Service) -> dict[str, Any]:
     m = value.metric
     return {
         "id": value.id,
+        "owner_id": value.owner_id,
+        "public": value.public,
         "name": value.name,
-        "url": value.url,
+        "url": masked_url(value.url),
         "kind": value.kind,
         "interval_seconds": value.interval_seconds,
         "timeout_seconds": value.timeout_seconds,
@@ -68,7 +71,28 @@ def service(value: Service) -> dict[str, Any]:
         },
         "alert_policy": policy(value.alert_policy or AlertPolicy()),
         "alert_state": value.alert_state,
-        "check_options": dict(value.check_options),
+        "check_options": masked_options(value.check_options),
+    }
+
+
+def user(value: User) -> dict[str, Any]:
+    """An account as the API shows it (never its password hash)."""
+    return {
+        "id": value.id,
+        "email": value.email,
+        "is_admin": value.is_admin,
+        "created_at": timestamp(value.created_at),
+    }
+
+
+def api_token(value: ApiToken) -> dict[str, Any]:
+    """An API token without its secret."""
+    return {
+        "id": value.id,
+        "name": value.name,
+        "read_only": value.read_only,
+        "created_at": timestamp(value.created_at),
+        "expires_at": timestamp(value.expires_at),
     }
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from web import serialize
-from web.context import services
+from web.context import caller, services, visible
 from web.params import parse_time
 
 
 def register(body: dict[str, Any]) -> tuple:
     """POST /services"""
-    created = services().register(**body)
+    created = services().register(caller(), **body)
     return serialize.respond(serialize.service(created), 201, Location=f"/v1/services/{created.id}")
 
 
@@ -19,29 +19,35 @@ def list_services(
     limit: int = 50, cursor: str | None = None, status: str | None = None, name: str | None = None
 ) -> tuple:
     """GET /services"""
-    page = services().list_services(limit=limit, cursor=cursor, status=status, name=name)  # type: ignore[arg-type]
+    page = services().list_services(
+        visible(),
+        limit=limit,
+        cursor=cursor,
+        status=status,  # type: ignore[arg-type]
+        name=name,
+    )
     return serialize.respond(serialize.page(page, serialize.service))
 
 
 def get_service(service_id: int) -> tuple:
     """GET /services/{service_id}"""
-    return serialize.respond(serialize.service(services().get(service_id)))
+    return serialize.respond(serialize.service(services().get(service_id, visible())))
 
 
 def update_service(service_id: int, body: dict[str, Any]) -> tuple:
     """PATCH /services/{service_id}"""
-    return serialize.respond(serialize.service(services().update(service_id, body)))
+    return serialize.respond(serialize.service(services().update(service_id, body, visible())))
 
 
 def delete_service(service_id: int) -> tuple:
     """DELETE /services/{service_id}"""
-    services().delete(service_id)
+    services().delete(service_id, visible())
     return serialize.respond(None, 204)
 
 
 def list_events(service_id: int, limit: int = 50, cursor: str | None = None) -> tuple:
     """GET /services/{service_id}/events"""
-    page = services().events(service_id, limit=limit, cursor=cursor)
+    page = services().events(service_id, visible(), limit=limit, cursor=cursor)
     return serialize.respond(serialize.page(page, serialize.event))
 
 
@@ -55,6 +61,7 @@ def list_ticks(
     """GET /services/{service_id}/ticks"""
     page = services().ticks(
         service_id,
+        visible(),
         limit=limit,
         cursor=cursor,
         since=parse_time("since", since),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from web import serialize
-from web.context import services
+from web.context import services, visible
 from web.params import parse_time
 
 
@@ -16,6 +16,7 @@ def get_stats(
     """GET /services/{service_id}/stats"""
     result = services().stats(
         service_id,
+        visible(),
         window_seconds=window_seconds,
         since=parse_time("since", since),
         until=parse_time("until", until),
@@ -25,7 +26,7 @@ def get_stats(
 
 def get_stats_summary(service_id: int) -> tuple:
     """GET /services/{service_id}/stats/summary"""
-    windows = services().stats_summary(service_id)
+    windows = services().stats_summary(service_id, visible())
     data = [
         {
             "window": label,

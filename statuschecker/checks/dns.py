@@ -3,7 +3,8 @@
 Up means the resolver answered with at least one record of the type and, when the
 `expected_value` option is set, with one that matches it. A failing lookup is a down result
 whose `error` names the reason ("NXDOMAIN", "no MX records", "SERVFAIL", "resolver refused",
-"timeout (deadline 2s)", "answer does not contain ..."); only `asyncio.CancelledError`
+"timeout (deadline 2s)", "answer does not contain ...", "refused by target policy: 10.0.0.53 is
+a private address" for a `resolver` option the policy forbids); only `asyncio.CancelledError`
 propagates. `dns_ms` and `response_time_ms` are the lookup time, reported whenever the resolver
 replied.
 
@@ -38,6 +39,7 @@ from dns.rdtypes.IN.SRV import SRV
 
 from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.netpolicy import TargetRefused, refuse_forbidden
 
 _RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA")
 _DEFAULT_RECORD_TYPE = "A"
@@ -56,8 +58,8 @@ async def check(spec: CheckSpec) -> CheckResult:
     try:
         qname = _query_name(spec.url, record_type)
         wanted = None if expected is None else _normalise_value(record_type, expected)
-        resolver = _resolver(spec.options.get("resolver"))
-    except ValueError as exc:
+        resolver = _resolver(spec.options.get("resolver"), spec.limits.allow_private_targets)
+    except (ValueError, TargetRefused) as exc:
         return CheckResult(up=False, error=str(exc))
     except dns.resolver.NoResolverConfiguration:
         return CheckResult(up=False, error="no resolver configured")
@@ -81,12 +83,16 @@ async def check(spec: CheckSpec) -> CheckResult:
     return CheckResult(up=True, response_time_ms=took, dns_ms=took)
 
 
-def _resolver(address: str | None) -> dns.asyncresolver.Resolver:
-    """The system's stub resolver, or one asking only the server at `address`."""
+def _resolver(address: str | None, allow_private_targets: bool) -> dns.asyncresolver.Resolver:
+    """The system's stub resolver, or one asking only the server at `address`: without
+    `allow_private_targets`, `TargetRefused` when the policy forbids that address (the system's
+    resolvers are the operator's, and allowed)."""
     if address is None:
         return dns.asyncresolver.Resolver()  # reads /etc/resolv.conf: picks up its changes
     resolver = dns.asyncresolver.Resolver(configure=False)
     host, port = _nameserver(address)
+    if not allow_private_targets:
+        refuse_forbidden([host])
     resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port)]
     return resolver
 

@@ -4,12 +4,15 @@ bounded body, and judge the final response against the service's expectations.
 Up means the final response meets every expectation (see `expectations`; by default, a 2xx
 status); each one missed is named in `error`, joined with "; ". A target that gives no response
 is a down result whose `error` names the reason ("timeout (connect)", "connection refused",
-"DNS failure: host", ...); only `asyncio.CancelledError` propagates.
+"DNS failure: host", "refused by target policy: 10.0.0.1 is a private address", ...); only
+`asyncio.CancelledError` propagates.
 
 Phases: the host is resolved here (timed as `dns_ms`) and the request is sent to the address
 found, with the URL's host in the Host header and as the TLS server name, against which the
 certificate is still verified; `connect_ms` and `tls_ms` come from httpcore's trace events. For
 a redirect chain they are the final request's: no connection is kept for a second request.
+Without private targets allowed, the transport verifies each address it connects to, on every
+hop (`netpolicy.guard`).
 
 Cost per check is kept small on purpose: one TLS context per trust store (building one costs
 milliseconds), a fresh `AsyncClient` with its own transport per check (a shared pool degrades
@@ -38,6 +41,7 @@ from statuschecker.checks import expectations
 from statuschecker.checks.expectations import Expectations
 from statuschecker.checks.tlsconf import client_context, peer_cert_expiry
 from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.netpolicy import TargetRefused, guard
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_HEADERS = 50
@@ -73,19 +77,22 @@ async def check(spec: CheckSpec) -> CheckResult:
         if deadline.expired():
             return phases.down(f"timeout (deadline {spec.timeout_seconds:g}s)")
         return phases.down(describe_error(exc, spec.url))
-    except _Down as exc:
+    except (_Down, TargetRefused) as exc:
         return phases.down(str(exc))
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         return phases.down(describe_error(exc, spec.url))
 
 
 def _client(spec: CheckSpec) -> httpx.AsyncClient:
-    """A client with its own one-shot transport, closed when the check ends."""
+    """A client with its own one-shot transport, closed when the check ends; without private
+    targets allowed, the transport verifies each address it connects to (every redirect hop)."""
     transport = httpx.AsyncHTTPTransport(
         verify=client_context(spec.limits.ca_bundle),
         retries=0,
         limits=_NO_KEEPALIVE,
     )
+    if not spec.limits.allow_private_targets:
+        guard(transport)
     return httpx.AsyncClient(
         transport=transport,
         headers={"User-Agent": spec.limits.user_agent},

@@ -4,8 +4,8 @@ Up means at least one echo reply came back. `response_time_ms` is the average ro
 replies, `packet_loss_percent` the share of the `packet_count` requests left without a reply, and
 `dns_ms` the name lookup when the URL names a host rather than an address. A failing target is a
 down result whose `error` names the reason ("no reply (3 packets lost)", "destination host
-unreachable (3 packets lost)", "DNS failure: host", "ICMP not permitted"); only
-`asyncio.CancelledError` propagates.
+unreachable (3 packets lost)", "DNS failure: host", "ICMP not permitted", "refused by target
+policy: 10.0.0.1 is a private address"); only `asyncio.CancelledError` propagates.
 
 Sockets: unprivileged ICMP (datagram) sockets where net.ipv4.ping_group_range admits our group,
 raw sockets otherwise (root or CAP_NET_RAW); see `icmp_mode`. Every ping on an event loop shares
@@ -51,6 +51,7 @@ from icmplib.utils import unique_identifier
 
 from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.netpolicy import TargetRefused, refuse_forbidden
 
 Mode = Literal["unprivileged", "privileged"]
 
@@ -206,9 +207,11 @@ async def check(spec: CheckSpec) -> CheckResult:
     started = time.perf_counter()
     try:
         async with asyncio.timeout_at(end):
-            address = await _address(host)
+            address = await _address(host, spec.limits.allow_private_targets)
     except (TimeoutError, NameLookupError):
         return CheckResult(up=False, error=f"DNS failure: {host}")
+    except TargetRefused as exc:
+        return CheckResult(up=False, error=str(exc))
     dns_ms = None if address == host else (time.perf_counter() - started) * 1000.0
     try:
         tally = await _ping(address, count, end, privileged=mode == "privileged")
@@ -229,14 +232,17 @@ async def check(spec: CheckSpec) -> CheckResult:
     return CheckResult(up=False, dns_ms=dns_ms, packet_loss_percent=loss, error=error)
 
 
-async def _address(host: str) -> str:
+async def _address(host: str, allow_private_targets: bool) -> str:
     """The address to ping: `host` itself when it is one, else its first address (IPv4
-    first)."""
+    first). Without `allow_private_targets`, `TargetRefused` when the policy forbids any
+    address found."""
     try:
-        return str(ipaddress.ip_address(host))
+        addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
-        addresses: list[str] = await async_resolve(host)
-        return str(ipaddress.ip_address(addresses[0]))
+        addresses = await async_resolve(host)
+    if not allow_private_targets:
+        refuse_forbidden(addresses)
+    return str(ipaddress.ip_address(addresses[0]))
 
 
 async def _ping(address: str, count: int, end: float, *, privileged: bool) -> _Tally:

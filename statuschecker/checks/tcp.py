@@ -3,7 +3,8 @@
 Up means a connection to `tcp://host:port` opened within `spec.timeout_seconds` and, with the
 `body_contains` option, the reply contained that text. A failing target is a down result whose
 `error` names the reason ("connection refused", "timeout (connect)", "DNS failure: host",
-"reply does not contain 'x'", ...); only `asyncio.CancelledError` propagates.
+"reply does not contain 'x'", "refused by target policy: 10.0.0.1 is a private address", ...);
+only `asyncio.CancelledError` propagates.
 
 URL parsing (`address`), phases (`Phases`), name resolution (`resolve`), connecting (`connect`)
 and `reject_others` are shared with the tls check, which adds a handshake to the connection.
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 
 from statuschecker.checks.http import describe_error
 from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.netpolicy import TargetRefused, refuse_forbidden
 
 MAX_BODY_CHARS = 65_536
 MAX_BODY_CONTAINS_CHARS = 4096
@@ -79,11 +81,13 @@ async def check(spec: CheckSpec) -> CheckResult:
     async with contextlib.AsyncExitStack() as connections:  # closed after the deadline's block
         try:
             async with asyncio.timeout(spec.timeout_seconds):
-                addresses = await resolve(host, port)
+                addresses = await resolve(host, port, spec.limits.allow_private_targets)
                 phases.enter("connect")
                 reader, writer = await connect(addresses, connections)
                 phases.enter("send")
                 error = await _converse(reader, writer, spec.options, phases)
+        except TargetRefused as exc:
+            return phases.result(str(exc))
         except TimeoutError:  # the deadline, or the kernel giving up on a connect
             return phases.result(f"timeout ({phases.current})")
         except OSError as exc:
@@ -125,10 +129,15 @@ async def _reply_contains(reader: asyncio.StreamReader, needle: bytes) -> bool:
     return False
 
 
-async def resolve(host: str, port: int) -> list[Address]:
-    """The addresses of `host` for a TCP connection to `port`, in the resolver's order."""
+async def resolve(host: str, port: int, allow_private_targets: bool) -> list[Address]:
+    """The addresses of `host` for a TCP connection to `port`, in the resolver's order. Without
+    `allow_private_targets`, `TargetRefused` when the policy forbids any of them: connecting to
+    these addresses, never to the name again, connects only where the policy allows."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [(str(sockaddr[0]), int(sockaddr[1])) for *_, sockaddr in infos]
+    addresses = [(str(sockaddr[0]), int(sockaddr[1])) for *_, sockaddr in infos]
+    if not allow_private_targets:
+        refuse_forbidden(ip for ip, _ in addresses)
+    return addresses
 
 
 async def connect(

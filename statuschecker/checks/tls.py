@@ -5,8 +5,8 @@ valid for the host, and it expires in more than `min_cert_days` days. `cert_expi
 recorded whenever a certificate was seen, also one that failed verification: that one is read
 on a second, unverified handshake. A failing target is a down result whose `error` names the
 reason ("certificate expired", "certificate expires in 3.2 days (minimum 14)", "TLS error:
-certificate verify failed: ...", "connection refused", "timeout (handshake)", ...); only
-`asyncio.CancelledError` propagates.
+certificate verify failed: ...", "connection refused", "timeout (handshake)", "refused by target
+policy: 127.0.0.1 is a loopback address", ...); only `asyncio.CancelledError` propagates.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from statuschecker.checks.http import describe_error
 from statuschecker.checks.tcp import Address, Phases, address, connect, reject_others, resolve
 from statuschecker.checks.tlsconf import client_context, peer_cert_expiry
 from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.netpolicy import TargetRefused
 
 DEFAULT_PORT = 443
 DEFAULT_MIN_CERT_DAYS = 14
@@ -42,12 +43,14 @@ async def check(spec: CheckSpec) -> CheckResult:
     async with contextlib.AsyncExitStack() as connections:  # closed after the deadline's block
         try:
             async with asyncio.timeout_at(deadline):
-                addresses = await resolve(host, port)
+                addresses = await resolve(host, port, spec.limits.allow_private_targets)
                 phases.enter("connect")
                 _, writer = await connect(addresses, connections)
                 phases.enter("handshake")
                 await writer.start_tls(client_context(spec.limits.ca_bundle), server_hostname=host)
                 phases.enter("verdict")
+        except TargetRefused as exc:
+            return phases.result(str(exc))
         except ssl.SSLCertVerificationError as exc:
             expires = await _unverified_expiry(host, addresses, deadline, connections)
             return phases.result(_verify_error(exc, spec.url), cert_expires_at=expires)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from statuschecker.checks.http import describe_error
+from statuschecker.netpolicy import TargetRefused
 from statuschecker.notify import DeliveryError
 
 USER_AGENT = "statuschecker"
@@ -42,8 +43,9 @@ async def send(
     timeout: float,  # noqa: ASYNC109 - also bounds the sockets, which a caller's deadline cannot
 ) -> None:
     """POST `payload` to `url` within `timeout`; a 2xx answer is success, anything else raises
-    `DeliveryError` ("status 500", "timeout", "connection refused", ...). The response body
-    is never read."""
+    `DeliveryError` ("status 500", "timeout", "connection refused", "refused by target policy:
+    127.0.0.1 is a loopback address" from a client made with `netpolicy.guard`, ...). The
+    response body is never read."""
     body = encode(payload)
     headers = {
         "Content-Type": "application/json",
@@ -65,5 +67,7 @@ async def send(
         raise DeliveryError(describe_error(exc, url)) from exc
     except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
         raise DeliveryError(describe_error(exc, url)) from exc
+    except TargetRefused as exc:
+        raise DeliveryError(str(exc)) from None
     if not 200 <= status < 300:
         raise DeliveryError(f"status {status}")

@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Row, RowMapping, insert, select, text, update
 
 from statuschecker import alerting
-from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Page, Receiver
+from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Page, Receiver, Visibility
 from statuschecker.store import cursor
+from statuschecker.store.services import EVERYTHING, within
 from statuschecker.store.tables import alert_deliveries, alerts, services
 
 # For each service: how many checks, and failures, fell in each rule's window ending at the
@@ -170,11 +171,15 @@ def page(
     kind: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    visibility: Visibility = EVERYTHING,
 ) -> Page[Alert]:
-    """Alerts, newest first, optionally of one service, one kind and a time range."""
+    """Alerts of the services in `visibility`, newest first, optionally of one service, one kind
+    and a time range."""
     a = alerts.c
-    query = select(alerts, services.c.name.label("service_name")).join(
-        services, services.c.id == a.service_id
+    query = (
+        select(alerts, services.c.name.label("service_name"))
+        .join(services, services.c.id == a.service_id)
+        .where(within(visibility))
     )
     if service_id is not None:
         query = query.where(a.service_id == service_id)

@@ -5,13 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from statuschecker.errors import Conflict, NotFound
-from statuschecker.model import AlertPolicy, Event, Metric, Page, Service, Status
+from statuschecker.model import AlertPolicy, Event, Metric, Page, Service, Status, Visibility
 from statuschecker.store import cursor
 from statuschecker.store.tables import service_events, service_metrics, services
+
+EVERYTHING = Visibility()
 
 _open_event = service_events.alias("open_event")
 
@@ -25,6 +39,8 @@ def _service_select() -> Select:
     return (
         select(
             services.c.id,
+            services.c.owner_id,
+            services.c.public,
             services.c.name,
             services.c.url,
             services.c.kind,
@@ -84,12 +100,23 @@ def _to_service(row: RowMapping) -> Service:
         alert_policy=AlertPolicy().merged(row["alert_policy"]) if row["alert_policy"] else None,
         alert_state=row["alert_state"],
         check_options=row["check_options"],
+        owner_id=row["owner_id"],
+        public=row["public"],
     )
 
 
+def within(visibility: Visibility) -> ColumnElement[bool]:
+    """The condition that keeps a query on `services` to the services `visibility` admits."""
+    if visibility.public_only:
+        return services.c.public
+    if visibility.owner_id is not None:
+        return services.c.owner_id == visibility.owner_id
+    return true()
+
+
 def _raise_if_duplicate_name(exc: IntegrityError, name: object) -> None:
-    if "uq_services_name" in str(exc.orig):
-        raise Conflict(f"a service named {name!r} already exists") from exc
+    if "_name" in str(exc.orig) and "uq_services_" in str(exc.orig):
+        raise Conflict(f"you already have a service named {name!r}") from exc
 
 
 def create(conn: Connection, values: Mapping[str, Any]) -> int:
@@ -106,17 +133,25 @@ def create(conn: Connection, values: Mapping[str, Any]) -> int:
     return service_id
 
 
-def get(conn: Connection, service_id: int) -> Service:
-    """One service with its current state; NotFound if there is none with that id."""
-    row = conn.execute(_service_select().where(services.c.id == service_id)).mappings().first()
+def count_owned(conn: Connection, owner_id: int) -> int:
+    """How many services an account has."""
+    query = select(func.count()).select_from(services).where(services.c.owner_id == owner_id)
+    return conn.execute(query).scalar_one()
+
+
+def get(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> Service:
+    """One service with its current state; NotFound if `visibility` has none with that id."""
+    query = _service_select().where(services.c.id == service_id, within(visibility))
+    row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no service with id {service_id}")
     return _to_service(row)
 
 
-def get_by_name(conn: Connection, name: str) -> Service:
-    """One service by its name; NotFound if none has it."""
-    row = conn.execute(_service_select().where(services.c.name == name)).mappings().first()
+def get_by_name(conn: Connection, name: str, visibility: Visibility = EVERYTHING) -> Service:
+    """The oldest service with this name that `visibility` admits; NotFound if none has it."""
+    query = _service_select().where(services.c.name == name, within(visibility))
+    row = conn.execute(query.order_by(services.c.id)).mappings().first()
     if row is None:
         raise NotFound(f"no service named {name!r}")
     return _to_service(row)
@@ -128,9 +163,9 @@ def get_many(conn: Connection, service_ids: Iterable[int]) -> list[Service]:
     return [_to_service(row) for row in conn.execute(query).mappings()]
 
 
-def exists(conn: Connection, service_id: int) -> bool:
-    """Whether a service with this id is registered."""
-    query = select(services.c.id).where(services.c.id == service_id)
+def exists(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> bool:
+    """Whether `visibility` has a service with this id."""
+    query = select(services.c.id).where(services.c.id == service_id, within(visibility))
     return conn.execute(query).first() is not None
 
 
@@ -141,9 +176,11 @@ def list_page(
     after: str | None = None,
     status: Status | None = None,
     name: str | None = None,
+    visibility: Visibility = EVERYTHING,
 ) -> Page[Service]:
-    """Services in id order, `limit` at a time, optionally filtered by status and name part."""
-    query = _service_select().order_by(services.c.id).limit(limit + 1)
+    """Services of `visibility` in id order, `limit` at a time, optionally filtered by status and
+    name part."""
+    query = _service_select().where(within(visibility)).order_by(services.c.id).limit(limit + 1)
     if after is not None:
         (last_id,) = cursor.decode(after, int)
         query = query.where(services.c.id > last_id)
@@ -158,7 +195,8 @@ def list_page(
 
 
 def change(conn: Connection, service_id: int, values: Mapping[str, Any]) -> None:
-    """Apply `values` to a service; reschedule it when what or how it checks changed."""
+    """Apply `values` to a service; reschedule it when what or how it checks changed. The
+    caller has found the service visible to it first."""
     extra: dict[str, Any] = {"updated_at": func.now()}
     if RESCHEDULING_FIELDS & values.keys():
         extra["next_check_at"] = func.now()
@@ -175,8 +213,12 @@ def change(conn: Connection, service_id: int, values: Mapping[str, Any]) -> None
         raise NotFound(f"no service with id {service_id}")
 
 
-def remove(conn: Connection, service_id: int) -> None:
-    """Delete a service and, by cascade, its ticks, metrics and events."""
-    statement = delete(services).where(services.c.id == service_id).returning(services.c.id)
+def remove(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> None:
+    """Delete a service `visibility` admits and, by cascade, its ticks, metrics and events."""
+    statement = (
+        delete(services)
+        .where(services.c.id == service_id, within(visibility))
+        .returning(services.c.id)
+    )
     if conn.execute(statement).first() is None:
         raise NotFound(f"no service with id {service_id}")

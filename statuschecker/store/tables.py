@@ -42,11 +42,39 @@ def _service_ref() -> Column:
     )
 
 
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    # Stored lower-cased, so that one address is one account however it is typed.
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# API tokens for scripts and scrapers; only a SHA-256 of the secret is kept.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("read_only", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Index("ix_api_tokens_user_id_id", "user_id", "id"),
+)
+
 services = Table(
     "services",
     metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
-    Column("name", String(100), nullable=False, unique=True),
+    # Services registered before accounts existed have no owner; only admins see them.
+    Column("owner_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("name", String(100), nullable=False),
+    Column("public", Boolean, nullable=False, server_default=text("false")),
     Column("url", Text, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("interval_seconds", Integer, nullable=False),
@@ -73,6 +101,15 @@ services = Table(
         name="timeout_range",
     ),
     Index("ix_services_due", "next_check_at", postgresql_where=text("NOT paused")),
+    # Names are unique per account (and among the services without an owner).
+    Index("uq_services_owner_name", "owner_id", "name", unique=True),
+    Index(
+        "uq_services_unowned_name",
+        "name",
+        unique=True,
+        postgresql_where=text("owner_id IS NULL"),
+    ),
+    Index("ix_services_public", "id", postgresql_where=text("public")),
 )
 
 service_ticks = Table(
