@@ -12,7 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from targets import Target, free_port
+from accounts import PASSWORD
+from targets import Target, closed_port_url, free_port
 from waiting import wait_until
 
 from statuschecker.embedded_db import EmbeddedPostgres
@@ -67,17 +68,30 @@ def stop(process: subprocess.Popen, signum: int) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
+def sign_up_and_log_in(api: str) -> dict[str, str]:
+    """Sign up through the process's API and log in; the Authorization header to send."""
+    credentials = {"email": "cli@example.com", "password": PASSWORD}
+    signed_up = httpx.post(f"{api}/users", json=credentials)
+    assert signed_up.status_code == 201, signed_up.text
+    logged_in = httpx.post(f"{api}/auth/token", json=credentials)
+    assert logged_in.status_code == 200, logged_in.text
+    return {"Authorization": f"Bearer {logged_in.json()['access_token']}"}
+
+
 def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> None:
     port = free_port()
     process = start(data_dir, port)
     api = f"http://127.0.0.1:{port}/v1"
+    auth = sign_up_and_log_in(api)
     with Target("up") as target:
         created = httpx.post(
-            f"{api}/services", json={"name": "cli", "url": target.url, "interval_seconds": 1}
+            f"{api}/services",
+            json={"name": "cli", "url": target.url, "interval_seconds": 1},
+            headers=auth,
         )
         assert created.status_code == 201
         service_url = f"{api}/services/{created.json()['id']}"
-        wait_until(lambda: httpx.get(service_url).json()["status"] == "up")
+        wait_until(lambda: httpx.get(service_url, headers=auth).json()["status"] == "up")
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert 'statuschecker_service_up{service_id="1",service_name="cli"} 1.0' in metrics
     logs = stop(process, signal.SIGTERM)
@@ -85,6 +99,7 @@ def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> N
     events = [entry["event"] for entry in logs]
     assert "embedded_db.started" in events and "embedded_db.stopped" in events
     assert "poller.stopped" in events
+    assert "account.created" in events and "account.logged_in" in events
     state = next(e for e in logs if e["event"] == "service.state_changed")
     assert state["service_id"] == 1 and state["current"] == "uptime" and state["level"] == "info"
     assert not EmbeddedPostgres(data_dir / "postgres").is_running()
@@ -92,18 +107,20 @@ def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> N
 
 def test_a_later_start_recovers_the_server_a_killed_process_left(data_dir: Path) -> None:
     port = free_port()
+    api = f"http://127.0.0.1:{port}/v1"
     first = start(data_dir, port)
-    httpx.post(
-        f"http://127.0.0.1:{port}/v1/services", json={"name": "kept", "url": "http://a.test/"}
-    )
+    auth = sign_up_and_log_in(api)
+    kept = {"name": "kept", "url": closed_port_url()}
+    assert httpx.post(f"{api}/services", json=kept, headers=auth).status_code == 201
     first.kill()
     first.communicate(timeout=10)
     server = EmbeddedPostgres(data_dir / "postgres")
     assert server.is_running()  # SIGKILL leaves the embedded server behind
 
     second = start(data_dir, port)
-    names = [s["name"] for s in httpx.get(f"http://127.0.0.1:{port}/v1/services").json()["data"]]
-    assert names == ["kept"]
+    listed = httpx.get(f"{api}/services", headers=auth)  # the signing key outlived the process
+    assert listed.status_code == 200, listed.text
+    assert [s["name"] for s in listed.json()["data"]] == ["kept"]
     logs = stop(second, signal.SIGINT)
     assert "embedded_db.adopted" in [entry["event"] for entry in logs]
     assert not server.is_running()

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from targets import Target
+from accounts import PASSWORD
+from targets import Target, closed_port_url
 from waiting import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "client"))
@@ -17,6 +18,14 @@ generated = pytest.importorskip(
     "statuschecker_client", reason="generate the client first: `make client` (make test does)"
 )
 
+from statuschecker_client.api.accounts import (  # noqa: E402
+    create_token,
+    get_me,
+    list_tokens,
+    log_in,
+    revoke_token,
+    sign_up,
+)
 from statuschecker_client.api.health import get_health  # noqa: E402
 from statuschecker_client.api.history import list_events, list_ticks  # noqa: E402
 from statuschecker_client.api.services import (  # noqa: E402
@@ -26,24 +35,59 @@ from statuschecker_client.api.services import (  # noqa: E402
     register,
     update_service,
 )
+from statuschecker_client.api.status import list_status  # noqa: E402
 from statuschecker_client.models import (  # noqa: E402
+    AccessToken,
+    ApiTokenCreate,
+    ApiTokenList,
+    ApiTokenSecret,
+    Credentials,
     ListServicesStatus,
     Problem,
     Service,
     ServiceCreate,
     ServicePatch,
     ServiceStatus,
+    User,
 )
 
 
+def anonymous(live_server: str) -> Any:
+    """A client without a token, as for signing up and logging in."""
+    return generated.Client(base_url=f"{live_server}/v1", raise_on_unexpected_status=True)
+
+
+def logged_in(live_server: str, token: str) -> Any:
+    """A client that sends `token` as its bearer token."""
+    return generated.AuthenticatedClient(
+        base_url=f"{live_server}/v1", token=token, raise_on_unexpected_status=True
+    )
+
+
+def sign_up_and_log_in(live_server: str, email: str) -> tuple[User, Any]:
+    """Sign up with `email` and PASSWORD, log in; the account and a client acting as it."""
+    credentials = Credentials(email=email, password=PASSWORD)
+    user = sign_up.sync(client=anonymous(live_server), body=credentials)
+    assert isinstance(user, User) and user.email == email
+    token = log_in.sync(client=anonymous(live_server), body=credentials)
+    assert isinstance(token, AccessToken) and token.token_type.value == "bearer"
+    assert token.expires_in > 0
+    return user, logged_in(live_server, token.access_token)
+
+
 def test_a_service_through_its_whole_life(live_server: str) -> None:
-    client: Any = generated.Client(base_url=f"{live_server}/v1", raise_on_unexpected_status=True)
+    user, client = sign_up_and_log_in(live_server, "e2e@example.com")
+    assert user.is_admin  # the first account
+    me = get_me.sync(client=client)
+    assert isinstance(me, User) and (me.id, me.email) == (user.id, user.email)
+
     with Target("up") as target:
         created = register.sync(
             client=client,
             body=ServiceCreate(name="e2e", url=target.url, interval_seconds=1, timeout_seconds=0.5),
         )
         assert isinstance(created, Service) and created.status == ServiceStatus.UNKNOWN
+        assert (created.owner_id, created.public) == (user.id, False)
 
         up = wait_until(
             lambda: (
@@ -70,10 +114,78 @@ def test_a_service_through_its_whole_life(live_server: str) -> None:
     assert isinstance(paused, Service) and paused.paused
     listed = list_services.sync(client=client, status=ListServicesStatus.DOWN)
     assert [s.name for s in listed.data] == ["e2e"]
-    assert get_health.sync(client=client).status.value == "ok"
+    assert get_health.sync(client=anonymous(live_server)).status.value == "ok"
+
+    # Without a token the status summary shows public services only.
+    assert list_status.sync(client=anonymous(live_server)).data == []
+    shown = update_service.sync(created.id, client=client, body=ServicePatch(public=True))
+    assert isinstance(shown, Service) and shown.public
+    public = list_status.sync(client=anonymous(live_server)).data
+    assert [(s.id, s.name, s.status.value) for s in public] == [(created.id, "e2e", "down")]
 
     duplicate = register.sync(client=client, body=ServiceCreate(name="e2e", url="http://x.test/"))
     assert isinstance(duplicate, Problem) and duplicate.status == 409
     assert delete_service.sync_detailed(created.id, client=client).status_code == 204
     missing = get_service.sync(created.id, client=client)
     assert isinstance(missing, Problem) and missing.status == 404
+
+
+def test_api_tokens_read_until_revoked_and_accounts_see_only_their_own(live_server: str) -> None:
+    first, admin = sign_up_and_log_in(live_server, "first@example.com")
+    user, client = sign_up_and_log_in(live_server, "second@example.com")
+    assert first.is_admin and not user.is_admin
+    owned = register.sync(client=client, body=ServiceCreate(name="mine", url=closed_port_url()))
+    assert isinstance(owned, Service) and owned.owner_id == user.id
+    theirs = register.sync(client=admin, body=ServiceCreate(name="theirs", url=closed_port_url()))
+    assert isinstance(theirs, Service)
+    assert [s.name for s in list_services.sync(client=client).data] == ["mine"]
+    hidden = get_service.sync(theirs.id, client=client)
+    assert isinstance(hidden, Problem) and hidden.status == 404
+    assert {s.name for s in list_services.sync(client=admin).data} == {"mine", "theirs"}
+
+    secret = create_token.sync(client=client, body=ApiTokenCreate(name="dashboard", read_only=True))
+    assert isinstance(secret, ApiTokenSecret) and secret.read_only
+    assert secret.token.startswith("sc_") and secret.expires_at is None
+    expiring = create_token.sync(
+        client=client, body=ApiTokenCreate(name="ci", expires_in_seconds=3600)
+    )
+    assert isinstance(expiring, ApiTokenSecret) and not expiring.read_only
+    assert expiring.expires_at is not None
+    assert timedelta(minutes=59) < expiring.expires_at - datetime.now(UTC) <= timedelta(hours=1)
+    tokens = list_tokens.sync(client=client)
+    assert isinstance(tokens, ApiTokenList) and tokens.next_cursor is None
+    assert [(t.id, t.name, t.read_only) for t in tokens.data] == [
+        (secret.id, "dashboard", True),
+        (expiring.id, "ci", False),
+    ]
+    assert "token" not in tokens.to_dict()["data"][0]  # the secret was shown once
+    assert list_tokens.sync(client=admin).data == []  # tokens are the account's own
+
+    reader = logged_in(live_server, secret.token)
+    assert get_me.sync(client=reader).id == user.id
+    assert [s.id for s in list_services.sync(client=reader).data] == [owned.id]
+    refused = update_service.sync(owned.id, client=reader, body=ServicePatch(paused=True))
+    assert isinstance(refused, Problem) and refused.status == 403
+    assert get_service.sync(owned.id, client=client).paused is False
+
+    foreign = revoke_token.sync_detailed(secret.id, client=admin)
+    assert foreign.status_code == 404  # another account's token is not found
+    assert revoke_token.sync_detailed(secret.id, client=client).status_code == 204
+    revoked = list_services.sync(client=reader)
+    assert isinstance(revoked, Problem) and revoked.status == 401
+    assert [t.id for t in list_tokens.sync(client=client).data] == [expiring.id]
+    ci = logged_in(live_server, expiring.token)
+    assert get_me.sync(client=ci).id == user.id
+
+    nobody = get_me.sync(client=anonymous(live_server))
+    assert isinstance(nobody, Problem) and nobody.status == 401
+    wrong = log_in.sync(
+        client=anonymous(live_server),
+        body=Credentials(email="second@example.com", password="not the password"),
+    )
+    assert isinstance(wrong, Problem) and wrong.status == 401
+    taken = sign_up.sync(
+        client=anonymous(live_server),
+        body=Credentials(email="second@example.com", password=PASSWORD),
+    )
+    assert isinstance(taken, Problem) and taken.status == 409

@@ -8,8 +8,10 @@
 # "availability_percent", "window_seconds", "time", "downtime_seconds", "delivery_status",
 # "deliveries"}...], "next_cursor": ...}.
 # BASE_URL (default http://127.0.0.1:9999) names the running statuschecker.
+# TOKEN is an access token from login.sh or an API token from token.sh.
 set -euo pipefail
 BASE_URL="${BASE_URL:-http://127.0.0.1:9999}"
+: "${TOKEN:?log in first: export TOKEN=\$(test/scripts/login.sh EMAIL PASSWORD)}"
 id="${1:-}"
 query="${2:-}"
 
@@ -17,5 +19,5 @@ path="/v1/alerts"
 if [ -n "$id" ]; then
   path="/v1/services/$id/alerts"
 fi
-curl -fsS "$BASE_URL$path${query:+?$query}"
+curl -fsS -H "Authorization: Bearer $TOKEN" "$BASE_URL$path${query:+?$query}"
 echo

@@ -6,9 +6,11 @@
 #   Pass the page's "next_cursor" as 'cursor=...' to get the next page.
 # Prints {"data": [...services...], "next_cursor": ...} as JSON.
 # BASE_URL (default http://127.0.0.1:9999) names the running statuschecker.
+# TOKEN is an access token from login.sh or an API token from token.sh.
 set -euo pipefail
 BASE_URL="${BASE_URL:-http://127.0.0.1:9999}"
+: "${TOKEN:?log in first: export TOKEN=\$(test/scripts/login.sh EMAIL PASSWORD)}"
 query="${1:-}"
 
-curl -fsS "$BASE_URL/v1/services${query:+?$query}"
+curl -fsS -H "Authorization: Bearer $TOKEN" "$BASE_URL/v1/services${query:+?$query}"
 echo

@@ -6,8 +6,10 @@
 #   false resumes: the service is due at once.
 # Prints the changed service as JSON.
 # BASE_URL (default http://127.0.0.1:9999) names the running statuschecker.
+# TOKEN is an access token from login.sh or an API token from token.sh.
 set -euo pipefail
 BASE_URL="${BASE_URL:-http://127.0.0.1:9999}"
+: "${TOKEN:?log in first: export TOKEN=\$(test/scripts/login.sh EMAIL PASSWORD)}"
 id="${1:?usage: pause.sh SERVICE_ID [true|false]}"
 paused="${2:-true}"
 case "$paused" in
@@ -16,6 +18,7 @@ case "$paused" in
 esac
 
 curl -fsS -X PATCH "$BASE_URL/v1/services/$id" \
+  -H "Authorization: Bearer $TOKEN" \
   -H 'Content-Type: application/json' \
   -d "{\"paused\": $paused}"
 echo
