@@ -13,7 +13,6 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,10 @@ import trustme
 from dnslib import DNSRecord
 from dnslib.server import DNSHandler, DNSLogger, DNSServer
 from icmplib import ICMPRequest, ICMPv4Socket
+from outbox import add_alert, add_delivery, add_service, delivery
 from peers import TIMEOUT, Peer, Zone, serving_tls
 from receivers import Receiver
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine
 from targets import Target, free_port
 
 from statuschecker import netpolicy
@@ -33,7 +33,6 @@ from statuschecker.config import Settings
 from statuschecker.model import CheckLimits, CheckResult, CheckSpec
 from statuschecker.notifier import Notifier, webhook_client
 from statuschecker.notify import DeliveryError, webhook
-from statuschecker.store.tables import alert_deliveries, alerts, services
 
 REFUSED = CheckLimits(allow_private_targets=False)
 LOOPBACK = "refused by target policy: 127.0.0.1 is a loopback address"
@@ -420,44 +419,13 @@ def test_webhook_to_a_name_that_does_not_resolve_is_a_dns_failure(unresolvable: 
 
 
 def test_notifier_records_the_refusal_as_a_failed_attempt(db: Engine, settings: Settings) -> None:
-    with db.begin() as conn:
-        service_id = conn.execute(
-            insert(services)
-            .values(
-                name="api",
-                url="http://1.1.1.1/",
-                kind="http",
-                interval_seconds=30,
-                timeout_seconds=5,
-            )
-            .returning(services.c.id)
-        ).scalar_one()
-        alert_id = conn.execute(
-            insert(alerts)
-            .values(
-                service_id=service_id,
-                kind="down",
-                rule="availability",
-                message="Service api is down.",
-                window_seconds=120,
-                raised_at=datetime.now(UTC),
-            )
-            .returning(alerts.c.id)
-        ).scalar_one()
+    alert_id = add_alert(db, add_service(db))
     with Receiver() as receiver:
-        with db.begin() as conn:
-            delivery_id = conn.execute(
-                insert(alert_deliveries)
-                .values(alert_id=alert_id, channel="webhook", target=f"{receiver.url}/hook")
-                .returning(alert_deliveries.c.id)
-            ).scalar_one()
+        delivery_id = add_delivery(db, alert_id, f"{receiver.url}/hook")
         guarded = settings.model_copy(update={"allow_private_targets": False})
         assert asyncio.run(Notifier(db, guarded).run_once()) == 1
         assert receiver.requests == []
-    with db.connect() as conn:
-        row = conn.execute(
-            select(alert_deliveries).where(alert_deliveries.c.id == delivery_id)
-        ).one()
+    row = delivery(db, delivery_id)
     assert (row.status, row.attempts, row.last_error) == ("pending", 1, LOOPBACK)
 
 
