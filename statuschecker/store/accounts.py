@@ -95,8 +95,14 @@ def create_token(
 def token_owner(conn: Connection, secret_hash: str) -> tuple[User, ApiToken] | None:
     """The account and token with this secret hash, when the token has not expired."""
     query = (
-        select(users, api_tokens.c.id.label("token_id"), api_tokens.c.name, api_tokens.c.read_only)
-        .add_columns(api_tokens.c.created_at.label("token_created_at"), api_tokens.c.expires_at)
+        select(
+            users,
+            api_tokens.c.id.label("token_id"),
+            api_tokens.c.name,
+            api_tokens.c.read_only,
+            api_tokens.c.created_at.label("token_created_at"),
+            api_tokens.c.expires_at,
+        )
         .join(api_tokens, api_tokens.c.user_id == users.c.id)
         .where(
             api_tokens.c.secret_hash == secret_hash,
