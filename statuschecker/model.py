@@ -163,6 +163,22 @@ class Uptime:
 
 
 @dataclass(frozen=True, slots=True)
+class Bucket:
+    """Checks of one hour or day (UTC) from the rollups; response times of successful checks."""
+
+    start: datetime
+    checks: int
+    successful: int
+    avg_response_time_ms: float | None
+    max_response_time_ms: float | None
+
+    @property
+    def availability_percent(self) -> float | None:
+        """Successful checks in percent, None without checks."""
+        return 100.0 * self.successful / self.checks if self.checks else None
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """A registered service with its current state."""
 

@@ -23,6 +23,7 @@ from statuschecker.metrics import Metrics
 from statuschecker.model import (
     Alert,
     AlertPolicy,
+    Bucket,
     Caller,
     Event,
     Page,
@@ -46,6 +47,8 @@ EDITABLE_FIELDS = frozenset(
 # Everything else a registration or change carries is an option of the service's check kind.
 CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy"}
 UPTIME_TTL_SECONDS = 60.0
+# The history windows: hours per bucket and how many buckets.
+HISTORY_WINDOWS = {"24h": (1, 24), "7d": (24, 7), "30d": (24, 30)}
 MAX_STATS_RANGE = timedelta(days=366 * 5)
 
 
@@ -270,6 +273,14 @@ class ServiceRegistry:
                 (label, stats.compute(conn, service_id, now - span, now, now, self._retention))
                 for label, span in stats.SUMMARY_WINDOWS.items()
             ]
+
+    def history(self, service_id: int, visibility: Visibility, window: str) -> list[Bucket]:
+        """Availability and response times of a service `visibility` admits per hour over the
+        last 24 h, or per day over the last 7 or 30 days (`window`), oldest first, up to now."""
+        hours, count = HISTORY_WINDOWS[window]
+        with self._engine.connect() as conn:
+            self._require(conn, service_id, visibility)
+            return rollups.series(conn, service_id, hours, count, datetime.now(UTC))
 
     def alerts(
         self,

@@ -33,6 +33,7 @@ def record(runtime: Runtime, service_id: int, *results: tuple[int, CheckResult])
     runtime.poller._recorder.record(outcomes, "test")  # type: ignore[union-attr]
 
 
+NO_UPTIME = {"24h": None, "7d": None, "30d": None}  # the checks are older than 30 days
 UP = CheckResult(up=True, response_time_ms=12.0, status_code=200)
 
 
@@ -54,6 +55,7 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "kind": "http",
             "status": "up",
             "last_performed": "2026-05-01T12:00:00Z",
+            "uptime": NO_UPTIME,
         },
         {
             "id": db.id,
@@ -62,6 +64,7 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "kind": "tcp",
             "status": "down",
             "last_performed": "2026-05-01T12:01:00Z",
+            "uptime": NO_UPTIME,
         },
         {
             "id": everything["data"][2]["id"],
@@ -70,6 +73,7 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "kind": "http",
             "status": "unknown",
             "last_performed": None,
+            "uptime": NO_UPTIME,
         },
     ]
     assert [s["name"] for s in client.get("/v1/status/down").json()["data"]] == ["db"]

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from statuschecker.model import Alert, AlertPolicy, ApiToken, Event, Page, Service, Tick, User
+from statuschecker.model import (
+    Alert,
+    AlertPolicy,
+    ApiToken,
+    Bucket,
+    Event,
+    Page,
+    Service,
+    Tick,
+    Uptime,
+    User,
+)
 from statuschecker.redaction import masked_options, masked_url
 from statuschecker.stats import Stats
 from statuschecker.store.deliveries import DeliveryView, redact
@@ -64,14 +75,29 @@ def service(value: Service) -> dict[str, Any]:
             "max_response_time_ms": m.max_response_time_ms,
             "last_checked_at": timestamp(m.last_checked_at),
         },
-        "uptime": {
-            "24h": value.uptime.day if value.uptime else None,
-            "7d": value.uptime.week if value.uptime else None,
-            "30d": value.uptime.month if value.uptime else None,
-        },
+        "uptime": uptime(value.uptime),
         "alert_policy": policy(value.alert_policy or AlertPolicy()),
         "alert_state": value.alert_state,
         "check_options": masked_options(value.check_options),
+    }
+
+
+def uptime(value: Uptime | None) -> dict[str, float | None]:
+    """Availability over the last 24 h, 7 d and 30 d."""
+    if value is None:
+        return {"24h": None, "7d": None, "30d": None}
+    return {"24h": value.day, "7d": value.week, "30d": value.month}
+
+
+def bucket(value: Bucket) -> dict[str, Any]:
+    """One hour's or day's checks as the history shows them."""
+    return {
+        "start": timestamp(value.start),
+        "checks": value.checks,
+        "successful": value.successful,
+        "availability_percent": value.availability_percent,
+        "avg_response_time_ms": value.avg_response_time_ms,
+        "max_response_time_ms": value.max_response_time_ms,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from statuschecker.service import HISTORY_WINDOWS
 from web import serialize
 from web.context import services, visible
 from web.params import parse_time
@@ -40,3 +41,16 @@ def get_stats_summary(service_id: int) -> tuple:
         for label, s in windows
     ]
     return serialize.respond({"data": data})
+
+
+def get_history(service_id: int, window: str = "24h") -> tuple:
+    """GET /services/{service_id}/history"""
+    hours, _ = HISTORY_WINDOWS[window]
+    buckets = services().history(service_id, visible(), window)
+    return serialize.respond(
+        {
+            "window": window,
+            "bucket_seconds": hours * 3600,
+            "buckets": [serialize.bucket(b) for b in buckets],
+        }
+    )

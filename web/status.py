@@ -18,6 +18,7 @@ def _brief(service: Service) -> dict[str, Any]:
         "kind": service.kind,
         "status": service.status,
         "last_performed": serialize.timestamp(service.metric.last_checked_at),
+        "uptime": serialize.uptime(service.uptime),
     }
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, text
 
 from statuschecker import histogram
-from statuschecker.model import CheckOutcome, CheckResult, Uptime
+from statuschecker.model import Bucket, CheckOutcome, CheckResult, Uptime
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -163,6 +163,35 @@ def uptime(conn: Connection, service_ids: list[int], now: datetime) -> dict[int,
         row.service_id: Uptime(_float(row.day), _float(row.week), _float(row.month)) for row in rows
     }
     return {sid: found.get(sid, Uptime(None, None, None)) for sid in service_ids}
+
+
+_SERIES = text(
+    """
+    SELECT bucket_start, checks, successful, rt_count, rt_sum, rt_max
+    FROM service_rollups
+    WHERE service_id = :service_id AND bucket_hours = :hours AND bucket_start >= :since
+    """
+)
+
+
+def series(
+    conn: Connection, service_id: int, hours: int, count: int, now: datetime
+) -> list[Bucket]:
+    """The last `count` hourly (1) or daily (24) buckets of a service up to the one `now` falls
+    in, oldest first; a bucket without checks has zeros and no figures."""
+    last = bucket_of(now, hours)
+    starts = [last - timedelta(hours=hours * back) for back in range(count - 1, -1, -1)]
+    rows = conn.execute(_SERIES, {"service_id": service_id, "hours": hours, "since": starts[0]})
+    found = {row.bucket_start: row for row in rows}
+    buckets = []
+    for start in starts:
+        row = found.get(start)
+        if row is None:
+            buckets.append(Bucket(start, 0, 0, None, None))
+            continue
+        average = row.rt_sum / row.rt_count if row.rt_count else None
+        buckets.append(Bucket(start, row.checks, row.successful, average, row.rt_max))
+    return buckets
 
 
 def _float(value: object) -> float | None:
