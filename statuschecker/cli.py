@@ -1,9 +1,10 @@
-"""`statuschecker run|migrate|db|user` entry points."""
+"""`statuschecker run|migrate|db|user|dashboard` entry points."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from statuschecker.errors import DomainError
 from statuschecker.store.engine import migrate
 
 log = structlog.get_logger(__name__)
+
+DASHBOARD_URL = "http://127.0.0.1:9999"
 
 
 class _Stop(Exception):
@@ -97,6 +100,20 @@ def cmd_user_add(settings: Settings, email: str, admin: bool) -> None:
     print(f"account {user.id} {user.email}{' (admin)' if user.is_admin else ''}")
 
 
+def cmd_dashboard(parser: argparse.ArgumentParser, url: str, token: str | None) -> int:
+    """The terminal dashboard until Ctrl-C. A client of the API, it needs neither settings nor
+    a database and configures no logging, so no log line is drawn over the live view."""
+    from statuschecker.console import ApiClient, run
+
+    if not token:
+        parser.error(
+            "no token: pass --token or set STATUSCHECKER_TOKEN; get one by logging in with "
+            "POST /v1/auth/token {email, password}, e.g. test/scripts/login.sh EMAIL PASSWORD"
+        )
+    with ApiClient(url, token) as client:
+        return run(client)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command; exits 0 on a clean stop by signal."""
     parser = argparse.ArgumentParser(prog="statuschecker", description=__doc__)
@@ -110,7 +127,20 @@ def main(argv: list[str] | None = None) -> int:
     add = user_commands.add_parser("add", help="create an account whatever the sign-up policy")
     add.add_argument("email")
     add.add_argument("--admin", action="store_true", help="make it an admin")
+    dashboard = commands.add_parser("dashboard", help="your services and alerts, live")
+    dashboard.add_argument(
+        "--url",
+        default=os.environ.get("STATUSCHECKER_URL", DASHBOARD_URL),
+        help=f"the API's address (default: $STATUSCHECKER_URL, else {DASHBOARD_URL})",
+    )
+    dashboard.add_argument(
+        "--token",
+        default=os.environ.get("STATUSCHECKER_TOKEN"),
+        help="an access or API token (default: $STATUSCHECKER_TOKEN)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "dashboard":
+        return cmd_dashboard(dashboard, args.url, args.token)
 
     try:
         settings = Settings()
