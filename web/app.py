@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from statuschecker.runtime import Runtime
-from web import problems
+from web import pages, problems
 from web.bodylimit import BodyLimitMiddleware
 from web.validation import validator_map
 
@@ -70,6 +70,7 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/ui"),
     )
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])
+    pages.install(app)
     app.add_middleware(
         BodyLimitMiddleware,
         MiddlewarePosition.BEFORE_EXCEPTION,

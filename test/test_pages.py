@@ -1,0 +1,271 @@
+"""The web pages: served with the right types and nothing outside web/static/, self-contained
+(no asset from another host), and, in headless Chromium, doing what an operator relies on: the
+status page shows public services only; the dashboard logs in, turns a failing service red and
+lists its alert without a reload; it says so plainly when the API is gone or the token expired.
+
+The browser tests need Debian's `chromium` (`.ci/run` installs it) and are skipped without it;
+their screenshots are kept in each test's tmp_path."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from accounts import PASSWORD, Account
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from targets import Target
+from waiting import wait_until
+
+from statuschecker import credentials
+from statuschecker.config import Settings
+from statuschecker.runtime import Runtime
+from web.app import create_app
+from web.pages import STATIC
+
+PAGES = {"/": "index.html", "/dashboard": "dashboard.html"}
+CONTENT_TYPES = {
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".svg": "image/svg+xml",
+}
+# The one http:// string allowed: the SVG namespace, a name that is never fetched.
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+
+
+@pytest.fixture
+def site(make_runtime: Callable[..., Runtime], serve: Callable[[Any], str]) -> str:
+    """The app without a poller, served on 127.0.0.1; its URL."""
+    return serve(create_app(make_runtime()))
+
+
+def _raw_get(base_url: str, path: str) -> int:
+    """The status of GET `path` sent exactly as given (no client-side normalisation of `..`)."""
+    parts = urlsplit(base_url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def _local_references(text: str) -> set[str]:
+    """Paths the pages load: src/href attributes and module imports."""
+    attributes = re.findall(r'(?:src|href)="([^"#][^"]*)"', text)
+    imports = re.findall(r'from\s+"(\./[^"]+)"', text)
+    return {ref for ref in attributes if ref.startswith("/")} | {
+        "/static/" + ref.removeprefix("./") for ref in imports
+    }
+
+
+@pytest.mark.parametrize(("path", "file"), PAGES.items())
+def test_pages_are_served_as_html_with_a_strict_policy(site: str, path: str, file: str) -> None:
+    answer = httpx.get(site + path)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert answer.text == (STATIC / file).read_text(encoding="utf-8")
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert httpx.head(site + path).status_code == 200
+
+
+def test_every_asset_is_served_with_its_type(site: str) -> None:
+    files = [p for p in STATIC.rglob("*") if p.is_file()]
+    assert {p.suffix for p in files} <= set(CONTENT_TYPES)
+    for file in files:
+        answer = httpx.get(f"{site}/static/{file.relative_to(STATIC).as_posix()}")
+        assert answer.status_code == 200, file
+        assert answer.headers["content-type"].split(";")[0] == CONTENT_TYPES[file.suffix]
+        assert answer.content == file.read_bytes()
+
+
+def test_everything_the_pages_load_is_local_and_served(site: str) -> None:
+    texts = {p: p.read_text(encoding="utf-8") for p in STATIC.rglob("*") if p.is_file()}
+    for file, text in texts.items():
+        urls = set(re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"')]*", text))
+        assert urls <= {SVG_NAMESPACE}, f"{file.name} names another host: {urls}"
+    references = set().union(*map(_local_references, texts.values()))
+    assert {"/static/style.css", "/static/status.js", "/static/common.js"} <= references
+    for reference in references:
+        assert httpx.get(site + reference).status_code == 200, reference
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../pages.py",
+        "/static/%2e%2e/pages.py",
+        "/static/..%2fpages.py",
+        "/static/%2e%2e/%2e%2e/pyproject.toml",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/static/missing.js",
+        "/static/",
+        "/static/index.html%00.js",
+    ],
+)
+def test_nothing_outside_the_static_folder_is_served(site: str, path: str) -> None:
+    assert _raw_get(site, path) == 404
+
+
+# ---- in a browser ----------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium driven by Playwright (its own browser downloads are not used)."""
+    if CHROMIUM is None:
+        reason = "no `chromium` on PATH: install Debian's chromium package (.ci/run does)"
+        if os.environ.get("REQUIRE_BROWSER_TESTS"):  # set by .ci/run: CI must not skip them
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def _register(site: str, account: Account, name: str, target: Target, public: bool) -> int:
+    created = httpx.post(
+        f"{site}/v1/services",
+        headers=account.headers,
+        json={
+            "name": name,
+            "url": target.url,
+            "interval_seconds": 1,
+            "timeout_seconds": 0.5,
+            "public": public,
+            "alert_policy": {"window_seconds": 3, "min_checks": 1},
+        },
+    )
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def _fits_a_phone(page: Page, screenshot: Path) -> None:
+    """At 375 px wide the page needs no sideways scrolling; `screenshot` shows it so."""
+    page.set_viewport_size({"width": 375, "height": 800})
+    try:
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        page.screenshot(path=screenshot, full_page=True)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_status_page_and_dashboard_in_a_browser(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    make_account: Callable[..., Account],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    operator = make_account("operator@example.com")
+    with Target("up") as shop_target, Target("up") as intranet_target:
+        shop = _register(site, operator, "shop", shop_target, public=True)
+        intranet = _register(site, operator, "intranet", intranet_target, public=False)
+        wait_until(
+            lambda: (
+                httpx.get(f"{site}/v1/services/{shop}", headers=operator.headers).json()["status"]
+                == "up"
+            )
+        )
+
+        # The status page: the public service and not the private one.
+        page.goto(site + "/")
+        shop_card = page.locator(f'[data-service-id="{shop}"]')
+        expect(shop_card).to_contain_text("shop")
+        expect(shop_card).to_have_class(re.compile(r"\bup\b"))
+        expect(page.locator("#summary")).to_have_text("The service is up.")
+        expect(page.locator(f'[data-service-id="{intranet}"]')).to_have_count(0)
+        expect(page.locator("main")).not_to_contain_text("intranet")
+        page.screenshot(path=tmp_path / "status-page.png", full_page=True)
+        _fits_a_phone(page, tmp_path / "status-page-phone.png")
+
+        # The dashboard: log in through the form, see both services.
+        page.goto(site + "/dashboard")
+        page.fill("#login input[name=email]", operator.user.email)
+        page.fill("#login input[name=password]", PASSWORD)
+        page.click("#login button[type=submit]")
+        card = page.locator(f'#services [data-service-id="{shop}"]')
+        expect(card).to_have_class(re.compile(r"\bup\b"))
+        expect(page.locator(f'#services [data-service-id="{intranet}"]')).to_be_visible()
+        expect(page.locator("#who")).to_have_text(operator.user.email)
+        expect(card.locator("table.stats")).to_contain_text("Last 10 min")
+
+        # Refresh every second (the page's own settings), then make the target fail.
+        for field in ("#short-refresh", "#long-refresh"):
+            page.fill(field, "1")
+            page.press(field, "Tab")
+        shop_target.set_mode("down")
+        expect(card).to_have_class(re.compile(r"\bdown\b"), timeout=15_000)
+        expect(card.locator(".badge")).to_have_text("Down")
+        alert = page.locator("#alerts li.alert.down", has_text="shop")
+        expect(alert).to_be_visible(timeout=15_000)
+        expect(card.locator("table.stats")).to_contain_text("503")
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+        page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+        _fits_a_phone(page, tmp_path / "dashboard-phone.png")
+
+        # The service's own page: its state, the checks by phase, the events.
+        card.get_by_role("link", name="shop").click()
+        view = page.locator(f'#service-view [data-service-id="{shop}"]')
+        expect(view).to_have_class(re.compile(r"\bdown\b"))
+        expect(view.locator("svg.phases rect.fail").first).to_be_attached()
+        expect(view.locator("table.list tr.down").first).to_contain_text("status 503")
+        expect(page.locator("#overview")).to_be_hidden()
+        page.screenshot(path=tmp_path / "service.png", full_page=True)
+        _fits_a_phone(page, tmp_path / "service-phone.png")
+
+        # Back on the status page, the public service is down with its incident ongoing.
+        page.goto(site + "/")
+        expect(shop_card).to_have_class(re.compile(r"\bdown\b"))
+        expect(page.locator("#summary")).to_contain_text("Down now: shop")
+        expect(shop_card.locator(".incidents .ongoing")).to_contain_text("status 503")
+        page.screenshot(path=tmp_path / "status-page-down.png", full_page=True)
+
+
+def test_dashboard_says_when_the_api_is_unreachable_or_the_token_expired(
+    site: str,
+    make_account: Callable[..., Account],
+    settings: Settings,
+    page: Page,
+) -> None:
+    operator = make_account("operator@example.com")
+    page.add_init_script(f"sessionStorage.setItem('statuschecker.token', '{operator.token}')")
+    page.goto(site + "/dashboard")
+    expect(page.locator("#who")).to_have_text(operator.user.email)
+    page.fill("#short-refresh", "1")
+    page.press("#short-refresh", "Tab")
+
+    page.route("**/v1/**", lambda route: route.abort())  # as if the server were gone
+    expect(page.locator("#notice")).to_contain_text("cannot be reached", timeout=5_000)
+    page.unroute("**/v1/**")
+    expect(page.locator("#notice")).to_be_hidden(timeout=5_000)
+
+    expired = credentials.issue_access_token(
+        operator.user.id, credentials.signing_key(settings), -60
+    )
+    page.add_init_script(f"sessionStorage.setItem('statuschecker.token', '{expired}')")
+    page.reload()
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#notice")).to_contain_text("expired")

@@ -1,0 +1,77 @@
+"""The web pages: the public status page at /, the operator dashboard at /dashboard, and their
+assets under /static/, all files from web/static/ served as they are (no build step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connexion import AsyncApp
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+"""What may be served, by file suffix; anything else under web/static/ is not served."""
+
+HEADERS = {
+    # Every script, style and request stays on this origin: the pages work offline and an
+    # injected script (a service name is user input) could not run or call out.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Revalidate every time (cheap: ETag and Last-Modified give 304s), so an upgrade shows at once.
+    "Cache-Control": "no-cache",
+}
+
+
+def _not_found(path: str) -> Response:
+    return JSONResponse(
+        {"title": "Not Found", "status": 404, "detail": f"nothing is served at {path}"},
+        404,
+        media_type="application/problem+json",
+    )
+
+
+def _file(relative: str, request: Request) -> Response:
+    """The file at `relative` under STATIC, or a 404 problem when it is not a file there with a
+    suffix we serve (so `..`, absolute paths and symlinks out of the folder find nothing)."""
+    try:
+        path = (STATIC / relative).resolve()
+    except (OSError, ValueError):  # a NUL byte, a symlink loop
+        return _not_found(request.url.path)
+    content_type = CONTENT_TYPES.get(path.suffix)
+    if content_type is None or not path.is_relative_to(STATIC) or not path.is_file():
+        return _not_found(request.url.path)
+    return FileResponse(path, headers=HEADERS, media_type=content_type)
+
+
+async def status_page(request: Request) -> Response:
+    """GET / - the public status page."""
+    return _file("index.html", request)
+
+
+async def dashboard(request: Request) -> Response:
+    """GET /dashboard - the operator dashboard (log-in form first)."""
+    return _file("dashboard.html", request)
+
+
+async def asset(request: Request) -> Response:
+    """GET /static/{path} - a script, style sheet or image of the pages."""
+    return _file(request.path_params["path"], request)
+
+
+def install(app: AsyncApp) -> None:
+    """Serve the pages and their assets from `app`, beside the API."""
+    methods = ["GET", "HEAD"]
+    app.add_url_rule("/", "status_page", status_page, methods=methods)
+    app.add_url_rule("/dashboard", "dashboard", dashboard, methods=methods)
+    app.add_url_rule("/static/{path:path}", "static", asset, methods=methods)

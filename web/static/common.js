@@ -1,0 +1,345 @@
+// What the status page and the dashboard share: calling the API, formatting, building DOM
+// nodes safely (text only, never HTML from data), and the plain-SVG charts.
+
+// ---- the API ---------------------------------------------------------------------------
+
+/** A failed API call. kind: "network" (no answer), "auth" (401), or "http" (another error). */
+export class ApiError extends Error {
+  constructor(kind, message, status = 0) {
+    super(message);
+    this.kind = kind;
+    this.status = status;
+  }
+}
+
+/** Call the API on this origin; the parsed JSON body, or null for an empty answer. */
+export async function api(path, { token = null, method = "GET", body = undefined } = {}) {
+  const headers = { Accept: "application/json, application/problem+json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError("network", "The statuschecker API cannot be reached.");
+  }
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null; // a proxy's HTML error page, say: reported by status below
+  }
+  if (response.ok) return data;
+  const detail = (data && (data.detail || data.title)) || `HTTP ${response.status}`;
+  if (response.status === 401) throw new ApiError("auth", detail, 401);
+  if (response.status === 502 || response.status === 503 || response.status === 504) {
+    throw new ApiError("network", `The statuschecker API is unavailable: ${detail}`, response.status);
+  }
+  throw new ApiError("http", detail, response.status);
+}
+
+/** Every item of a paginated list, following next_cursor (at most `maxPages` pages). */
+export async function apiAll(path, { token = null, limit = 500, maxPages = 20 } = {}) {
+  const items = [];
+  let cursor = null;
+  for (let page = 0; page < maxPages; page++) {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (cursor) query.set("cursor", cursor);
+    const answer = await api(`${path}?${query}`, { token });
+    items.push(...answer.data);
+    cursor = answer.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
+/** `fn` over `items`, at most `limit` at a time (browsers queue beyond ~6 anyway). */
+export async function mapLimit(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index], index);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** `promise`'s value, or `fallback` when it fails for a reason other than those in `propagate`
+ * (by default a lost connection or an expired token: those concern the whole page). */
+export async function orElse(promise, fallback, propagate = ["network", "auth"]) {
+  try {
+    return await promise;
+  } catch (error) {
+    if (error instanceof ApiError && propagate.includes(error.kind)) throw error;
+    return fallback;
+  }
+}
+
+// ---- formatting ------------------------------------------------------------------------
+
+const DASH = "–";
+
+/** An RFC 3339 time in the viewer's time zone and locale. */
+export function fmtTime(iso) {
+  return iso ? new Date(iso).toLocaleString() : DASH;
+}
+
+/** Milliseconds as "12.3 ms" or "1.25 s". */
+export function fmtMs(ms) {
+  if (ms === null || ms === undefined) return DASH;
+  if (ms >= 1000) return `${(ms / 1000).toLocaleString(undefined, { maximumFractionDigits: 2 })} s`;
+  return `${ms.toLocaleString(undefined, { maximumFractionDigits: ms < 10 ? 2 : 1 })} ms`;
+}
+
+/** A percentage as "99.95 %". */
+export function fmtPct(pct) {
+  if (pct === null || pct === undefined) return DASH;
+  return `${pct.toLocaleString(undefined, { maximumFractionDigits: 2 })} %`;
+}
+
+/** A length of time in seconds as "3 d 4 h", "5 min 3 s", "42 s". */
+export function fmtDuration(seconds) {
+  if (seconds === null || seconds === undefined) return DASH;
+  const s = Math.round(seconds);
+  const units = [
+    ["d", 86400],
+    ["h", 3600],
+    ["min", 60],
+    ["s", 1],
+  ];
+  const parts = [];
+  let rest = s;
+  for (const [name, size] of units) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)} ${name}`);
+      rest %= size;
+    }
+    if (parts.length === 2) break;
+  }
+  return parts.length ? parts.join(" ") : "0 s";
+}
+
+/** Status codes and reasons with their counts, most frequent first: "200 ×58, timeout ×2". */
+export function fmtCodes(codes) {
+  const entries = Object.entries(codes || {}).sort((a, b) => b[1] - a[1]);
+  return entries.length ? entries.map(([code, n]) => `${code} ×${n}`).join(", ") : DASH;
+}
+
+/** The CSS class for an availability: good, fair, poor, bad, or none without data. */
+export function availabilityClass(pct) {
+  if (pct === null || pct === undefined) return "none";
+  if (pct >= 99.9) return "good";
+  if (pct >= 99) return "fair";
+  if (pct >= 95) return "poor";
+  return "bad";
+}
+
+export const STATUS_TEXT = { up: "Up", down: "Down", unknown: "Not checked yet" };
+
+// ---- DOM -------------------------------------------------------------------------------
+
+/** An HTML element: `attrs` become attributes (class, href, data-*, ...) and `children`
+ * (strings become text nodes, null/false are skipped) its content. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  setAttrs(node, attrs);
+  node.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}
+
+function setAttrs(node, attrs) {
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value !== null && value !== undefined && value !== false) node.setAttribute(name, value);
+  }
+}
+
+/** A status badge: "Up" / "Down" / "Not checked yet". */
+export function statusBadge(status) {
+  return el("span", { class: `badge ${status}` }, STATUS_TEXT[status] || status);
+}
+
+/** Show `text` in the page's notice bar (kind: "error" or "info"), or hide it when empty. */
+export function notify(text, kind = "error") {
+  const bar = document.getElementById("notice");
+  bar.textContent = text || "";
+  bar.className = text ? `notice ${kind}` : "notice";
+  bar.hidden = !text;
+}
+
+// ---- charts (plain SVG) ----------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+const W = 1000; // viewBox width; the SVG stretches to its box, so only ratios matter
+const H = 100;
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  setAttrs(node, attrs);
+  node.append(...children.filter(Boolean));
+  return node;
+}
+
+function tooltip(text) {
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = text;
+  return title;
+}
+
+function chartBox(label, className) {
+  return svg("svg", {
+    class: className,
+    viewBox: `0 0 ${W} ${H}`,
+    preserveAspectRatio: "none",
+    role: "img",
+    "aria-label": label,
+  });
+}
+
+/** A round number at or above `value` (1, 2 or 5 times a power of ten): the top of a scale. */
+export function niceMax(value) {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  return [1, 2, 5, 10].map((m) => m * power).find((m) => m >= value);
+}
+
+/** Uptime bars: one rect per history bucket, coloured by its availability. */
+export function uptimeBars(buckets, label) {
+  const chart = chartBox(label, "bars");
+  const step = W / Math.max(buckets.length, 1);
+  const gap = Math.min(step * 0.2, 6);
+  buckets.forEach((b, i) => {
+    const pct = b.availability_percent;
+    const text =
+      `${fmtTime(b.start)}: ` +
+      (b.checks ? `${fmtPct(pct)} of ${b.checks} checks` : "no checks");
+    chart.append(
+      svg(
+        "rect",
+        { x: i * step, y: 0, width: step - gap, height: H, class: `bar ${availabilityClass(pct)}` },
+        tooltip(text),
+      ),
+    );
+  });
+  return chart;
+}
+
+/** A chart with its scale: the SVG with the top value in the corner and the time span under. */
+function framed(chart, top, from, to) {
+  return el(
+    "figure",
+    { class: "chart" },
+    el("span", { class: "scale" }, top),
+    chart,
+    el("figcaption", {}, el("span", {}, from), el("span", {}, to)),
+  );
+}
+
+/** Average response time per history bucket (bars), a whisker up to the maximum. */
+export function responseChart(buckets, bucketSeconds, label) {
+  const top = niceMax(1.05 * Math.max(0, ...buckets.map((b) => b.max_response_time_ms || 0)));
+  const chart = chartBox(label, "response");
+  const step = W / Math.max(buckets.length, 1);
+  const y = (ms) => H - (ms / top) * H;
+  buckets.forEach((b, i) => {
+    if (b.avg_response_time_ms === null || b.avg_response_time_ms === undefined) return;
+    const x = i * step;
+    const text = `${fmtTime(b.start)}: avg ${fmtMs(b.avg_response_time_ms)}, max ${fmtMs(b.max_response_time_ms)}`;
+    chart.append(
+      svg(
+        "rect",
+        { x, y: y(b.avg_response_time_ms), width: step * 0.8, height: H - y(b.avg_response_time_ms), class: "avg" },
+        tooltip(text),
+      ),
+      svg("path", {
+        // the whisker: up from the bar to the maximum, then a cap across
+        d: `M${x + step * 0.4},${y(b.avg_response_time_ms)}V${y(b.max_response_time_ms)}` +
+          `M${x + step * 0.15},${y(b.max_response_time_ms)}H${x + step * 0.65}`,
+        class: "max",
+        "vector-effect": "non-scaling-stroke",
+      }),
+    );
+  });
+  const first = buckets[0];
+  const last = buckets[buckets.length - 1];
+  const end = last ? new Date(Date.parse(last.start) + bucketSeconds * 1000).toISOString() : null;
+  return framed(chart, fmtMs(top), first ? fmtTime(first.start) : "", fmtTime(end));
+}
+
+export const PHASES = ["dns", "connect", "tls", "wait", "body"];
+export const PHASE_TEXT = {
+  dns: "DNS",
+  connect: "connect",
+  tls: "TLS",
+  wait: "waiting for the first byte",
+  body: "reading the body",
+};
+
+/** The phases of one check, in ms: time to first byte includes DNS, connect and TLS. */
+export function phasesOf(tick) {
+  const dns = tick.dns_ms || 0;
+  const connect = tick.connect_ms || 0;
+  const tls = tick.tls_ms || 0;
+  const ttfb = tick.ttfb_ms ?? tick.response_time_ms ?? 0;
+  const total = tick.response_time_ms ?? ttfb;
+  return {
+    dns,
+    connect,
+    tls,
+    wait: Math.max(0, ttfb - dns - connect - tls),
+    body: Math.max(0, total - Math.max(ttfb, dns + connect + tls)),
+  };
+}
+
+/** One stacked column per tick, newest right, in `slots` columns (so that a few ticks do not
+ * make wide bars): its phases, or a pale red column when it failed. */
+export function phaseChart(ticks, label, slots = 60) {
+  const ordered = [...ticks].reverse(); // the API gives newest first
+  const totals = ordered.map((t) => PHASES.reduce((sum, p) => sum + phasesOf(t)[p], 0));
+  const top = niceMax(1.05 * Math.max(0, ...totals));
+  const chart = chartBox(label, "phases");
+  const step = W / Math.max(ordered.length, slots);
+  const offset = W - ordered.length * step;
+  ordered.forEach((tick, i) => {
+    const x = offset + i * step;
+    const width = Math.max(step * 0.8, 1);
+    if (!tick.up) {
+      const why = tick.error || (tick.status_code ? `status ${tick.status_code}` : "failed");
+      chart.append(
+        svg("rect", { x, y: 0, width, height: H, class: "fail" }, tooltip(`${fmtTime(tick.checked_at)}: ${why}`)),
+      );
+      return;
+    }
+    const phases = phasesOf(tick);
+    const text = `${fmtTime(tick.checked_at)}: ${fmtMs(tick.response_time_ms)} (` +
+      PHASES.map((p) => `${PHASE_TEXT[p]} ${fmtMs(phases[p])}`).join(", ") + ")";
+    let y = H;
+    for (const phase of PHASES) {
+      const height = (phases[phase] / top) * H;
+      if (height <= 0) continue;
+      y -= height;
+      chart.append(svg("rect", { x, y, width, height, class: `phase-${phase}` }, tooltip(text)));
+    }
+  });
+  const from = ordered.length ? fmtTime(ordered[0].checked_at) : "";
+  const to = ordered.length ? fmtTime(ordered[ordered.length - 1].checked_at) : "";
+  return framed(chart, fmtMs(top), from, to);
+}
+
+/** The colour key of the phase chart. */
+export function phaseLegend() {
+  return el(
+    "ul",
+    { class: "legend" },
+    PHASES.map((p) => el("li", {}, el("span", { class: `swatch phase-${p}` }), PHASE_TEXT[p])),
+    el("li", {}, el("span", { class: "swatch fail" }), "failed check"),
+  );
+}

@@ -1,0 +1,426 @@
+// The operator dashboard: log in, then the account's services with the statistics of a short
+// and a long window (each refreshed on its own period), the live alert feed, and a page per
+// service (#service/<id>) with its checks by phase, events and latest results.
+import {
+  ApiError,
+  api,
+  apiAll,
+  el,
+  fmtCodes,
+  fmtDuration,
+  fmtMs,
+  fmtPct,
+  fmtTime,
+  mapLimit,
+  notify,
+  orElse,
+  phaseChart,
+  phaseLegend,
+  statusBadge,
+} from "./common.js";
+
+const TOKEN_KEY = "statuschecker.token";
+const SETTINGS_KEY = "statuschecker.dashboard.settings";
+const DEFAULTS = { shortWindow: 600, shortRefresh: 10, longWindow: 3600, longRefresh: 60 };
+const ALERTS_PAGE = 50;
+const TICKS_CHARTED = 60;
+const TICKS_LISTED = 20;
+const EVENTS_LISTED = 20;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  settings: loadSettings(),
+  services: [],
+  stats: { short: new Map(), long: new Map() }, // service id -> Stats (or null)
+  alerts: [], // newest first
+  olderAlerts: undefined, // the cursor of the next older page; null when there is none
+  generation: 0, // bumped to stop the refresh loops of a previous start
+  unreachableSince: null,
+};
+
+// ---- settings --------------------------------------------------------------------------
+
+function loadSettings() {
+  try {
+    return { ...DEFAULTS, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}") };
+  } catch {
+    return { ...DEFAULTS };
+  }
+}
+
+const SETTING_INPUTS = {
+  "short-window": ["shortWindow", 60],
+  "short-refresh": ["shortRefresh", 1],
+  "long-window": ["longWindow", 60],
+  "long-refresh": ["longRefresh", 1],
+};
+
+function showSettings() {
+  for (const [id, [key, unit]] of Object.entries(SETTING_INPUTS)) $(id).value = state.settings[key] / unit;
+}
+
+function applySettings() {
+  for (const [id, [key, unit]] of Object.entries(SETTING_INPUTS)) {
+    const input = $(id);
+    if (input.checkValidity()) state.settings[key] = Math.round(Number(input.value) * unit);
+  }
+  localStorage.setItem(SETTINGS_KEY, JSON.stringify(state.settings));
+  startLoops(); // at once, with the new windows and periods
+}
+
+// ---- session ---------------------------------------------------------------------------
+
+async function logIn(event) {
+  event.preventDefault();
+  const form = event.target;
+  $("login-error").textContent = "";
+  try {
+    const answer = await api("/v1/auth/token", {
+      method: "POST",
+      body: { email: form.email.value, password: form.password.value },
+    });
+    state.token = answer.access_token;
+    sessionStorage.setItem(TOKEN_KEY, state.token);
+    form.password.value = "";
+    start();
+  } catch (error) {
+    $("login-error").textContent =
+      error.kind === "auth" ? "Wrong e-mail or password." : error.message;
+  }
+}
+
+function logOut(message = "") {
+  state.generation++;
+  state.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.services = [];
+  state.alerts = [];
+  state.olderAlerts = undefined;
+  state.stats = { short: new Map(), long: new Map() };
+  $("app").hidden = true;
+  $("logout").hidden = true;
+  $("who").textContent = "";
+  $("login-view").hidden = false;
+  notify(message, "info");
+}
+
+async function start() {
+  $("login-view").hidden = true;
+  $("app").hidden = false;
+  $("logout").hidden = false;
+  showSettings();
+  route();
+  startLoops();
+  await guarded(async () => {
+    const me = await api("/v1/users/me", { token: state.token });
+    $("who").textContent = me.email;
+  });
+}
+
+// ---- refreshing ------------------------------------------------------------------------
+
+const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+
+/** Run `task` every `period()` seconds (after each run ends) until the loops restart. */
+async function loop(generation, task, period) {
+  while (generation === state.generation) {
+    await guarded(task);
+    if (generation !== state.generation) return;
+    await sleep(period());
+  }
+}
+
+function startLoops() {
+  const generation = ++state.generation;
+  loop(generation, refreshShort, () => state.settings.shortRefresh);
+  loop(generation, refreshLong, () => state.settings.longRefresh);
+}
+
+/** Run `task`; an expired token shows the log-in form, a lost API a notice (and the loops go
+ * on, so the page recovers by itself). */
+async function guarded(task) {
+  try {
+    await task();
+    if (state.unreachableSince) notify("");
+    state.unreachableSince = null;
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.kind === "auth") {
+      logOut("Your session has expired or was revoked. Please log in again.");
+    } else if (error.kind === "network") {
+      state.unreachableSince ??= new Date();
+      notify(
+        `${error.message} Unreachable since ${state.unreachableSince.toLocaleString()}; ` +
+          `retrying every ${state.settings.shortRefresh} s. The figures shown may be stale.`,
+      );
+    } else {
+      notify(`The API answered with an error: ${error.message}`);
+    }
+  }
+}
+
+async function fetchStats(services, windowSeconds) {
+  const all = await mapLimit(services, 6, (s) =>
+    orElse(api(`/v1/services/${s.id}/stats?window_seconds=${windowSeconds}`, { token: state.token }), null),
+  );
+  return new Map(services.map((s, i) => [s.id, all[i]]));
+}
+
+async function refreshShort() {
+  state.services = await apiAll("/v1/services", { token: state.token });
+  renderServices(); // the states first: a service gone down shows red without waiting for stats
+  const [stats] = await Promise.all([
+    fetchStats(state.services, state.settings.shortWindow),
+    refreshAlerts(),
+    serviceId() === null ? null : refreshServiceView(serviceId()),
+  ]);
+  state.stats.short = stats;
+  renderServices();
+}
+
+async function refreshLong() {
+  const services = state.services.length ? state.services : await apiAll("/v1/services", { token: state.token });
+  state.stats.long = await fetchStats(services, state.settings.longWindow);
+  renderServices();
+}
+
+/** New alerts on top: pages are fetched until one holds an alert already shown. */
+async function refreshAlerts() {
+  const known = new Set(state.alerts.map((a) => a.id));
+  const fresh = [];
+  let cursor = null;
+  for (let page = 0; page < 10; page++) {
+    const query = new URLSearchParams({ limit: String(ALERTS_PAGE) });
+    if (cursor) query.set("cursor", cursor);
+    const answer = await api(`/v1/alerts?${query}`, { token: state.token });
+    const unseen = answer.data.filter((a) => !known.has(a.id));
+    fresh.push(...unseen);
+    cursor = answer.next_cursor;
+    if (state.olderAlerts === undefined) state.olderAlerts = cursor; // the first load
+    if (!cursor || unseen.length < answer.data.length || !known.size) break;
+  }
+  state.alerts = [...fresh, ...state.alerts];
+  renderAlerts();
+}
+
+async function olderAlerts() {
+  await guarded(async () => {
+    const query = new URLSearchParams({ limit: String(ALERTS_PAGE), cursor: state.olderAlerts });
+    const answer = await api(`/v1/alerts?${query}`, { token: state.token });
+    const known = new Set(state.alerts.map((a) => a.id));
+    state.alerts.push(...answer.data.filter((a) => !known.has(a.id)));
+    state.olderAlerts = answer.next_cursor;
+    renderAlerts();
+  });
+}
+
+// ---- rendering -------------------------------------------------------------------------
+
+/** A table of the short and the long window's statistics side by side. */
+function statsTable(short, long) {
+  const { shortWindow, longWindow } = state.settings;
+  const row = (label, format) =>
+    el("tr", {}, el("th", { scope: "row" }, label), [short, long].map((s) => el("td", {}, s ? format(s) : "–")));
+  return el(
+    "table",
+    { class: "stats" },
+    el(
+      "thead",
+      {},
+      el("tr", {}, el("td", {}), el("th", { scope: "col" }, `Last ${fmtDuration(shortWindow)}`), el("th", { scope: "col" }, `Last ${fmtDuration(longWindow)}`)),
+    ),
+    el(
+      "tbody",
+      {},
+      row("Availability", (s) => fmtPct(s.availability_percent)),
+      row("Checks (failed)", (s) => `${s.checks} (${s.failed})`),
+      row("Response avg / max", (s) => `${fmtMs(s.response_time_ms.avg)} / ${fmtMs(s.response_time_ms.max)}`),
+      row("First byte avg / max", (s) => `${fmtMs(s.ttfb_ms.avg)} / ${fmtMs(s.ttfb_ms.max)}`),
+      row("Status codes", (s) => fmtCodes(s.status_codes)),
+    ),
+  );
+}
+
+function serviceCard(service) {
+  return el(
+    "article",
+    { class: `card service ${service.status}`, "data-service-id": service.id },
+    el("header", {}, el("h3", {}, el("a", { href: `#service/${service.id}` }, service.name)), statusBadge(service.status)),
+    el(
+      "p",
+      { class: "meta" },
+      el("span", { class: "url" }, service.url),
+      service.paused ? " · paused" : null,
+      ` · checked ${fmtTime(service.metric.last_checked_at)}`,
+    ),
+    statsTable(state.stats.short.get(service.id), state.stats.long.get(service.id)),
+  );
+}
+
+function renderServices() {
+  const cards = state.services.map(serviceCard);
+  $("services").replaceChildren(
+    ...(cards.length ? cards : [el("p", { class: "muted" }, "No services yet: register one through the API.")]),
+  );
+}
+
+function renderAlerts() {
+  $("alerts").replaceChildren(
+    ...state.alerts.map((a) =>
+      el(
+        "li",
+        { class: `alert ${a.kind}`, "data-alert-id": a.id },
+        el("time", { datetime: a.time }, fmtTime(a.time)),
+        el("span", { class: "kind" }, a.kind === "down" ? "Down" : "Recovered"),
+        el("a", { href: `#service/${a.service_id}` }, a.service_name),
+        el("span", { class: "message" }, a.message),
+      ),
+    ),
+  );
+  if (!state.alerts.length) $("alerts").append(el("li", { class: "muted" }, "No alerts yet."));
+  $("older-alerts").hidden = !state.olderAlerts;
+}
+
+// ---- the page of one service -----------------------------------------------------------
+
+function serviceId() {
+  const match = /^#service\/(\d+)$/.exec(location.hash);
+  return match ? Number(match[1]) : null;
+}
+
+/** Show the overview or a service's page, as the URL's hash says. */
+function route() {
+  const id = serviceId();
+  $("overview").hidden = id !== null;
+  $("service-view").hidden = id === null;
+  if (id !== null) {
+    $("service-view").replaceChildren(el("p", { class: "muted" }, "Loading…"));
+    if (state.token) guarded(() => refreshServiceView(id));
+  }
+}
+
+async function refreshServiceView(id) {
+  const token = state.token;
+  const { shortWindow, longWindow } = state.settings;
+  let parts;
+  try {
+    parts = await Promise.all([
+      api(`/v1/services/${id}`, { token }),
+      api(`/v1/services/${id}/stats?window_seconds=${shortWindow}`, { token }),
+      api(`/v1/services/${id}/stats?window_seconds=${longWindow}`, { token }),
+      api(`/v1/services/${id}/ticks?limit=${TICKS_CHARTED}`, { token }),
+      api(`/v1/services/${id}/events?limit=${EVENTS_LISTED}`, { token }),
+    ]);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    parts = null;
+  }
+  if (serviceId() !== id) return; // the viewer has moved on meanwhile
+  const view = $("service-view");
+  if (!parts) {
+    view.replaceChildren(back(), el("p", {}, `There is no service ${id} among yours.`));
+    return;
+  }
+  const [service, short, long, ticks, events] = parts;
+  view.replaceChildren(
+    back(),
+    el(
+      "article",
+      { class: `card service detail ${service.status}`, "data-service-id": service.id },
+      el("header", {}, el("h2", {}, service.name), statusBadge(service.status)),
+      facts(service),
+      statsTable(short, long),
+      el("h3", {}, `Latest ${ticks.data.length} checks, time by phase`),
+      ticks.data.length
+        ? [phaseChart(ticks.data, "Time of each check by phase, newest right", TICKS_CHARTED), phaseLegend()]
+        : el("p", { class: "muted" }, "Not checked yet."),
+      el("h3", {}, "Events"),
+      eventsTable(events.data),
+      el("h3", {}, "Latest results"),
+      ticksTable(ticks.data.slice(0, TICKS_LISTED)),
+    ),
+  );
+}
+
+function back() {
+  return el("p", {}, el("a", { href: "#" }, "← All services"));
+}
+
+function facts(service) {
+  const open = service.latest_event;
+  const pairs = [
+    ["URL", service.url],
+    ["Kind", service.kind],
+    ["Checked every", `${fmtDuration(service.interval_seconds)}, timeout ${service.timeout_seconds} s`],
+    ["Last checked", fmtTime(service.metric.last_checked_at)],
+    open ? [open.event === "downtime" ? "Down since" : "Up since", fmtTime(open.date_started)] : null,
+    open && open.reason ? ["Reason", open.reason] : null,
+    ["Public", service.public ? "yes, on the status page" : "no"],
+    service.paused ? ["Paused", "yes: not checked"] : null,
+  ].filter(Boolean);
+  return el("dl", { class: "facts" }, pairs.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function eventsTable(events) {
+  if (!events.length) return el("p", { class: "muted" }, "No events yet.");
+  return el(
+    "table",
+    { class: "list" },
+    el("thead", {}, el("tr", {}, ["State", "From", "To", "Lasted", "Reason"].map((h) => el("th", {}, h)))),
+    el(
+      "tbody",
+      {},
+      events.map((e) => {
+        const end = e.date_ended ? Date.parse(e.date_ended) : Date.now();
+        return el(
+          "tr",
+          { class: e.event === "downtime" ? "down" : "up" },
+          el("td", {}, e.event === "downtime" ? "Down" : "Up"),
+          el("td", {}, fmtTime(e.date_started)),
+          el("td", {}, e.date_ended ? fmtTime(e.date_ended) : "now"),
+          el("td", {}, fmtDuration((end - Date.parse(e.date_started)) / 1000)),
+          el("td", {}, e.reason || ""),
+        );
+      }),
+    ),
+  );
+}
+
+function ticksTable(ticks) {
+  if (!ticks.length) return el("p", { class: "muted" }, "No results yet.");
+  return el(
+    "table",
+    { class: "list" },
+    el("thead", {}, el("tr", {}, ["Checked", "Result", "Code", "Total", "First byte", "Error"].map((h) => el("th", {}, h)))),
+    el(
+      "tbody",
+      {},
+      ticks.map((t) =>
+        el(
+          "tr",
+          { class: t.up ? "up" : "down" },
+          el("td", {}, fmtTime(t.checked_at)),
+          el("td", {}, t.up ? "Up" : "Down"),
+          el("td", {}, t.status_code ?? "–"),
+          el("td", {}, fmtMs(t.response_time_ms)),
+          el("td", {}, fmtMs(t.ttfb_ms)),
+          el("td", {}, t.error || ""),
+        ),
+      ),
+    ),
+  );
+}
+
+// ---- wiring ----------------------------------------------------------------------------
+
+$("login").addEventListener("submit", logIn);
+$("logout").addEventListener("click", () => logOut("You have logged out."));
+$("settings").addEventListener("change", applySettings);
+$("settings").addEventListener("submit", (event) => event.preventDefault());
+$("older-alerts").addEventListener("click", olderAlerts);
+window.addEventListener("hashchange", route);
+
+if (state.token) start();
+else logOut();
