@@ -125,5 +125,7 @@ def test_incidents_say_why_each_began(api: tuple) -> None:
         ("downtime", "status 503"),
         ("uptime", None),
     ]
+    latest = client.get(f"/v1/services/{service.id}").json()["latest_event"]
+    assert (latest["event"], latest["reason"]) == ("downtime", "connection refused")
     assert client.get("/v1/status/service/nobody/incidents").status_code == 404
     assert client.get("/v1/status?limit=0").status_code == 400

@@ -62,6 +62,7 @@ def _service_select() -> Select:
             _open_event.c.id.label("event_id"),
             _open_event.c.event,
             _open_event.c.date_started,
+            _open_event.c.reason,
         )
         .select_from(services)
         .outerjoin(service_metrics, service_metrics.c.service_id == services.c.id)
@@ -75,7 +76,9 @@ def _service_select() -> Select:
 def _to_service(row: RowMapping) -> Service:
     event = None
     if row["event_id"] is not None:
-        event = Event(row["event_id"], row["id"], row["event"], row["date_started"], None)
+        event = Event(
+            row["event_id"], row["id"], row["event"], row["date_started"], None, row["reason"]
+        )
     metric = Metric(
         tick_count=row["tick_count"] or 0,
         up_count=row["up_count"] or 0,
