@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import structlog
 from sqlalchemy import Engine
 
-from statuschecker.store.history import prune_ticks
-from statuschecker.store.rollups import hour_of
+from statuschecker.store import partitions
+from statuschecker.store.history import mark_pruned
 
 log = structlog.get_logger(__name__)
 
-PRUNE_BATCH = 10_000
 
-
-def prune(engine: Engine, retention: timedelta, now: datetime | None = None) -> int:
-    """Delete ticks older than `retention` (to the whole hour) in short transactions, so
-    recording is never held up for long; return how many went."""
-    before = hour_of((now or datetime.now(UTC)) - retention)
-    total = 0
-    while True:
-        with engine.begin() as conn:
-            deleted = prune_ticks(conn, before, PRUNE_BATCH)
-        total += deleted
-        if deleted < PRUNE_BATCH:
-            break
-    if total:
-        log.info("ticks.pruned", count=total, before=before.isoformat())
-    return total
+def prune(engine: Engine, retention: timedelta, now: datetime | None = None) -> list[date]:
+    """Drop the daily partitions of raw ticks whose whole day is older than `retention`, so the
+    ticks kept reach back at least `retention` (up to a day more), and make the partitions of
+    today and tomorrow, so that recording seldom has to. Returns the days dropped."""
+    now = now or datetime.now(UTC)
+    before = datetime.combine(partitions.day_of(now - retention), time(), UTC)
+    with engine.begin() as conn:
+        mark_pruned(conn, before)
+        dropped = partitions.drop_before(conn, before)
+        partitions.ensure(
+            conn, [partitions.day_of(now), partitions.day_of(now + timedelta(days=1))]
+        )
+    if dropped:
+        log.info("ticks.pruned", days=[d.isoformat() for d in dropped], before=before.isoformat())
+    return dropped

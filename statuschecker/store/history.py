@@ -82,15 +82,6 @@ def ticks_page(
     return cursor.page(rows, limit, lambda tick: (tick.checked_at, tick.id))
 
 
-_PRUNE = text(
-    """
-    DELETE FROM service_ticks WHERE id IN (
-        SELECT id FROM service_ticks WHERE checked_at < :before LIMIT :limit
-    )
-    """
-)
-
-
 _MARK_PRUNED = text(
     """
     INSERT INTO tick_pruning (id, pruned_before) VALUES (1, :before)
@@ -100,11 +91,10 @@ _MARK_PRUNED = text(
 )
 
 
-def prune_ticks(conn: Connection, before: datetime, limit: int) -> int:
-    """Delete up to `limit` raw ticks checked before `before` and note that ticks before it
-    may be gone; return how many went. Rollups are kept, so old ranges keep their statistics."""
+def mark_pruned(conn: Connection, before: datetime) -> None:
+    """Note that raw ticks checked before `before` may be gone (statistics trust raw ticks
+    only after the newest such mark)."""
     conn.execute(_MARK_PRUNED, {"before": before})
-    return conn.execute(_PRUNE, {"before": before, "limit": limit}).rowcount
 
 
 def pruned_before(conn: Connection) -> datetime | None:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from statuschecker.model import CheckOutcome, EventKind
-from statuschecker.store import rollups
+from statuschecker.store import partitions, rollups
 from statuschecker.store.tables import service_events, service_metrics, service_ticks, services
 
 
@@ -36,6 +36,7 @@ class StateChange:
 def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
     """Store a batch of outcomes with their rollups; say what changed.
 
+    0. Make the daily partitions the ticks go to, where they are new.
     1. Lock the services' rows in id order (the order every recorder uses, so two never
        deadlock); outcomes of services deleted meanwhile are dropped.
     2. Insert every tick in one multi-row statement.
@@ -43,6 +44,7 @@ def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
     4. Walk each service's outcomes in time order: a state differing from the open event's
        closes it at the check time and opens the other kind.
     """
+    partitions.ensure(conn, {partitions.day_of(o.checked_at) for o in outcomes})
     wanted = sorted({o.service_id for o in outcomes})
     locked = select(services.c.id).where(services.c.id.in_(wanted)).order_by(services.c.id)
     present = set(conn.execute(locked.with_for_update()).scalars())

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    Sequence,
     SmallInteger,
     String,
     Table,
@@ -112,10 +113,13 @@ services = Table(
     Index("ix_services_public", "id", postgresql_where=text("public")),
 )
 
+# Raw ticks, partitioned by day (UTC) of `checked_at` (statuschecker.store.partitions makes the
+# partitions), so that retention drops whole days instead of deleting rows.
+tick_ids = Sequence("service_ticks_id_seq", metadata=metadata)
 service_ticks = Table(
     "service_ticks",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("id", BigInteger, nullable=False, server_default=tick_ids.next_value()),
     _service_ref(),
     Column("checked_at", DateTime(timezone=True), nullable=False),
     Column("up", Boolean, nullable=False),
@@ -129,8 +133,7 @@ service_ticks = Table(
     Column("cert_expires_at", DateTime(timezone=True), nullable=True),
     Column("packet_loss_percent", Double, nullable=True),
     Index("ix_service_ticks_service_time", "service_id", "checked_at", "id"),
-    # Ticks arrive in time order, so a BRIN index finds old ones for pruning at almost no cost.
-    Index("ix_service_ticks_checked_at_brin", "checked_at", postgresql_using="brin"),
+    postgresql_partition_by="RANGE (checked_at)",
 )
 
 service_metrics = Table(
