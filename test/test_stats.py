@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -145,15 +145,18 @@ def test_downtime_comes_from_events_clipped_to_the_range(loaded: tuple) -> None:
 
 def test_pruned_hours_are_answered_whole_from_rollups(loaded: tuple) -> None:
     client, service_id, outcomes, runtime = loaded
-    # Keep two days of raw ticks: everything before the hour two days ago goes.
-    kept_from = (NOW - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
-    deleted = retention.prune(runtime.engine, timedelta(days=2), now=NOW)
-    assert deleted == sum(1 for o in outcomes if o.checked_at < kept_from)
+    # Keep two days of raw ticks: the days wholly before the day two days ago go.
+    kept_from = datetime.combine((NOW - timedelta(days=2)).date(), time(), UTC)
+    dropped = retention.prune(runtime.engine, timedelta(days=2), now=NOW)
+    assert dropped == sorted({o.checked_at.date() for o in outcomes if o.checked_at < kept_from})
     with runtime.engine.connect() as conn:
-        oldest = conn.execute(select(func.min(service_ticks.c.checked_at))).scalar_one()
+        oldest, count = conn.execute(
+            select(func.min(service_ticks.c.checked_at), func.count())
+        ).one()
     assert oldest >= kept_from
+    assert count == sum(1 for o in outcomes if o.checked_at >= kept_from)
 
-    since = NOW - timedelta(days=2, hours=12, minutes=20)  # mid-hour, in the pruned past
+    since = kept_from - timedelta(hours=11, minutes=20)  # mid-hour, in the pruned past
     until = NOW - timedelta(minutes=5)
     body = stats_of(client, service_id, since=since, until=until)
     widened = since.replace(minute=0, second=0, microsecond=0)
@@ -170,8 +173,9 @@ def test_pruned_hours_are_answered_whole_from_rollups(loaded: tuple) -> None:
 
 def test_uptime_in_the_service_representation(loaded: tuple) -> None:
     client, service_id, outcomes, _ = loaded
+    # The server's hour, not NOW's: collection may have been in the hour before (a past flake).
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     service = client.get(f"/v1/services/{service_id}").json()
-    hour = NOW.replace(minute=0, second=0, microsecond=0)
     day = [o for o in outcomes if o.checked_at >= hour - timedelta(hours=24)]
     assert service["uptime"]["24h"] == pytest.approx(100 * sum(o.result.up for o in day) / len(day))
     assert service["uptime"]["30d"] == pytest.approx(
