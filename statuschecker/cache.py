@@ -33,6 +33,11 @@ class StatusCache:
         with self._lock:
             self._items.pop(service_id, None)
 
+    def clear(self) -> None:
+        """Forget every service."""
+        with self._lock:
+            self._items.clear()
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)

@@ -1,4 +1,4 @@
-"""`statuschecker run|migrate|db|user|dashboard` entry points."""
+"""`statuschecker run|api|poller|migrate|db|user|dashboard` entry points."""
 
 from __future__ import annotations
 
@@ -47,7 +47,18 @@ def database(settings: Settings) -> Iterator[str]:
 
 
 def cmd_run(settings: Settings) -> None:
-    """API and poller in one process."""
+    """API and poller in one process (the poller unless `poller_enabled` is false)."""
+    serve_api(settings, with_poller=None)
+
+
+def cmd_api(settings: Settings) -> None:
+    """The API alone: no poller, no notifier; pollers run elsewhere (`statuschecker poller`)."""
+    serve_api(settings, with_poller=False)
+
+
+def serve_api(settings: Settings, with_poller: bool | None) -> None:
+    """Migrate, then serve the API (and run the poller, as `with_poller` or the settings say)
+    until stopped."""
     import uvicorn
 
     from statuschecker.runtime import Runtime
@@ -55,9 +66,21 @@ def cmd_run(settings: Settings) -> None:
 
     with database(settings) as url:
         migrate(url)
-        app = create_app(Runtime.build(settings, url))
+        app = create_app(Runtime.build(settings, url, with_poller=with_poller, listen=True))
         log.info("api.listening", url=f"http://{settings.host}:{settings.port}/v1/ui/")
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, lifespan="on")
+
+
+def cmd_poller(settings: Settings, processes: int | None, metrics_port: int | None) -> None:
+    """Migrate, then run poller worker processes (one per core unless told otherwise) with their
+    summed work metrics on /metrics, until SIGTERM or SIGINT."""
+    from statuschecker.processes import PollerProcesses
+
+    count = processes or settings.poller_processes or os.cpu_count() or 1
+    port = settings.poller_metrics_port if metrics_port is None else metrics_port
+    with database(settings) as url:
+        migrate(url)
+        PollerProcesses(settings, url, count, settings.poller_metrics_host, port).run()
 
 
 def cmd_migrate(settings: Settings) -> None:
@@ -114,11 +137,43 @@ def cmd_dashboard(parser: argparse.ArgumentParser, url: str, token: str | None) 
         return run(client)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"needs 1 or more, not {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the command; exits 0 on a clean stop by signal."""
     parser = argparse.ArgumentParser(prog="statuschecker", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve the API and run the poller")
+    commands.add_parser("api", help="serve the API only (no poller)")
+    poller = commands.add_parser(
+        "poller", help="run poller processes only (no API), with their metrics on /metrics"
+    )
+    poller.add_argument(
+        "--processes",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="worker processes (default: $STATUSCHECKER_POLLER_PROCESSES, else one per core)",
+    )
+    poller.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=None,
+        metavar="P",
+        help="port of the poller's /metrics (default: $STATUSCHECKER_POLLER_METRICS_PORT, 9998)",
+    )
     commands.add_parser("migrate", help="apply the database migrations")
     db = commands.add_parser("db", help="a standalone development PostgreSQL")
     db.add_argument("action", choices=["start", "stop", "url"])
@@ -153,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(settings)
     actions: dict[str, Callable[[], None]] = {
         "run": lambda: cmd_run(settings),
+        "api": lambda: cmd_api(settings),
+        "poller": lambda: cmd_poller(
+            settings, getattr(args, "processes", None), getattr(args, "metrics_port", None)
+        ),
         "migrate": lambda: cmd_migrate(settings),
         "db": lambda: cmd_db(settings, getattr(args, "action", "url")),
         "user": lambda: cmd_user_add(settings, args.email, args.admin),

@@ -33,7 +33,16 @@ class Settings(BaseSettings):
         default=10.0, ge=0.1, le=60, description="shortened to the interval when that is shorter"
     )
 
-    poller_enabled: bool = True
+    poller_enabled: bool = Field(default=True, description="run the poller in `statuschecker run`")
+    poller_processes: int | None = Field(
+        default=None, ge=1, le=1024, description="worker processes of `statuschecker poller`"
+    )
+    poller_metrics_host: str = Field(
+        default="127.0.0.1", description="address the /metrics of `statuschecker poller` uses"
+    )
+    poller_metrics_port: int = Field(
+        default=9998, ge=0, le=65535, description="port of `statuschecker poller`'s /metrics"
+    )
     poller_concurrency: int = Field(default=200, ge=1, le=10000)
     poller_idle_seconds: float = Field(
         default=0.5, gt=0, le=10, description="how long the poller sleeps when nothing is due"

@@ -1,37 +1,94 @@
-"""Prometheus collectors: per-service state, check counts, durations and schedule lag."""
+"""Prometheus collectors, in two kinds that never overlap:
+
+* `ServiceStateCollector` — the per-service series, read from the database at scrape time, so
+  however many pollers and API processes run, each service has exactly one series and a
+  deleted or renamed service's old series is gone at the next scrape. The API serves them.
+* `WorkMetrics` — what this process did: checks by result, check duration, schedule lag,
+  recorder batches and rows (the write rate), results waiting to be written. A poller process
+  serves them (summed over its worker processes by prometheus_client's multiprocess mode); in
+  `statuschecker run` they sit next to the per-service series on the API's /metrics.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.model import CheckOutcome, Service
+from statuschecker.model import CheckOutcome
+from statuschecker.store import current
+
+log = structlog.get_logger(__name__)
 
 _LABELS = ("service_id", "service_name")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
+_BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
-class Metrics:
-    """The collectors of one process, registered on the registry it is given."""
+class ServiceStateCollector(Collector):
+    """Per-service series from the database, read at each scrape (labels: id and name, never
+    the URL). A scrape the database cannot answer logs a warning and shows no service series."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def describe(self) -> Iterable[Metric]:
+        """The families, without touching the database (used when registering)."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """The families with one sample per service (and result, for the counter)."""
+        up, response_time, checks = families = self._families()
+        try:
+            with self._engine.connect() as conn:
+                states = current.states(conn)
+        except SQLAlchemyError as exc:
+            log.warning("metrics.services_unavailable", error=str(exc).splitlines()[0])
+            return families
+        for state in states:
+            labels = [str(state.service_id), state.name]
+            if state.up is not None:
+                up.add_metric(labels, 1.0 if state.up else 0.0)
+            if state.response_time_ms is not None:
+                response_time.add_metric(labels, state.response_time_ms / 1000)
+            checks.add_metric([*labels, "up"], state.up_count)
+            checks.add_metric([*labels, "down"], state.down_count)
+        return families
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, CounterMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "statuschecker_service_up",
+                "1 when the service's last check succeeded, 0 when it failed",
+                labels=_LABELS,
+            ),
+            GaugeMetricFamily(
+                "statuschecker_service_response_time_seconds",
+                "Response time of the service's last check",
+                labels=_LABELS,
+            ),
+            CounterMetricFamily(
+                "statuschecker_service_checks",
+                "Checks recorded for the service, by result",
+                labels=(*_LABELS, "result"),
+            ),
+        )
+
+
+class WorkMetrics:
+    """The work of one process, registered on the registry it is given. Under
+    PROMETHEUS_MULTIPROC_DIR the values go to files a parent process sums."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.service_up = Gauge(
-            "statuschecker_service_up",
-            "1 when the service's last check succeeded, 0 when it failed",
-            _LABELS,
-            registry=registry,
-        )
-        self.response_time = Gauge(
-            "statuschecker_service_response_time_seconds",
-            "Response time of the service's last check",
-            _LABELS,
-            registry=registry,
-        )
         self.checks = Counter(
             "statuschecker_checks",
             "Checks recorded, by result",
@@ -50,48 +107,43 @@ class Metrics:
             buckets=_LAG_BUCKETS,
             registry=registry,
         )
-        self._names: dict[int, str] = {}
-        self._lock = threading.Lock()
+        self.batches = Counter(
+            "statuschecker_recorder_batches",
+            "Batches of results written, one transaction each",
+            registry=registry,
+        )
+        self.rows = Counter(
+            "statuschecker_recorder_rows_written",
+            "Ticks written by the recorder",
+            registry=registry,
+        )
+        self.batch_duration = Histogram(
+            "statuschecker_recorder_batch_duration_seconds",
+            "Time to write one batch (its whole transaction)",
+            buckets=_BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.pending_results = Gauge(
+            "statuschecker_poller_pending_results",
+            "Check results waiting to be written",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
 
     def observe_check(self, lag_seconds: float, duration_seconds: float) -> None:
         """Count one check's lateness and duration (poller side)."""
         self.schedule_lag.observe(max(lag_seconds, 0.0))
         self.check_duration.observe(duration_seconds)
 
-    def record(self, outcomes: list[CheckOutcome], services: Iterable[Service]) -> None:
-        """Reflect a recorded batch: counts by result and each service's latest state."""
-        latest: dict[int, CheckOutcome] = {}
-        for outcome in outcomes:
-            self.checks.labels("up" if outcome.result.up else "down").inc()
-            seen = latest.get(outcome.service_id)
-            if seen is None or outcome.checked_at >= seen.checked_at:
-                latest[outcome.service_id] = outcome
-        for service in services:
-            if service.status == "unknown":
-                continue
-            labels = self._labels(service)
-            self.service_up.labels(*labels).set(1 if service.status == "up" else 0)
-            newest = latest.get(service.id)
-            if newest is not None and newest.result.response_time_ms is not None:
-                self.response_time.labels(*labels).set(newest.result.response_time_ms / 1000)
+    def recorded(self, outcomes: Sequence[CheckOutcome], rows: int, seconds: float) -> None:
+        """Count a committed batch: its outcomes by result, the ticks written, its time."""
+        up = sum(1 for outcome in outcomes if outcome.result.up)
+        self.checks.labels("up").inc(up)
+        self.checks.labels("down").inc(len(outcomes) - up)
+        self.batches.inc()
+        self.rows.inc(rows)
+        self.batch_duration.observe(seconds)
 
-    def forget(self, service_id: int) -> None:
-        """Remove a deleted service's series."""
-        with self._lock:
-            name = self._names.pop(service_id, None)
-        if name is not None:
-            self._remove((str(service_id), name))
-
-    def _labels(self, service: Service) -> tuple[str, str]:
-        """Label values for a service; a renamed service's old series go away."""
-        with self._lock:
-            old = self._names.get(service.id)
-            self._names[service.id] = service.name
-        if old is not None and old != service.name:
-            self._remove((str(service.id), old))
-        return str(service.id), service.name
-
-    def _remove(self, labels: tuple[str, str]) -> None:
-        for gauge in (self.service_up, self.response_time):
-            with contextlib.suppress(KeyError):  # no series yet
-                gauge.remove(*labels)
+    def pending(self, count: int) -> None:
+        """Say how many results wait to be written (poller side)."""
+        self.pending_results.set(count)

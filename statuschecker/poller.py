@@ -18,7 +18,7 @@ from statuschecker import retention
 from statuschecker.checks import run_check
 from statuschecker.config import Settings
 from statuschecker.loopthread import LoopThread
-from statuschecker.metrics import Metrics
+from statuschecker.metrics import WorkMetrics
 from statuschecker.model import Assignment, CheckLimits, CheckOutcome
 from statuschecker.recorder import Recorder
 from statuschecker.store import schedule
@@ -50,7 +50,7 @@ class Poller(LoopThread):
         self,
         engine: Engine,
         recorder: Recorder,
-        metrics: Metrics,
+        metrics: WorkMetrics,
         settings: Settings,
         owner: str | None = None,
     ) -> None:
@@ -134,6 +134,7 @@ class Poller(LoopThread):
         lag = (checked_at - assignment.due_at).total_seconds()
         self._metrics.observe_check(lag, time.perf_counter() - started)
         self._pending.append(CheckOutcome(assignment.service_id, checked_at, result))
+        self._metrics.pending(len(self._pending))
         if len(self._pending) >= self._settings.recorder_batch_size:
             assert self._flush_now is not None
             self._flush_now.set()
@@ -176,6 +177,7 @@ class Poller(LoopThread):
                 log.warning("recorder.failed", error=str(exc).splitlines()[0])
                 return False
             del self._pending[: len(batch)]
+            self._metrics.pending(len(self._pending))
         return True
 
     def _record_one_by_one(self, batch: list[CheckOutcome]) -> None:

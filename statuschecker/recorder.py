@@ -1,15 +1,17 @@
 """Turns a batch of check outcomes into stored ticks, metrics and events, then refreshes
-the status cache, the Prometheus collectors and the log."""
+the status cache, counts the work for Prometheus and logs."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import structlog
 from sqlalchemy import Engine
 
 from statuschecker.cache import StatusCache
-from statuschecker.metrics import Metrics
+from statuschecker.changes import announce
+from statuschecker.metrics import WorkMetrics
 from statuschecker.model import AlertPolicy, CheckOutcome, Receiver
 from statuschecker.store import alerts, results, schedule
 from statuschecker.store import services as service_store
@@ -24,7 +26,7 @@ class Recorder:
         self,
         engine: Engine,
         cache: StatusCache,
-        metrics: Metrics,
+        metrics: WorkMetrics,
         alert_policy: AlertPolicy,
         receivers: Sequence[Receiver] = (),
         on_alert: Callable[[], None] | None = None,
@@ -37,7 +39,9 @@ class Recorder:
         self._on_alert = on_alert
 
     def record(self, outcomes: list[CheckOutcome], lease_owner: str) -> None:
-        """Store `outcomes`, raise the alerts they decide, and end `lease_owner`'s leases."""
+        """Store `outcomes`, raise the alerts they decide, and end `lease_owner`'s leases,
+        all in one transaction."""
+        started = time.perf_counter()
         with self._engine.begin() as conn:
             written = results.write(conn, outcomes)
             raised = (
@@ -47,9 +51,9 @@ class Recorder:
             )
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
             fresh = service_store.get_many(conn, written.service_ids) if written.kept else []
-        changes = written.changes
+            announce(conn, written.service_ids)
+        self._metrics.recorded(outcomes, len(written.kept), time.perf_counter() - started)
         self._cache.put(fresh)
-        self._metrics.record(outcomes, fresh)
         names = {s.id: s.name for s in fresh}
         for outcome in outcomes:
             result = outcome.result
@@ -61,7 +65,7 @@ class Recorder:
                 status_code=result.status_code,
                 error=result.error,
             )
-        for change in changes:
+        for change in written.changes:
             emit = log.warning if change.current == "downtime" else log.info
             emit(
                 "service.state_changed",

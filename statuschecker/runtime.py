@@ -9,8 +9,9 @@ from sqlalchemy import Engine
 
 from statuschecker.accounts import Accounts
 from statuschecker.cache import StatusCache
+from statuschecker.changes import ChangeListener
 from statuschecker.config import Settings
-from statuschecker.metrics import Metrics
+from statuschecker.metrics import ServiceStateCollector, WorkMetrics
 from statuschecker.model import AlertPolicy, Receiver
 from statuschecker.notifier import Notifier
 from statuschecker.poller import Poller
@@ -26,11 +27,13 @@ class Runtime:
     settings: Settings
     engine: Engine
     cache: StatusCache
-    metrics: Metrics
+    registry: CollectorRegistry
+    metrics: WorkMetrics
     services: ServiceRegistry
     accounts: Accounts
     poller: Poller | None
     notifier: Notifier | None
+    listener: ChangeListener | None = None
 
     @classmethod
     def build(
@@ -39,13 +42,24 @@ class Runtime:
         database_url: str,
         registry: CollectorRegistry | None = None,
         with_poller: bool | None = None,
+        listen: bool = False,
     ) -> Runtime:
-        """Wire the parts; nothing starts until `start()`."""
+        """Wire the parts; nothing starts until `start()`. With `listen`, the status cache
+        follows the changes other processes announce (what an API process needs).
+
+        `registry` (a fresh one unless given) is what the API's /metrics serves: the
+        per-service series, read from the database, and this process's work metrics when it
+        polls.
+        """
         engine = create_db_engine(database_url, pool_size=settings.db_pool_size)
         cache = StatusCache(settings.cache_max_services, settings.cache_ttl_seconds)
-        metrics = Metrics(registry if registry is not None else CollectorRegistry())
+        registry = registry if registry is not None else CollectorRegistry()
+        registry.register(ServiceStateCollector(engine))
+        polling = settings.poller_enabled if with_poller is None else with_poller
+        # Without a poller this process does no checking work: nothing of it to serve.
+        metrics = WorkMetrics(registry if polling else CollectorRegistry())
         poller = notifier = None
-        if settings.poller_enabled if with_poller is None else with_poller:
+        if polling:
             notifier = Notifier(engine, settings)
             recorder = Recorder(
                 engine,
@@ -59,16 +73,33 @@ class Runtime:
         services = ServiceRegistry(
             engine,
             cache,
-            metrics,
             settings,
             alert_defaults(settings),
             poller.alive if poller is not None else None,
         )
         accounts = Accounts(engine, settings)
-        return cls(settings, engine, cache, metrics, services, accounts, poller, notifier)
+        listener = (
+            ChangeListener(database_url, services.forget_cached, services.forget_all_cached)
+            if listen
+            else None
+        )
+        return cls(
+            settings,
+            engine,
+            cache,
+            registry,
+            metrics,
+            services,
+            accounts,
+            poller,
+            notifier,
+            listener,
+        )
 
     def start(self) -> None:
-        """Start the poller and notifier threads, if there are any."""
+        """Start the change listener, poller and notifier threads, if there are any."""
+        if self.listener is not None:
+            self.listener.start()
         if self.notifier is not None:
             self.notifier.start()
         if self.poller is not None:
@@ -81,6 +112,8 @@ class Runtime:
             self.poller.stop(timeout=self.settings.poller_shutdown_seconds + 10)
         if self.notifier is not None:
             self.notifier.stop(timeout=self.settings.notify_timeout_seconds + 10)
+        if self.listener is not None:
+            self.listener.stop()
         self.engine.dispose()
 
 

@@ -16,10 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from statuschecker import netpolicy, stats
 from statuschecker.cache import StatusCache
+from statuschecker.changes import announce
 from statuschecker.checks import kind_of, validate_options
 from statuschecker.config import Settings
 from statuschecker.errors import Forbidden, InvalidInput, NotFound
-from statuschecker.metrics import Metrics
 from statuschecker.model import (
     Alert,
     AlertPolicy,
@@ -72,14 +72,12 @@ class ServiceRegistry:
         self,
         engine: Engine,
         cache: StatusCache,
-        metrics: Metrics,
         settings: Settings,
         alert_defaults: AlertPolicy,
         poller_alive: Callable[[], bool] | None = None,
     ) -> None:
         self._engine = engine
         self._cache = cache
-        self._metrics = metrics
         self._settings = settings
         self._alert_defaults = alert_defaults
         self._poller_alive = poller_alive
@@ -125,6 +123,7 @@ class ServiceRegistry:
             if owner.user_id is not None:
                 self._within_limit(conn, owner.user_id)
             service_id = store.create(conn, values)
+            announce(conn, [service_id])
             service = store.get(conn, service_id)
         self._cache.put([service])
         return self._present([service])[0]
@@ -186,9 +185,8 @@ class ServiceRegistry:
                 values["alert_policy"] = self._policy(base, changes["alert_policy"]).to_json()
             if values:
                 store.change(conn, service_id, values)
+                announce(conn, [service_id])
             service = store.get(conn, service_id)
-        if service.name != current.name:
-            self._metrics.forget(service_id)
         self._cache.put([service])
         return self._present([service])[0]
 
@@ -196,8 +194,8 @@ class ServiceRegistry:
         """Delete a service `visibility` admits with its whole history."""
         with self._engine.begin() as conn:
             store.remove(conn, service_id, visibility)
+            announce(conn, [service_id])
         self._cache.drop(service_id)
-        self._metrics.forget(service_id)
 
     def events(
         self, service_id: int, visibility: Visibility, limit: int, cursor: str | None = None
@@ -328,6 +326,21 @@ class ServiceRegistry:
     @property
     def _retention(self) -> timedelta:
         return timedelta(days=self._settings.tick_retention_days)
+
+    def forget_cached(self, service_ids: list[int]) -> None:
+        """Drop what is cached of these services (changed by another process), so that the
+        next read comes from the database."""
+        for service_id in service_ids:
+            self._cache.drop(service_id)
+        with self._uptimes_lock:
+            for service_id in service_ids:
+                self._uptimes.pop(service_id, None)
+
+    def forget_all_cached(self) -> None:
+        """Drop everything cached (changes may have been missed)."""
+        self._cache.clear()
+        with self._uptimes_lock:
+            self._uptimes.clear()
 
     def _present(self, services: list[Service]) -> list[Service]:
         """Services as shown: with their effective alert policy and (at most a minute old)

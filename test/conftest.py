@@ -143,11 +143,15 @@ def make_runtime(db: Engine, settings: Settings) -> Iterator[Callable[..., Runti
     """Builds runtimes on the emptied database, each with its own metrics registry."""
     built: list[Runtime] = []
 
-    def make(with_poller: bool = False, **overrides: object) -> Runtime:
+    def make(with_poller: bool = False, listen: bool = False, **overrides: object) -> Runtime:
         effective = settings.model_copy(update=overrides)
         assert effective.database_url is not None
         runtime = Runtime.build(
-            effective, effective.database_url, CollectorRegistry(), with_poller=with_poller
+            effective,
+            effective.database_url,
+            CollectorRegistry(),
+            with_poller=with_poller,
+            listen=listen,
         )
         built.append(runtime)
         return runtime

@@ -148,3 +148,41 @@ def test_db_commands_manage_a_development_server(data_dir: Path) -> None:
         assert not dev.is_running()
     finally:
         dev.stop()
+
+
+def test_poller_owns_the_embedded_database_and_shares_it_with_its_workers(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    output = tmp_path / "poller.log"
+    with output.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "statuschecker.cli", "poller", "--processes", "1"],
+            cwd=data_dir.parent,
+            env={**environment(data_dir, 0), "STATUSCHECKER_POLLER_METRICS_PORT": "0"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def events() -> list[str]:
+            lines = output.read_text().splitlines()
+            return [json.loads(line)["event"] for line in lines if line.startswith("{")]
+
+        def worker_polling() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"exited early:\n{output.read_text()}")
+            return "poller.started" in events()
+
+        wait_until(worker_polling, timeout=30, every=0.2)
+        assert EmbeddedPostgres(data_dir / "postgres").is_running()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, output.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    seen = events()
+    assert seen.count("embedded_db.started") == 1  # the parent's; the worker connects to it
+    assert "poller.metrics_listening" in seen and "poller.stopped" in seen
+    assert seen.index("poller.stopped") < seen.index("embedded_db.stopped")
+    assert not EmbeddedPostgres(data_dir / "postgres").is_running()

@@ -345,21 +345,26 @@ def test_metrics_follow_checks_and_forget_deleted_services(
     runtime.start()
     service = runtime.services.register(UNOWNED, "scraped", target.url, 1, 0.5)
     labels = {"service_id": str(service.id), "service_name": "scraped"}
-    registry = runtime.metrics.registry
+    registry = runtime.registry
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 1)
     assert registry.get_sample_value("statuschecker_service_response_time_seconds", labels) > 0
     assert registry.get_sample_value("statuschecker_check_duration_seconds_count") >= 1
     assert registry.get_sample_value("statuschecker_schedule_lag_seconds_count") >= 1
+    assert registry.get_sample_value("statuschecker_recorder_batches_total") >= 1
+    assert registry.get_sample_value("statuschecker_recorder_rows_written_total") >= 1
     target.set_mode("down")
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 0)
     assert registry.get_sample_value("statuschecker_checks_total", {"result": "down"}) >= 1
+    down = {**labels, "result": "down"}
+    assert registry.get_sample_value("statuschecker_service_checks_total", down) >= 1
 
     runtime.services.update(service.id, {"name": "renamed"}, ALL)
     assert registry.get_sample_value("statuschecker_service_up", labels) is None
     renamed = {**labels, "service_name": "renamed"}
-    wait_until(lambda: registry.get_sample_value("statuschecker_service_up", renamed) == 0)
+    assert registry.get_sample_value("statuschecker_service_up", renamed) == 0  # at once
     runtime.services.delete(service.id, ALL)
     assert registry.get_sample_value("statuschecker_service_up", renamed) is None
+    assert registry.get_sample_value("statuschecker_service_checks_total", down) is None
 
 
 def test_health_follows_the_poller(make_runtime: Callable[..., Runtime]) -> None:

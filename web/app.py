@@ -53,7 +53,7 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
                     headers={"WWW-Authenticate": "Bearer"},
                     media_type="application/problem+json",
                 )
-        body = await run_in_threadpool(generate_latest, runtime.metrics.registry)
+        body = await run_in_threadpool(generate_latest, runtime.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app = AsyncApp(

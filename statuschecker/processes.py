@@ -1,0 +1,296 @@
+"""`statuschecker poller`: N worker processes, each a poller claiming its own share of the due
+services through the database leases, supervised by the parent that started them.
+
+The parent
+1. makes a fresh directory for prometheus_client's multiprocess mode and names it in
+   PROMETHEUS_MULTIPROC_DIR *before* starting any worker, so the workers' work metrics go to
+   files there; it serves their sum on its own /metrics;
+2. starts the workers with the "spawn" method (a fresh interpreter each: no fork of a process
+   that has threads), giving each the settings and the database URL (the embedded server, when
+   there is one, belongs to the parent);
+3. watches them: a worker that ends while no stop was asked for is logged, its live gauges are
+   dropped (`mark_process_dead`) and it is replaced, no sooner than RESTART_MIN_SECONDS after
+   that slot's previous start, so a worker that cannot start does not spin;
+4. on SIGTERM or SIGINT sends SIGTERM to every worker, waits for each to finish or abandon its
+   in-flight checks and write what it holds, kills a worker that overruns that bound by
+   STOP_GRACE_SECONDS, and returns.
+
+A worker runs until SIGTERM/SIGINT, until its parent is gone (it then stops too rather than
+run unsupervised), or until its poller loop has been quiet for `health_poller_stale_seconds`
+(it then exits with status 1 and is replaced, as an unhealthy poller would be by an orchestrator).
+"""
+
+from __future__ import annotations
+
+import hmac
+import multiprocessing
+import multiprocessing.connection
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from socketserver import ThreadingMixIn
+from types import FrameType
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import structlog
+
+from statuschecker import logs
+from statuschecker.config import Settings
+
+log = structlog.get_logger(__name__)
+
+RESTART_MIN_SECONDS = 3.0  # a slot's worker is started at most this often
+STOP_GRACE_SECONDS = 20.0  # beyond a worker's own shutdown bounds, before it is killed
+WATCH_SECONDS = 0.5  # how often the parent looks at its workers and its stop flag
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@dataclass
+class _Slot:
+    """One worker place: the process in it now, when it started, how often it was replaced."""
+
+    number: int
+    process: BaseProcess | None = None
+    started_at: float = float("-inf")
+    restarts: int = 0
+
+
+class PollerProcesses:
+    """Runs and supervises `processes` poller workers and serves their summed work metrics."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database_url: str,
+        processes: int,
+        metrics_host: str,
+        metrics_port: int,
+    ) -> None:
+        self._settings = settings.model_copy(update={"database_url": database_url})
+        self._slots = [_Slot(number) for number in range(processes)]
+        self._metrics_host = metrics_host
+        self._metrics_port = metrics_port
+        self._context = multiprocessing.get_context("spawn")
+        self._stop = threading.Event()
+        self._metrics_dir = ""
+
+    def run(self) -> None:
+        """Start the workers and keep them running until SIGTERM or SIGINT; then stop them."""
+        self._metrics_dir = tempfile.mkdtemp(prefix="statuschecker-metrics-")
+        os.environ[MULTIPROC_ENV] = self._metrics_dir
+        previous = {
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        server = None
+        try:
+            server = self._serve_metrics()
+            for slot in self._slots:
+                self._start(slot)
+            self._watch()
+        finally:
+            self._stop_all()
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+            log.info("poller.processes_stopped", processes=len(self._slots))
+
+    def _on_signal(self, signum: int, _: FrameType | None) -> None:
+        if not self._stop.is_set():
+            log.info("poller.processes_stopping", reason=signal.Signals(signum).name)
+        self._stop.set()
+
+    def _start(self, slot: _Slot) -> None:
+        process = self._context.Process(
+            target=worker_main,
+            args=(self._settings, slot.number, os.getpid()),
+            name=f"statuschecker-poller-{slot.number}",
+            daemon=False,
+        )
+        process.start()
+        slot.process, slot.started_at = process, time.monotonic()
+        log.info("poller.process_started", slot=slot.number, pid=process.pid)
+
+    def _watch(self) -> None:
+        """Replace workers that end until a stop is asked for."""
+        while not self._stop.is_set():
+            running = [s.process.sentinel for s in self._slots if s.process is not None]
+            if running:
+                multiprocessing.connection.wait(running, timeout=WATCH_SECONDS)
+            else:
+                self._stop.wait(WATCH_SECONDS)
+            if self._stop.is_set():
+                return
+            now = time.monotonic()
+            for slot in self._slots:
+                process = slot.process
+                if process is not None and process.exitcode is not None:
+                    log.error(
+                        "poller.process_died",
+                        slot=slot.number,
+                        pid=process.pid,
+                        exitcode=process.exitcode,
+                    )
+                    slot.process = None
+                    self._forget(process)
+                if slot.process is None and now - slot.started_at >= RESTART_MIN_SECONDS:
+                    slot.restarts += 1
+                    self._start(slot)
+
+    def _stop_all(self) -> None:
+        """SIGTERM every worker, wait for them within their bound, kill the ones that overrun."""
+        self._stop.set()
+        live = [s.process for s in self._slots if s.process is not None and s.process.is_alive()]
+        for process in live:
+            process.terminate()  # SIGTERM: the worker stops cleanly
+        bound = (
+            self._settings.poller_shutdown_seconds
+            + self._settings.notify_timeout_seconds
+            + STOP_GRACE_SECONDS
+        )
+        deadline = time.monotonic() + bound
+        for process in live:
+            process.join(max(deadline - time.monotonic(), 0.1))
+            if process.is_alive():
+                log.error("poller.process_killed", pid=process.pid, after_seconds=bound)
+                process.kill()
+                process.join(5)
+            log.info("poller.process_stopped", pid=process.pid, exitcode=process.exitcode)
+        for slot in self._slots:
+            if slot.process is not None:
+                process, slot.process = slot.process, None
+                self._forget(process)
+
+    def _forget(self, process: BaseProcess) -> None:
+        """Drop an ended worker's live gauges from the summed metrics (its counters stay)."""
+        from prometheus_client import multiprocess
+
+        if process.pid is not None:
+            multiprocess.mark_process_dead(process.pid, self._metrics_dir)
+        process.close()
+
+    # -- the parent's /metrics --------------------------------------------------------------
+
+    def _serve_metrics(self) -> WSGIServer:
+        """Serve the workers' summed work metrics on /metrics, behind the metrics token if
+        one is set, from a thread of its own."""
+        from prometheus_client import CollectorRegistry, make_wsgi_app, multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self._metrics_dir)
+        registry.register(_SupervisorCollector(self._slots))
+        app = make_wsgi_app(registry)
+        token = self._settings.metrics_token
+        expected = f"Bearer {token.get_secret_value()}".encode() if token is not None else None
+
+        def guarded(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            if environ.get("PATH_INFO") != "/metrics":
+                start_response("404 Not Found", [("Content-Type", "text/plain")])
+                return [b"not found: the poller serves /metrics only\n"]
+            given = environ.get("HTTP_AUTHORIZATION", "").encode()
+            if expected is not None and not hmac.compare_digest(given, expected):
+                start_response(
+                    "401 Unauthorized",
+                    [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")],
+                )
+                return [b"/metrics needs its token\n"]
+            return app(environ, start_response)
+
+        try:
+            server = make_server(
+                self._metrics_host,
+                self._metrics_port,
+                guarded,
+                server_class=_ThreadingWSGIServer,
+                handler_class=_QuietHandler,
+            )
+        except OSError as exc:  # the port is taken, say: a line, not a traceback
+            log.error(
+                "poller.metrics_unavailable",
+                host=self._metrics_host,
+                port=self._metrics_port,
+                error=str(exc),
+            )
+            raise SystemExit(1) from exc
+        threading.Thread(target=server.serve_forever, name="poller-metrics", daemon=True).start()
+        log.info(
+            "poller.metrics_listening",
+            url=f"http://{self._metrics_host}:{server.server_port}/metrics",
+        )
+        return server
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not worth a log line each."""
+
+
+class _SupervisorCollector:
+    """The parent's own figures: workers running (as far as it has noticed), and how often one
+    was replaced."""
+
+    def __init__(self, slots: list[_Slot]) -> None:
+        self._slots = slots
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        yield GaugeMetricFamily(
+            "statuschecker_poller_processes",
+            "Poller worker processes running",
+            value=sum(1 for s in self._slots if s.process is not None),
+        )
+        yield CounterMetricFamily(
+            "statuschecker_poller_process_restarts",
+            "Poller worker processes replaced after they ended unexpectedly",
+            value=sum(s.restarts for s in self._slots),
+        )
+
+
+# -- the worker ------------------------------------------------------------------------------
+
+
+def worker_main(settings: Settings, slot: int, parent_pid: int) -> None:
+    """One poller worker (in a spawned process): poll until told to stop, then write what it
+    holds; exit status 1 when its poller loop went quiet."""
+    from statuschecker.runtime import Runtime
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
+        signal.signal(signum, lambda *_: stop.set())
+    logs.configure(settings)
+    structlog.contextvars.bind_contextvars(poller_slot=slot)
+    assert settings.database_url is not None
+    runtime = Runtime.build(settings, settings.database_url, with_poller=True)
+    poller = runtime.poller
+    assert poller is not None
+    status = 0
+    try:
+        runtime.start()
+        while not stop.wait(1.0):
+            if os.getppid() != parent_pid:
+                log.warning("poller.parent_gone", parent_pid=parent_pid)
+                break
+            if not poller.alive():
+                log.error("poller.unhealthy", quiet_seconds=poller.quiet_seconds)
+                status = 1
+                break
+    finally:
+        runtime.close()
+    sys.exit(status)

@@ -1,0 +1,71 @@
+"""Every service's current state in one query, for the Prometheus scrape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, select, true
+
+from statuschecker.store.tables import service_events, service_metrics, service_ticks, services
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """A service as the scrape shows it: `up` is None until its first check decided a state;
+    `response_time_ms` is the last check's (None when it got no response)."""
+
+    service_id: int
+    name: str
+    up: bool | None
+    response_time_ms: float | None
+    up_count: int
+    down_count: int
+
+
+def states(conn: Connection) -> list[ServiceState]:
+    """Every service with its open event, running counts and last check's response time.
+
+    The last tick is looked up by the service's `last_checked_at`, so run-time partition
+    pruning visits one day's partition per service rather than all of them.
+    """
+    t = service_ticks.c
+    m = service_metrics.c
+    last = (
+        select(t.response_time_ms)
+        .where(t.service_id == services.c.id, t.checked_at == m.last_checked_at)
+        .order_by(t.id.desc())
+        .limit(1)
+        .lateral("last_tick")
+    )
+    query = (
+        select(
+            services.c.id,
+            services.c.name,
+            service_events.c.event,
+            m.up_count,
+            m.down_count,
+            last.c.response_time_ms,
+        )
+        .select_from(services)
+        .outerjoin(service_metrics, m.service_id == services.c.id)
+        .outerjoin(
+            service_events,
+            and_(
+                service_events.c.service_id == services.c.id,
+                service_events.c.date_ended.is_(None),
+            ),
+        )
+        .outerjoin(last, true())
+        .order_by(services.c.id)
+    )
+    return [
+        ServiceState(
+            service_id=row.id,
+            name=row.name,
+            up=None if row.event is None else row.event == "uptime",
+            response_time_ms=row.response_time_ms,
+            up_count=row.up_count or 0,
+            down_count=row.down_count or 0,
+        )
+        for row in conn.execute(query)
+    ]
