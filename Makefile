@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test lint format check migrate dbup dbdown bench client clean
+.PHONY: help install run test lint format check migrate dbup dbdown bench bench-profile client clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,8 +48,11 @@ dbup: $(STAMP) ## Start a standalone development PostgreSQL and print its URL
 dbdown: $(STAMP) ## Stop the standalone development PostgreSQL
 	$(BIN)/statuschecker db stop
 
-bench: $(STAMP) ## Poller benchmark: N services against a local target (BENCH_ARGS="--services 1000 --interval 5")
+bench: $(STAMP) ## Scale-out benchmark: api + poller processes vs nginx (BENCH_ARGS="--services 10000 --interval 10 --peer blackbox")
 	$(BIN)/python scripts/bench/poller.py $(BENCH_ARGS)
+
+bench-profile: $(STAMP) ## cProfile of one poller (or --role api) process's work (BENCH_ARGS="--services 3000 --seconds 30")
+	$(BIN)/python scripts/bench/profile_poller.py $(BENCH_ARGS)
 
 client: $(CLIENT) ## Generate the typed Python client from openapispec.yaml into client/
 
