@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def data_dir(pg_dir: Path) -> Iterator[Path]:
-    """A data dir whose embedded server is stopped after the test, whatever happened."""
+    """A data dir whose `statuschecker run` processes are killed and whose embedded server is
+    stopped after the test, whatever happened (a failed assertion once left both running)."""
     yield pg_dir / "var"
+    for process in _started.pop(pg_dir / "var", []):
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
     EmbeddedPostgres(pg_dir / "var" / "postgres").stop()
     EmbeddedPostgres(pg_dir / "var" / "postgres-dev").stop()
 
@@ -39,6 +44,9 @@ def environment(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
+_started: dict[Path, list[subprocess.Popen]] = {}
+
+
 def start(data_dir: Path, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "statuschecker.cli", "run"],
@@ -48,6 +56,7 @@ def start(data_dir: Path, port: int) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _started.setdefault(data_dir, []).append(process)
 
     def healthy() -> bool:
         if process.poll() is not None:
