@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, RowMapping, insert, select, text, update
+from sqlalchemy import BigInteger, Connection, Row, RowMapping, any_, bindparam, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from statuschecker import alerting
 from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Page, Receiver, Visibility
 from statuschecker.store import cursor
+from statuschecker.store.arrays import column, floats
 from statuschecker.store.services import EVERYTHING, within
-from statuschecker.store.tables import alert_deliveries, alerts, services
+from statuschecker.store.tables import alerts, services
 
 # For each service: how many checks, and failures, fell in each rule's window ending at the
 # service's newest check of the batch.
@@ -40,6 +42,45 @@ _WINDOWS = text(
 )
 
 
+# The batch's alerts, in the order given (so ids follow it); their ids by service.
+_INSERT_ALERTS = text(
+    """
+    INSERT INTO alerts (service_id, kind, rule, message, availability_percent, window_seconds,
+        raised_at, downtime_seconds)
+    SELECT service_id, kind, rule, message, availability_percent, window_seconds, raised_at,
+           downtime_seconds
+    FROM unnest(CAST(:service_id AS bigint[]), CAST(:kind AS text[]), CAST(:rule AS text[]),
+                CAST(:message AS text[]), CAST(:availability_percent AS float8[]),
+                CAST(:window_seconds AS integer[]), CAST(:raised_at AS timestamptz[]),
+                CAST(:downtime_seconds AS float8[]))
+         WITH ORDINALITY AS d(service_id, kind, rule, message, availability_percent,
+                              window_seconds, raised_at, downtime_seconds, n)
+    ORDER BY n
+    RETURNING id, service_id
+    """
+)
+
+_SET_ALERT_STATES = text(
+    """
+    UPDATE services AS s SET alert_state = d.state, alert_changed_at = d.at
+    FROM unnest(CAST(:id AS bigint[]), CAST(:state AS text[]), CAST(:at AS timestamptz[]))
+         AS d(id, state, at)
+    WHERE s.id = d.id
+    """
+)
+
+_INSERT_DELIVERIES = text(
+    """
+    INSERT INTO alert_deliveries (alert_id, channel, target, secret)
+    SELECT alert_id, channel, target, secret
+    FROM unnest(CAST(:alert_id AS bigint[]), CAST(:channel AS text[]), CAST(:target AS text[]),
+                CAST(:secret AS text[]))
+         WITH ORDINALITY AS d(alert_id, channel, target, secret, n)
+    ORDER BY n
+    """
+)
+
+
 def evaluate(
     conn: Connection,
     outcomes: Sequence[CheckOutcome],
@@ -50,8 +91,11 @@ def evaluate(
 
     Runs after the batch's ticks are inserted, with the services' rows locked, so the state
     read here cannot change underneath: one alert per transition, even with several pollers.
-    A raised alert, the service's new alert state and one pending delivery per receiver are
-    written together.
+
+    1. Read the services' alert policies and states (one statement).
+    2. Count checks and failures in every service's rule windows (one statement).
+    3. Decide here; write the raised alerts, the services' new alert states and one pending
+       delivery per alert and receiver (one statement each, only when something is raised).
     """
     newest: dict[int, datetime] = {}
     for outcome in outcomes:
@@ -63,7 +107,7 @@ def evaluate(
         row.id: row
         for row in conn.execute(
             select(s.id, s.name, s.alert_policy, s.alert_state, s.alert_changed_at).where(
-                s.id.in_(ids)
+                s.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
             )
         )
     }
@@ -75,13 +119,13 @@ def evaluate(
     windows = conn.execute(
         _WINDOWS,
         {
-            "ids": present,
-            "ats": [newest[sid] for sid in present],
-            "avail": [float(policies[sid].window_seconds) for sid in present],
-            "fail": [float(policies[sid].failure_window_seconds) for sid in present],
+            "ids": column(present),
+            "ats": column(newest[sid] for sid in present),
+            "avail": floats(policies[sid].window_seconds for sid in present),
+            "fail": floats(policies[sid].failure_window_seconds for sid in present),
         },
     )
-    raised = []
+    decided = []
     for w in windows:
         row, policy = rows[w.id], policies[w.id]
         verdict = alerting.evaluate(
@@ -91,23 +135,17 @@ def evaluate(
             alerting.Window(w.fail_checks, w.fail_failures),
         )
         if verdict is not None:
-            raised.append(_raise(conn, row, policy, verdict, newest[w.id], receivers))
-    return raised
+            decided.append((_alert(row, verdict, newest[w.id]), policy))
+    return _raise(conn, decided, receivers) if decided else []
 
 
-def _raise(
-    conn: Connection,
-    service: Row,
-    policy: AlertPolicy,
-    verdict: alerting.Verdict,
-    at: datetime,
-    receivers: Sequence[Receiver],
-) -> Alert:
+def _alert(service: Row, verdict: alerting.Verdict, at: datetime) -> Alert:
+    """The alert `verdict` raises for `service` at `at` (its id not known yet)."""
     changed_at = service.alert_changed_at
     downtime = (
         (at - changed_at).total_seconds() if verdict.kind == "recovered" and changed_at else None
     )
-    alert = Alert(
+    return Alert(
         id=0,
         service_id=service.id,
         service_name=service.name,
@@ -121,28 +159,59 @@ def _raise(
         raised_at=at,
         downtime_seconds=downtime,
     )
-    values = {k: v for k, v in asdict(alert).items() if k not in ("id", "service_name")}
-    alert_id = conn.execute(insert(alerts).values(values).returning(alerts.c.id)).scalar_one()
-    new_state = "alerting" if verdict.kind == "down" else "ok"
-    conn.execute(
-        update(services)
-        .where(services.c.id == service.id)
-        .values(alert_state=new_state, alert_changed_at=at)
+
+
+def _raise(
+    conn: Connection,
+    decided: Sequence[tuple[Alert, AlertPolicy]],
+    receivers: Sequence[Receiver],
+) -> list[Alert]:
+    """Write the alerts (at most one per service), then the services' new alert states, then
+    their deliveries: to the global receivers and the service policy's own."""
+    raised = [alert for alert, _ in decided]
+    inserted = conn.execute(
+        _INSERT_ALERTS,
+        {
+            "service_id": column(a.service_id for a in raised),
+            "kind": column(a.kind for a in raised),
+            "rule": column(a.rule for a in raised),
+            "message": column(a.message for a in raised),
+            "availability_percent": floats(a.availability_percent for a in raised),
+            "window_seconds": column(a.window_seconds for a in raised),
+            "raised_at": column(a.raised_at for a in raised),
+            "downtime_seconds": floats(a.downtime_seconds for a in raised),
+        },
     )
-    targets = [
-        *receivers,
-        *(Receiver("webhook", hook.url, hook.secret) for hook in policy.webhooks),
-        *(Receiver("apprise", url) for url in policy.apprise_urls),
-    ]
-    if targets:
-        conn.execute(
-            insert(alert_deliveries),
-            [
-                {"alert_id": alert_id, "channel": r.channel, "target": r.target, "secret": r.secret}
-                for r in targets
-            ],
+    alert_ids = {row.service_id: row.id for row in inserted}
+    raised = [replace(a, id=alert_ids[a.service_id]) for a in raised]
+    conn.execute(
+        _SET_ALERT_STATES,
+        {
+            "id": column(a.service_id for a in raised),
+            "state": column("alerting" if a.kind == "down" else "ok" for a in raised),
+            "at": column(a.raised_at for a in raised),
+        },
+    )
+    deliveries = [
+        (alert.id, target)
+        for alert, (_, policy) in zip(raised, decided, strict=True)
+        for target in (
+            *receivers,
+            *(Receiver("webhook", hook.url, hook.secret) for hook in policy.webhooks),
+            *(Receiver("apprise", url) for url in policy.apprise_urls),
         )
-    return replace(alert, id=alert_id)
+    ]
+    if deliveries:
+        conn.execute(
+            _INSERT_DELIVERIES,
+            {
+                "alert_id": column(alert_id for alert_id, _ in deliveries),
+                "channel": column(r.channel for _, r in deliveries),
+                "target": column(r.target for _, r in deliveries),
+                "secret": column(r.secret for _, r in deliveries),
+            },
+        )
+    return raised
 
 
 def alert_of(row: RowMapping, id_key: str = "id") -> Alert:

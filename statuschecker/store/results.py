@@ -1,16 +1,90 @@
-"""The recorder's transaction: ticks, running metrics and state periods for a batch of results."""
+"""The recorder's transaction: ticks, running metrics and state periods for a batch of results.
+
+Every table is written with one set-based statement per batch: the rows (or per-service
+aggregates, computed here) travel as one array per column (statuschecker.store.arrays) and
+are unpacked by `unnest`, so the statement text never changes (psycopg prepares it after a few
+uses) and costs one round trip whatever the batch size.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, text
 
 from statuschecker.model import CheckOutcome, EventKind
 from statuschecker.store import partitions, rollups
-from statuschecker.store.tables import service_events, service_metrics, service_ticks, services
+from statuschecker.store.arrays import column, floats
+
+_LOCK = text(
+    "SELECT id FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
+)
+
+_INSERT_TICKS = text(
+    """
+    INSERT INTO service_ticks (service_id, checked_at, up, response_time_ms, ttfb_ms,
+        status_code, error, dns_ms, connect_ms, tls_ms, cert_expires_at, packet_loss_percent)
+    SELECT * FROM unnest(
+        CAST(:service_id AS bigint[]), CAST(:checked_at AS timestamptz[]),
+        CAST(:up AS boolean[]), CAST(:response_time_ms AS float8[]), CAST(:ttfb_ms AS float8[]),
+        CAST(:status_code AS smallint[]), CAST(:error AS text[]), CAST(:dns_ms AS float8[]),
+        CAST(:connect_ms AS float8[]), CAST(:tls_ms AS float8[]),
+        CAST(:cert_expires_at AS timestamptz[]), CAST(:packet_loss_percent AS float8[]))
+    """
+)
+
+# The batch's totals per service (d) folded into the running ones (m, the values before this
+# statement): averages and maxima cover successful checks, every one of which carries a
+# response time, so the old average weighs m.up_count checks; greatest() ignores NULLs.
+_UPDATE_METRICS = text(
+    """
+    UPDATE service_metrics AS m SET
+        tick_count = m.tick_count + d.n,
+        up_count = m.up_count + d.up,
+        down_count = m.down_count + d.n - d.up,
+        uptime_percent = CAST(100.0 AS float8) * (m.up_count + d.up) / (m.tick_count + d.n),
+        average_response_time_ms = coalesce(
+            (coalesce(m.average_response_time_ms, CAST(0.0 AS float8)) * m.up_count + d.rt_sum)
+                / nullif(m.up_count + d.timed, 0),
+            m.average_response_time_ms),
+        max_response_time_ms = greatest(m.max_response_time_ms, d.rt_max),
+        last_checked_at = greatest(m.last_checked_at, d.last)
+    FROM unnest(CAST(:service_id AS bigint[]), CAST(:n AS bigint[]), CAST(:up AS bigint[]),
+                CAST(:timed AS bigint[]), CAST(:rt_sum AS float8[]), CAST(:rt_max AS float8[]),
+                CAST(:last AS timestamptz[]))
+         AS d(service_id, n, up, timed, rt_sum, rt_max, last)
+    WHERE m.service_id = d.service_id
+    """
+)
+
+_OPEN_EVENTS = text(
+    """
+    SELECT id, service_id, event, date_started FROM service_events
+    WHERE service_id = ANY(CAST(:ids AS bigint[])) AND date_ended IS NULL
+    """
+)
+
+_CLOSE_EVENTS = text(
+    """
+    UPDATE service_events AS e SET date_ended = d.ended
+    FROM unnest(CAST(:id AS bigint[]), CAST(:ended AS timestamptz[])) AS d(id, ended)
+    WHERE e.id = d.id
+    """
+)
+
+# In the order given, so event ids follow the walk (time order) as they would row by row.
+_OPEN_NEW_EVENTS = text(
+    """
+    INSERT INTO service_events (service_id, event, date_started, date_ended, reason)
+    SELECT service_id, event, date_started, date_ended, reason
+    FROM unnest(CAST(:service_id AS bigint[]), CAST(:event AS text[]),
+                CAST(:date_started AS timestamptz[]), CAST(:date_ended AS timestamptz[]),
+                CAST(:reason AS text[]))
+         WITH ORDINALITY AS d(service_id, event, date_started, date_ended, reason, n)
+    ORDER BY n
+    """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,43 +113,47 @@ def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
     0. Make the daily partitions the ticks go to, where they are new.
     1. Lock the services' rows in id order (the order every recorder uses, so two never
        deadlock); outcomes of services deleted meanwhile are dropped.
-    2. Insert every tick in one multi-row statement.
-    3. Add the batch to each service's running metric and hourly rollups.
+    2. Insert every tick, in time order, in one statement.
+    3. Add the batch to each service's running metric (one statement) and to its hourly and
+       daily rollups (two: rollups and outcome counts).
     4. Walk each service's outcomes in time order: a state differing from the open event's
-       closes it at the check time and opens the other kind.
+       closes it at the check time and opens the other kind (one statement reading the open
+       events, one closing them, one inserting the new ones).
     """
     partitions.ensure(conn, {partitions.day_of(o.checked_at) for o in outcomes})
     wanted = sorted({o.service_id for o in outcomes})
-    locked = select(services.c.id).where(services.c.id.in_(wanted)).order_by(services.c.id)
-    present = set(conn.execute(locked.with_for_update()).scalars())
+    present = set(conn.execute(_LOCK, {"ids": column(wanted)}).scalars())
     kept = sorted(
         (_cleaned(o) for o in outcomes if o.service_id in present), key=lambda o: o.checked_at
     )
     if not kept:
         return Written([], [], [])
 
-    conn.execute(insert(service_ticks), [_tick_row(o) for o in kept])
+    _insert_ticks(conn, kept)
     _add_to_metrics(conn, kept)
     rollups.add(conn, kept)
     return Written(sorted(present), kept, _update_events(conn, kept))
 
 
-def _tick_row(outcome: CheckOutcome) -> dict:
-    result = outcome.result
-    return {
-        "service_id": outcome.service_id,
-        "checked_at": outcome.checked_at,
-        "up": result.up,
-        "response_time_ms": result.response_time_ms,
-        "ttfb_ms": result.ttfb_ms,
-        "status_code": result.status_code,
-        "error": result.error,
-        "dns_ms": result.dns_ms,
-        "connect_ms": result.connect_ms,
-        "tls_ms": result.tls_ms,
-        "cert_expires_at": result.cert_expires_at,
-        "packet_loss_percent": result.packet_loss_percent,
-    }
+def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> None:
+    results = [o.result for o in outcomes]
+    conn.execute(
+        _INSERT_TICKS,
+        {
+            "service_id": column(o.service_id for o in outcomes),
+            "checked_at": column(o.checked_at for o in outcomes),
+            "up": column(bool(r.up) for r in results),
+            "response_time_ms": floats(r.response_time_ms for r in results),
+            "ttfb_ms": floats(r.ttfb_ms for r in results),
+            "status_code": column(r.status_code for r in results),
+            "error": column(r.error for r in results),
+            "dns_ms": floats(r.dns_ms for r in results),
+            "connect_ms": floats(r.connect_ms for r in results),
+            "tls_ms": floats(r.tls_ms for r in results),
+            "cert_expires_at": column(r.cert_expires_at for r in results),
+            "packet_loss_percent": floats(r.packet_loss_percent for r in results),
+        },
+    )
 
 
 def _cleaned(outcome: CheckOutcome, limit: int = 2000) -> CheckOutcome:
@@ -87,89 +165,96 @@ def _cleaned(outcome: CheckOutcome, limit: int = 2000) -> CheckOutcome:
     return replace(outcome, result=replace(outcome.result, error=text))
 
 
+@dataclass(slots=True)
+class _Totals:
+    n: int = 0
+    up: int = 0
+    timed: int = 0
+    rt_sum: float = 0.0
+    rt_max: float | None = None
+    last: datetime | None = None
+
+
 def _add_to_metrics(conn: Connection, outcomes: list[CheckOutcome]) -> None:
-    """Fold the batch into the running totals; averages and maxima cover successful checks."""
-    batch: dict[int, dict] = defaultdict(
-        lambda: {"n": 0, "up": 0, "timed": 0, "sum": 0.0, "max": None, "last": None}
-    )
+    """Fold the batch into the running totals: per-service totals of the batch here, then one
+    UPDATE for all services."""
+    batch: dict[int, _Totals] = {}
     for outcome in outcomes:
-        entry = batch[outcome.service_id]
-        entry["n"] += 1
-        entry["last"] = outcome.checked_at
+        entry = batch.get(outcome.service_id)
+        if entry is None:
+            entry = batch[outcome.service_id] = _Totals()
+        entry.n += 1
+        entry.last = outcome.checked_at
         rt = outcome.result.response_time_ms
         if outcome.result.up:
-            entry["up"] += 1
+            entry.up += 1
             if rt is not None:
-                entry["timed"] += 1
-                entry["sum"] += rt
-                entry["max"] = rt if entry["max"] is None else max(entry["max"], rt)
-    m = service_metrics.c
-    timed_before = m.up_count  # every successful check carries a response time
-    timed_after = timed_before + bindparam("b_timed")
-    statement = (
-        update(service_metrics)
-        .where(m.service_id == bindparam("b_id"))
-        .values(
-            tick_count=m.tick_count + bindparam("b_n"),
-            up_count=m.up_count + bindparam("b_up"),
-            down_count=m.down_count + bindparam("b_n") - bindparam("b_up"),
-            uptime_percent=100.0
-            * (m.up_count + bindparam("b_up"))
-            / (m.tick_count + bindparam("b_n")),
-            average_response_time_ms=func.coalesce(
-                (func.coalesce(m.average_response_time_ms, 0.0) * timed_before + bindparam("b_sum"))
-                / func.nullif(timed_after, 0),
-                m.average_response_time_ms,
-            ),
-            max_response_time_ms=func.greatest(m.max_response_time_ms, bindparam("b_max")),
-            last_checked_at=func.greatest(m.last_checked_at, bindparam("b_last")),
-        )
-    )
+                entry.timed += 1
+                entry.rt_sum += rt
+                entry.rt_max = rt if entry.rt_max is None else max(entry.rt_max, rt)
+    ids = sorted(batch)
+    totals = [batch[sid] for sid in ids]
     conn.execute(
-        statement,
-        [
-            {
-                "b_id": sid,
-                "b_n": e["n"],
-                "b_up": e["up"],
-                "b_timed": e["timed"],
-                "b_sum": e["sum"],
-                "b_max": e["max"],
-                "b_last": e["last"],
-            }
-            for sid, e in batch.items()
-        ],
+        _UPDATE_METRICS,
+        {
+            "service_id": column(ids),
+            "n": column(t.n for t in totals),
+            "up": column(t.up for t in totals),
+            "timed": column(t.timed for t in totals),
+            "rt_sum": column(float(t.rt_sum) for t in totals),
+            "rt_max": floats(t.rt_max for t in totals),
+            "last": column(t.last for t in totals),
+        },
     )
 
 
 def _update_events(conn: Connection, outcomes: list[CheckOutcome]) -> list[StateChange]:
+    """Walk the outcomes (in time order) against each service's open event, then write the
+    walk's result: close the events that were open before the batch and ended in it, and
+    insert the periods it began (those that also ended in it closed, the last one open)."""
     ids = sorted({o.service_id for o in outcomes})
-    e = service_events.c
-    open_rows = conn.execute(
-        select(e.id, e.service_id, e.event, e.date_started).where(
-            e.service_id.in_(ids), e.date_ended.is_(None)
-        )
-    )
-    current: dict[int, tuple[int, EventKind, datetime]] = {
-        row.service_id: (row.id, row.event, row.date_started) for row in open_rows
+    # service -> (index into `opened`, or the id of an event open before the batch; kind; start)
+    current: dict[int, tuple[int | None, int | None, EventKind, datetime]] = {
+        row.service_id: (None, row.id, row.event, row.date_started)
+        for row in conn.execute(_OPEN_EVENTS, {"ids": column(ids)})
     }
+    closed: list[tuple[int, datetime]] = []  # (event id, end) of events open before the batch
+    opened: list[list] = []  # [service_id, kind, start, end or None, reason]
     changes: list[StateChange] = []
     for outcome in outcomes:
         kind: EventKind = "uptime" if outcome.result.up else "downtime"
         open_event = current.get(outcome.service_id)
-        if open_event is not None and open_event[1] == kind:
+        if open_event is not None and open_event[2] == kind:
             continue
         at = outcome.checked_at
         if open_event is not None:
-            at = max(at, open_event[2])  # never end a period before it began
-            conn.execute(update(service_events).where(e.id == open_event[0]).values(date_ended=at))
+            at = max(at, open_event[3])  # never end a period before it began
+            index, event_id = open_event[0], open_event[1]
+            if index is not None:
+                opened[index][3] = at
+            else:
+                assert event_id is not None
+                closed.append((event_id, at))
         reason = outcome.result.error if kind == "downtime" else None
-        new_id = conn.execute(
-            insert(service_events)
-            .values(service_id=outcome.service_id, event=kind, date_started=at, reason=reason)
-            .returning(e.id)
-        ).scalar_one()
-        current[outcome.service_id] = (new_id, kind, at)
-        previous = open_event[1] if open_event is not None else None
+        current[outcome.service_id] = (len(opened), None, kind, at)
+        opened.append([outcome.service_id, kind, at, None, reason])
+        previous = open_event[2] if open_event is not None else None
         changes.append(StateChange(outcome.service_id, previous, kind, at))
+    if closed:  # first: a service may hold only one open event
+        conn.execute(
+            _CLOSE_EVENTS,
+            {"id": column(c[0] for c in closed), "ended": column(c[1] for c in closed)},
+        )
+    if opened:
+        columns = list(zip(*opened, strict=True))
+        conn.execute(
+            _OPEN_NEW_EVENTS,
+            {
+                "service_id": column(columns[0]),
+                "event": column(columns[1]),
+                "date_started": column(columns[2]),
+                "date_ended": column(columns[3]),
+                "reason": column(columns[4]),
+            },
+        )
     return changes

@@ -11,17 +11,28 @@ from sqlalchemy import Connection, text
 
 from statuschecker import histogram
 from statuschecker.model import Bucket, CheckOutcome, CheckResult, Uptime
+from statuschecker.store.arrays import column, floats
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 GRANULARITIES = (1, 24)  # hours per bucket: hourly and daily rollups
 
-_UPSERT_ROLLUP = text(
+# One row per (service, granularity, bucket) of the batch, added to what the bucket holds; the
+# sparse histograms are merged key by key.
+_UPSERT_ROLLUPS = text(
     """
     INSERT INTO service_rollups AS r (service_id, bucket_hours, bucket_start, checks, successful,
         rt_count, rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram)
-    VALUES (:service_id, :bucket_hours, :bucket_start, :checks, :successful, :rt_count, :rt_sum,
-        :rt_max, :ttfb_count, :ttfb_sum, :ttfb_max, CAST(:rt_histogram AS jsonb))
+    SELECT service_id, bucket_hours, bucket_start, checks, successful, rt_count, rt_sum, rt_max,
+           ttfb_count, ttfb_sum, ttfb_max, CAST(rt_histogram AS jsonb)
+    FROM unnest(CAST(:service_id AS bigint[]), CAST(:bucket_hours AS smallint[]),
+                CAST(:bucket_start AS timestamptz[]), CAST(:checks AS integer[]),
+                CAST(:successful AS integer[]), CAST(:rt_count AS integer[]),
+                CAST(:rt_sum AS float8[]), CAST(:rt_max AS float8[]),
+                CAST(:ttfb_count AS integer[]), CAST(:ttfb_sum AS float8[]),
+                CAST(:ttfb_max AS float8[]), CAST(:rt_histogram AS text[]))
+         AS d(service_id, bucket_hours, bucket_start, checks, successful, rt_count, rt_sum,
+              rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram)
     ON CONFLICT (service_id, bucket_hours, bucket_start) DO UPDATE SET
         checks = r.checks + excluded.checks,
         successful = r.successful + excluded.successful,
@@ -40,11 +51,14 @@ _UPSERT_ROLLUP = text(
     """
 )
 
-_UPSERT_OUTCOME = text(
+# One row per (service, granularity, bucket, outcome) of the batch, added to its count.
+_UPSERT_OUTCOMES = text(
     """
     INSERT INTO service_rollup_outcomes AS o (service_id, bucket_hours, bucket_start, outcome,
         count)
-    VALUES (:service_id, :bucket_hours, :bucket_start, :outcome, :count)
+    SELECT * FROM unnest(CAST(:service_id AS bigint[]), CAST(:bucket_hours AS smallint[]),
+                         CAST(:bucket_start AS timestamptz[]), CAST(:outcome AS text[]),
+                         CAST(:count AS integer[]))
     ON CONFLICT (service_id, bucket_hours, bucket_start, outcome)
     DO UPDATE SET count = o.count + excluded.count
     """
@@ -81,8 +95,13 @@ class _Bucket:
 
 
 def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
-    """Fold outcomes into their services' hourly and daily rollups (one upsert per service and
-    bucket)."""
+    """Fold outcomes into their services' hourly and daily rollups.
+
+    1. Sum the outcomes per service and bucket here (a bucket appears once per statement, as
+       ON CONFLICT requires).
+    2. Upsert every bucket of the batch, both granularities, in one statement.
+    3. Upsert every bucket's outcome counts in one statement.
+    """
     buckets: dict[tuple[int, int, datetime], _Bucket] = defaultdict(_Bucket)
     for outcome in outcomes:
         result = outcome.result
@@ -97,37 +116,41 @@ def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
                     bucket.rt.append(result.response_time_ms)
                 if result.ttfb_ms is not None:
                     bucket.ttfb.append(result.ttfb_ms)
-    rows = [
-        {
-            "service_id": service_id,
-            "bucket_hours": hours,
-            "bucket_start": start,
-            "checks": b.checks,
-            "successful": b.successful,
-            "rt_count": len(b.rt),
-            "rt_sum": sum(b.rt),
-            "rt_max": max(b.rt, default=None),
-            "ttfb_count": len(b.ttfb),
-            "ttfb_sum": sum(b.ttfb),
-            "ttfb_max": max(b.ttfb, default=None),
-            "rt_histogram": json.dumps(histogram.count(b.rt)),
-        }
-        for (service_id, hours, start), b in sorted(buckets.items())
-    ]
-    conn.execute(_UPSERT_ROLLUP, rows)
+    if not buckets:
+        return
+    keys = sorted(buckets)
+    filled = [buckets[key] for key in keys]
     conn.execute(
-        _UPSERT_OUTCOME,
-        [
-            {
-                "service_id": sid,
-                "bucket_hours": hours,
-                "bucket_start": start,
-                "outcome": outcome,
-                "count": n,
-            }
-            for (sid, hours, start), b in sorted(buckets.items())
-            for outcome, n in sorted(b.outcomes.items())
-        ],
+        _UPSERT_ROLLUPS,
+        {
+            "service_id": column(key[0] for key in keys),
+            "bucket_hours": column(key[1] for key in keys),
+            "bucket_start": column(key[2] for key in keys),
+            "checks": column(b.checks for b in filled),
+            "successful": column(b.successful for b in filled),
+            "rt_count": column(len(b.rt) for b in filled),
+            "rt_sum": floats(sum(b.rt) for b in filled),
+            "rt_max": floats(max(b.rt, default=None) for b in filled),
+            "ttfb_count": column(len(b.ttfb) for b in filled),
+            "ttfb_sum": floats(sum(b.ttfb) for b in filled),
+            "ttfb_max": floats(max(b.ttfb, default=None) for b in filled),
+            "rt_histogram": column(json.dumps(histogram.count(b.rt)) for b in filled),
+        },
+    )
+    counted = [
+        (key, outcome, n)
+        for key, b in zip(keys, filled, strict=True)
+        for outcome, n in sorted(b.outcomes.items())
+    ]
+    conn.execute(
+        _UPSERT_OUTCOMES,
+        {
+            "service_id": column(key[0] for key, _, _ in counted),
+            "bucket_hours": column(key[1] for key, _, _ in counted),
+            "bucket_start": column(key[2] for key, _, _ in counted),
+            "outcome": column(outcome for _, outcome, _ in counted),
+            "count": column(n for _, _, n in counted),
+        },
     )
 
 
