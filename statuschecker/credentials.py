@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import hmac
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import SecretStr
 
 from statuschecker.config import Settings
 
@@ -86,6 +88,13 @@ def api_token_hash(secret: str) -> str:
 def is_api_token(token: str) -> bool:
     """Whether a bearer token is one of our API tokens rather than a log-in JWT."""
     return token.startswith(API_TOKEN_PREFIX)
+
+
+def bearer_matches(authorization: str, secret: SecretStr) -> bool:
+    """Whether an Authorization header carries `secret` as its bearer token (compared in
+    constant time)."""
+    expected = f"Bearer {secret.get_secret_value()}"
+    return hmac.compare_digest(authorization.encode(), expected.encode())
 
 
 def signing_key(settings: Settings) -> str:

@@ -22,7 +22,6 @@ run unsupervised), or until its poller loop has been quiet for `health_poller_st
 
 from __future__ import annotations
 
-import hmac
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -44,6 +43,7 @@ import structlog
 
 from statuschecker import logs
 from statuschecker.config import Settings
+from statuschecker.credentials import bearer_matches
 
 log = structlog.get_logger(__name__)
 
@@ -193,14 +193,13 @@ class PollerProcesses:
         registry.register(_SupervisorCollector(self._slots))
         app = make_wsgi_app(registry)
         token = self._settings.metrics_token
-        expected = f"Bearer {token.get_secret_value()}".encode() if token is not None else None
 
         def guarded(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             if environ.get("PATH_INFO") != "/metrics":
                 start_response("404 Not Found", [("Content-Type", "text/plain")])
                 return [b"not found: the poller serves /metrics only\n"]
-            given = environ.get("HTTP_AUTHORIZATION", "").encode()
-            if expected is not None and not hmac.compare_digest(given, expected):
+            given = environ.get("HTTP_AUTHORIZATION", "")
+            if token is not None and not bearer_matches(given, token):
                 start_response(
                     "401 Unauthorized",
                     [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")],

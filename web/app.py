@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hmac
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from connexion.options import SwaggerUIOptions
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from statuschecker.credentials import bearer_matches
 from statuschecker.runtime import Runtime
 from web import pages, problems
 from web.bodylimit import BodyLimitMiddleware
@@ -43,16 +43,10 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
     metrics_token = runtime.settings.metrics_token
 
     async def metrics(request: Request) -> Response:
-        if metrics_token is not None:
-            given = request.headers.get("authorization", "").encode()
-            expected = f"Bearer {metrics_token.get_secret_value()}".encode()
-            if not hmac.compare_digest(given, expected):
-                return JSONResponse(
-                    {"title": "Unauthorized", "status": 401, "detail": "/metrics needs its token"},
-                    401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                    media_type="application/problem+json",
-                )
+        authorization = request.headers.get("authorization", "")
+        if metrics_token is not None and not bearer_matches(authorization, metrics_token):
+            detail = "/metrics needs its token"
+            return problems.response(401, "Unauthorized", detail, {"WWW-Authenticate": "Bearer"})
         body = await run_in_threadpool(generate_latest, runtime.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -4,8 +4,9 @@ as missing and answers 400.)"""
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from web import problems
 
 
 class BodyLimitMiddleware:
@@ -18,13 +19,7 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
         if scope["type"] == "http" and declared.isdigit() and int(declared) > self.max_bytes:
-            problem = {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"the request body is larger than {self.max_bytes} bytes",
-            }
-            response = JSONResponse(problem, 413, media_type="application/problem+json")
-            await response(scope, receive, send)
+            detail = f"the request body is larger than {self.max_bytes} bytes"
+            await problems.response(413, "Content Too Large", detail)(scope, receive, send)
             return
         await self.app(scope, receive, send)

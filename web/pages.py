@@ -7,7 +7,9 @@ from pathlib import Path
 
 from connexion import AsyncApp
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
+
+from web import problems
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -34,11 +36,7 @@ HEADERS = {
 
 
 def _not_found(path: str) -> Response:
-    return JSONResponse(
-        {"title": "Not Found", "status": 404, "detail": f"nothing is served at {path}"},
-        404,
-        media_type="application/problem+json",
-    )
+    return problems.response(404, "Not Found", f"nothing is served at {path}")
 
 
 def _file(relative: str, request: Request) -> Response:

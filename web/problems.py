@@ -12,10 +12,20 @@ from connexion.exceptions import BadRequestProblem
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.responses import JSONResponse
 
 from statuschecker.errors import DomainError
 
 log = structlog.get_logger(__name__)
+
+
+def response(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A problem response for what answers outside Connexion's handlers: the pages, /metrics,
+    and middleware that answers before the request reaches Connexion."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
 
 
 def _domain_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
