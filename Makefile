@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test lint format check migrate dbup dbdown bench bench-profile client clean
+.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-profile client clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,8 +25,11 @@ install: $(STAMP) ## Create .venv and install statuschecker with its dev tools
 run: $(STAMP) ## Serve API + poller (embedded PostgreSQL unless STATUSCHECKER_DATABASE_URL is set)
 	$(BIN)/statuschecker run
 
-test: $(STAMP) $(CLIENT) ## Run the whole test suite against a real PostgreSQL
+test: $(STAMP) $(CLIENT) ## Run the whole test suite (the fault suite included) against a real PostgreSQL
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-faults: $(STAMP) $(CLIENT) ## Run only the fault suite (test/faults) and print what each fault cost
+	$(BIN)/pytest test/faults $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff check + format check + mypy
 	$(BIN)/ruff check .
