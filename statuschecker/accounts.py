@@ -3,16 +3,25 @@ token, and manage API tokens."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from cachetools import TTLCache
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from statuschecker import credentials
 from statuschecker.config import Settings
-from statuschecker.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from statuschecker.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthorized,
+    database_unreachable,
+)
 from statuschecker.model import ApiToken, Caller, Page, User
 from statuschecker.ratelimit import AttemptLimiter
 from statuschecker.store import accounts as store
@@ -20,6 +29,8 @@ from statuschecker.store import accounts as store
 log = structlog.get_logger(__name__)
 
 MIN_PASSWORD_CHARS = 12
+OFFLINE_TRUST_SECONDS = 600.0  # how long a token found valid is trusted while the database is away
+TRUSTED_TOKENS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +49,11 @@ class Accounts:
         self._settings = settings
         self._key = credentials.signing_key(settings)
         self._attempts = AttemptLimiter(settings.auth_rate_limit)
+        # Callers of tokens recently found valid, by token hash: used only without a database.
+        self._trusted: TTLCache[str, Caller] = TTLCache(
+            maxsize=TRUSTED_TOKENS, ttl=OFFLINE_TRUST_SECONDS
+        )
+        self._trusted_lock = threading.Lock()
 
     def sign_up(self, email: str, password: str, client: str, creator: Caller) -> User:
         """Create an account through the API. An admin always may; otherwise the policy says:
@@ -95,7 +111,29 @@ class Accounts:
 
     def authenticate(self, token: str) -> Caller:
         """The caller a bearer token stands for: a log-in JWT or an API token. Unauthorized
-        when it is malformed, tampered with, expired, revoked or its account is gone."""
+        when it is malformed, tampered with, expired, revoked or its account is gone.
+
+        While the database is away, a token found valid within `OFFLINE_TRUST_SECONDS` still
+        stands for the same caller (a log-in JWT only until it expires), so that what can be
+        answered without the database (cached status) is; any other token fails with the
+        database error."""
+        key = credentials.api_token_hash(token)
+        try:
+            caller = self._look_up(token)
+        except SQLAlchemyError as exc:
+            with self._trusted_lock:
+                trusted = self._trusted.get(key)
+            expired = not credentials.is_api_token(token) and (
+                credentials.access_token_user(token, self._key) is None
+            )
+            if trusted is None or expired or not database_unreachable(exc):
+                raise
+            return trusted
+        with self._trusted_lock:
+            self._trusted[key] = caller
+        return caller
+
+    def _look_up(self, token: str) -> Caller:
         with self._engine.connect() as conn:
             if credentials.is_api_token(token):
                 found = store.token_owner(conn, credentials.api_token_hash(token))

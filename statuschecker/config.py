@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     )
     recorder_batch_size: int = Field(default=500, ge=1, le=10000)
     recorder_flush_seconds: float = Field(default=0.2, gt=0, le=10)
+    recorder_buffer_max_results: int = Field(
+        default=100_000,
+        ge=1,
+        description="results a poller keeps while the database is away; beyond, the oldest "
+        "are dropped (and counted)",
+    )
 
     http_max_body_bytes: int = Field(default=1_048_576, ge=0)
     http_max_redirects: int = Field(default=10, ge=0, le=50)

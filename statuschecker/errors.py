@@ -1,6 +1,9 @@
-"""Domain errors; the web adapter maps each to one problem response."""
+"""Domain errors, which the web adapter maps each to one problem response, and how to tell a
+database that is away from one that refuses."""
 
 from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 
 class DomainError(Exception):
@@ -77,3 +80,11 @@ class Unavailable(DomainError):
 
     status = 503
     title = "Service Unavailable"
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether a database error means the database was out of reach (down, restarting, the
+    connection lost), as opposed to refusing the statement or its data."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )

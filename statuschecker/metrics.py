@@ -4,9 +4,10 @@
   however many pollers and API processes run, each service has exactly one series and a
   deleted or renamed service's old series is gone at the next scrape. The API serves them.
 * `WorkMetrics` — what this process did: checks by result, check duration, schedule lag,
-  recorder batches and rows (the write rate), results waiting to be written. A poller process
-  serves them (summed over its worker processes by prometheus_client's multiprocess mode); in
-  `statuschecker run` they sit next to the per-service series on the API's /metrics.
+  recorder batches and rows (the write rate), results waiting to be written or given up, and
+  whether the database answers. A poller process serves them (summed over its worker processes
+  by prometheus_client's multiprocess mode); in `statuschecker run` they sit next to the
+  per-service series on the API's /metrics.
 """
 
 from __future__ import annotations
@@ -129,6 +130,18 @@ class WorkMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+        self.dropped_results = Counter(
+            "statuschecker_poller_dropped_results",
+            "Check results given up because the database stayed away beyond the buffer's bound",
+            registry=registry,
+        )
+        self.database_up = Gauge(
+            "statuschecker_poller_database_up",
+            "1 while the poller reaches the database, 0 while it checks on its own and buffers",
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+        self.database_up.set(1)
 
     def observe_check(self, lag_seconds: float, duration_seconds: float) -> None:
         """Count one check's lateness and duration (poller side)."""
@@ -147,3 +160,11 @@ class WorkMetrics:
     def pending(self, count: int) -> None:
         """Say how many results wait to be written (poller side)."""
         self.pending_results.set(count)
+
+    def dropped(self, count: int) -> None:
+        """Count results given up unwritten (poller side)."""
+        self.dropped_results.inc(count)
+
+    def database_reachable(self, reachable: bool) -> None:
+        """Say whether the poller reaches the database."""
+        self.database_up.set(1 if reachable else 0)

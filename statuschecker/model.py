@@ -64,6 +64,7 @@ class Assignment:
     name: str
     spec: CheckSpec
     due_at: datetime
+    interval_seconds: int
 
 
 @dataclass(frozen=True, slots=True)

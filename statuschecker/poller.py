@@ -11,22 +11,26 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from statuschecker import retention
 from statuschecker.checks import run_check
 from statuschecker.config import Settings
+from statuschecker.errors import database_unreachable
+from statuschecker.local_schedule import LocalSchedule
 from statuschecker.loopthread import LoopThread
 from statuschecker.metrics import WorkMetrics
 from statuschecker.model import Assignment, CheckLimits, CheckOutcome
 from statuschecker.recorder import Recorder
+from statuschecker.results_buffer import ResultsBuffer
 from statuschecker.store import schedule
 
 log = structlog.get_logger(__name__)
 
 MAX_CLAIM = 1000  # services claimed by one query at the most
 MIN_NAP_SECONDS = 0.05  # the shortest wait between claims: fewer, fuller claims cost less CPU
+PROBE_EVERY_SECONDS = 1.0  # how often a poller without its database asks whether it is back
 
 
 def default_owner() -> str:
@@ -38,10 +42,16 @@ class Poller(LoopThread):
     """Runs checks on a thread of its own, with its own asyncio loop.
 
     The loop claims as many due services as it has free check slots, starts one task per
-    claimed service, and collects the outcomes; a flusher hands them to the recorder in
-    batches. A batch the database refuses for a passing reason (connection lost) is kept
-    and retried; a batch it refuses for its content is recorded one outcome at a time so
-    that one bad row cannot block the rest.
+    claimed service, and buffers the outcomes; a flusher hands them to the recorder in
+    batches, oldest first. A batch the database refuses for its content is recorded one
+    outcome at a time so that one bad row cannot block the rest.
+
+    While the database is out of reach the poller goes on checking the services it last
+    claimed, on their own schedule (`LocalSchedule`), keeps the outcomes in a bounded buffer
+    (the oldest dropped and counted beyond `recorder_buffer_max_results`), and asks every
+    second whether the database is back; then the buffer is written, in order. The recorder
+    ignores outcomes it already holds, so a batch whose commit was lost in transit and is
+    written again is not duplicated.
     """
 
     name = "poller"
@@ -67,13 +77,36 @@ class Poller(LoopThread):
             ca_bundle=settings.ca_bundle,
             allow_private_targets=settings.allow_private_targets,
         )
-        self._pending: list[CheckOutcome] = []
+        self.buffer = ResultsBuffer(settings.recorder_buffer_max_results, metrics.dropped)
+        self._local = LocalSchedule(settings.lease_grace_seconds)
+        self._checking: dict[int, Assignment] = {}  # in-flight checks by service id
+        self._online_since = datetime.now(UTC)
+        self._offline_since: float | None = None  # monotonic time the database went away
+        self._probe: asyncio.Task | None = None
+        self._probed_at = 0.0
         self._flush_now: asyncio.Event | None = None
         self.quiet_seconds = settings.health_poller_stale_seconds
 
+    @property
+    def database_reachable(self) -> bool:
+        """False while the poller checks on its own schedule and buffers its results."""
+        return self._offline_since is None
+
+    def condition(self) -> str:
+        """ "ok", or what keeps the poller from its usual work."""
+        if not self.alive():
+            return "not running or stalled"
+        if not self.database_reachable:
+            return (
+                "checking on its own schedule while the database is away: "
+                f"{len(self.buffer)} results buffered, {self.buffer.dropped} dropped"
+            )
+        return "ok"
+
     async def run(self) -> None:
         """Claim and check until asked to stop: in-flight checks then finish (or are
-        abandoned after `poller_shutdown_seconds`) and pending results are written."""
+        abandoned after `poller_shutdown_seconds`, their leases released) and pending results
+        are written."""
         assert self.stopping is not None
         self._flush_now = asyncio.Event()
         log.info("poller.started", owner=self.owner)
@@ -86,6 +119,9 @@ class Poller(LoopThread):
                 free = min(self._settings.poller_concurrency - len(in_flight), MAX_CLAIM)
                 claimed, next_due = await self._claim(free) if free > 0 else ([], None)
                 for assignment in claimed:
+                    if assignment.service_id in self._checking:
+                        continue  # checked since before the database came back; once is enough
+                    self._checking[assignment.service_id] = assignment
                     task = asyncio.create_task(self._check(assignment))
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
@@ -112,7 +148,10 @@ class Poller(LoopThread):
             await asyncio.wait_for(self.stopping.wait(), timeout=delay)
 
     async def _claim(self, limit: int) -> tuple[list[Assignment], float | None]:
-        """Claim up to `limit` due services; also say how long until the next one is due."""
+        """Claim up to `limit` due services; also say how long until the next one is due.
+        Without the database, the due services come from the local schedule."""
+        if not self.database_reachable and not self._database_back():
+            return self._claim_locally(limit)
 
         def claim() -> tuple[list[Assignment], float | None]:
             with self._engine.begin() as conn:
@@ -122,20 +161,77 @@ class Poller(LoopThread):
                 return claimed, schedule.seconds_until_next_due(conn)
 
         try:
-            return await asyncio.to_thread(claim)
+            claimed, next_due = await asyncio.to_thread(claim)
         except SQLAlchemyError as exc:
-            log.warning("poller.claim_failed", error=str(exc).splitlines()[0])
-            return [], None
+            if not database_unreachable(exc):
+                log.warning("poller.claim_failed", error=str(exc).splitlines()[0])
+                return [], None
+            self._lost_database(exc)
+            return self._claim_locally(limit)
+        now = datetime.now(UTC)
+        self._local.remember(claimed, now)
+        self._local.forget_unclaimed(now, self._online_since)
+        return claimed, next_due
+
+    def _claim_locally(self, limit: int) -> tuple[list[Assignment], float | None]:
+        now = datetime.now(UTC)
+        due = self._local.due(limit, now, self._checking)
+        return due, self._local.seconds_until_next(now)
+
+    def _lost_database(self, exc: SQLAlchemyError) -> None:
+        """Go on without the database: check on the local schedule and buffer the results."""
+        if self._offline_since is not None:
+            return
+        self._offline_since = time.monotonic()
+        self._probed_at = self._offline_since
+        self._metrics.database_reachable(False)
+        log.warning(
+            "poller.database_unavailable",
+            error=str(exc).splitlines()[0],
+            buffered=len(self.buffer),
+            services_held=len(self._local),
+        )
+
+    def _database_back(self) -> bool:
+        """Whether the background probe found the database again; starts the next probe when
+        none runs and the last was at least `PROBE_EVERY_SECONDS` ago."""
+        probe = self._probe
+        if probe is not None and probe.done():
+            self._probe = None
+            if probe.exception() is None:
+                assert self._offline_since is not None and self._flush_now is not None
+                log.info(
+                    "poller.database_back",
+                    seconds_away=round(time.monotonic() - self._offline_since, 3),
+                    buffered=len(self.buffer),
+                    dropped=self.buffer.dropped,
+                )
+                self._offline_since = None
+                self._online_since = datetime.now(UTC)
+                self._metrics.database_reachable(True)
+                self._flush_now.set()
+                return True
+        if self._probe is None and time.monotonic() - self._probed_at >= PROBE_EVERY_SECONDS:
+            self._probed_at = time.monotonic()
+            self._probe = asyncio.create_task(asyncio.to_thread(self._ping))
+        return False
+
+    def _ping(self) -> None:
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     async def _check(self, assignment: Assignment) -> None:
         checked_at = datetime.now(UTC)
         started = time.perf_counter()
-        result = await run_check(assignment.spec)
+        try:
+            result = await run_check(assignment.spec)
+        finally:
+            self._checking.pop(assignment.service_id, None)
         lag = (checked_at - assignment.due_at).total_seconds()
         self._metrics.observe_check(lag, time.perf_counter() - started)
-        self._pending.append(CheckOutcome(assignment.service_id, checked_at, result))
-        self._metrics.pending(len(self._pending))
-        if len(self._pending) >= self._settings.recorder_batch_size:
+        self.buffer.add(CheckOutcome(assignment.service_id, checked_at, result))
+        self._metrics.pending(len(self.buffer))
+        if len(self.buffer) >= self._settings.recorder_batch_size and self.database_reachable:
             assert self._flush_now is not None
             self._flush_now.set()
 
@@ -152,6 +248,8 @@ class Poller(LoopThread):
     # -- handing results to the recorder ----------------------------------------------------
 
     async def _flush_loop(self) -> None:
+        """Write the buffer now and then, and at once when a batch is full or the database is
+        back; not while the database is away (the claim loop's probe notices its return)."""
         assert self._flush_now is not None
         while True:
             with contextlib.suppress(TimeoutError):
@@ -159,55 +257,76 @@ class Poller(LoopThread):
                     self._flush_now.wait(), timeout=self._settings.recorder_flush_seconds
                 )
             self._flush_now.clear()
-            await self.flush()
+            if self.database_reachable:
+                await self.flush()
 
     async def flush(self) -> bool:
-        """Write pending outcomes in batches; False when the database could not take them."""
+        """Write buffered outcomes in batches, oldest first; False when the database could not
+        take them (they stay buffered)."""
         size = self._settings.recorder_batch_size
-        while self._pending:
-            batch = self._pending[:size]
+        while self.buffer:
+            batch = self.buffer.take(size)
             try:
                 await asyncio.to_thread(self._recorder.record, batch, self.owner)
-            except DBAPIError as exc:
-                if exc.connection_invalidated or _is_connection_error(exc):
-                    log.warning("recorder.database_unavailable", pending=len(self._pending))
-                    return False
-                await asyncio.to_thread(self._record_one_by_one, batch)
             except SQLAlchemyError as exc:
-                log.warning("recorder.failed", error=str(exc).splitlines()[0])
-                return False
-            del self._pending[: len(batch)]
-            self._metrics.pending(len(self._pending))
+                if database_unreachable(exc):
+                    self.buffer.give_back(batch)
+                    self._lost_database(exc)
+                    return False
+                if not isinstance(exc, DBAPIError):
+                    self.buffer.give_back(batch)
+                    log.warning("recorder.failed", error=str(exc).splitlines()[0])
+                    return False
+                unwritten = await asyncio.to_thread(self._record_one_by_one, batch)
+                if unwritten:
+                    self.buffer.give_back(unwritten)
+                    return False
+            self._metrics.pending(len(self.buffer))
         return True
 
-    def _record_one_by_one(self, batch: list[CheckOutcome]) -> None:
-        for outcome in batch:
+    def _record_one_by_one(self, batch: list[CheckOutcome]) -> list[CheckOutcome]:
+        """Record each outcome alone, logging those the database refuses; the outcomes left
+        unwritten when it went away meanwhile."""
+        for index, outcome in enumerate(batch):
             try:
                 self._recorder.record([outcome], self.owner)
             except DBAPIError as exc:
-                if exc.connection_invalidated or _is_connection_error(exc):
-                    raise
+                if database_unreachable(exc):
+                    self._lost_database(exc)
+                    return batch[index:]
                 log.error(
                     "recorder.outcome_rejected",
                     service_id=outcome.service_id,
                     error=str(exc.orig).splitlines()[0],
                 )
+        return []
 
     async def _finish(self, in_flight: set[asyncio.Task], flusher: asyncio.Task) -> None:
-        """Let in-flight checks end within the shutdown deadline, then write what they found."""
+        """Let in-flight checks end within the shutdown deadline, write what they found, and
+        release the leases of the checks abandoned."""
+        abandoned: list[int] = []
         if in_flight:
             _, late = await asyncio.wait(in_flight, timeout=self._settings.poller_shutdown_seconds)
+            abandoned = list(self._checking)
             for task in late:
                 task.cancel()
             if late:
                 log.warning("poller.abandoned_checks", count=len(late))
                 await asyncio.gather(*late, return_exceptions=True)
         flusher.cancel()
-        await asyncio.gather(flusher, return_exceptions=True)
+        if self._probe is not None:
+            self._probe.cancel()
+        await asyncio.gather(flusher, *filter(None, [self._probe]), return_exceptions=True)
         if not await self.flush():
-            log.error("poller.unwritten_results", count=len(self._pending))
+            log.error("poller.unwritten_results", count=len(self.buffer))
+        if abandoned:
+            await asyncio.to_thread(self._release, abandoned)
 
-
-def _is_connection_error(exc: DBAPIError) -> bool:
-    """Whether the database was out of reach, as opposed to refusing the data."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    def _release(self, service_ids: list[int]) -> None:
+        """End this poller's leases on these services, so that another poller may take them at
+        their next slot without waiting for the leases to run out."""
+        try:
+            with self._engine.begin() as conn:
+                schedule.release(conn, self.owner, service_ids)
+        except SQLAlchemyError as exc:
+            log.warning("poller.release_failed", error=str(exc).splitlines()[0])

@@ -75,7 +75,7 @@ class Runtime:
             cache,
             settings,
             alert_defaults(settings),
-            poller.alive if poller is not None else None,
+            poller,
         )
         accounts = Accounts(engine, settings)
         listener = (

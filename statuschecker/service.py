@@ -4,10 +4,10 @@ read their history. It validates what the contract cannot express and keeps the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cachetools import TTLCache
@@ -19,7 +19,7 @@ from statuschecker.cache import StatusCache
 from statuschecker.changes import announce
 from statuschecker.checks import kind_of, validate_options
 from statuschecker.config import Settings
-from statuschecker.errors import Forbidden, InvalidInput, NotFound
+from statuschecker.errors import Forbidden, InvalidInput, NotFound, database_unreachable
 from statuschecker.model import (
     Alert,
     AlertPolicy,
@@ -41,6 +41,9 @@ from statuschecker.store import alerts as alert_store
 from statuschecker.store import services as store
 from statuschecker.store.deliveries import DeliveryView, redact
 
+if TYPE_CHECKING:
+    from statuschecker.poller import Poller
+
 EDITABLE_FIELDS = frozenset(
     {"name", "url", "interval_seconds", "timeout_seconds", "paused", "public"}
 )
@@ -54,10 +57,12 @@ MAX_STATS_RANGE = timedelta(days=366 * 5)
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """Whether the database answers and the poller's loop turns, with the reasons if not."""
+    """Whether the database answers and the poller's loop turns, with the reasons if not, and
+    how many results the poller holds unwritten (None without a poller)."""
 
     database: str
     poller: str
+    buffered_results: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -74,13 +79,13 @@ class ServiceRegistry:
         cache: StatusCache,
         settings: Settings,
         alert_defaults: AlertPolicy,
-        poller_alive: Callable[[], bool] | None = None,
+        poller: Poller | None = None,
     ) -> None:
         self._engine = engine
         self._cache = cache
         self._settings = settings
         self._alert_defaults = alert_defaults
-        self._poller_alive = poller_alive
+        self._poller = poller
         self._uptimes: TTLCache[int, Uptime] = TTLCache(
             maxsize=settings.cache_max_services, ttl=UPTIME_TTL_SECONDS
         )
@@ -317,11 +322,9 @@ class ServiceRegistry:
             database = "ok"
         except SQLAlchemyError as exc:
             database = f"unavailable: {str(exc).splitlines()[0]}"
-        if self._poller_alive is None:
-            poller = "disabled"
-        else:
-            poller = "ok" if self._poller_alive() else "not running or stalled"
-        return Health(database=database, poller=poller)
+        if self._poller is None:
+            return Health(database=database, poller="disabled")
+        return Health(database, self._poller.condition(), len(self._poller.buffer))
 
     @property
     def _retention(self) -> timedelta:
@@ -344,13 +347,18 @@ class ServiceRegistry:
 
     def _present(self, services: list[Service]) -> list[Service]:
         """Services as shown: with their effective alert policy and (at most a minute old)
-        uptime figures."""
+        uptime figures, or none while the database is away."""
         with self._uptimes_lock:
             known = {s.id: self._uptimes.get(s.id) for s in services}
         missing = [sid for sid, value in known.items() if value is None]
         if missing:
-            with self._engine.connect() as conn:
-                fresh = rollups.uptime(conn, missing, datetime.now(UTC))
+            try:
+                with self._engine.connect() as conn:
+                    fresh = rollups.uptime(conn, missing, datetime.now(UTC))
+            except SQLAlchemyError as exc:
+                if not database_unreachable(exc):
+                    raise
+                fresh = {}  # shown without uptime figures while the database is away
             with self._uptimes_lock:
                 for sid, value in fresh.items():
                     self._uptimes[sid] = value

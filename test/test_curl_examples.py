@@ -209,7 +209,7 @@ def test_the_examples_walk_through_every_endpoint(shell: Shell, target: Target) 
     assert shell.json("tokens.sh") == {"data": [], "next_cursor": None}
 
     health = shell.json("health.sh", TOKEN="")  # no token needed
-    assert health == {"status": "ok", "database": "ok", "poller": "ok"}
+    assert health == {"status": "ok", "database": "ok", "poller": "ok", "buffered_results": 0}
 
     shell.http_error(401, "metrics.sh")  # this server asks for its metrics token
     shell.export(METRICS_TOKEN=METRICS_TOKEN)

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -155,6 +156,32 @@ def test_recorder_opens_and_closes_events_at_the_right_checks(
     assert runtime.services.get(service.id, ALL).status == "down"
 
 
+def test_a_batch_written_twice_is_stored_once(make_runtime: Callable[..., Runtime]) -> None:
+    """What a retry does after a commit whose acknowledgement was lost: nothing more."""
+    runtime = make_runtime(with_poller=True)
+    service = runtime.services.register(UNOWNED, "twice", "http://127.0.0.1:1/", 60, 1)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    outcomes = [
+        CheckOutcome(service.id, t0 + timedelta(seconds=i), CheckResult(i != 1, float(i + 1)))
+        for i in range(3)
+    ]
+    recorder = runtime.poller._recorder  # type: ignore[union-attr]
+    recorder.record(outcomes, "test")
+    recorder.record(
+        [*outcomes[1:], replace(outcomes[0], checked_at=t0 + timedelta(seconds=3))], "test"
+    )
+
+    assert [r.checked_at for r in ticks_of(runtime.engine, service.id)] == [
+        t0 + timedelta(seconds=i) for i in range(4)
+    ]
+    assert [(e.event, e.date_started) for e in events_of(runtime.engine, service.id)] == [
+        ("uptime", t0),
+        ("downtime", t0 + timedelta(seconds=1)),
+        ("uptime", t0 + timedelta(seconds=2)),
+    ]
+    metric_matches_ticks(runtime.engine, service.id)
+
+
 def test_database_allows_one_open_event_per_service(make_runtime: Callable[..., Runtime]) -> None:
     runtime = make_runtime()
     service = runtime.services.register(UNOWNED, "one-open", "http://127.0.0.1:1/", 60, 1)
@@ -194,23 +221,18 @@ def test_a_row_the_database_refuses_does_not_block_the_batch(
     poller = runtime.poller
     assert poller is not None
     now = datetime.now(UTC)
-    poller._pending.extend(
-        [
-            CheckOutcome(service.id, now, CheckResult(up=True, response_time_ms=1.0)),
-            # a status code beyond SMALLINT: the database rejects this row
-            CheckOutcome(
-                service.id, now + timedelta(seconds=1), CheckResult(False, None, None, 70000)
-            ),
-            CheckOutcome(
-                service.id, now + timedelta(seconds=2), CheckResult(up=False, error="x\x00y")
-            ),
-        ]
-    )
+    for outcome in [
+        CheckOutcome(service.id, now, CheckResult(up=True, response_time_ms=1.0)),
+        # a status code beyond SMALLINT: the database rejects this row
+        CheckOutcome(service.id, now + timedelta(seconds=1), CheckResult(False, None, None, 70000)),
+        CheckOutcome(service.id, now + timedelta(seconds=2), CheckResult(up=False, error="x\x00y")),
+    ]:
+        poller.buffer.add(outcome)
     assert asyncio.run(poller.flush()) is True
     rows = ticks_of(runtime.engine, service.id)
     assert [r.up for r in rows] == [True, False]
     assert rows[1].error == "x\ufffdy"  # NUL is not storable in text; it is replaced
-    assert poller._pending == []
+    assert len(poller.buffer) == 0
     metric_matches_ticks(runtime.engine, service.id)
 
 

@@ -11,10 +11,10 @@ from connexion import AsyncApp
 from connexion.exceptions import BadRequestProblem
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.responses import JSONResponse
 
-from statuschecker.errors import DomainError
+from statuschecker.errors import DomainError, database_unreachable
 
 log = structlog.get_logger(__name__)
 
@@ -94,7 +94,7 @@ def _undecodable_body(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
 
 def _database_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, DBAPIError)
-    if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+    if database_unreachable(exc):
         log.warning("api.database_unavailable", path=request.url.path)
         return problem(503, "Service Unavailable", "the database is not answering; try again")
     log.error("api.database_error", path=request.url.path, error=str(exc.orig))

@@ -31,6 +31,8 @@ _INSERT_TICKS = text(
         CAST(:status_code AS smallint[]), CAST(:error AS text[]), CAST(:dns_ms AS float8[]),
         CAST(:connect_ms AS float8[]), CAST(:tls_ms AS float8[]),
         CAST(:cert_expires_at AS timestamptz[]), CAST(:packet_loss_percent AS float8[]))
+    ON CONFLICT (service_id, checked_at) DO NOTHING
+    RETURNING service_id, checked_at
     """
 )
 
@@ -90,7 +92,7 @@ _OPEN_NEW_EVENTS = text(
 @dataclass(frozen=True, slots=True)
 class Written:
     """What a batch changed: the services it touched, the outcomes kept (those of services
-    that still exist) and the state changes they caused."""
+    that still exist, not recorded before) and the state changes they caused."""
 
     service_ids: list[int]
     kept: list[CheckOutcome]
@@ -113,7 +115,9 @@ def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
     0. Make the daily partitions the ticks go to, where they are new.
     1. Lock the services' rows in id order (the order every recorder uses, so two never
        deadlock); outcomes of services deleted meanwhile are dropped.
-    2. Insert every tick, in time order, in one statement.
+    2. Insert every tick, in time order, in one statement. A tick already stored (a batch
+       written again after its commit was lost in transit) is skipped, and so is its outcome
+       in the steps that follow: writing a batch twice changes nothing.
     3. Add the batch to each service's running metric (one statement) and to its hourly and
        daily rollups (two: rollups and outcome counts).
     4. Walk each service's outcomes in time order: a state differing from the open event's
@@ -129,15 +133,20 @@ def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
     if not kept:
         return Written([], [], [])
 
-    _insert_ticks(conn, kept)
+    inserted = _insert_ticks(conn, kept)
+    if len(inserted) < len(kept):
+        kept = [o for o in kept if (o.service_id, o.checked_at) in inserted]
+        if not kept:
+            return Written([], [], [])
     _add_to_metrics(conn, kept)
     rollups.add(conn, kept)
     return Written(sorted(present), kept, _update_events(conn, kept))
 
 
-def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> None:
+def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> set[tuple[int, datetime]]:
+    """Insert the ticks not stored yet; the (service, time) of those inserted."""
     results = [o.result for o in outcomes]
-    conn.execute(
+    rows = conn.execute(
         _INSERT_TICKS,
         {
             "service_id": column(o.service_id for o in outcomes),
@@ -154,6 +163,7 @@ def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> None:
             "packet_loss_percent": floats(r.packet_loss_percent for r in results),
         },
     )
+    return {(row.service_id, row.checked_at) for row in rows}
 
 
 def _cleaned(outcome: CheckOutcome, limit: int = 2000) -> CheckOutcome:

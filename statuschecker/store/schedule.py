@@ -38,7 +38,8 @@ _CLAIM = text(
         next_check_at = slot.due_at + make_interval(secs => s.interval_seconds)
     FROM slot
     WHERE s.id = slot.id
-    RETURNING s.id, s.name, s.url, s.timeout_seconds, s.check_options, slot.due_at
+    RETURNING s.id, s.name, s.url, s.interval_seconds, s.timeout_seconds, s.check_options,
+              slot.due_at
     """
 )
 
@@ -73,6 +74,7 @@ def claim_due(
                 options=row.check_options,
             ),
             due_at=row.due_at,
+            interval_seconds=row.interval_seconds,
         )
         for row in rows
     ]

@@ -132,7 +132,8 @@ service_ticks = Table(
     Column("tls_ms", Double, nullable=True),
     Column("cert_expires_at", DateTime(timezone=True), nullable=True),
     Column("packet_loss_percent", Double, nullable=True),
-    Index("ix_service_ticks_service_time", "service_id", "checked_at", "id"),
+    # One tick per service and moment: the recorder skips a tick it already holds.
+    Index("uq_service_ticks_service_time", "service_id", "checked_at", unique=True),
     postgresql_partition_by="RANGE (checked_at)",
 )
 
