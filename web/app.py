@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import yaml
 from connexion import AsyncApp
@@ -16,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from statuschecker.credentials import bearer_matches
+from statuschecker.resources import SPEC
 from statuschecker.runtime import Runtime
 from web import pages, problems
 from web.bodylimit import BodyLimitMiddleware
 from web.validation import validator_map
 
-SPEC = Path(__file__).resolve().parents[1] / "openapispec.yaml"
 BASE_PATH = "/v1"
 
 
