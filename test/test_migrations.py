@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from alembic import command
@@ -9,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
-from statuschecker.store.engine import alembic_config
+from statuschecker.store.engine import alembic_config, migrate
 from statuschecker.store.tables import metadata
 
 
@@ -75,5 +76,32 @@ def test_partitioning_keeps_the_ticks_both_ways(make_database: Callable[[], str]
         command.downgrade(config, "0004")
         with engine.connect() as conn:
             assert conn.execute(count_by_table).all() == [("service_ticks", 3)]
+    finally:
+        engine.dispose()
+
+
+def test_processes_starting_together_migrate_once(make_database: Callable[[], str]) -> None:
+    """Every role migrates at start; several starting at once must not trip over each other."""
+    url = make_database()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            migrate(url)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a migration hangs"
+    assert errors == []
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     finally:
         engine.dispose()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from statuschecker.resources import MIGRATIONS_DIR
+
+MIGRATION_LOCK = 0x5C4D16  # the advisory lock key every migrating process takes
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -39,5 +42,15 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision` (default: the newest)."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the schema to `revision` (default: the newest). Processes that start together take
+    turns under an advisory lock (concurrent migrations would wait on each other's DDL for
+    ever); those after the first find nothing left to do."""
+    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            config = alembic_config(url)
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
