@@ -85,6 +85,27 @@ def silent(conn: socket.socket, stop: threading.Event) -> None:
     stop.wait()
 
 
+def answering(reply: bytes, *, hold: bool = True) -> Serve:
+    """Read what the client sends first, answer `reply` (any bytes: a peer speaking another
+    protocol), then keep the connection open until the client closes it (or, without `hold`,
+    close it at once)."""
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        conn.recv(65536)
+        conn.sendall(reply)
+        if not hold:
+            return
+        conn.settimeout(POLL_SECONDS)  # lets the wait notice `stop`
+        while not stop.is_set():
+            try:
+                if not conn.recv(65536):
+                    return
+            except TimeoutError:
+                continue
+
+    return serve
+
+
 def serving_tls(cert: trustme.LeafCert) -> Serve:
     """Handshake with `cert`, then wait for the client to close."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

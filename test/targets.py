@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
 import socket
 import ssl
 import struct
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
@@ -23,11 +27,16 @@ MODES = (
     "echo",
     "serve",
     "redirect",
+    "trickle",
+    "reset-midway",
 )
 REDIRECTED_PATH = "/redirected"
 BIG_BODY_BYTES = 50 * 1024 * 1024
 _CHUNK = b"x" * 65536
 _POLL_SECONDS = 0.05
+TRICKLED_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+MIDWAY_BODY_BYTES = 1024  # what "reset-midway" sends of the body it announces, before the reset
+_MIDWAY_PAUSE_SECONDS = 0.1  # lets the bytes sent reach the client before the RST
 
 
 def free_port() -> int:
@@ -153,9 +162,37 @@ class _Handler(BaseHTTPRequestHandler):
                 chunk = _CHUNK[: min(remaining, len(_CHUNK))]
                 self.wfile.write(chunk)
                 remaining -= len(chunk)
+                target._count_sent(len(chunk))
         except OSError:
             pass
         self.close_connection = True
+
+    def _trickle(self, target: Target) -> None:
+        """Send a complete 200 response one byte every `trickle_seconds`; stop when the client
+        leaves or the target stops."""
+        try:
+            for byte in TRICKLED_RESPONSE:
+                if target._released.wait(target.trickle_seconds):
+                    break
+                self.wfile.write(bytes([byte]))
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _reset_midway(self, target: Target) -> None:
+        """Send the headers of a 200 and `MIDWAY_BODY_BYTES` of the twice longer body they
+        announce, then abort the connection with RST."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(2 * MIDWAY_BODY_BYTES))
+        self.end_headers()
+        try:
+            self.wfile.write(_CHUNK[:MIDWAY_BODY_BYTES])
+        except OSError:
+            return
+        # SO_LINGER 0 drops whatever is still unsent: give what was written time to leave.
+        target._released.wait(_MIDWAY_PAUSE_SECONDS)
+        self._reset(target)
 
     def _reset(self, target: Target) -> None:
         """Abort the connection: SO_LINGER 0 makes the close send RST instead of FIN."""
@@ -176,10 +213,13 @@ class Target:
     the connection with RST after reading the request), "echo" (200 with the request as JSON:
     method, path, headers, body), "serve" (answers `status` with `body` as `content_type`),
     "redirect" (302 to `location`, by default `REDIRECTED_PATH`, which is answered as in
-    "serve"). Every mode answers every method; with a `tls` server context, it speaks HTTPS.
+    "serve"), "trickle" (sends a complete 200 response one byte every `trickle_seconds`),
+    "reset-midway" (sends the headers and part of the body, then aborts with RST). Every mode
+    answers every method; with a `tls` server context, it speaks HTTPS.
 
     `hits` counts requests received in any mode, including ones never answered;
-    `last_method`, `last_headers` (names lower-cased) and `last_body` describe the latest.
+    `last_method`, `last_headers` (names lower-cased) and `last_body` describe the latest;
+    `sent_bytes` counts the body bytes "big" handed to the kernel, over all its requests.
     """
 
     def __init__(
@@ -188,6 +228,7 @@ class Target:
         *,
         slow_seconds: float = 5.0,
         big_bytes: int = BIG_BODY_BYTES,
+        trickle_seconds: float = 1.0,
         port: int = 0,
         status: int = 200,
         body: bytes = b"ok",
@@ -199,6 +240,7 @@ class Target:
         self.mode = mode
         self.slow_seconds = slow_seconds
         self.big_bytes = big_bytes
+        self.trickle_seconds = trickle_seconds
         self.port = port
         self.status = status
         self.body = body
@@ -206,6 +248,7 @@ class Target:
         self.location = location
         self.tls = tls
         self._hits = 0
+        self._sent_bytes = 0
         self.last_method = ""
         self.last_headers: dict[str, str] = {}
         self.last_body = b""
@@ -227,6 +270,12 @@ class Target:
         """Requests received so far."""
         with self._hits_lock:
             return self._hits
+
+    @property
+    def sent_bytes(self) -> int:
+        """Body bytes "big" mode wrote so far (all requests)."""
+        with self._hits_lock:
+            return self._sent_bytes
 
     def set_mode(self, mode: str) -> None:
         """Switch behaviour; entering or leaving "refuse" closes or reopens the listener."""
@@ -276,6 +325,10 @@ class Target:
             self._hits += 1
             self.last_method, self.last_headers, self.last_body = method, headers, body
 
+    def _count_sent(self, count: int) -> None:
+        with self._hits_lock:
+            self._sent_bytes += count
+
     def _listen(self) -> None:
         """Bind (the same port once one is known) and serve in a daemon thread."""
         server = _Server(self.port, self)
@@ -299,6 +352,38 @@ class Target:
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def target_process(mode: str = "up") -> Iterator[str]:
+    """A Target in a process of its own, so that serving does not compete with the test's
+    interpreter for its lock (load tests); yields its URL, stops it when the block ends."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process with threads
+    ours, theirs = context.Pipe()
+    process = context.Process(
+        target=_serve_in_process, args=(mode, theirs), name="target-process", daemon=True
+    )
+    process.start()
+    try:
+        if not ours.poll(30):
+            raise RuntimeError("the target process did not start within 30 s")
+        yield ours.recv()
+    finally:
+        with contextlib.suppress(OSError):
+            ours.send("stop")
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=10)
+        ours.close()
+
+
+def _serve_in_process(mode: str, conn: Connection) -> None:
+    """Serve a Target until the parent says stop or goes away."""
+    with Target(mode) as target:
+        conn.send(target.url)
+        with contextlib.suppress(EOFError, OSError):
+            conn.recv()
 
 
 def _validate(mode: str) -> None:

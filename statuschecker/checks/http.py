@@ -4,8 +4,10 @@ bounded body, and judge the final response against the service's expectations.
 Up means the final response meets every expectation (see `expectations`; by default, a 2xx
 status); each one missed is named in `error`, joined with "; ". A target that gives no response
 is a down result whose `error` names the reason ("timeout (connect)", "connection refused",
-"DNS failure: host", "refused by target policy: 10.0.0.1 is a private address", ...); only
-`asyncio.CancelledError` propagates.
+"DNS failure: host", "refused by target policy: 10.0.0.1 is a private address", "not an HTTP
+response: '-ERR unknown command'", ...); one that fails after its response headers is down with
+the status it gave and the reason "... while reading the body" ("connection reset while reading
+the body"); only `asyncio.CancelledError` propagates.
 
 Phases: the host is resolved here (timed as `dns_ms`) and the request is sent to the address
 found, with the URL's host in the Host header and as the TLS server name, against which the
@@ -19,6 +21,11 @@ milliseconds), a fresh `AsyncClient` with its own transport per check (a shared 
 under high concurrency and would hide connection problems behind kept-alive sockets), and no
 work the check does not need (no proxy lookup from the environment, a body kept and decoded
 only when an expectation looks at it).
+
+The first bytes each connection receives are kept (`_Recording`, a wrapper of the transport's
+network backend), so that a peer speaking something else than HTTP is named as such, whether
+the parser rejects what it sent or waits in vain for the end of a header block that never
+comes (a Redis or SMTP server answers line by line, without the blank line HTTP ends on).
 """
 
 from __future__ import annotations
@@ -30,11 +37,12 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import httpcore
 import httpx
 
 from statuschecker.checks import expectations
@@ -53,6 +61,9 @@ _SET_BY_THE_CHECK = frozenset({"host", "content-length", "transfer-encoding"})
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)  # each request times its own connect
+_HEAD_BYTES = 64  # how much of what a connection receives first is kept, to name a non-HTTP peer
+_SHOWN_CHARS = 40  # how much of that an error message quotes
+_TLS_RECORD_TYPES = frozenset({0x15, 0x16})  # alert, handshake: a TLS server's first words
 _TIMEOUT_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
     (httpx.ConnectTimeout, "connect"),
     (httpx.ReadTimeout, "read"),
@@ -71,7 +82,7 @@ async def check(spec: CheckSpec) -> CheckResult:
     phases = _Phases()
     deadline = asyncio.timeout(spec.timeout_seconds)
     try:
-        async with deadline, _client(spec) as client:
+        async with deadline, _client(spec, phases) as client:
             return await _probe(client, spec, phases, started)
     except TimeoutError as exc:
         if deadline.expired():
@@ -83,9 +94,10 @@ async def check(spec: CheckSpec) -> CheckResult:
         return phases.down(describe_error(exc, spec.url))
 
 
-def _client(spec: CheckSpec) -> httpx.AsyncClient:
+def _client(spec: CheckSpec, phases: _Phases) -> httpx.AsyncClient:
     """A client with its own one-shot transport, closed when the check ends; without private
-    targets allowed, the transport verifies each address it connects to (every redirect hop)."""
+    targets allowed, the transport verifies each address it connects to (every redirect hop).
+    Each connection's first bytes go to `phases`."""
     transport = httpx.AsyncHTTPTransport(
         verify=client_context(spec.limits.ca_bundle),
         retries=0,
@@ -93,6 +105,9 @@ def _client(spec: CheckSpec) -> httpx.AsyncClient:
     )
     if not spec.limits.allow_private_targets:
         guard(transport)
+    # httpx 0.28 takes no network backend (encode/httpx#3749): its httpcore pool does.
+    pool = transport._pool
+    pool._network_backend = _Recording(pool._network_backend, phases)
     return httpx.AsyncClient(
         transport=transport,
         headers={"User-Agent": spec.limits.user_agent},
@@ -110,6 +125,7 @@ async def _probe(
     response = await _final_response(client, spec, phases)
     try:
         ttfb_ms = _ms_since(started)
+        phases.status_code = response.status_code  # from now on, a failure is the body's
         cert_expires_at = _cert_expiry(response)
         max_bytes = spec.limits.max_body_bytes
         body, cut = await _read_bounded(response, max_bytes, keep=expect.reads_body)
@@ -226,11 +242,13 @@ class _Phases:
     """The timing of the request in flight: its DNS lookup, made and timed here, and httpcore's
     trace events for the rest."""
 
-    __slots__ = ("_marks", "dns_ms")
+    __slots__ = ("_head", "_marks", "dns_ms", "status_code")
 
     def __init__(self) -> None:
         self.dns_ms: float | None = None
+        self.status_code: int | None = None  # the final response's, once its headers are in
         self._marks: dict[str, float] = {}
+        self._head = bytearray()  # what the current connection received first
 
     async def resolve(self, url: httpx.URL) -> list[str]:
         """Start timing a new request: the addresses of `url`'s host, in the resolver's order
@@ -253,8 +271,14 @@ class _Phases:
         return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
 
     def new_attempt(self) -> None:
-        """Forget the trace events of an earlier connection attempt."""
+        """Forget the trace events and first bytes of an earlier connection attempt."""
         self._marks.clear()
+        self._head.clear()
+
+    def received(self, data: bytes) -> None:
+        """Keep the first `_HEAD_BYTES` the current connection receives (after TLS)."""
+        if len(self._head) < _HEAD_BYTES:
+            self._head += data[: _HEAD_BYTES - len(self._head)]
 
     async def trace(self, event: str, info: Mapping[str, Any]) -> None:
         """httpcore's `trace` extension: note when each event happened."""
@@ -276,19 +300,115 @@ class _Phases:
         return self._span("start_tls")
 
     def down(self, error: str) -> CheckResult:
-        """A down result with a reason and the phases the last request got through."""
+        """A down result with a reason and the phases the last request got through.
+
+        1. When the peer sent something that does not begin like an HTTP response, that is
+           the reason, whatever the parser or the deadline made of it.
+        2. When the final response's headers were in, the reason says the body failed, and
+           the result keeps the status.
+        """
+        not_http = self._not_http()
+        if not_http is not None:
+            error = not_http
+        elif self.status_code is not None:
+            error = f"{error} while reading the body"
         return CheckResult(
             up=False,
+            status_code=self.status_code,
             error=error,
             dns_ms=self.dns_ms,
             connect_ms=self.connect_ms,
             tls_ms=self.tls_ms,
         )
 
+    def _not_http(self) -> str | None:
+        """'not an HTTP response: ...' quoting what the peer sent first, when that cannot be
+        the start of an HTTP/1.x status line; else None."""
+        head = bytes(self._head)
+        if not head or head[: len(b"HTTP/")] == b"HTTP/"[: len(head)]:
+            return None
+        if len(head) > 1 and head[0] in _TLS_RECORD_TYPES and head[1] == 0x03:
+            return "not an HTTP response: the peer speaks TLS (an https:// URL?)"
+        line = head.split(b"\n", 1)[0].removesuffix(b"\r")
+        cut = len(line) > _SHOWN_CHARS or (line == head and len(head) == _HEAD_BYTES)
+        shown = repr(line[:_SHOWN_CHARS].decode("latin-1"))
+        return f"not an HTTP response: {shown}{'...' if cut else ''}"
+
     def _span(self, step: str) -> float | None:
         started = self._marks.get(f"connection.{step}.started")
         done = self._marks.get(f"connection.{step}.complete")
         return None if started is None or done is None else (done - started) * 1000.0
+
+
+class _Recording(httpcore.AsyncNetworkBackend):
+    """A network backend handing what each of its connections receives to the check's
+    `_Phases` (after TLS, if any); everything else is the wrapped backend's."""
+
+    def __init__(self, backend: httpcore.AsyncNetworkBackend, phases: _Phases) -> None:
+        self._backend = backend
+        self._phases = phases
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """A recorded stream to `host`."""
+        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _RecordedStream(stream, self._phases)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """A recorded stream to the Unix socket `path` (when the wrapped backend allows it)."""
+        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
+        return _RecordedStream(stream, self._phases)
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, as the wrapped backend does."""
+        await self._backend.sleep(seconds)
+
+
+class _RecordedStream(httpcore.AsyncNetworkStream):
+    """A network stream whose reads are also handed to `_Phases.received`."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream, phases: _Phases) -> None:
+        self._stream = stream
+        self._phases = phases
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        """Read, and record what came."""
+        data = await self._stream.read(max_bytes, timeout)
+        self._phases.received(data)
+        return data
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Write, as the wrapped stream does."""
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        """Close the wrapped stream."""
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+    ) -> httpcore.AsyncNetworkStream:
+        """Start TLS; what the TLS stream receives (in clear) is recorded in turn."""
+        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
+        return _RecordedStream(tls, self._phases)
+
+    def get_extra_info(self, info: str) -> Any:
+        """The wrapped stream's (the TLS object, the socket, ...)."""
+        return self._stream.get_extra_info(info)
 
 
 def _is_ip_address(host: str) -> bool:
