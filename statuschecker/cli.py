@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import os
 import signal
 import sys
@@ -58,7 +59,14 @@ def cmd_api(settings: Settings) -> None:
 
 def serve_api(settings: Settings, with_poller: bool | None) -> None:
     """Migrate, then serve the API (and run the poller, as `with_poller` or the settings say)
-    until stopped."""
+    until stopped.
+
+    On SIGTERM or SIGINT, requests in flight get `poller_shutdown_seconds` (at least one
+    second) to finish and are then cancelled: a request stuck on the database would otherwise
+    hold the stop forever, the poller still claiming and the embedded server still running,
+    until a supervisor's SIGKILL lost the poller's pending results. Then the poller stops
+    within the same deadline (see `Runtime.close`).
+    """
     import uvicorn
 
     from statuschecker.runtime import Runtime
@@ -68,7 +76,14 @@ def serve_api(settings: Settings, with_poller: bool | None) -> None:
         migrate(url)
         app = create_app(Runtime.build(settings, url, with_poller=with_poller, listen=True))
         log.info("api.listening", url=f"http://{settings.host}:{settings.port}/v1/ui/")
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, lifespan="on")
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=max(math.ceil(settings.poller_shutdown_seconds), 1),
+        )
 
 
 def cmd_poller(settings: Settings, processes: int | None, metrics_port: int | None) -> None:

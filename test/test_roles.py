@@ -5,12 +5,9 @@ processes record."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ import psutil
 import pytest
 from accounts import ALL, PASSWORD, UNOWNED
 from prometheus_client import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
+from roles import STOP_SECONDS, Role, scrape, started_roles
 from sqlalchemy import Engine, func, select, text
 from targets import Target, free_port
 from waiting import wait_until
@@ -28,79 +25,13 @@ from waiting import wait_until
 from statuschecker.runtime import Runtime
 from statuschecker.store.tables import service_ticks, services
 
-STOP_SECONDS = 30  # SIGTERM to exit, at most (the suite's poller_shutdown_seconds is 2)
-
-
-class Role:
-    """`statuschecker <args>` running against the test database, its output in a file."""
-
-    def __init__(
-        self, args: list[str], database_url: str, workdir: Path, extra: dict[str, str]
-    ) -> None:
-        self.log_file = workdir / f"{args[0]}-{time.monotonic_ns()}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSCHECKER_")}
-        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        env.update(
-            STATUSCHECKER_DATABASE_URL=database_url,
-            STATUSCHECKER_DATA_DIR=str(workdir / "var"),
-            STATUSCHECKER_LOG_FORMAT="json",
-            STATUSCHECKER_LEASE_GRACE_SECONDS="2",
-            STATUSCHECKER_POLLER_SHUTDOWN_SECONDS="2",
-            STATUSCHECKER_POLLER_IDLE_SECONDS="0.1",
-            **extra,
-        )
-        with self.log_file.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "statuschecker.cli", *args],
-                cwd=workdir,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def logs(self) -> list[dict]:
-        """The JSON log lines written so far."""
-        lines = self.log_file.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.startswith("{")]
-
-    def events(self, name: str) -> list[dict]:
-        """The log lines of one event."""
-        return [entry for entry in self.logs() if entry["event"] == name]
-
-    def alive(self) -> bool:
-        """Whether the process still runs; fails the test with its output if it ended."""
-        if self.process.poll() is not None:
-            raise AssertionError(f"exited early:\n{self.log_file.read_text()}")
-        return True
-
-    def stop(self) -> int:
-        """SIGTERM, and its exit status within STOP_SECONDS."""
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=STOP_SECONDS)
-
-    def kill(self) -> None:
-        """SIGKILL the process and whatever it started (for clean-up after a failure)."""
-        with contextlib.suppress(psutil.Error):
-            for child in psutil.Process(self.process.pid).children(recursive=True):
-                child.kill()
-        self.process.kill()
-        self.process.wait(timeout=10)
-
 
 @pytest.fixture
 def start_role(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Role]]:
-    """Starts `statuschecker` roles; kills whatever is left of them at the end."""
-    started: list[Role] = []
-
-    def start(*args: str, **extra: str) -> Role:
-        role = Role(list(args), database_url, tmp_path, extra)
-        started.append(role)
-        return role
-
-    yield start
-    for role in started:
-        if role.process.poll() is None:
-            role.kill()
+    """Starts `statuschecker` roles on the test database; kills whatever is left of them at
+    the end."""
+    with started_roles(database_url, tmp_path) as start:
+        yield start
 
 
 @pytest.fixture
@@ -112,16 +43,6 @@ def target() -> Iterator[Target]:
 def tick_count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(service_ticks)).scalar_one()
-
-
-def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """A /metrics page as {(sample name, sorted labels): value}."""
-    body = httpx.get(url, timeout=5).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(body)
-        for sample in family.samples
-    }
 
 
 def checks_total(samples: dict[tuple[str, tuple], float]) -> float:

@@ -143,7 +143,7 @@ def test_thirty_seconds_without_the_database_lose_nothing(
     # A token the API has not seen cannot be checked without the database.
     assert api.get(f"/services/{setup.ids[0]}", headers=unseen).status_code == 503
     samples: list[dict[str, Any]] = []
-    went_down = False
+    went_down = False  # the target, halfway through
     while time.time() - stopped < away_seconds:
         one = api.get(f"/services/{setup.ids[0]}")
         listing = api.get("/services")
@@ -153,7 +153,7 @@ def test_thirty_seconds_without_the_database_lose_nothing(
         )
         if not went_down and time.time() - stopped > away_seconds / 2:
             target.set_mode("down")  # a state change the database learns of afterwards
-            went_down = time.time()
+            went_down = True
         time.sleep(1)
     own_postgres.start()
     restarted = time.time()
@@ -190,7 +190,7 @@ def test_thirty_seconds_without_the_database_lose_nothing(
                 "SELECT count(DISTINCT service_id) FROM service_events WHERE event = 'downtime' "
                 "AND date_started BETWEEN to_timestamp(:since) AND to_timestamp(:until)"
             ),
-            {"since": went_down, "until": restarted},
+            {"since": stopped, "until": restarted},
         ).scalar_one()
     assert downs == len(setup.ids)  # the state change seen while away became events
     fault_report(
