@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
+from waiting import wait_until
 
 STOP_SECONDS = 30  # SIGTERM to exit, at most (the suite's poller_shutdown_seconds is 2)
 
@@ -106,3 +107,18 @@ def scrape(url: str) -> dict[tuple[str, tuple], float]:
         for family in text_string_to_metric_families(body)
         for sample in family.samples
     }
+
+
+def wait_healthy(role: Role, port: int, timeout: float = 30.0) -> str:
+    """Wait for the role's API to answer /v1/health with 200 (failing at once if the role
+    exits); its /v1 URL."""
+    base = f"http://127.0.0.1:{port}/v1"
+
+    def healthy() -> bool:
+        role.alive()
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(f"{base}/health", timeout=2).status_code == 200
+        return False
+
+    wait_until(healthy, timeout=timeout, every=0.2)
+    return base

@@ -4,7 +4,6 @@ processes record."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -17,7 +16,7 @@ import psutil
 import pytest
 from accounts import ALL, PASSWORD, UNOWNED
 from prometheus_client import generate_latest
-from roles import STOP_SECONDS, Role, scrape, started_roles
+from roles import STOP_SECONDS, Role, scrape, started_roles, wait_healthy
 from sqlalchemy import Engine, func, select, text
 from targets import Target, free_port
 from waiting import wait_until
@@ -69,15 +68,7 @@ def test_api_serves_without_polling(
 ) -> None:
     port = free_port()
     api = start_role("api", STATUSCHECKER_PORT=str(port))
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        api.alive()
-        with contextlib.suppress(httpx.TransportError):
-            return httpx.get(f"{base}/v1/health", timeout=1).status_code == 200
-        return False
-
-    wait_until(healthy, timeout=30, every=0.2)
+    base = wait_healthy(api, port).removesuffix("/v1")
     auth = sign_up(base)
     created = httpx.post(
         f"{base}/v1/services",

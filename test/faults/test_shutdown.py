@@ -23,7 +23,7 @@ import httpx
 import psutil
 import pytest
 from accounts import PASSWORD
-from roles import STOP_SECONDS, Role, scrape, started_roles
+from roles import STOP_SECONDS, Role, scrape, started_roles, wait_healthy
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -86,7 +86,7 @@ def test_sigterm_writes_the_pending_batch_and_stops_the_database(
     }
     port = free_port()
     first = start_role("run", STATUSCHECKER_PORT=str(port), **settings)
-    base = wait_healthy(first, port)
+    base = wait_healthy(first, port, START_SECONDS)
     auth = sign_up(base)
     healthy_ids = [
         register(base, auth, f"healthy-{i}", f"{healthy.url}{i}", INTERVAL, TIMEOUT)
@@ -169,7 +169,7 @@ def test_sigterm_writes_the_pending_batch_and_stops_the_database(
     log_seen = pg_log_size(pgdata)
     started = time.monotonic()
     second = start_role("run", STATUSCHECKER_PORT=str(port), **settings)
-    wait_healthy(second, port)
+    wait_healthy(second, port, START_SECONDS)
     second_start_seconds = time.monotonic() - started
     listed = httpx.get(f"{base}/services", headers=auth, timeout=10)  # signing key kept
     assert listed.status_code == 200, listed.text
@@ -211,7 +211,7 @@ def test_a_request_stuck_at_sigterm_does_not_hold_the_stop(
     pgdata = pg_dir / "var" / "postgres"
     port = free_port()
     run = start_role("run", STATUSCHECKER_PORT=str(port))
-    base = wait_healthy(run, port)
+    base = wait_healthy(run, port, START_SECONDS)
     auth = sign_up(base)
     url = running_url(pgdata)
     assert url is not None
@@ -263,20 +263,6 @@ def waiting_on_locks(engine: Engine) -> int:
                 "AND wait_event_type = 'Lock'"
             )
         ).scalar_one()
-
-
-def wait_healthy(role: Role, port: int) -> str:
-    """Wait for the role's API to answer /v1/health with 200; its /v1 URL."""
-    base = f"http://127.0.0.1:{port}/v1"
-
-    def healthy() -> bool:
-        role.alive()
-        with contextlib.suppress(httpx.TransportError):
-            return httpx.get(f"{base}/health", timeout=2).status_code == 200
-        return False
-
-    wait_until(healthy, timeout=START_SECONDS, every=0.2)
-    return base
 
 
 def sign_up(base: str) -> dict[str, str]:
