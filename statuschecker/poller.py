@@ -93,7 +93,7 @@ class Poller(LoopThread):
         return self._offline_since is None
 
     def condition(self) -> str:
-        """ "ok", or what keeps the poller from its usual work."""
+        """Either "ok" or what keeps the poller from its usual work."""
         if not self.alive():
             return "not running or stalled"
         if not self.database_reachable:
