@@ -16,6 +16,7 @@ class _Held:
     assignment: Assignment  # the last claim, whose due_at is the last slot served
     next_due: datetime
     claimed_at: datetime
+    lapse: timedelta  # unclaimed this long while the database answers: no longer ours
 
 
 class LocalSchedule:
@@ -31,15 +32,20 @@ class LocalSchedule:
         """Note fresh claims (the database answered at `now`)."""
         for assignment in claimed:
             interval = timedelta(seconds=assignment.interval_seconds)
-            self._held[assignment.service_id] = _Held(assignment, assignment.due_at + interval, now)
+            self._held[assignment.service_id] = _Held(
+                assignment, assignment.due_at + interval, now, 2 * interval + self._grace
+            )
 
     def forget_unclaimed(self, now: datetime, online_since: datetime) -> None:
         """Forget the services not claimed for two intervals plus the grace period during
         which the database answered (from `online_since` until `now`)."""
-        for service_id, held in list(self._held.items()):
-            span = 2 * timedelta(seconds=held.assignment.interval_seconds) + self._grace
-            if max(held.claimed_at, online_since) + span < now:
-                del self._held[service_id]
+        gone = [
+            service_id
+            for service_id, held in self._held.items()
+            if max(held.claimed_at, online_since) + held.lapse < now
+        ]
+        for service_id in gone:
+            del self._held[service_id]
 
     def due(self, limit: int, now: datetime, busy: Container[int]) -> list[Assignment]:
         """Up to `limit` services whose slot has come, most overdue first, except those `busy`

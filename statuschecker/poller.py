@@ -31,6 +31,7 @@ log = structlog.get_logger(__name__)
 MAX_CLAIM = 1000  # services claimed by one query at the most
 MIN_NAP_SECONDS = 0.05  # the shortest wait between claims: fewer, fuller claims cost less CPU
 PROBE_EVERY_SECONDS = 1.0  # how often a poller without its database asks whether it is back
+FORGET_EVERY_SECONDS = 10.0  # how often the local schedule drops services no longer claimed
 
 
 def default_owner() -> str:
@@ -84,6 +85,7 @@ class Poller(LoopThread):
         self._offline_since: float | None = None  # monotonic time the database went away
         self._probe: asyncio.Task | None = None
         self._probed_at = 0.0
+        self._forgot_at = 0.0
         self._flush_now: asyncio.Event | None = None
         self.quiet_seconds = settings.health_poller_stale_seconds
 
@@ -170,7 +172,9 @@ class Poller(LoopThread):
             return self._claim_locally(limit)
         now = datetime.now(UTC)
         self._local.remember(claimed, now)
-        self._local.forget_unclaimed(now, self._online_since)
+        if time.monotonic() - self._forgot_at >= FORGET_EVERY_SECONDS:  # a scan of every one
+            self._forgot_at = time.monotonic()
+            self._local.forget_unclaimed(now, self._online_since)
         return claimed, next_due
 
     def _claim_locally(self, limit: int) -> tuple[list[Assignment], float | None]:
