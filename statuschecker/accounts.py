@@ -113,13 +113,17 @@ class Accounts:
         """The caller a bearer token stands for: a log-in JWT or an API token. Unauthorized
         when it is malformed, tampered with, expired, revoked or its account is gone.
 
-        While the database is away, a token found valid within `OFFLINE_TRUST_SECONDS` still
-        stands for the same caller (a log-in JWT only until it expires), so that what can be
-        answered without the database (cached status) is; any other token fails with the
-        database error."""
+        While the database is away, a token found valid within `OFFLINE_TRUST_SECONDS` (and
+        neither refused nor revoked here since) still stands for the same caller (a log-in JWT
+        only until it expires), so that what can be answered without the database (cached
+        status) is; any other token fails with the database error."""
         key = credentials.api_token_hash(token)
         try:
             caller = self._look_up(token)
+        except Unauthorized:
+            with self._trusted_lock:
+                self._trusted.pop(key, None)
+            raise
         except SQLAlchemyError as exc:
             with self._trusted_lock:
                 trusted = self._trusted.get(key)
@@ -178,7 +182,9 @@ class Accounts:
     def revoke(self, caller: Caller, token_id: int) -> None:
         """Revoke one of the caller's API tokens; it stops working at once."""
         with self._engine.begin() as conn:
-            store.delete_token(conn, _user_id(caller), token_id)
+            secret_hash = store.delete_token(conn, _user_id(caller), token_id)
+        with self._trusted_lock:
+            self._trusted.pop(secret_hash, None)
         log.info("api_token.revoked", user_id=caller.user_id, token_id=token_id)
 
 

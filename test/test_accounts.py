@@ -17,11 +17,14 @@ import structlog
 from accounts import PASSWORD, Account
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from statuschecker import credentials
 from statuschecker.config import Settings
 from statuschecker.errors import TooManyRequests
+from statuschecker.model import Caller
 from statuschecker.runtime import Runtime
+from statuschecker.store.engine import create_db_engine
 from web.app import create_app
 
 PROBLEM = "application/problem+json"
@@ -314,3 +317,22 @@ def test_metrics_asks_for_its_token_when_one_is_set(make_api: Callable[..., Any]
     scraped = api.get("/metrics", headers=bearer("scrape-me-please"))
     assert scraped.status_code == 200 and "statuschecker_" in scraped.text
     assert make_api().get("/metrics").status_code == 200
+
+
+def test_without_the_database_only_tokens_lately_found_valid_authenticate(
+    make_runtime: Callable[..., Runtime], account: Account, settings: Settings
+) -> None:
+    accounts = make_runtime().accounts
+    _, kept = accounts.create_token(account.caller, "kept", read_only=True, expires_in_seconds=None)
+    gone, revoked = accounts.create_token(account.caller, "gone", False, None)
+    for token in (kept, revoked, account.token):
+        assert accounts.authenticate(token).user_id == account.user.id
+    accounts.revoke(account.caller, gone.id)
+    unseen = credentials.issue_access_token(account.user.id, credentials.signing_key(settings), 60)
+
+    accounts._engine = create_db_engine("postgresql://postgres@127.0.0.1:1/postgres")  # away
+    assert accounts.authenticate(kept) == Caller(account.user.id, False, read_only=True)
+    assert accounts.authenticate(account.token) == account.caller
+    for token in (revoked, unseen):
+        with pytest.raises(OperationalError):
+            accounts.authenticate(token)

@@ -133,12 +133,15 @@ def tokens_page(conn: Connection, user_id: int, *, limit: int, after: str | None
     return cursor.page(rows, limit, lambda t: (t.id,))
 
 
-def delete_token(conn: Connection, user_id: int, token_id: int) -> None:
-    """Revoke an account's API token; NotFound when the account has no such token."""
+def delete_token(conn: Connection, user_id: int, token_id: int) -> str:
+    """Revoke an account's API token; its secret's hash. NotFound when the account has no
+    such token."""
     statement = (
         delete(api_tokens)
         .where(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id)
-        .returning(api_tokens.c.id)
+        .returning(api_tokens.c.secret_hash)
     )
-    if conn.execute(statement).first() is None:
+    secret_hash = conn.execute(statement).scalar()
+    if secret_hash is None:
         raise NotFound(f"no API token with id {token_id}")
+    return secret_hash
