@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import multiprocessing
 import time
 from collections import Counter, defaultdict
@@ -30,6 +29,7 @@ from typing import Any
 
 import httpx
 from accounts import Account
+from figures import quantile
 from sqlalchemy import func, select, text
 from targets import target_process
 
@@ -50,12 +50,6 @@ REQUEST_TIMEOUT = 30.0  # a request slower than this counts as an error
 # stalled (a stalled poller serves none).
 MIN_TICK_SHARE_PACED = 0.85
 MIN_TICK_SHARE_FLAT_OUT = 0.3
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The q-quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def register(runtime: Runtime, account: Account, url: str) -> list[int]:

@@ -37,6 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from figures import quantile
 from peers import Peer, answering
 from sqlalchemy import Engine, select, update
 from targets import Target
@@ -101,12 +102,6 @@ class Window:
     def p99(self) -> float:
         """99th percentile of the lag, seconds."""
         return quantile(self.lags, 0.99)
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The q-quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 # -- certificates -------------------------------------------------------------------------------
