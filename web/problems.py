@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from connexion import AsyncApp
 from connexion.exceptions import BadRequestProblem
+from connexion.exceptions import Unauthorized as NoCredentials
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.problem import problem
 from sqlalchemy.exc import DBAPIError
@@ -38,6 +39,13 @@ def _bad_request(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, BadRequestProblem)
     detail = str(exc.detail or "the request does not match the API contract")
     return problem(400, "Bad Request", detail.split("\n\n")[0])
+
+
+def _no_credentials(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Connexion's 401 (no token at all), naming the scheme to authenticate with as every 401
+    of this API does (RFC 6750)."""
+    assert isinstance(exc, NoCredentials)
+    return problem(401, "Unauthorized", str(exc.detail), headers={"WWW-Authenticate": "Bearer"})
 
 
 def _no_route(request: ConnexionRequest, _: Exception) -> ConnexionResponse:
@@ -106,6 +114,7 @@ def install(app: AsyncApp, allowed: Callable[[str], Iterable[str]]) -> None:
     methods served at a path (see `allowed_methods`)."""
     app.add_error_handler(DomainError, _domain_error)
     app.add_error_handler(BadRequestProblem, _bad_request)
+    app.add_error_handler(NoCredentials, _no_credentials)
     app.add_error_handler(404, _no_route)
     app.add_error_handler(405, _method_not_allowed(allowed))
     app.add_error_handler(UnicodeDecodeError, _undecodable_body)

@@ -1,10 +1,18 @@
 """Request validation that never repeats a secret: Connexion's own validator quotes the
 offending value in the error detail and in its log line, which would leak a password that is
-too short or a header value that is too long. It also refuses text PostgreSQL cannot store."""
+too short or a header value that is too long. Bodies are parsed as strict JSON (RFC 8259): no
+NaN or infinities, no duplicate keys, bounded nesting; text PostgreSQL cannot store is refused."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
+import sys
+from array import array
+from collections import Counter
+from collections.abc import AsyncGenerator
+from itertools import accumulate
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -13,6 +21,7 @@ from connexion.json_schema import format_error_with_path
 from connexion.lifecycle import ConnexionRequest
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 from jsonschema import ValidationError
+from starlette.types import Scope
 
 from statuschecker.redaction import is_secret_name, masked_url
 
@@ -21,7 +30,12 @@ SECRET_CONTAINERS = frozenset({"headers", "apprise_urls", "webhooks"})
 
 
 class SecretSafeJSONBodyValidator(JSONRequestBodyValidator):
-    """Connexion's JSON body validator, with messages that do not quote secret values."""
+    """Connexion's JSON body validator, parsing strictly, with messages that do not quote
+    secret values."""
+
+    async def _parse(self, stream: AsyncGenerator[bytes, None], scope: Scope) -> Any:
+        text = b"".join([chunk async for chunk in stream]).decode(self._encoding)
+        return parse_json(text) if text else None
 
     def _validate(self, body: Any) -> dict | None:
         if not self._nullable and body is None:
@@ -30,9 +44,68 @@ class SecretSafeJSONBodyValidator(JSONRequestBodyValidator):
             validated = self._validator.validate(body)
         except ValidationError as exc:
             raise BadRequestProblem(detail=describe(exc)) from None
-        if has_nul(body):
-            raise BadRequestProblem(detail=f"the body {NUL_REFUSED}")
+        if unstorable(body):
+            raise BadRequestProblem(detail=f"the body {UNSTORABLE}")
         return validated
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of arrays and objects a body may have; no request of this API needs more
+than a few levels, and refusing deeper ones before parsing keeps every step after it (the
+parser, the schema validator) clear of Python's recursion limit."""
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+
+
+def check_nesting(text: str) -> None:
+    """Refuse JSON text nested deeper than MAX_DEPTH, in linear time without recursion: with
+    strings and everything but brackets removed, the deepest running count of open ones."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text)).encode().translate(_STEPS)
+    if max(accumulate(array("b", brackets)), default=0) > MAX_DEPTH:
+        detail = f"the request body nests arrays and objects deeper than {MAX_DEPTH} levels"
+        raise BadRequestProblem(detail=detail)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BadRequestProblem(detail=f"the request body is not valid JSON: {name} is not a number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise BadRequestProblem(detail=f"the number {text[:40]} is too large")
+    return number
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        twice = next(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+        raise BadRequestProblem(detail=f"the request body names the key {twice[:100]!r} twice")
+    return obj
+
+
+def parse_json(text: str) -> Any:
+    """The body as strict JSON (RFC 8259), or BadRequestProblem: bounded nesting, no NaN or
+    Infinity, no number too large for a float or with more digits than Python converts, no
+    key twice in one object."""
+    check_nesting(text)
+    try:
+        return json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite,
+            object_pairs_hook=_unique_keys,
+        )
+    except json.JSONDecodeError as exc:
+        raise BadRequestProblem(detail=f"the request body is not valid JSON: {exc}") from None
+    except ValueError:  # an integer of more digits than int() converts
+        detail = (
+            f"the request body has an integer of more than {sys.get_int_max_str_digits()} digits"
+        )
+        raise BadRequestProblem(detail=detail) from None
 
 
 class TextSafeParameterValidator(ParameterValidator):
@@ -41,22 +114,27 @@ class TextSafeParameterValidator(ParameterValidator):
     def validate_request(self, request: ConnexionRequest) -> None:
         super().validate_request(request)
         for name, value in [*request.path_params.items(), *request.query_params.items()]:
-            if has_nul(value):
-                raise BadRequestProblem(detail=f"{name} {NUL_REFUSED}")
+            if unstorable(value):
+                raise BadRequestProblem(detail=f"{name} {UNSTORABLE}")
 
 
-NUL_REFUSED = "contains a NUL character (U+0000), which no stored text may hold"
+UNSTORABLE = (
+    "contains a NUL character (U+0000) or a lone surrogate (U+D800 to U+DFFF), "
+    "which no stored text may hold"
+)
+_UNSTORABLE_CHAR = re.compile(r"[\x00\ud800-\udfff]")
 
 
-def has_nul(value: Any) -> bool:
-    """Whether a string anywhere in a JSON value (keys included) holds U+0000, which
-    PostgreSQL cannot store: refused at the door rather than failing in the database."""
+def unstorable(value: Any) -> bool:
+    """Whether a string anywhere in a JSON value (keys included) holds U+0000 or a lone
+    surrogate, which PostgreSQL cannot store: refused at the door rather than failing in the
+    database."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE_CHAR.search(value) is not None
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        return any(unstorable(k) or unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(has_nul(v) for v in value)
+        return any(unstorable(v) for v in value)
     return False
 
 
