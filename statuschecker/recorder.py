@@ -1,18 +1,21 @@
-"""Turns a batch of check outcomes into stored ticks, metrics and events, then refreshes
-the status cache, counts the work for Prometheus and logs."""
+"""Turns a batch of check outcomes into stored ticks, metrics, events and alerts (the rules
+decide, the store writes), then refreshes the status cache, counts the work for Prometheus
+and logs."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from statuschecker.cache import StatusCache
 from statuschecker.changes import announce
 from statuschecker.metrics import WorkMetrics
-from statuschecker.model import AlertPolicy, CheckOutcome, Receiver
+from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Receiver
+from statuschecker.rules import alerts as rules
 from statuschecker.store import alerts, results, schedule
 from statuschecker.store import services as service_store
 
@@ -44,11 +47,7 @@ class Recorder:
         started = time.perf_counter()
         with self._engine.begin() as conn:
             written = results.write(conn, outcomes)
-            raised = (
-                alerts.evaluate(conn, written.kept, self._alert_policy, self._receivers)
-                if written.kept
-                else []
-            )
+            raised = self._alerts(conn, written.kept) if written.kept else []
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
             fresh = service_store.get_many(conn, written.service_ids) if written.kept else []
             announce(conn, written.service_ids)
@@ -86,3 +85,16 @@ class Recorder:
             )
         if raised and self._on_alert is not None:
             self._on_alert()
+
+    def _alerts(self, conn: Connection, kept: list[CheckOutcome]) -> list[Alert]:
+        """Apply each touched service's alert rules at its newest check of the batch and
+        store what they raise, with a delivery to each of its recipients."""
+        newest: dict[int, datetime] = {}
+        for outcome in kept:  # in time order
+            newest[outcome.service_id] = outcome.checked_at
+        decided = [
+            (alert, rules.recipients(subject.policy, self._receivers))
+            for subject in alerts.subjects(conn, newest, self._alert_policy)
+            if (alert := rules.decide(subject)) is not None
+        ]
+        return alerts.insert(conn, decided)

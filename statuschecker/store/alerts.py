@@ -1,16 +1,17 @@
-"""Alert evaluation inside the recorder's transaction, and reading alerts back."""
+"""Alerts in the database: what the rules need to decide inside the recorder's transaction,
+writing what they raised with its deliveries, and reading alerts back."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Connection, Row, RowMapping, any_, bindparam, select, text
+from sqlalchemy import BigInteger, Connection, RowMapping, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from statuschecker import alerting
-from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Page, Receiver, Visibility
+from statuschecker.model import Alert, AlertPolicy, Page, Receiver, Visibility
+from statuschecker.rules.alerts import Subject, Window
 from statuschecker.store import cursor
 from statuschecker.store.arrays import column, floats
 from statuschecker.store.services import EVERYTHING, within
@@ -81,26 +82,18 @@ _INSERT_DELIVERIES = text(
 )
 
 
-def evaluate(
-    conn: Connection,
-    outcomes: Sequence[CheckOutcome],
-    default_policy: AlertPolicy,
-    receivers: Sequence[Receiver],
-) -> list[Alert]:
-    """Apply each touched service's alert rules at its newest check; raise what they decide.
+def subjects(
+    conn: Connection, newest: Mapping[int, datetime], default_policy: AlertPolicy
+) -> list[Subject]:
+    """The services of `newest` (service id -> its newest check) as their alert rules see
+    them at that check.
 
     Runs after the batch's ticks are inserted, with the services' rows locked, so the state
     read here cannot change underneath: one alert per transition, even with several pollers.
 
     1. Read the services' alert policies and states (one statement).
     2. Count checks and failures in every service's rule windows (one statement).
-    3. Decide here; write the raised alerts, the services' new alert states and one pending
-       delivery per alert and receiver (one statement each, only when something is raised).
     """
-    newest: dict[int, datetime] = {}
-    for outcome in outcomes:
-        if outcome.service_id not in newest or outcome.checked_at > newest[outcome.service_id]:
-            newest[outcome.service_id] = outcome.checked_at
     ids = sorted(newest)
     s = services.c
     rows = {
@@ -125,81 +118,54 @@ def evaluate(
             "fail": floats(policies[sid].failure_window_seconds for sid in present),
         },
     )
-    decided = []
-    for w in windows:
-        row, policy = rows[w.id], policies[w.id]
-        verdict = alerting.evaluate(
-            policy,
-            row.alert_state,
-            alerting.Window(w.avail_checks, w.avail_failures),
-            alerting.Window(w.fail_checks, w.fail_failures),
+    return [
+        Subject(
+            service_id=w.id,
+            name=rows[w.id].name,
+            policy=policies[w.id],
+            state=rows[w.id].alert_state,
+            state_since=rows[w.id].alert_changed_at,
+            at=newest[w.id],
+            availability=Window(w.avail_checks, w.avail_failures),
+            failures=Window(w.fail_checks, w.fail_failures),
         )
-        if verdict is not None:
-            decided.append((_alert(row, verdict, newest[w.id]), policy))
-    return _raise(conn, decided, receivers) if decided else []
+        for w in windows
+    ]
 
 
-def _alert(service: Row, verdict: alerting.Verdict, at: datetime) -> Alert:
-    """The alert `verdict` raises for `service` at `at` (its id not known yet)."""
-    changed_at = service.alert_changed_at
-    downtime = (
-        (at - changed_at).total_seconds() if verdict.kind == "recovered" and changed_at else None
-    )
-    return Alert(
-        id=0,
-        service_id=service.id,
-        service_name=service.name,
-        kind=verdict.kind,
-        rule=verdict.rule,
-        message=alerting.message(
-            verdict.kind, service.name, verdict.availability_percent, at, downtime
-        ),
-        availability_percent=verdict.availability_percent,
-        window_seconds=verdict.window_seconds,
-        raised_at=at,
-        downtime_seconds=downtime,
-    )
-
-
-def _raise(
-    conn: Connection,
-    decided: Sequence[tuple[Alert, AlertPolicy]],
-    receivers: Sequence[Receiver],
-) -> list[Alert]:
-    """Write the alerts (at most one per service), then the services' new alert states, then
-    their deliveries: to the global receivers and the service policy's own."""
-    raised = [alert for alert, _ in decided]
+def insert(conn: Connection, raised: Sequence[tuple[Alert, Sequence[Receiver]]]) -> list[Alert]:
+    """Write the alerts (at most one per service) with their ids, then the services' new
+    alert states, then one pending delivery per alert and recipient; the alerts with ids."""
+    if not raised:
+        return []
+    alerts_ = [alert for alert, _ in raised]
     inserted = conn.execute(
         _INSERT_ALERTS,
         {
-            "service_id": column(a.service_id for a in raised),
-            "kind": column(a.kind for a in raised),
-            "rule": column(a.rule for a in raised),
-            "message": column(a.message for a in raised),
-            "availability_percent": floats(a.availability_percent for a in raised),
-            "window_seconds": column(a.window_seconds for a in raised),
-            "raised_at": column(a.raised_at for a in raised),
-            "downtime_seconds": floats(a.downtime_seconds for a in raised),
+            "service_id": column(a.service_id for a in alerts_),
+            "kind": column(a.kind for a in alerts_),
+            "rule": column(a.rule for a in alerts_),
+            "message": column(a.message for a in alerts_),
+            "availability_percent": floats(a.availability_percent for a in alerts_),
+            "window_seconds": column(a.window_seconds for a in alerts_),
+            "raised_at": column(a.raised_at for a in alerts_),
+            "downtime_seconds": floats(a.downtime_seconds for a in alerts_),
         },
     )
     alert_ids = {row.service_id: row.id for row in inserted}
-    raised = [replace(a, id=alert_ids[a.service_id]) for a in raised]
+    alerts_ = [replace(a, id=alert_ids[a.service_id]) for a in alerts_]
     conn.execute(
         _SET_ALERT_STATES,
         {
-            "id": column(a.service_id for a in raised),
-            "state": column("alerting" if a.kind == "down" else "ok" for a in raised),
-            "at": column(a.raised_at for a in raised),
+            "id": column(a.service_id for a in alerts_),
+            "state": column("alerting" if a.kind == "down" else "ok" for a in alerts_),
+            "at": column(a.raised_at for a in alerts_),
         },
     )
     deliveries = [
-        (alert.id, target)
-        for alert, (_, policy) in zip(raised, decided, strict=True)
-        for target in (
-            *receivers,
-            *(Receiver("webhook", hook.url, hook.secret) for hook in policy.webhooks),
-            *(Receiver("apprise", url) for url in policy.apprise_urls),
-        )
+        (alert.id, recipient)
+        for alert, (_, recipients) in zip(alerts_, raised, strict=True)
+        for recipient in recipients
     ]
     if deliveries:
         conn.execute(
@@ -211,7 +177,7 @@ def _raise(
                 "secret": column(r.secret for _, r in deliveries),
             },
         )
-    return raised
+    return alerts_
 
 
 def alert_of(row: RowMapping, id_key: str = "id") -> Alert:

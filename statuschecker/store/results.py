@@ -13,7 +13,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from statuschecker.model import CheckOutcome, EventKind
+from statuschecker.model import CheckOutcome
+from statuschecker.rules import periods
+from statuschecker.rules.periods import OpenPeriod, StateChange
 from statuschecker.store import partitions, rollups
 from statuschecker.store.arrays import column, floats
 
@@ -99,16 +101,6 @@ class Written:
     changes: list[StateChange]
 
 
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """A service entered a new state period at `at` (`previous` is None for its first)."""
-
-    service_id: int
-    previous: EventKind | None
-    current: EventKind
-    at: datetime
-
-
 def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
     """Store a batch of outcomes with their rollups; say what changed.
 
@@ -120,9 +112,9 @@ def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
        in the steps that follow: writing a batch twice changes nothing.
     3. Add the batch to each service's running metric (one statement) and to its hourly and
        daily rollups (two: rollups and outcome counts).
-    4. Walk each service's outcomes in time order: a state differing from the open event's
-       closes it at the check time and opens the other kind (one statement reading the open
-       events, one closing them, one inserting the new ones).
+    4. Read the open events, let the period rules (statuschecker.rules.periods) decide what
+       the outcomes end and begin, and write that (one statement reading the open events, one
+       closing them, one inserting the new ones).
     """
     partitions.ensure(conn, {partitions.day_of(o.checked_at) for o in outcomes})
     wanted = sorted({o.service_id for o in outcomes})
@@ -219,52 +211,33 @@ def _add_to_metrics(conn: Connection, outcomes: list[CheckOutcome]) -> None:
 
 
 def _update_events(conn: Connection, outcomes: list[CheckOutcome]) -> list[StateChange]:
-    """Walk the outcomes (in time order) against each service's open event, then write the
-    walk's result: close the events that were open before the batch and ended in it, and
-    insert the periods it began (those that also ended in it closed, the last one open)."""
+    """Read each service's open event, ask the period rules what the batch does to it, and
+    write that: close the events that were open before the batch and ended in it, and insert
+    the periods it began (those that also ended in it closed, the last one open)."""
     ids = sorted({o.service_id for o in outcomes})
-    # service -> (index into `opened`, or the id of an event open before the batch; kind; start)
-    current: dict[int, tuple[int | None, int | None, EventKind, datetime]] = {
-        row.service_id: (None, row.id, row.event, row.date_started)
+    open_periods = {
+        row.service_id: OpenPeriod(row.id, row.event, row.date_started)
         for row in conn.execute(_OPEN_EVENTS, {"ids": column(ids)})
     }
-    closed: list[tuple[int, datetime]] = []  # (event id, end) of events open before the batch
-    opened: list[list] = []  # [service_id, kind, start, end or None, reason]
-    changes: list[StateChange] = []
-    for outcome in outcomes:
-        kind: EventKind = "uptime" if outcome.result.up else "downtime"
-        open_event = current.get(outcome.service_id)
-        if open_event is not None and open_event[2] == kind:
-            continue
-        at = outcome.checked_at
-        if open_event is not None:
-            at = max(at, open_event[3])  # never end a period before it began
-            index, event_id = open_event[0], open_event[1]
-            if index is not None:
-                opened[index][3] = at
-            else:
-                assert event_id is not None
-                closed.append((event_id, at))
-        reason = outcome.result.error if kind == "downtime" else None
-        current[outcome.service_id] = (len(opened), None, kind, at)
-        opened.append([outcome.service_id, kind, at, None, reason])
-        previous = open_event[2] if open_event is not None else None
-        changes.append(StateChange(outcome.service_id, previous, kind, at))
-    if closed:  # first: a service may hold only one open event
+    decided = periods.transitions(open_periods, outcomes)
+    if decided.ended:  # first: a service may hold only one open event
         conn.execute(
             _CLOSE_EVENTS,
-            {"id": column(c[0] for c in closed), "ended": column(c[1] for c in closed)},
+            {
+                "id": column(event_id for event_id, _ in decided.ended),
+                "ended": column(end for _, end in decided.ended),
+            },
         )
-    if opened:
-        columns = list(zip(*opened, strict=True))
+    if decided.begun:
+        begun = decided.begun
         conn.execute(
             _OPEN_NEW_EVENTS,
             {
-                "service_id": column(columns[0]),
-                "event": column(columns[1]),
-                "date_started": column(columns[2]),
-                "date_ended": column(columns[3]),
-                "reason": column(columns[4]),
+                "service_id": column(p.service_id for p in begun),
+                "event": column(p.kind for p in begun),
+                "date_started": column(p.started for p in begun),
+                "date_ended": column(p.ended for p in begun),
+                "reason": column(p.reason for p in begun),
             },
         )
-    return changes
+    return decided.changes

@@ -1,12 +1,14 @@
-"""Alert rules (pure functions over a window of results) and the messages they produce."""
+"""Alert rules (pure functions over a window of results), the alerts and messages they
+produce, and where each alert is delivered."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from statuschecker.model import AlertPolicy
+from statuschecker.model import Alert, AlertPolicy, Receiver
 from statuschecker.timefmt import rfc3339
 
 AlertState = Literal["ok", "alerting"]
@@ -79,6 +81,57 @@ def evaluate(
     if by_availability is False:
         return _verdict("recovered", "availability", policy, availability)
     return _verdict("recovered", "failures", policy, failures)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A service as its alert rules see it at its newest check `at`: its policy, alert state
+    (and since when), and the checks in each rule's window ending at `at`."""
+
+    service_id: int
+    name: str
+    policy: AlertPolicy
+    state: AlertState
+    state_since: datetime | None
+    at: datetime
+    availability: Window
+    failures: Window
+
+
+def decide(subject: Subject) -> Alert | None:
+    """The alert the rules raise for `subject` (its id not known yet), or None. A recovery
+    says how long the service was alerting."""
+    verdict = evaluate(subject.policy, subject.state, subject.availability, subject.failures)
+    if verdict is None:
+        return None
+    downtime = (
+        (subject.at - subject.state_since).total_seconds()
+        if verdict.kind == "recovered" and subject.state_since
+        else None
+    )
+    text = message(verdict.kind, subject.name, verdict.availability_percent, subject.at, downtime)
+    return Alert(
+        id=0,
+        service_id=subject.service_id,
+        service_name=subject.name,
+        kind=verdict.kind,
+        rule=verdict.rule,
+        message=text,
+        availability_percent=verdict.availability_percent,
+        window_seconds=verdict.window_seconds,
+        raised_at=subject.at,
+        downtime_seconds=downtime,
+    )
+
+
+def recipients(policy: AlertPolicy, receivers: Sequence[Receiver]) -> list[Receiver]:
+    """Where an alert under `policy` goes: the global receivers, then the policy's own
+    webhooks and apprise URLs."""
+    return [
+        *receivers,
+        *(Receiver("webhook", hook.url, hook.secret) for hook in policy.webhooks),
+        *(Receiver("apprise", url) for url in policy.apprise_urls),
+    ]
 
 
 def _verdict(

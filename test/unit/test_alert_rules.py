@@ -6,9 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from statuschecker.alerting import Window, duration, evaluate, message
 from statuschecker.histogram import bounds, bucket_of, count, merge, quantile
-from statuschecker.model import AlertPolicy
+from statuschecker.model import AlertPolicy, Receiver, Webhook
+from statuschecker.rules.alerts import (
+    Subject,
+    Window,
+    decide,
+    duration,
+    evaluate,
+    message,
+    recipients,
+)
 
 AVAILABILITY_ONLY = AlertPolicy(availability_threshold_percent=80, min_checks=2)
 FAILURES_ONLY = AlertPolicy(
@@ -120,3 +128,50 @@ def test_histogram_buckets_cover_values_and_quantiles_stay_close() -> None:
         assert quantile(histogram, q) == pytest.approx(exact, rel=0.10)
     assert quantile({}, 0.5) is None
     assert quantile(histogram, 1.0, maximum=350.3) <= 350.3
+
+
+def subject(state: str, availability: Window, since: datetime | None = None) -> Subject:
+    return Subject(
+        service_id=3,
+        name="api",
+        policy=AVAILABILITY_ONLY,
+        state=state,  # type: ignore[arg-type]
+        state_since=since,
+        at=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
+        availability=availability,
+        failures=Window(0, 0),
+    )
+
+
+def test_decide_raises_a_down_alert_with_its_figures() -> None:
+    alert = decide(subject("ok", Window(4, 3)))
+    assert alert is not None
+    assert (alert.kind, alert.rule, alert.availability_percent) == ("down", "availability", 25.0)
+    assert alert.downtime_seconds is None
+    assert alert.message.startswith("Service api is down. availability=25.0%")
+
+
+def test_decide_a_recovery_counts_the_time_since_the_alert() -> None:
+    since = datetime(2024, 5, 1, 11, 0, tzinfo=UTC)
+    alert = decide(subject("alerting", Window(4, 0), since))
+    assert alert is not None
+    assert (alert.kind, alert.downtime_seconds) == ("recovered", 3600.0)
+    assert alert.message.endswith("downtime=1h")
+
+
+def test_decide_nothing_without_a_transition() -> None:
+    assert decide(subject("ok", Window(4, 0))) is None
+    assert decide(subject("alerting", Window(4, 4))) is None
+
+
+def test_recipients_are_the_global_receivers_then_the_policy_own() -> None:
+    policy = AlertPolicy(
+        webhooks=(Webhook("http://hooks.example/a", "s"),),
+        apprise_urls=("json://x.example/b",),
+    )
+    glob = Receiver("webhook", "http://global.example/")
+    assert recipients(policy, [glob]) == [
+        glob,
+        Receiver("webhook", "http://hooks.example/a", "s"),
+        Receiver("apprise", "json://x.example/b"),
+    ]
