@@ -10,12 +10,11 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from statuschecker import histogram
+from statuschecker.rules import buckets
+from statuschecker.rules.buckets import Part, hour_of
 from statuschecker.store import stats as queries
 from statuschecker.store.history import pruned_before
-from statuschecker.store.rollups import DAY, HOUR, bucket_of, hour_of
 
-EXACT_LIMIT = timedelta(hours=24)
-Part = tuple[queries.Source, datetime, datetime]  # where to read, and which range
 SUMMARY_WINDOWS = {
     "10m": timedelta(minutes=10),
     "1h": timedelta(hours=1),
@@ -73,41 +72,10 @@ def compute(
     """
     cutoff, pruned = hour_of(now - retention), pruned_before(conn)
     horizon = cutoff if pruned is None else max(cutoff, pruned)
-    if since >= horizon and until - since <= EXACT_LIMIT:
-        return _from_parts(conn, service_id, [("raw", since, until)], since, until, now, True)
-
-    first, last = _ceil(since, HOUR), hour_of(until)
-    if first > last:  # both ends inside one hour
-        first = last
-    parts: list[Part] = []
-    if since < first:
-        if hour_of(since) >= horizon:
-            parts.append(("raw", since, first))
-        else:
-            since = first = hour_of(since)
-    if last < until:
-        if last >= horizon:
-            parts.append(("raw", last, until))
-        else:
-            until = last = last + HOUR
-    parts += _whole_hours(first, last)
-    return _from_parts(conn, service_id, parts, since, until, now, False)
-
-
-def _whole_hours(first: datetime, last: datetime) -> list[Part]:
-    """[first, last), on hour boundaries, as daily rollups where whole UTC days fit and hourly
-    rollups around them."""
-    if first >= last:
-        return []
-    day_first, day_last = _ceil(first, DAY), bucket_of(last, 24)
-    if day_first >= day_last:
-        return [(1, first, last)]
-    parts: list[Part] = [(24, day_first, day_last)]
-    if first < day_first:
-        parts.append((1, first, day_first))
-    if day_last < last:
-        parts.append((1, day_last, last))
-    return parts
+    planned = buckets.plan(since, until, horizon)
+    return _from_parts(
+        conn, service_id, planned.parts, planned.since, planned.until, now, planned.exact
+    )
 
 
 def _from_parts(
@@ -161,9 +129,3 @@ def _from_parts(
         percentiles="exact" if exact else "estimated",
         phases_ms=phases,
     )
-
-
-def _ceil(moment: datetime, step: timedelta) -> datetime:
-    """The first hour (or UTC day) boundary at or after `moment`."""
-    start = bucket_of(moment, 24 if step == DAY else 1)
-    return start if start == moment else start + step

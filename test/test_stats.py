@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from statuschecker import retention
 from statuschecker.model import CheckOutcome, CheckResult
 from statuschecker.runtime import Runtime
-from statuschecker.store.rollups import outcome_of
+from statuschecker.rules.buckets import outcome_of
 from statuschecker.store.tables import service_ticks
 from web.app import create_app
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, text
 
 from statuschecker import histogram
-from statuschecker.model import Bucket, CheckOutcome, CheckResult, Uptime
+from statuschecker.model import Bucket, CheckOutcome, Uptime
+from statuschecker.rules.buckets import GRANULARITIES, bucket_of, hour_of, outcome_of
 from statuschecker.store.arrays import column, floats
-
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-GRANULARITIES = (1, 24)  # hours per bucket: hourly and daily rollups
 
 # One row per (service, granularity, bucket) of the batch, added to what the bucket holds; the
 # sparse histograms are merged key by key.
@@ -63,26 +60,6 @@ _UPSERT_OUTCOMES = text(
     DO UPDATE SET count = o.count + excluded.count
     """
 )
-
-
-def hour_of(moment: datetime) -> datetime:
-    """The start of the hour `moment` falls in."""
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def bucket_of(moment: datetime, hours: int) -> datetime:
-    """The start of the hourly (1) or daily (24, UTC) bucket `moment` falls in."""
-    start = hour_of(moment.astimezone(UTC))
-    return start.replace(hour=0) if hours == 24 else start
-
-
-def outcome_of(result: CheckResult) -> str:
-    """How a check ended, for counting: its status code, or the reason when no response came
-    (`timeout`, `connection refused`, `DNS failure`, ...)."""
-    if result.status_code is not None:
-        return str(result.status_code)
-    reason = (result.error or "unknown").split(":")[0].split(" (")[0].strip()
-    return reason[:64] or "unknown"
 
 
 @dataclass

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import Connection, text
 
 from statuschecker import histogram
 from statuschecker.model import CheckResult
-from statuschecker.store.rollups import outcome_of
+from statuschecker.rules.buckets import Source, outcome_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,6 @@ def _max(a: float | None, b: float | None) -> float | None:
 
 
 # A part of a range is read from raw ticks or from rollups of 1 or 24 hours.
-Source = Literal["raw", 1, 24]
 
 _RANGE = {
     "raw": "checked_at >= :since AND checked_at < :until",
