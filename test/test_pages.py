@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from accounts import PASSWORD, Account
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from targets import Target
 from waiting import wait_until
 
@@ -37,6 +37,7 @@ CONTENT_TYPES = {
     ".js": "text/javascript",
     ".svg": "image/svg+xml",
 }
+TIMES = "\N{MULTIPLICATION SIGN}"  # of the counts the pages show ("200", TIMES, "58")
 # The one http:// string allowed: the SVG namespace, a name that is never fetched.
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
@@ -144,21 +145,55 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def _register(site: str, account: Account, name: str, target: Target, public: bool) -> int:
+def _register(
+    site: str, account: Account, name: str, target: Target | str, public: bool, **fields: Any
+) -> int:
+    """Register a service checked every second: of `target`, or of the URL given."""
     created = httpx.post(
         f"{site}/v1/services",
         headers=account.headers,
         json={
             "name": name,
-            "url": target.url,
+            "url": target if isinstance(target, str) else target.url,
             "interval_seconds": 1,
             "timeout_seconds": 0.5,
             "public": public,
             "alert_policy": {"window_seconds": 3, "min_checks": 1},
+            **fields,
         },
     )
     assert created.status_code == 201, created.text
     return int(created.json()["id"])
+
+
+def _never_checked(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    account: Account,
+    name: str,
+) -> int:
+    """A public service registered and paused through an app without a poller (before any
+    poller runs, so it is never checked and stays unknown)."""
+    quiet = serve(create_app(make_runtime()))
+    service = _register(quiet, account, name, "http://127.0.0.1:9/", public=True)
+    paused = httpx.patch(
+        f"{quiet}/v1/services/{service}", headers=account.headers, json={"paused": True}
+    )
+    assert paused.status_code == 200, paused.text
+    return service
+
+
+def _service(site: str, account: Account, service_id: int) -> dict[str, Any]:
+    answer = httpx.get(f"{site}/v1/services/{service_id}", headers=account.headers)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def _open_dashboard(page: Page, site: str, account: Account) -> None:
+    """The dashboard, logged in as `account` (its token in the tab's session storage)."""
+    page.add_init_script(f"sessionStorage.setItem('statuschecker.token', '{account.token}')")
+    page.goto(site + "/dashboard")
+    expect(page.locator("#who")).to_have_text(account.user.email)
 
 
 def _fits_a_phone(page: Page, screenshot: Path) -> None:
@@ -269,3 +304,155 @@ def test_dashboard_says_when_the_api_is_unreachable_or_the_token_expired(
     page.reload()
     expect(page.locator("#login")).to_be_visible()
     expect(page.locator("#notice")).to_contain_text("expired")
+
+
+def test_status_page_names_each_state_in_its_own_words(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    make_account: Callable[..., Account],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    """Only "down" used to be told apart: a service never checked was "up" in green."""
+    operator = make_account("operator@example.com")
+    wiki = _never_checked(make_runtime, serve, operator, "wiki")
+    site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    page.goto(site + "/")
+    summary = page.locator("#summary")
+    expect(summary).to_have_text("The service has not been checked yet.")
+    expect(summary).to_have_class(re.compile(r"\bunknown\b"))
+    wiki_card = page.locator(f'[data-service-id="{wiki}"]')
+    expect(wiki_card).to_have_class(re.compile(r"\bunknown\b"))
+    expect(wiki_card.locator(".badge")).to_have_text("Not checked yet")
+    page.screenshot(path=tmp_path / "status-not-checked.png", full_page=True)
+
+    with Target("up") as shop_target:
+        shop = _register(site, operator, "shop", shop_target, public=True)
+        wait_until(lambda: _service(site, operator, shop)["status"] == "up")
+        page.reload()
+        expect(summary).to_have_text("1 service up, 1 not checked yet.")
+        expect(summary).not_to_have_class(re.compile(r"\b(up|down|unknown)\b"))
+        expect(page.locator(f'[data-service-id="{shop}"] .badge')).to_have_text("Up")
+        page.screenshot(path=tmp_path / "status-mixed.png", full_page=True)
+
+        # A status this page does not know yet, and a paused flag, shown as they come.
+        def newer_api(route: Route) -> None:
+            answer = route.fetch()
+            body = answer.json()
+            for entry in body["data"]:
+                entry.update(
+                    {"shop": {"status": "degraded"}, "wiki": {"paused": True}}[entry["name"]]
+                )
+            route.fulfill(response=answer, json=body)
+
+        page.route(re.compile(r"/v1/status\?"), newer_api)
+        page.reload()
+        expect(summary).to_have_text("1 service paused, 1 degraded.")
+        expect(wiki_card.locator(".badge")).to_have_text("Paused")
+        expect(wiki_card).to_have_class(re.compile(r"\bpaused\b"))
+        shop_card = page.locator(f'[data-service-id="{shop}"]')
+        expect(shop_card.locator(".badge")).to_have_text("degraded")
+        expect(shop_card).to_have_class(re.compile(r"\bother\b"))
+        page.screenshot(path=tmp_path / "status-newer.png", full_page=True)
+        page.unroute(re.compile(r"/v1/status\?"))
+
+        # The dashboard knows which services are paused.
+        _open_dashboard(page, site, operator)
+        card = page.locator(f'#services [data-service-id="{wiki}"]')
+        expect(card.locator(".badge")).to_have_text("Paused")
+        expect(card).to_have_class(re.compile(r"\bpaused\b"))
+        expect(page.locator(f'#services [data-service-id="{shop}"] .badge')).to_have_text("Up")
+        page.screenshot(path=tmp_path / "dashboard-paused.png", full_page=True)
+
+
+def test_dashboard_shows_results_not_status_codes_for_kinds_without_them(
+    live_server: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
+) -> None:
+    """A tcp check has no status code: its statistics used to count "Status codes: unknown"."""
+    site = live_server
+    operator = make_account("operator@example.com")
+    with Target("up") as target:
+        port = target.port
+        db = _register(site, operator, "db", f"tcp://127.0.0.1:{port}", public=False)
+        wait_until(lambda: _service(site, operator, db)["metric"]["up_count"] >= 2)
+        target.set_mode("refuse")
+        wait_until(lambda: _service(site, operator, db)["metric"]["down_count"] >= 1)
+
+        _open_dashboard(page, site, operator)
+        stats = page.locator(f'#services [data-service-id="{db}"] table.stats')
+        expect(stats).to_contain_text(
+            re.compile(rf"Results\s*up {TIMES}\d+, connection refused {TIMES}\d+")
+        )
+        expect(stats).not_to_contain_text("Status codes")
+        expect(stats).not_to_contain_text("unknown")
+        expect(stats).not_to_contain_text("First byte")
+        page.screenshot(path=tmp_path / "dashboard-tcp.png", full_page=True)
+
+        page.goto(f"{site}/dashboard#service/{db}")
+        view = page.locator(f'#service-view [data-service-id="{db}"]')
+        expect(view.locator("table.stats")).to_contain_text("connection refused")
+        expect(view.locator("table.stats")).not_to_contain_text("Status codes")
+        headings = view.locator("table.list").last.locator("thead")
+        expect(headings).to_contain_text("Connect")
+        expect(headings).not_to_contain_text("Code")
+        page.screenshot(path=tmp_path / "service-tcp.png", full_page=True)
+
+
+def test_phase_chart_spreads_its_columns_over_its_width(
+    live_server: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
+) -> None:
+    """A few checks used to be squeezed at the right end of a mostly empty chart."""
+    site = live_server
+    operator = make_account("operator@example.com")
+    with Target("up") as target:
+        shop = _register(site, operator, "shop", target, public=False)
+        wait_until(lambda: _service(site, operator, shop)["metric"]["tick_count"] >= 4)
+        _open_dashboard(page, site, operator)
+        page.goto(f"{site}/dashboard#service/{shop}")
+        chart = f'#service-view [data-service-id="{shop}"] svg.phases'
+        # Where the columns begin and end, as fractions of the chart's width, and how many.
+        extent = """(svg) => {
+            const box = svg.getBoundingClientRect();
+            const rects = [...svg.querySelectorAll("rect")].map((r) => r.getBoundingClientRect());
+            return [
+                (Math.min(...rects.map((r) => r.left)) - box.left) / box.width,
+                (Math.max(...rects.map((r) => r.right)) - box.left) / box.width,
+                new Set(rects.map((r) => Math.round(r.left))).size,
+            ];
+        }"""
+
+        def measured() -> list[float]:
+            found: list[float] = page.locator(chart).evaluate(extent)
+            return found if found[2] >= 4 else []
+
+        # The page may show an older list of checks first: wait for one with 4 or more.
+        left, right, columns = wait_until(measured, timeout=15)
+        page.screenshot(path=tmp_path / "service-phases.png", full_page=True)
+        assert 4 <= columns < 60  # fewer checks than the chart once kept room for
+        assert left < 0.02, f"the first column starts at {left:.0%} of the width"
+        assert right > 0.9, f"the last column ends at {right:.0%} of the width"
+
+
+def test_response_chart_says_why_it_has_nothing_to_plot(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    make_account: Callable[..., Account],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    """A service that is down has no response times: its chart used to be blank without a word."""
+    operator = make_account("operator@example.com")
+    wiki = _never_checked(make_runtime, serve, operator, "wiki")
+    site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    with Target("down") as target:
+        shop = _register(site, operator, "shop", target, public=True)
+        wait_until(lambda: _service(site, operator, shop)["status"] == "down")
+        page.goto(site + "/")
+        shop_chart = page.locator(f'[data-service-id="{shop}"] figure.chart')
+        expect(shop_chart).to_contain_text("No response times: every check in this window failed.")
+        expect(shop_chart.locator("svg rect")).to_have_count(0)
+        expect(page.locator(f'[data-service-id="{wiki}"] figure.chart')).to_contain_text(
+            "Not checked yet."
+        )
+        page.screenshot(path=tmp_path / "status-no-response-times.png", full_page=True)
+        _fits_a_phone(page, tmp_path / "status-no-response-times-phone.png")

@@ -134,6 +134,22 @@ export function fmtCodes(codes) {
   return entries.length ? entries.map(([code, n]) => `${code} ×${n}`).join(", ") : DASH;
 }
 
+/** How the checks of a kind without status codes (tcp, dns, icmp, tls) ended, from their
+ * statistics: the successful ones, then the failures by reason ("up ×58, timeout ×2").
+ * The API counts a check with neither a status code nor an error as "unknown": every
+ * success of these kinds, so that key is left out and failures without a reason counted
+ * from `failed`. */
+export function fmtResults(stats) {
+  const reasons = { ...stats.status_codes };
+  delete reasons.unknown;
+  const unexplained = stats.failed - Object.values(reasons).reduce((sum, n) => sum + n, 0);
+  if (unexplained > 0) reasons["failed without a reason"] = unexplained;
+  const parts = [];
+  if (stats.successful) parts.push(`up ×${stats.successful}`);
+  if (Object.keys(reasons).length) parts.push(fmtCodes(reasons));
+  return parts.length ? parts.join(", ") : DASH;
+}
+
 /** The CSS class for an availability: good, fair, poor, bad, or none without data. */
 export function availabilityClass(pct) {
   if (pct === null || pct === undefined) return "none";
@@ -143,7 +159,33 @@ export function availabilityClass(pct) {
   return "bad";
 }
 
-export const STATUS_TEXT = { up: "Up", down: "Down", unknown: "Not checked yet" };
+// ---- states ----------------------------------------------------------------------------
+
+/** The states a service is shown in: the API's statuses (up, down, unknown until the first
+ * check) and paused. `badge` names the state on its own, `counted` after a number of services
+ * ("2 services up, 1 not checked yet"), `sentence` completes "The service ...". */
+const STATES = {
+  up: { badge: "Up", counted: "up", sentence: "is up" },
+  down: { badge: "Down", counted: "down", sentence: "is down" },
+  unknown: { badge: "Not checked yet", counted: "not checked yet", sentence: "has not been checked yet" },
+  paused: { badge: "Paused", counted: "paused", sentence: "is paused" },
+};
+
+/** The state to show: "paused" while a service is paused (its last status goes stale), else its
+ * status, which may be a value newer than this page (shown as it comes, class "other"). */
+export function stateOf(service) {
+  return service.paused ? "paused" : String(service.status ?? "unknown");
+}
+
+/** The CSS class of a state: its name when known, else "other". */
+export function stateClass(state) {
+  return Object.hasOwn(STATES, state) ? state : "other";
+}
+
+/** A state's words: on its own, after a count, or in a sentence (see STATES). */
+export function stateWords(state) {
+  return STATES[stateClass(state)] ?? { badge: state, counted: state, sentence: `is ${state}` };
+}
 
 // ---- DOM -------------------------------------------------------------------------------
 
@@ -162,9 +204,10 @@ function setAttrs(node, attrs) {
   }
 }
 
-/** A status badge: "Up" / "Down" / "Not checked yet". */
-export function statusBadge(status) {
-  return el("span", { class: `badge ${status}` }, STATUS_TEXT[status] || status);
+/** A service's badge: "Up", "Down", "Not checked yet", "Paused" (or a newer status as is). */
+export function statusBadge(service) {
+  const state = stateOf(service);
+  return el("span", { class: `badge ${stateClass(state)}` }, stateWords(state).badge);
 }
 
 /** Show `text` in the page's notice bar (kind: "error" or "info"), or hide it when empty. */
@@ -232,19 +275,30 @@ export function uptimeBars(buckets, label) {
   return chart;
 }
 
-/** A chart with its scale: the SVG with the top value in the corner and the time span under. */
-function framed(chart, top, from, to) {
+/** A chart with its scale: the SVG with the top value in the corner and the time span under;
+ * with nothing to plot, `empty` says why in the chart's place (and there is no scale). */
+function framed(chart, top, from, to, empty = null) {
   return el(
     "figure",
     { class: "chart" },
-    el("span", { class: "scale" }, top),
+    empty ? null : el("span", { class: "scale" }, top),
     chart,
+    empty ? el("p", { class: "empty" }, empty) : null,
     el("figcaption", {}, el("span", {}, from), el("span", {}, to)),
   );
 }
 
-/** Average response time per history bucket (bars), a whisker up to the maximum. */
-export function responseChart(buckets, bucketSeconds, label) {
+/** Why history buckets have no response time to plot (`unchecked` when there were no checks), or
+ * null when they have some. Only successful checks have one. */
+function noResponseTimes(buckets, unchecked) {
+  if (buckets.some((b) => b.avg_response_time_ms !== null && b.avg_response_time_ms !== undefined)) return null;
+  if (!buckets.some((b) => b.checks)) return unchecked;
+  return "No response times: every check in this window failed.";
+}
+
+/** Average response time per history bucket (bars), a whisker up to the maximum; without any,
+ * the reason in its place (`unchecked` says the one for no checks at all). */
+export function responseChart(buckets, bucketSeconds, label, unchecked = "No checks in this window.") {
   const top = niceMax(1.05 * Math.max(0, ...buckets.map((b) => b.max_response_time_ms || 0)));
   const chart = chartBox(label, "response");
   const step = W / Math.max(buckets.length, 1);
@@ -271,7 +325,8 @@ export function responseChart(buckets, bucketSeconds, label) {
   const first = buckets[0];
   const last = buckets[buckets.length - 1];
   const end = last ? new Date(Date.parse(last.start) + bucketSeconds * 1000).toISOString() : null;
-  return framed(chart, fmtMs(top), first ? fmtTime(first.start) : "", fmtTime(end));
+  const empty = noResponseTimes(buckets, unchecked);
+  return framed(chart, fmtMs(top), first ? fmtTime(first.start) : "", fmtTime(end), empty);
 }
 
 export const PHASES = ["dns", "connect", "tls", "wait", "body"];
@@ -299,17 +354,17 @@ export function phasesOf(tick) {
   };
 }
 
-/** One stacked column per tick, newest right, in `slots` columns (so that a few ticks do not
- * make wide bars): its phases, or a pale red column when it failed. */
-export function phaseChart(ticks, label, slots = 60) {
+/** One stacked column per tick, oldest left and newest right, spread over the whole width
+ * (the caption gives the times of the first and the last): its phases, or a pale red column
+ * when it failed. */
+export function phaseChart(ticks, label) {
   const ordered = [...ticks].reverse(); // the API gives newest first
   const totals = ordered.map((t) => PHASES.reduce((sum, p) => sum + phasesOf(t)[p], 0));
   const top = niceMax(1.05 * Math.max(0, ...totals));
   const chart = chartBox(label, "phases");
-  const step = W / Math.max(ordered.length, slots);
-  const offset = W - ordered.length * step;
+  const step = W / Math.max(ordered.length, 1);
   ordered.forEach((tick, i) => {
-    const x = offset + i * step;
+    const x = i * step;
     const width = Math.max(step * 0.8, 1);
     if (!tick.up) {
       const why = tick.error || (tick.status_code ? `status ${tick.status_code}` : "failed");

@@ -10,12 +10,16 @@ import {
   fmtDuration,
   fmtMs,
   fmtPct,
+  fmtResults,
   fmtTime,
   mapLimit,
   notify,
   orElse,
   phaseChart,
   phaseLegend,
+  stateClass,
+  stateOf,
+  stateWords,
   statusBadge,
 } from "./common.js";
 
@@ -218,8 +222,9 @@ async function olderAlerts() {
 
 // ---- rendering -------------------------------------------------------------------------
 
-/** A table of the short and the long window's statistics side by side. */
-function statsTable(short, long) {
+/** A table of the short and the long window's statistics side by side. Time to first byte and
+ * status codes only mean something for http(s); the other kinds show their results instead. */
+function statsTable(short, long, kind) {
   const { shortWindow, longWindow } = state.settings;
   const row = (label, format) =>
     el("tr", {}, el("th", { scope: "row" }, label), [short, long].map((s) => el("td", {}, s ? format(s) : "–")));
@@ -237,8 +242,12 @@ function statsTable(short, long) {
       row("Availability", (s) => fmtPct(s.availability_percent)),
       row("Checks (failed)", (s) => `${s.checks} (${s.failed})`),
       row("Response avg / max", (s) => `${fmtMs(s.response_time_ms.avg)} / ${fmtMs(s.response_time_ms.max)}`),
-      row("First byte avg / max", (s) => `${fmtMs(s.ttfb_ms.avg)} / ${fmtMs(s.ttfb_ms.max)}`),
-      row("Status codes", (s) => fmtCodes(s.status_codes)),
+      kind === "http"
+        ? [
+            row("First byte avg / max", (s) => `${fmtMs(s.ttfb_ms.avg)} / ${fmtMs(s.ttfb_ms.max)}`),
+            row("Status codes", (s) => fmtCodes(s.status_codes)),
+          ]
+        : row("Results", fmtResults),
     ),
   );
 }
@@ -246,16 +255,16 @@ function statsTable(short, long) {
 function serviceCard(service) {
   return el(
     "article",
-    { class: `card service ${service.status}`, "data-service-id": service.id },
-    el("header", {}, el("h3", {}, el("a", { href: `#service/${service.id}` }, service.name)), statusBadge(service.status)),
+    { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id },
+    el("header", {}, el("h3", {}, el("a", { href: `#service/${service.id}` }, service.name)), statusBadge(service)),
     el(
       "p",
       { class: "meta" },
       el("span", { class: "url" }, service.url),
-      service.paused ? " · paused" : null,
+      service.paused && service.status !== "unknown" ? ` · ${stateWords(service.status).counted} before the pause` : null,
       ` · checked ${fmtTime(service.metric.last_checked_at)}`,
     ),
-    statsTable(state.stats.short.get(service.id), state.stats.long.get(service.id)),
+    statsTable(state.stats.short.get(service.id), state.stats.long.get(service.id), service.kind),
   );
 }
 
@@ -328,18 +337,18 @@ async function refreshServiceView(id) {
     back(),
     el(
       "article",
-      { class: `card service detail ${service.status}`, "data-service-id": service.id },
-      el("header", {}, el("h2", {}, service.name), statusBadge(service.status)),
+      { class: `card service detail ${stateClass(stateOf(service))}`, "data-service-id": service.id },
+      el("header", {}, el("h2", {}, service.name), statusBadge(service)),
       facts(service),
-      statsTable(short, long),
+      statsTable(short, long, service.kind),
       el("h3", {}, `Latest ${ticks.data.length} checks, time by phase`),
       ticks.data.length
-        ? [phaseChart(ticks.data, "Time of each check by phase, newest right", TICKS_CHARTED), phaseLegend()]
+        ? [phaseChart(ticks.data, "Time of each check by phase, newest right"), phaseLegend()]
         : el("p", { class: "muted" }, "Not checked yet."),
       el("h3", {}, "Events"),
       eventsTable(events.data),
       el("h3", {}, "Latest results"),
-      ticksTable(ticks.data.slice(0, TICKS_LISTED)),
+      ticksTable(ticks.data.slice(0, TICKS_LISTED), service.kind),
     ),
   );
 }
@@ -388,27 +397,45 @@ function eventsTable(events) {
   );
 }
 
-function ticksTable(ticks) {
+/** What a kind's checks measure, as columns [heading, value of a tick]: a status code and the
+ * first byte only for http(s). */
+const MEASURED = {
+  http: [
+    ["Code", (t) => t.status_code ?? "–"],
+    ["Total", (t) => fmtMs(t.response_time_ms)],
+    ["First byte", (t) => fmtMs(t.ttfb_ms)],
+  ],
+  tcp: [
+    ["Connect", (t) => fmtMs(t.connect_ms)],
+    ["Total", (t) => fmtMs(t.response_time_ms)],
+  ],
+  dns: [["Answered in", (t) => fmtMs(t.response_time_ms)]],
+  icmp: [
+    ["Round trip", (t) => fmtMs(t.response_time_ms)],
+    ["Packet loss", (t) => fmtPct(t.packet_loss_percent)],
+  ],
+  tls: [
+    ["Handshake", (t) => fmtMs(t.tls_ms)],
+    ["Certificate expires", (t) => fmtTime(t.cert_expires_at)],
+  ],
+};
+
+function ticksTable(ticks, kind) {
   if (!ticks.length) return el("p", { class: "muted" }, "No results yet.");
+  const columns = [
+    ["Checked", (t) => fmtTime(t.checked_at)],
+    ["Result", (t) => (t.up ? "Up" : "Down")],
+    ...(Object.hasOwn(MEASURED, kind) ? MEASURED[kind] : [["Total", (t) => fmtMs(t.response_time_ms)]]),
+    ["Error", (t) => t.error || ""],
+  ];
   return el(
     "table",
     { class: "list" },
-    el("thead", {}, el("tr", {}, ["Checked", "Result", "Code", "Total", "First byte", "Error"].map((h) => el("th", {}, h)))),
+    el("thead", {}, el("tr", {}, columns.map(([heading]) => el("th", {}, heading)))),
     el(
       "tbody",
       {},
-      ticks.map((t) =>
-        el(
-          "tr",
-          { class: t.up ? "up" : "down" },
-          el("td", {}, fmtTime(t.checked_at)),
-          el("td", {}, t.up ? "Up" : "Down"),
-          el("td", {}, t.status_code ?? "–"),
-          el("td", {}, fmtMs(t.response_time_ms)),
-          el("td", {}, fmtMs(t.ttfb_ms)),
-          el("td", {}, t.error || ""),
-        ),
-      ),
+      ticks.map((t) => el("tr", { class: t.up ? "up" : "down" }, columns.map(([, value]) => el("td", {}, value(t))))),
     ),
   );
 }

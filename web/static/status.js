@@ -12,6 +12,9 @@ import {
   notify,
   orElse,
   responseChart,
+  stateClass,
+  stateOf,
+  stateWords,
   statusBadge,
   uptimeBars,
 } from "./common.js";
@@ -78,14 +81,19 @@ function card(service, { history, incidents }) {
   const day = history["24h"];
   return el(
     "article",
-    { class: `card service ${service.status}`, "data-service-id": service.id },
-    el("header", {}, el("h2", {}, service.name), statusBadge(service.status)),
+    { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id },
+    el("header", {}, el("h2", {}, service.name), statusBadge(service)),
     el("p", { class: "meta" }, `Last checked ${fmtTime(service.last_performed)}`),
     el("div", { class: "uptime" }, WINDOWS.map(([key, label]) => uptimeRow(service, key, label, history[key]))),
-    day && day.buckets.some((b) => b.checks)
+    day
       ? [
           el("h3", {}, "Response time, last 24 hours"),
-          responseChart(day.buckets, day.bucket_seconds, "Average and maximum response time per hour"),
+          responseChart(
+            day.buckets,
+            day.bucket_seconds,
+            "Average and maximum response time per hour",
+            service.last_performed ? "No checks in the last 24 hours." : "Not checked yet.",
+          ),
           el("p", { class: "note" }, "Bars: the hourly average; whiskers: the hourly maximum."),
         ]
       : null,
@@ -98,18 +106,49 @@ function card(service, { history, incidents }) {
   );
 }
 
+/** How many services are in each state, "2 services up, 1 not checked yet" ("2 up, 1 not
+ * checked yet" without the noun), in the order up, down, not checked yet, paused, then states
+ * newer than this page. */
+function counted(states, noun = true) {
+  const order = ["up", "down", "unknown", "paused"];
+  const rank = (state) => (order.includes(state) ? order.indexOf(state) : order.length);
+  const counts = new Map();
+  for (const state of [...states].sort((x, y) => rank(x) - rank(y))) {
+    counts.set(state, (counts.get(state) || 0) + 1);
+  }
+  return [...counts]
+    .map(([state, n], i) => {
+      const what = noun && i === 0 ? (n === 1 ? "service " : "services ") : "";
+      return `${n} ${what}${stateWords(state).counted}`;
+    })
+    .join(", ");
+}
+
+/** The line at the top: which services are down, else every service's state, coloured by the
+ * one state they share (or neutral when they differ). */
 function summary(services) {
-  const down = services.filter((s) => s.status === "down");
+  const states = services.map(stateOf);
+  const down = services.filter((s, i) => states[i] === "down");
+  const others = states.filter((state) => state !== "down");
+  const shared = new Set(states).size === 1 ? stateClass(states[0]) : "mixed";
   const line = document.getElementById("summary");
   if (!services.length) {
     line.textContent = "No public services yet.";
     line.className = "summary";
   } else if (down.length) {
-    line.textContent = `Down now: ${down.map((s) => s.name).join(", ")} (${down.length} of ${services.length} services)`;
+    line.textContent =
+      `Down now: ${down.map((s) => s.name).join(", ")} (${down.length} of ${services.length} services` +
+      (others.length ? `; ${counted(others, false)})` : ")");
     line.className = "summary down";
-  } else {
-    line.textContent = services.length === 1 ? "The service is up." : `All ${services.length} services are up.`;
+  } else if (services.length === 1) {
+    line.textContent = `The service ${stateWords(states[0]).sentence}.`;
+    line.className = `summary ${shared}`;
+  } else if (shared === "up") {
+    line.textContent = `All ${services.length} services are up.`;
     line.className = "summary up";
+  } else {
+    line.textContent = `${counted(states)}.`;
+    line.className = `summary ${shared}`;
   }
 }
 
