@@ -12,9 +12,9 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.checks.tlsconf import client_context
 from statuschecker.config import Settings
 from statuschecker.loopthread import LoopThread
+from statuschecker.net.tls import client_context
 from statuschecker.netpolicy import guard
 from statuschecker.notify import DeliveryError, apprise_channel, payload, title, webhook
 from statuschecker.store import deliveries

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from statuschecker.checks.http import describe_error
 from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.net.errors import describe_error
 from statuschecker.netpolicy import TargetRefused, refuse_forbidden
 
 MAX_BODY_CHARS = 65_536

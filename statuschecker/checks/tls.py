@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from statuschecker.checks.http import describe_error
 from statuschecker.checks.tcp import Address, Phases, address, connect, reject_others, resolve
-from statuschecker.checks.tlsconf import client_context, peer_cert_expiry
 from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.net.errors import describe_error
+from statuschecker.net.tls import client_context, peer_cert_expiry
 from statuschecker.netpolicy import TargetRefused
 
 DEFAULT_PORT = 443

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from statuschecker.checks.http import describe_error
+from statuschecker.net.errors import describe_error
 from statuschecker.netpolicy import TargetRefused
 from statuschecker.notify import DeliveryError
 

@@ -1,4 +1,5 @@
-"""TLS client contexts for checks, built once per trust store (building one costs milliseconds).
+"""TLS client contexts for checks and webhooks, built once per trust store (building one
+costs milliseconds).
 
 Certificates are verified against certifi's bundle plus, when configured, an extra CA bundle
 (`STATUSCHECKER_CA_BUNDLE`, for services behind an internal CA).
