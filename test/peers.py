@@ -10,25 +10,24 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from types import TracebackType
 from typing import Any
 
 import trustme
 from dnslib import RCODE, RR, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+from localserver import POLL_SECONDS, LocalServer
 
 from statuschecker.model import CheckResult, CheckSpec
 
 TIMEOUT = 0.5
 SLACK = 0.5  # what a deadline may overrun by: loop start-up, cancellation, closing sockets
-POLL_SECONDS = 0.05
 
 Serve = Callable[[socket.socket, threading.Event], None]
 """What a peer does with one accepted connection; returns when done or when the event is set."""
 CheckFn = Callable[[CheckSpec], Coroutine[Any, Any, CheckResult]]
 
 
-class Peer:
+class Peer(LocalServer):
     """A real TCP server on 127.0.0.1 that runs `serve` for each connection in its own thread.
 
     `received` collects what clients sent, for serve functions that record it."""
@@ -46,16 +45,13 @@ class Peer:
         """The peer's URL for a check kind."""
         return f"{scheme}://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> Peer:
+    def start(self) -> Peer:
+        """Start accepting connections."""
         self._spawn(self._accept)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Tell every connection's serve function to end, wait for them, stop listening."""
         self._stop.set()
         for thread in list(self._threads):
             thread.join(timeout=5)

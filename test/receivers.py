@@ -8,9 +8,9 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
+from localserver import LocalServer, ServingThread
 from waiting import wait_until
 
 
@@ -75,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(answer)
 
 
-class Receiver:
+class Receiver(LocalServer):
     """A webhook receiver on 127.0.0.1, used as a context manager.
 
     It answers `fail_status` (500) to the first `fail_first` requests and `status` (200) to
@@ -93,8 +93,8 @@ class Receiver:
         self._lock = threading.Lock()
         self._requests: list[Received] = []
         self._released = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
+        self._port: int | None = None
 
     @property
     def url(self) -> str:
@@ -103,9 +103,9 @@ class Receiver:
 
     @property
     def port(self) -> int:
-        """The port it listens on."""
-        assert self._server is not None, "the receiver is not started"
-        return int(self._server.server_address[1])
+        """The port it listens on (or listened on, once stopped)."""
+        assert self._port is not None, "the receiver was never started"
+        return self._port
 
     @property
     def requests(self) -> list[Received]:
@@ -136,29 +136,13 @@ class Receiver:
     def start(self) -> Receiver:
         """Start serving on a free port."""
         self._released.clear()
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._serving = ServingThread(_Server(self), "receiver")
+        self._port = int(self._serving.server.server_address[1])
         return self
 
     def stop(self) -> None:
         """Release hanging requests and stop serving; never hangs."""
         self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Receiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._serving is not None:
+            self._serving.close()
+            self._serving = None

@@ -12,8 +12,9 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
-from types import TracebackType
 from typing import Any
+
+from localserver import LocalServer, ServingThread
 
 MODES = (
     "up",
@@ -33,7 +34,6 @@ MODES = (
 REDIRECTED_PATH = "/redirected"
 BIG_BODY_BYTES = 50 * 1024 * 1024
 _CHUNK = b"x" * 65536
-_POLL_SECONDS = 0.05
 TRICKLED_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 MIDWAY_BODY_BYTES = 1024  # what "reset-midway" sends of the body it announces, before the reset
 _MIDWAY_PAUSE_SECONDS = 0.1  # lets the bytes sent reach the client before the RST
@@ -203,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
-class Target:
+class Target(LocalServer):
     """A real HTTP server on 127.0.0.1 whose behaviour a test flips at run time.
 
     Modes: "up" (200 "ok"), "down" (503), "slow" (answers 200 after `slow_seconds`), "refuse"
@@ -255,8 +255,7 @@ class Target:
         self._lock = threading.Lock()  # guards mode switches, start and stop
         self._hits_lock = threading.Lock()
         self._released = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
         self._started = False
 
     @property
@@ -309,17 +308,6 @@ class Target:
             self._released.set()
             self._close_listener()
 
-    def __enter__(self) -> Target:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _count_hit(self, method: str, headers: dict[str, str], body: bytes) -> None:
         with self._hits_lock:
             self._hits += 1
@@ -333,25 +321,13 @@ class Target:
         """Bind (the same port once one is known) and serve in a daemon thread."""
         server = _Server(self.port, self)
         self.port = server.server_address[1]
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _POLL_SECONDS},
-            name=f"target-{self.port}",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
+        self._serving = ServingThread(server, f"target-{self.port}")
 
     def _close_listener(self) -> None:
         """Stop accepting and close the listening socket; handlers in flight carry on."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        serving, self._serving = self._serving, None
+        if serving is not None:
+            serving.close()
 
 
 @contextlib.contextmanager
