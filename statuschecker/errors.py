@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from statuschecker.redaction import masked_text
+
 
 class DomainError(Exception):
-    """Base of the errors the service layer raises on purpose; carries an HTTP-free status."""
+    """Base of the errors the service layer raises on purpose; carries an HTTP-free status.
+    Its detail is an answer too: the URLs it quotes are masked as answers mask them."""
 
     status = 400
     title = "Bad Request"
 
     def __init__(self, detail: str) -> None:
+        detail = masked_text(detail)
         super().__init__(detail)
         self.detail = detail
 

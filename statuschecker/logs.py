@@ -12,7 +12,8 @@ from statuschecker.redaction import scrub_log_fields
 
 
 def configure(settings: Settings) -> None:
-    """Route structlog and the standard library's logging through one renderer."""
+    """Route structlog and the standard library's logging (apprise, uvicorn, httpx, ...)
+    through one renderer and one redaction (`scrub_log_fields`)."""
     use_json = settings.log_format == "json" or (
         settings.log_format == "auto" and not sys.stderr.isatty()
     )
@@ -26,13 +27,13 @@ def configure(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,  # a traceback is text to scrub like the rest
         scrub_log_fields,
     ]
     level = getattr(logging, settings.log_level.upper())
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),

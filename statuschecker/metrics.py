@@ -2,7 +2,8 @@
 
 * `ServiceStateCollector` — the per-service series, read from the database at scrape time, so
   however many pollers and API processes run, each service has exactly one series and a
-  deleted or renamed service's old series is gone at the next scrape. The API serves them.
+  deleted or renamed service's old series is gone at the next scrape. The API serves them,
+  unless anyone may sign up and no metrics token is set (`service_series_served`).
 * `WorkMetrics` — what this process did: checks by result, check duration, schedule lag,
   recorder batches and rows (the write rate), results waiting to be written or given up, and
   whether the database answers. A poller process serves them (summed over its worker processes
@@ -22,6 +23,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from statuschecker.config import Settings
 from statuschecker.model import CheckOutcome
 from statuschecker.store import current
 
@@ -31,6 +33,12 @@ _LABELS = ("service_id", "service_name")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+def service_series_served(settings: Settings) -> bool:
+    """Whether /metrics serves the per-service series. Their labels name every account's
+    services, so not while anyone may sign up and no metrics token keeps strangers out."""
+    return settings.metrics_token is not None or settings.signup_policy != "open"
 
 
 class ServiceStateCollector(Collector):

@@ -279,11 +279,13 @@ class Caller:
 
 @dataclass(frozen=True, slots=True)
 class Visibility:
-    """Which services a request may see: all of them (admins), one account's, or, for a
-    request without credentials, the public ones."""
+    """Which services a request may see: all of them (admins), one account's (and, with
+    `with_public`, the public ones besides), or, for a request without credentials, the
+    public ones."""
 
     owner_id: int | None = None
     public_only: bool = False
+    with_public: bool = False
 
     @classmethod
     def of(cls, caller: Caller) -> Visibility:
@@ -292,8 +294,15 @@ class Visibility:
             return cls(public_only=True)
         return cls() if caller.is_admin else cls(owner_id=caller.user_id)
 
+    @classmethod
+    def on_status(cls, caller: Caller) -> Visibility:
+        """The services `caller` may see on the status views (status lists, history, badges):
+        what anonymous readers see there, the public ones, and the caller's own."""
+        seen = cls.of(caller)
+        return replace(seen, with_public=True) if seen.owner_id is not None else seen
+
     def admits(self, service: Service) -> bool:
         """Whether `service` is visible here."""
-        if self.public_only:
+        if self.public_only or (self.with_public and service.public):
             return service.public
         return self.owner_id is None or service.owner_id == self.owner_id

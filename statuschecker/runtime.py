@@ -11,7 +11,7 @@ from statuschecker.accounts import Accounts
 from statuschecker.cache import StatusCache
 from statuschecker.changes import ChangeListener
 from statuschecker.config import Settings
-from statuschecker.metrics import ServiceStateCollector, WorkMetrics
+from statuschecker.metrics import ServiceStateCollector, WorkMetrics, service_series_served
 from statuschecker.model import AlertPolicy, Receiver
 from statuschecker.notifier import Notifier
 from statuschecker.poller import Poller
@@ -48,13 +48,14 @@ class Runtime:
         follows the changes other processes announce (what an API process needs).
 
         `registry` (a fresh one unless given) is what the API's /metrics serves: the
-        per-service series, read from the database, and this process's work metrics when it
-        polls.
+        per-service series, read from the database (where `service_series_served`), and this
+        process's work metrics when it polls.
         """
         engine = create_db_engine(database_url, pool_size=settings.db_pool_size)
         cache = StatusCache(settings.cache_max_services, settings.cache_ttl_seconds)
         registry = registry if registry is not None else CollectorRegistry()
-        registry.register(ServiceStateCollector(engine))
+        if service_series_served(settings):
+            registry.register(ServiceStateCollector(engine))
         polling = settings.poller_enabled if with_poller is None else with_poller
         # Without a poller this process does no checking work: nothing of it to serve.
         metrics = WorkMetrics(registry if polling else CollectorRegistry())

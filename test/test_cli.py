@@ -34,12 +34,13 @@ def data_dir(pg_dir: Path) -> Iterator[Path]:
     EmbeddedPostgres(pg_dir / "var" / "postgres-dev").stop()
 
 
-def environment(data_dir: Path, port: int) -> dict[str, str]:
+def environment(data_dir: Path, port: int, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STATUSCHECKER_")}
     env.update(
         STATUSCHECKER_DATA_DIR=str(data_dir),
         STATUSCHECKER_PORT=str(port),
         STATUSCHECKER_LOG_FORMAT="json",
+        **settings,
     )
     return env
 
@@ -47,11 +48,11 @@ def environment(data_dir: Path, port: int) -> dict[str, str]:
 _started: dict[Path, list[subprocess.Popen]] = {}
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen:
+def start(data_dir: Path, port: int, **settings: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "statuschecker.cli", "run"],
         cwd=data_dir.parent,
-        env=environment(data_dir, port),
+        env=environment(data_dir, port, **settings),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -89,7 +90,8 @@ def sign_up_and_log_in(api: str) -> dict[str, str]:
 
 def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> None:
     port = free_port()
-    process = start(data_dir, port)
+    # Sign-up for the first account only: /metrics serves the per-service series.
+    process = start(data_dir, port, STATUSCHECKER_SIGNUP_POLICY="first-only")
     api = f"http://127.0.0.1:{port}/v1"
     auth = sign_up_and_log_in(api)
     with Target("up") as target:

@@ -103,6 +103,13 @@ def test_alert_rules_cover_the_documented_metrics() -> None:
     assert "sum(rate(statuschecker_checks_total[5m])) == 0" in exprs
 
 
+def test_the_api_serves_the_per_service_series_the_rules_need() -> None:
+    # With sign-up open to anyone and no metrics token, /metrics leaves them out.
+    environment = compose()["services"]["api"]["environment"]
+    policy = environment.get("STATUSCHECKER_SIGNUP_POLICY", "open")
+    assert policy in ("first-only", "closed") or "STATUSCHECKER_METRICS_TOKEN" in environment
+
+
 @pytest.fixture
 def promtool() -> str:
     """Prometheus's promtool (Debian's prometheus package; .ci/run installs it)."""

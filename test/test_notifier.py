@@ -23,6 +23,7 @@ from waiting import wait_until
 from statuschecker.config import Settings
 from statuschecker.notifier import Notifier
 from statuschecker.notify import apprise_channel, webhook
+from statuschecker.redaction import redact
 from statuschecker.store import deliveries
 
 
@@ -231,7 +232,7 @@ def test_apprise_urls_are_validated(url: str, valid: bool) -> None:
 def test_targets_are_redacted_to_scheme_host_and_port(
     channel: str, target: str, shown: str
 ) -> None:
-    assert deliveries.redact(channel, target) == shown
+    assert redact(channel, target) == shown
 
 
 def test_for_alerts_shows_state_without_secrets(db: Engine, settings: Settings) -> None:

@@ -124,6 +124,42 @@ def test_anonymous_readers_see_public_services_only(
     assert anonymous.get("/v1/status").json()["data"] == []
 
 
+def test_what_anonymous_readers_see_every_account_sees(
+    make_runtime: Callable[..., Runtime],
+    make_account: Callable[..., Account],
+    make_client: Callable[..., Any],
+) -> None:
+    alice = make_client(make_account("alice@example.com"))
+    bob = make_client(make_account("bob@example.com"))
+    anonymous = make_client()
+    site = alice.post(
+        "/v1/services", json={"name": "site", "url": "http://s.test/", "public": True}
+    )
+    db = alice.post("/v1/services", json={"name": "db", "url": "tcp://127.0.0.1:5432"})
+    own = bob.post("/v1/services", json={"name": "db", "url": "http://b.test/"})
+    site_id, db_id, own_id = (r.json()["id"] for r in (site, db, own))
+    recorder = make_runtime(with_poller=True).poller._recorder  # type: ignore[union-attr]
+    recorder.record([CheckOutcome(site_id, T0, DOWN)], "test")
+
+    ids = lambda answer: [s["id"] for s in answer.json()["data"]]  # noqa: E731
+    assert ids(anonymous.get("/v1/status")) == [site_id]
+    assert ids(bob.get("/v1/status")) == [site_id, own_id]
+    assert ids(bob.get("/v1/status/down")) == ids(anonymous.get("/v1/status/down")) == [site_id]
+    for reader in (anonymous, bob):
+        assert reader.get("/v1/status/service/site").json()["id"] == site_id
+        assert len(reader.get("/v1/status/service/site/incidents").json()["data"]) == 1
+        for path in ("history", "badge/status.svg", "badge/uptime.svg"):
+            assert reader.get(f"/v1/services/{site_id}/{path}").status_code == 200, path
+            assert reader.get(f"/v1/services/{db_id}/{path}").status_code == 404, path
+    # A name both have: an account's own service comes first; Alice's private one stays hidden.
+    assert bob.get("/v1/status/service/db").json()["id"] == own_id
+    assert anonymous.get("/v1/status/service/db").status_code == 404
+    # The private API stays the account's own.
+    assert bob.get(f"/v1/services/{site_id}").status_code == 404
+    assert bob.get(f"/v1/services/{site_id}/ticks").status_code == 404
+    assert ids(bob.get("/v1/services")) == [own_id]
+
+
 def test_the_per_account_limit_answers_403_with_the_limit(
     make_runtime: Callable[..., Runtime], account: Account
 ) -> None:

@@ -32,6 +32,7 @@ BUILD_INPUTS = (
 
 PROBE = """
 import json, statuschecker, web
+from statuschecker import logs
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from statuschecker.config import Settings
@@ -41,6 +42,7 @@ from web.app import create_app
 from web.pages import STATIC
 
 settings = Settings()
+logs.configure(settings)  # to standard error, as the command line does; the answer is stdout
 runtime = Runtime.build(settings, settings.database_url, with_poller=False)
 with runtime.engine.connect() as conn:
     version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()

@@ -363,7 +363,7 @@ def test_patch_takes_effect_at_the_next_check(
 def test_metrics_follow_checks_and_forget_deleted_services(
     make_runtime: Callable[..., Runtime], target: Target
 ) -> None:
-    runtime = make_runtime(with_poller=True)
+    runtime = make_runtime(with_poller=True, signup_policy="first-only")  # series served
     runtime.start()
     service = runtime.services.register(UNOWNED, "scraped", target.url, 1, 0.5)
     labels = {"service_id": str(service.id), "service_name": "scraped"}

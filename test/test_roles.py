@@ -67,7 +67,7 @@ def test_api_serves_without_polling(
     db: Engine, start_role: Callable[..., Role], target: Target
 ) -> None:
     port = free_port()
-    api = start_role("api", STATUSCHECKER_PORT=str(port))
+    api = start_role("api", STATUSCHECKER_PORT=str(port), STATUSCHECKER_SIGNUP_POLICY="first-only")
     base = wait_healthy(api, port).removesuffix("/v1")
     auth = sign_up(base)
     created = httpx.post(
@@ -200,8 +200,9 @@ def test_a_killed_poller_process_is_replaced(
 def test_one_series_per_service_however_many_processes_record(
     make_runtime: Callable[..., Runtime], target: Target
 ) -> None:
-    first = make_runtime(with_poller=True)
-    second = make_runtime(with_poller=True)
+    # A sign-up policy other than open: the per-service series are served without a token.
+    first = make_runtime(with_poller=True, signup_policy="first-only")
+    second = make_runtime(with_poller=True, signup_policy="first-only")
     ids = register(first, target.url, 10)
     first.start()
     second.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import structlog
 import yaml
 from connexion import AsyncApp
 from connexion.middleware import MiddlewarePosition
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from statuschecker.credentials import bearer_matches
+from statuschecker.metrics import service_series_served
 from statuschecker.resources import SPEC
 from statuschecker.runtime import Runtime
 from web import pages, problems
@@ -22,6 +24,8 @@ from web.bodylimit import BodyLimitMiddleware
 from web.validation import validator_map
 
 BASE_PATH = "/v1"
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncApp:
@@ -40,6 +44,14 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
             await run_in_threadpool(runtime.close)
 
     metrics_token = runtime.settings.metrics_token
+    if not service_series_served(runtime.settings):
+        log.warning(
+            "metrics.service_series_withheld",
+            reason="anyone may sign up and no metrics token is set: the per-service series "
+            "would show every account's service names to anyone",
+            remedy="set STATUSCHECKER_METRICS_TOKEN (and scrape with it), or "
+            "STATUSCHECKER_SIGNUP_POLICY=first-only or closed",
+        )
 
     async def metrics(request: Request) -> Response:
         authorization = request.headers.get("authorization", "")

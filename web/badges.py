@@ -7,7 +7,7 @@ import math
 from xml.sax.saxutils import escape
 
 from web import serialize
-from web.context import services, visible
+from web.context import services, visible_on_status
 
 GREEN, YELLOW, ORANGE, RED, GREY = "#4c1", "#dfb317", "#fe7d37", "#e05d44", "#9f9f9f"
 STATUS_COLOURS = {"up": GREEN, "down": RED, "unknown": GREY}
@@ -20,7 +20,7 @@ HEADERS = {"Content-Type": "image/svg+xml", "Cache-Control": "max-age=60"}
 
 def get_status_badge(service_id: int) -> tuple:
     """GET /services/{service_id}/badge/status.svg"""
-    service = services().get(service_id, visible())
+    service = services().get(service_id, visible_on_status())
     message = "paused" if service.paused else service.status
     colour = GREY if service.paused else STATUS_COLOURS[service.status]
     return svg(service.name, message, colour), 200, HEADERS
@@ -28,7 +28,7 @@ def get_status_badge(service_id: int) -> tuple:
 
 def get_uptime_badge(service_id: int, window: str = "30d") -> tuple:
     """GET /services/{service_id}/badge/uptime.svg"""
-    service = services().get(service_id, visible())
+    service = services().get(service_id, visible_on_status())
     percent = serialize.uptime(service.uptime)[window]
     if percent is None:
         return svg(f"uptime {window}", "no data", GREY), 200, HEADERS

@@ -38,6 +38,11 @@ def visible() -> Visibility:
     return Visibility.of(caller())
 
 
+def visible_on_status() -> Visibility:
+    """The services the caller may see on the status views: the public ones besides."""
+    return Visibility.on_status(caller())
+
+
 def client_address() -> str:
     """The address the request came from (after uvicorn applied trusted proxy headers)."""
     client = request.client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from statuschecker.service import HISTORY_WINDOWS
 from web import serialize
-from web.context import services, visible
+from web.context import services, visible, visible_on_status
 from web.params import parse_time
 
 
@@ -46,7 +46,7 @@ def get_stats_summary(service_id: int) -> tuple:
 def get_history(service_id: int, window: str = "24h") -> tuple:
     """GET /services/{service_id}/history"""
     hours, _ = HISTORY_WINDOWS[window]
-    buckets = services().history(service_id, visible(), window)
+    buckets = services().history(service_id, visible_on_status(), window)
     return serialize.respond(
         {
             "window": window,

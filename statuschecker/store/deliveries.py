@@ -3,23 +3,18 @@ and showing their state without secrets."""
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, extract, func, or_, select, update
 
 from statuschecker.model import Alert
+from statuschecker.redaction import redact
 from statuschecker.store.alerts import alert_of
 from statuschecker.store.tables import alert_deliveries, alerts, services
 
 MAX_ERROR_CHARS = 500  # last_error is cut to this length
-_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_TOP_LABEL = re.compile(r"[a-z][a-z0-9-]*")
 
 _d = alert_deliveries
 
@@ -198,40 +193,3 @@ def for_alerts(conn: Connection, alert_ids: Iterable[int]) -> dict[int, list[Del
             )
         )
     return views
-
-
-def redact(channel: str, target: str) -> str:
-    """`scheme://host[:port]` of a receiver's URL: no user info, path, query or fragment.
-
-    Apprise URLs often put a token where the host goes (`tgram://<bot token>/<chat>`), so for
-    them a host is kept only when it looks like a DNS name or an IP address.
-    """
-    try:
-        parts = urlsplit(target)
-    except ValueError:
-        return "<unparsable URL>"
-    host = parts.hostname or ""
-    if channel == "apprise" and not _looks_like_host(host):
-        return f"{parts.scheme}://"
-    if ":" in host:
-        host = f"[{host}]"  # IPv6
-    with contextlib.suppress(ValueError):  # a port that is not a number is left out
-        if host and parts.port is not None:
-            host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}"
-
-
-def _looks_like_host(host: str) -> bool:
-    """Whether `host` is `localhost`, an IP address, or a dotted DNS name with an alphabetic
-    top label (tokens rarely are)."""
-    if host == "localhost":
-        return True
-    with contextlib.suppress(ValueError):
-        ipaddress.ip_address(host)
-        return True
-    *labels, top = host.split(".")
-    return (
-        bool(labels)
-        and all(_DNS_LABEL.fullmatch(label) for label in labels)
-        and _TOP_LABEL.fullmatch(top) is not None
-    )

@@ -11,9 +11,11 @@ from sqlalchemy import (
     RowMapping,
     Select,
     and_,
+    case,
     delete,
     func,
     insert,
+    or_,
     select,
     true,
     update,
@@ -113,7 +115,8 @@ def within(visibility: Visibility) -> ColumnElement[bool]:
     if visibility.public_only:
         return services.c.public
     if visibility.owner_id is not None:
-        return services.c.owner_id == visibility.owner_id
+        own = services.c.owner_id == visibility.owner_id
+        return or_(own, services.c.public) if visibility.with_public else own
     return true()
 
 
@@ -152,8 +155,11 @@ def get(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) 
 
 
 def get_by_name(conn: Connection, name: str, visibility: Visibility = EVERYTHING) -> Service:
-    """The oldest service with this name that `visibility` admits; NotFound if none has it."""
+    """The oldest service with this name that `visibility` admits, the account's own before
+    others' public ones; NotFound if none has it."""
     query = _service_select().where(services.c.name == name, within(visibility))
+    if visibility.owner_id is not None:
+        query = query.order_by(case((services.c.owner_id == visibility.owner_id, 0), else_=1))
     row = conn.execute(query.order_by(services.c.id)).mappings().first()
     if row is None:
         raise NotFound(f"no service named {name!r}")
