@@ -59,9 +59,9 @@ bench-profile: $(STAMP) ## cProfile of one poller (or --role api) process's work
 
 client: $(CLIENT) ## Generate the typed Python client from openapispec.yaml into client/
 
-$(CLIENT): openapispec.yaml $(STAMP)
+$(CLIENT): openapispec.yaml openapi-client.yaml $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path openapispec.yaml \
-		--output-path client/statuschecker_client --meta none --overwrite
+		--config openapi-client.yaml --output-path client/statuschecker_client --meta none --overwrite
 	@touch $(CLIENT)
 
 clean: ## Remove .venv, the generated client and caches (keeps var/ with its data)

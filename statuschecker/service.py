@@ -14,7 +14,7 @@ from cachetools import TTLCache
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker import netpolicy, stats
+from statuschecker import checks, netpolicy, stats
 from statuschecker.cache import StatusCache
 from statuschecker.changes import announce
 from statuschecker.checks import kind_of, validate_options
@@ -34,12 +34,12 @@ from statuschecker.model import (
     Visibility,
 )
 from statuschecker.notify.apprise_channel import valid_apprise_url
-from statuschecker.redaction import unmasked_headers, unmasked_url
+from statuschecker.redaction import masked_url, redact, unmasked_headers, unmasked_url
 from statuschecker.stats import Stats
 from statuschecker.store import accounts, deliveries, history, rollups
 from statuschecker.store import alerts as alert_store
 from statuschecker.store import services as store
-from statuschecker.store.deliveries import DeliveryView, redact
+from statuschecker.store.deliveries import DeliveryView
 
 if TYPE_CHECKING:
     from statuschecker.poller import Poller
@@ -112,7 +112,6 @@ class ServiceRegistry:
         interval = interval_seconds or self._settings.default_interval_seconds
         if timeout_seconds is None:
             timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
-        _check_timeout(timeout_seconds, interval)
         values = {
             "name": name,
             "url": url,
@@ -183,11 +182,10 @@ class ServiceRegistry:
                 url = values.get("url", current.url)
                 values["check_options"] = _check_options(url, given)
                 self._verify_target(url, values["check_options"])
-            interval = values.get("interval_seconds", current.interval_seconds)
-            _check_timeout(values.get("timeout_seconds", current.timeout_seconds), interval)
             if "alert_policy" in changes:
                 base = current.alert_policy or self._alert_defaults
-                values["alert_policy"] = self._policy(base, changes["alert_policy"]).to_json()
+                policy_changes = _unmasked_webhooks(changes["alert_policy"], base)
+                values["alert_policy"] = self._policy(base, policy_changes).to_json()
             if values:
                 store.change(conn, service_id, values)
                 announce(conn, [service_id])
@@ -220,9 +218,7 @@ class ServiceRegistry:
         until: datetime | None = None,
     ) -> Page[Tick]:
         """The raw check results in [since, until) of a service `visibility` admits, newest
-        first."""
-        if since is not None and until is not None and since >= until:
-            raise InvalidInput("since must be earlier than until")
+        first (none when since is at or after until)."""
         with self._engine.connect() as conn:
             self._require(conn, service_id, visibility)
             return history.ticks_page(
@@ -252,16 +248,17 @@ class ServiceRegistry:
         until: datetime | None = None,
     ) -> Stats:
         """Statistics of a service `visibility` admits over [since, until), or over the last
-        `window_seconds` (default 600) before `until` (default now)."""
+        `window_seconds` (default 600) before `until` (default now), or the first
+        `window_seconds` from `since`. The range is cut at now and to its last five years; an
+        empty one (since at or after until) is answered as the empty range at until."""
         now = datetime.now(UTC)
-        if window_seconds is not None and since is not None:
-            raise InvalidInput("give either window_seconds or since, not both")
         until = min(until or now, now)
-        since = since or until - timedelta(seconds=window_seconds or 600)
-        if since >= until:
-            raise InvalidInput("since must be earlier than until (and than now)")
-        if until - since > MAX_STATS_RANGE:
-            raise InvalidInput("a statistics range may span five years at most")
+        span = timedelta(seconds=window_seconds or 600)
+        if since is None:
+            since = _before(until, span)
+        elif window_seconds is not None and until - since > span:
+            until = since + span
+        since = min(max(since, _before(until, MAX_STATS_RANGE)), until)
         with self._engine.connect() as conn:
             self._require(conn, service_id, visibility)
             return stats.compute(conn, service_id, since, until, now, self._retention)
@@ -296,9 +293,7 @@ class ServiceRegistry:
         until: datetime | None = None,
     ) -> tuple[Page[Alert], dict[int, list[DeliveryView]]]:
         """Alerts of the services `visibility` admits, newest first, with the delivery status
-        of each."""
-        if since is not None and until is not None and since >= until:
-            raise InvalidInput("since must be earlier than until")
+        of each (none when since is at or after until)."""
         with self._engine.connect() as conn:
             if service_id is not None:
                 self._require(conn, service_id, visibility)
@@ -373,29 +368,26 @@ class ServiceRegistry:
         private-target policy its webhooks are verified and its own apprise URLs refused (apprise
         connects by itself, out of the policy's reach)."""
         policy = base.merged(changes)
-        for url in policy.apprise_urls:
-            if not valid_apprise_url(url):
-                raise InvalidInput(f"not an apprise URL apprise can use: {redact('apprise', url)}")
         for hook in policy.webhooks:
             parts = urlsplit(hook.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise InvalidInput(f"a webhook needs an absolute http(s) URL: {hook.url!r}")
             self._verify_target(hook.url, {})
         if policy.apprise_urls and not self._settings.allow_private_targets:
-            raise InvalidInput(
+            raise Forbidden(
                 "a service's own apprise URLs are not accepted while private targets are not "
                 "allowed (STATUSCHECKER_ALLOW_PRIVATE_TARGETS=false); use webhooks"
             )
         return policy
 
     def _verify_target(self, url: str, options: Mapping[str, Any]) -> None:
-        """InvalidInput when the private-target policy refuses `url` (with its options)."""
+        """Forbidden when the private-target policy refuses `url` (with its options)."""
         if self._settings.allow_private_targets:
             return
         try:
             netpolicy.verify_url(url, options)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from exc
+        except ValueError as exc:  # a valid request the installation's policy refuses
+            raise Forbidden(str(exc)) from exc
 
     def _within_limit(self, conn: Any, owner_id: int) -> None:
         """Forbidden when the account has as many services as it may (its row is locked until
@@ -409,6 +401,31 @@ class ServiceRegistry:
     def _require(conn: Any, service_id: int, visibility: Visibility) -> None:
         if not store.exists(conn, service_id, visibility):
             raise NotFound(f"no service with id {service_id}")
+
+
+def _unmasked_webhooks(changes: Mapping[str, Any], stored: AlertPolicy) -> Mapping[str, Any]:
+    """Alert policy changes where a webhook URL sent back as it was shown (masked) keeps the
+    stored URL shown so."""
+    if not changes.get("webhooks"):
+        return changes
+    shown = {masked_url(hook.url): hook.url for hook in stored.webhooks}
+    hooks = [{**hook, "url": shown.get(hook["url"], hook["url"])} for hook in changes["webhooks"]]
+    return {**changes, "webhooks": hooks}
+
+
+def warnings(service: Service) -> list[str]:
+    """What will not work as `service`'s settings say, in words (see `checks.warnings`), and
+    its own apprise URLs that apprise cannot send to (their deliveries will fail)."""
+    found = checks.warnings(
+        service.url, service.check_options, service.interval_seconds, service.timeout_seconds
+    )
+    policy = service.alert_policy or AlertPolicy()
+    found += [
+        f"apprise URL {redact('apprise', url)} is not one apprise can send to: its alerts will fail"
+        for url in policy.apprise_urls
+        if not valid_apprise_url(url)
+    ]
+    return found
 
 
 def _check_options(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -425,9 +442,7 @@ def _kind(url: str) -> str:
         raise InvalidInput(str(exc)) from exc
 
 
-def _check_timeout(timeout_seconds: float, interval_seconds: int) -> None:
-    if timeout_seconds > interval_seconds:
-        raise InvalidInput(
-            f"timeout_seconds ({timeout_seconds:g}) must not exceed "
-            f"interval_seconds ({interval_seconds})"
-        )
+def _before(time: datetime, span: timedelta) -> datetime:
+    """`span` before `time`, or the earliest time there is."""
+    earliest = datetime.min.replace(tzinfo=UTC)
+    return time - span if time - earliest > span else earliest

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from statuschecker import credentials
 from statuschecker.config import Settings
-from statuschecker.errors import TooManyRequests
+from statuschecker.errors import InvalidInput, TooManyRequests
 from statuschecker.model import Caller
 from statuschecker.runtime import Runtime
 from statuschecker.store.engine import create_db_engine
@@ -288,6 +288,82 @@ def test_secret_headers_and_url_passwords_are_masked_and_kept(client: Any, db: E
     assert options["headers"] == {**body["headers"], "Accept": "b"}
 
 
+def test_secret_query_values_are_masked_everywhere_and_kept(
+    client: Any, make_client: Callable[..., Any], db: Engine
+) -> None:
+    url = (
+        "https://api.example.test/health?api_key=Q1SECRET&page=2&sig=Q2SECRET&access_token=Q3SECRET"
+    )
+    hook = "https://hooks.example.test/in?token=Q4SECRET&channel=ops"
+    body = {
+        "name": "queried",
+        "url": url,
+        "public": True,
+        "alert_policy": {"webhooks": [{"url": hook}]},
+    }
+    created = client.post("/v1/services", json=body)
+    assert created.status_code == 201, created.text
+    shown = created.json()
+    assert shown["url"] == (
+        "https://api.example.test/health?api_key=********&page=2&sig=********&access_token=********"
+    )
+    assert shown["alert_policy"]["webhooks"] == [
+        {"url": "https://hooks.example.test/in?token=********&channel=ops", "has_secret": False}
+    ]
+    sid = shown["id"]
+    patched = client.patch(  # sent back as shown, with one value changed
+        f"/v1/services/{sid}",
+        json={
+            "url": shown["url"].replace("page=2", "page=3"),
+            "alert_policy": {"webhooks": [{"url": shown["alert_policy"]["webhooks"][0]["url"]}]},
+        },
+    )
+    assert patched.status_code == 200, patched.text
+    anonymous = make_client()
+    answers = [
+        created,
+        patched,
+        client.get(f"/v1/services/{sid}"),
+        client.get("/v1/services"),
+        anonymous.get("/v1/status"),
+        anonymous.get("/v1/status/service/queried"),
+    ]
+    for answer in answers:
+        assert answer.is_success, answer.text
+        assert "SECRET" not in answer.text and "api_key=********" in answer.text
+    with db.connect() as conn:
+        stored, policy = conn.execute(text("SELECT url, alert_policy FROM services")).one()
+    assert stored == url.replace("page=2", "page=3")
+    assert policy["webhooks"] == [{"url": hook, "secret": None}]
+
+
+def test_error_details_mask_the_urls_they_quote(
+    client: Any, make_runtime: Callable[..., Runtime], account: Account
+) -> None:
+    answer = client.post("/v1/services", json={"name": "bad", "url": "http://u:PW1@a.test:99999/"})
+    assert_problem(answer, 400, "'url' is not of the form")
+    hook = {"url": "tcp://u:PW2@hooks.test:1/?key=QS1"}
+    answer = client.post(
+        "/v1/services",
+        json={"name": "bad", "url": "http://a.test/", "alert_policy": {"webhooks": [hook]}},
+    )
+    assert_problem(answer, 400, "'alert_policy.webhooks.0.url' is not of the form")
+    assert "PW2" not in answer.text and "QS1" not in answer.text
+    # What the contract lets through is not the only way in: the service layer masks too.
+    services = make_runtime().services
+    for url, shown in [
+        ("redis://:PW3@127.0.0.1/", "in 'redis://:********@127.0.0.1/'"),
+        (
+            "http://u:PW4@a.test:99999/?token=QS2",
+            "'http://u:********@a.test:99999/?token=********'",
+        ),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            services.register(account.caller, "bad", url)
+        assert shown in refused.value.detail
+        assert "PW" not in str(refused.value) and "QS" not in str(refused.value)
+
+
 def test_request_bodies_are_bounded(make_api: Callable[..., Any], account: Account) -> None:
     api = make_api(max_request_bytes=2048)
     big = {"name": "big", "url": "http://a.test/", "body": "x" * 4000}
@@ -306,7 +382,7 @@ def test_request_bodies_are_bounded(make_api: Callable[..., Any], account: Accou
             "Transfer-Encoding": "chunked",
         },
     )
-    assert_problem(streamed, 400, "RequestBody is required")  # without a length, never read
+    assert_problem(streamed, 413, "2048")  # chunked, read up to the limit and no further
     assert api.get("/v1/services", headers=account.headers).json()["data"] == []
 
 
@@ -317,6 +393,29 @@ def test_metrics_asks_for_its_token_when_one_is_set(make_api: Callable[..., Any]
     scraped = api.get("/metrics", headers=bearer("scrape-me-please"))
     assert scraped.status_code == 200 and "statuschecker_" in scraped.text
     assert make_api().get("/metrics").status_code == 200
+
+
+def test_per_service_series_need_a_token_while_anyone_may_sign_up(
+    make_api: Callable[..., Any], make_runtime: Callable[..., Runtime], account: Account
+) -> None:
+    make_runtime().services.register(account.caller, "secret-project", "http://127.0.0.1:9/")
+    withheld = "metrics.service_series_withheld"
+    with structlog.testing.capture_logs() as logs:
+        open_api = make_api(with_poller=True)  # signup_policy "open", no metrics token
+    assert [e["log_level"] for e in logs if e["event"] == withheld] == ["warning"]
+    scraped = open_api.get("/metrics")
+    assert scraped.status_code == 200
+    assert "statuschecker_service_" not in scraped.text and "secret-project" not in scraped.text
+    assert "statuschecker_checks_total" in scraped.text  # the rest is served
+    token = "scrape-me-please"
+    for settings, headers in (
+        ({"signup_policy": "first-only"}, {}),
+        ({"metrics_token": SecretStr(token)}, bearer(token)),
+    ):
+        with structlog.testing.capture_logs() as logs:
+            api = make_api(**settings)
+        assert not [e for e in logs if e["event"] == withheld]
+        assert 'service_name="secret-project"' in api.get("/metrics", headers=headers).text
 
 
 def test_without_the_database_only_tokens_lately_found_valid_authenticate(

@@ -8,7 +8,7 @@ import socket
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ import trustme
 from targets import Target, closed_port_url
 
 from statuschecker import checks
-from statuschecker.checks import CHECKS, Check, http, kind_of, run_check, validate_options
+from statuschecker.checks import KINDS, Check, http, kind_of, run_check, validate_options
 from statuschecker.checks.expectations import PHASES
 from statuschecker.model import CheckLimits, CheckResult, CheckSpec
 
@@ -234,7 +234,7 @@ def test_run_check_turns_a_crashing_check_into_an_internal_error(
     async def broken(spec: CheckSpec) -> CheckResult:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(CHECKS, "http", broken)
+    monkeypatch.setitem(KINDS, "http", replace(KINDS["http"], check=broken))
     result, _ = _run(CheckSpec("http://127.0.0.1:9/", TIMEOUT), run_check)
     assert result == CheckResult(up=False, error="internal error: RuntimeError: boom")
 
@@ -246,7 +246,7 @@ def test_run_check_enforces_the_deadline_on_a_check_that_ignores_it(
         await asyncio.sleep(30)
         return CheckResult(up=True)
 
-    monkeypatch.setitem(CHECKS, "http", sleepy)
+    monkeypatch.setitem(KINDS, "http", replace(KINDS["http"], check=sleepy))
     result, elapsed = _run(CheckSpec("http://127.0.0.1:9/", TIMEOUT), run_check)
     assert not result.up
     assert result.error is not None and result.error.startswith("timeout"), result
@@ -267,7 +267,7 @@ def test_run_check_lets_cancellation_through(monkeypatch: pytest.MonkeyPatch) ->
         task.cancel()
         await task
 
-    monkeypatch.setitem(CHECKS, "http", waiting)
+    monkeypatch.setitem(KINDS, "http", replace(KINDS["http"], check=waiting))
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(cancel_midway())
 
@@ -401,6 +401,33 @@ def test_the_request_options_reach_the_target() -> None:
         assert (target.last_method, target.last_body) == ("PATCH", b'{"a": 1}')
         assert target.last_headers["x-token"] == "t1"
         assert target.last_headers["host"] == f"127.0.0.1:{target.port}"
+
+
+def test_what_cannot_apply_is_left_out_of_the_check() -> None:
+    """Kept but unusable settings (see the service's warnings) do not reach the target: a
+    header the check cannot send, a body expectation of a HEAD request."""
+    options = {
+        "method": "HEAD",
+        "headers": {"X-Token": "t1", "Bad Name": "v", "Host": "elsewhere.test"},
+        "body_contains": "never there",
+    }
+    with Target("serve") as target:
+        result, _ = _run(CheckSpec(target.url, 2.0, options=validate_options(target.url, options)))
+        assert result.up, result
+        assert target.last_method == "HEAD"
+        assert target.last_headers["x-token"] == "t1"
+        assert "bad name" not in target.last_headers
+        assert target.last_headers["host"] == f"127.0.0.1:{target.port}"
+
+
+def test_a_body_regex_that_does_not_compile_is_down_with_the_reason() -> None:
+    options = validate_options("http://127.0.0.1/", {"body_regex": "(unclosed"})
+    with Target("serve") as target:
+        result, _ = _run(CheckSpec(target.url, 2.0, options=options))
+        assert not result.up
+        assert result.error == (
+            "body_regex is not a valid regular expression: missing ) at position 9"
+        )
 
 
 def test_a_redirect_is_followed_with_the_method_httpx_would_use() -> None:

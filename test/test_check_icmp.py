@@ -259,7 +259,6 @@ def test_options_are_normalised(url: str, raw: dict[str, Any], normalised: dict[
 @pytest.mark.parametrize(
     ("url", "raw", "message"),
     [
-        ("icmp://h.example", {"record_type": "A"}, r"^record_type does not apply to icmp:// "),
         ("icmp://h.example", {"packet_count": 0}, r"^packet_count must be an integer from 1 to 10"),
         ("icmp://h.example", {"packet_count": 11}, r"^packet_count must be"),
         ("icmp://h.example", {"packet_count": 2.0}, r"^packet_count must be"),

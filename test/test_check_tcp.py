@@ -204,9 +204,6 @@ def test_options_keep_what_is_given(raw: dict[str, Any], expected: dict[str, Any
         ("tcp://db.example:5432", {"body": "x" * 65537}, "body must be a string of at most"),
         ("tcp://db.example:5432", {"body_contains": ""}, "body_contains must be a string"),
         ("tcp://db.example:5432", {"body_contains": ["OK"]}, "body_contains must be a string"),
-        ("tcp://db.example:5432", {"min_cert_days": 3}, "min_cert_days does not apply to tcp://"),
-        ("tcp://db.example:5432", {"method": "GET"}, "method does not apply to tcp:// services"),
-        ("tcp://db.example:5432", {"a": 1, "b": 2}, "a, b do not apply to tcp:// services"),
     ],
 )
 def test_options_reject_what_does_not_fit(url: str, raw: dict[str, Any], message: str) -> None:
@@ -217,5 +214,7 @@ def test_options_reject_what_does_not_fit(url: str, raw: dict[str, Any], message
 def test_validate_options_routes_tcp_urls_here() -> None:
     raw = {"body_contains": "OK", "max_response_time_ms": 50}
     assert validate_options("tcp://db.example:5432", raw) == raw
+    with pytest.raises(ValueError, match=r"^a, b: no check kind takes such an option"):
+        validate_options("tcp://db.example:5432", {"a": 1, "b": 2})
     with pytest.raises(ValueError, match="needs a port"):
         validate_options("tcp://db.example", {})

@@ -176,7 +176,6 @@ def test_options_default_min_cert_days(
         ("tls://example.com", {"min_cert_days": 14.0}, "min_cert_days must be an integer"),
         ("tls://example.com", {"min_cert_days": True}, "min_cert_days must be an integer"),
         ("tls://example.com", {"min_cert_days": "14"}, "min_cert_days must be an integer"),
-        ("tls://example.com", {"body_contains": "x"}, "body_contains does not apply to tls://"),
     ],
 )
 def test_options_reject_what_does_not_fit(url: str, raw: dict[str, Any], message: str) -> None:

@@ -35,7 +35,11 @@ from statuschecker_client.api.services import (  # noqa: E402
     register,
     update_service,
 )
-from statuschecker_client.api.status import list_status  # noqa: E402
+from statuschecker_client.api.status import (  # noqa: E402
+    get_status_badge,
+    get_uptime_badge,
+    list_status,
+)
 from statuschecker_client.models import (  # noqa: E402
     AccessToken,
     ApiTokenCreate,
@@ -50,6 +54,7 @@ from statuschecker_client.models import (  # noqa: E402
     ServiceStatus,
     User,
 )
+from statuschecker_client.types import File  # noqa: E402
 
 
 def anonymous(live_server: str) -> Any:
@@ -122,6 +127,14 @@ def test_a_service_through_its_whole_life(live_server: str) -> None:
     assert isinstance(shown, Service) and shown.public
     public = list_status.sync(client=anonymous(live_server)).data
     assert [(s.id, s.name, s.status.value) for s in public] == [(created.id, "e2e", "down")]
+
+    # The badges come back as the SVG's bytes (a File), also without a token for a public one.
+    for badge in (get_status_badge, get_uptime_badge):
+        image = badge.sync(created.id, client=anonymous(live_server))
+        assert isinstance(image, File), image
+        svg = image.payload.read()
+        assert svg.startswith(b"<svg") and svg.rstrip().endswith(b"</svg>"), svg[:100]
+    assert b"paused" in get_status_badge.sync(created.id, client=client).payload.read()
 
     duplicate = register.sync(client=client, body=ServiceCreate(name="e2e", url="http://x.test/"))
     assert isinstance(duplicate, Problem) and duplicate.status == 409

@@ -456,3 +456,23 @@ def test_response_chart_says_why_it_has_nothing_to_plot(
         )
         page.screenshot(path=tmp_path / "status-no-response-times.png", full_page=True)
         _fits_a_phone(page, tmp_path / "status-no-response-times-phone.png")
+
+
+def test_dashboard_shows_a_service_warnings(
+    live_server: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
+) -> None:
+    """A setting kept but unusable (an option of another kind) is named on the card and in the
+    service's view, as the API's `warnings` name it."""
+    site = live_server
+    operator = make_account("operator@example.com")
+    with Target("up") as target:
+        web = _register(site, operator, "web", target, public=False, record_type="MX")
+        _open_dashboard(page, site, operator)
+        card = page.locator(f'#services [data-service-id="{web}"]')
+        expect(card.locator(".warned")).to_have_text(" · 1 warning(s)")
+        page.goto(f"{site}/dashboard#service/{web}")
+        warnings = page.locator(f'#service-view [data-service-id="{web}"] ul.warnings')
+        expect(warnings).to_have_text(
+            "record_type is an option of dns:// checks: kept, but unused by this http(s):// service"
+        )
+        page.screenshot(path=tmp_path / "service-warnings.png", full_page=True)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
+from re import _parser as re_parser  # type: ignore[attr-defined]
+from typing import Any
 
+import jsonschema_rs
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from statuschecker.config import Settings
 
@@ -84,3 +90,160 @@ def _string_schemas_without_bound(node: object, path: str = "") -> list[str]:
 def test_every_string_in_the_spec_has_a_maximum_length() -> None:
     spec = yaml.safe_load((ROOT / "openapispec.yaml").read_text())
     assert _string_schemas_without_bound(spec) == []
+
+
+UNSTORABLE = [0x0000]
+"""The code point no stored text may hold: the server refuses U+0000, so every string a request
+may carry excludes it in the contract, where fuzzers see it. (Lone surrogates, refused too, are
+not valid Unicode text at all, and cannot be named in a pattern: Rust-based validators such as
+schemathesis' reject a pattern naming them as not a regex.)"""
+
+_CATEGORIES = {
+    "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S",
+    "CATEGORY_DIGIT": r"\d",
+    "CATEGORY_NOT_DIGIT": r"\D",
+    "CATEGORY_WORD": r"\w",
+    "CATEGORY_NOT_WORD": r"\W",
+}
+
+
+def _admits(op: object, arg: Any, cp: int) -> bool:
+    """Whether one character matcher of a parsed pattern matches code point `cp`."""
+    name = str(op)
+    if name == "LITERAL":
+        return bool(arg == cp)
+    if name == "NOT_LITERAL":
+        return bool(arg != cp)
+    if name == "ANY":
+        return cp != 0x0A
+    if name == "RANGE":
+        return bool(arg[0] <= cp <= arg[1])
+    if name == "CATEGORY":
+        return re.fullmatch(_CATEGORIES[str(arg)], chr(cp)) is not None
+    if name == "IN":
+        negate = bool(arg) and str(arg[0][0]) == "NEGATE"
+        items = arg[1:] if negate else arg
+        return negate != any(_admits(o, a, cp) for o, a in items)
+    raise AssertionError(f"no rule for {name}")
+
+
+def _pattern_admits(items: Any, cp: int) -> bool:
+    """Whether any character a match of the parsed pattern `items` consumes may be `cp`."""
+    for op, arg in items:
+        name = str(op)
+        if name == "AT":
+            continue
+        if name in ("MAX_REPEAT", "MIN_REPEAT"):
+            if _pattern_admits(arg[2], cp):
+                return True
+        elif name == "SUBPATTERN":
+            if _pattern_admits(arg[3], cp):
+                return True
+        elif name == "BRANCH":
+            if any(_pattern_admits(branch, cp) for branch in arg[1]):
+                return True
+        elif _admits(op, arg, cp):
+            return True
+    return False
+
+
+def forbids_unstorable(schema: dict) -> bool:
+    """Whether no string the string schema admits holds an UNSTORABLE code point: an enum or a
+    date-time, or a pattern anchored at both ends none of whose characters may be one."""
+    if "enum" in schema or schema.get("format") == "date-time":
+        return True
+    pattern = schema.get("pattern")
+    if pattern is None or not (pattern.startswith("^") and pattern.endswith("$")):
+        return False
+    parsed = list(re_parser.parse(pattern))
+    return not any(_pattern_admits(parsed, cp) for cp in UNSTORABLE)
+
+
+def _request_string_schemas(spec: dict) -> list[tuple[str, dict]]:
+    """Every string schema a request may carry (parameters and bodies, through $refs)."""
+    found: list[tuple[str, dict]] = []
+    seen: set[str] = set()
+
+    def resolve(ref: str) -> Any:
+        node: Any = spec
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part]
+        return node
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}/{i}")
+        elif isinstance(node, dict):
+            if "$ref" in node:
+                if node["$ref"] not in seen:
+                    seen.add(node["$ref"])
+                    walk(resolve(node["$ref"]), node["$ref"])
+                return
+            if node.get("type") == "string":
+                found.append((where, node))
+            for key, value in node.items():
+                if key not in ("example", "examples", "default", "description"):
+                    walk(value, f"{where}/{key}")
+
+    for path, item in spec["paths"].items():
+        for key, operation in item.items():
+            if key == "parameters":
+                walk(operation, f"{path}/parameters")
+            elif isinstance(operation, dict):
+                walk(operation.get("parameters", []), f"{path}/{key}/parameters")
+                walk(operation.get("requestBody", {}), f"{path}/{key}/requestBody")
+    return found
+
+
+def test_no_string_a_request_carries_may_hold_a_nul() -> None:
+    """PostgreSQL cannot store U+0000 and the server refuses it at the door with a 400: the
+    contract says so, as a pattern fuzzers honour."""
+    spec = yaml.safe_load((ROOT / "openapispec.yaml").read_text())
+    schemas = _request_string_schemas(spec)
+    assert len(schemas) > 20
+    assert [where for where, schema in schemas if not forbids_unstorable(schema)] == []
+    for _, schema in schemas:  # and every pattern is one a Rust (ECMA-like) validator takes
+        if "pattern" in schema:
+            jsonschema_rs.validator_for({"type": "string", "pattern": schema["pattern"]})
+
+
+def test_the_unstorable_check_tells_patterns_apart() -> None:
+    assert forbids_unstorable({"pattern": "^[^\\u0000]*$"})
+    assert forbids_unstorable({"pattern": "^[A-Za-z0-9_-]{11}$"})
+    assert not forbids_unstorable({"pattern": "\\S"})
+    assert not forbids_unstorable({"pattern": "^[^\\s]+$"})
+    assert not forbids_unstorable({"pattern": "^a.b$"})
+    assert not forbids_unstorable({"minLength": 1})
+
+
+def test_the_url_pattern_names_the_schemes_a_check_handles() -> None:
+    from statuschecker.checks import SCHEMES
+
+    pattern = _schemas()["Url"]["pattern"]
+    examples = {"icmp": "icmp://127.0.0.1", "dns": "dns://example.test"}
+    for scheme in SCHEMES:
+        url = examples.get(scheme, f"{scheme}://127.0.0.1:9")
+        assert re.fullmatch(pattern, url), url
+        assert re.fullmatch(pattern, url.replace(scheme, scheme.upper(), 1)), url
+    for other in ("gopher", "ftp", "A", "httpx", "ws"):
+        assert not re.fullmatch(pattern, f"{other}://127.0.0.1:9"), other
+
+
+@settings(max_examples=300, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_every_url_the_contract_allows_is_one_a_check_takes(data: st.DataObject) -> None:
+    """Bug: the contract allowed URLs the server refused (`tcp://` without a port, a host that
+    does not parse), which fuzzers report as valid input rejected."""
+    from statuschecker.checks import validate_options
+
+    url = data.draw(st.from_regex(_schemas()["Url"]["pattern"]))
+    validate_options(url, {})  # raises for a URL no check takes
+    hook = data.draw(st.from_regex(_schemas()["WebhookUrl"]["pattern"]))
+    assert hook.split("://", 1)[0].lower() in ("http", "https")
+
+
+@functools.cache
+def _schemas() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "openapispec.yaml").read_text())["components"]["schemas"]

@@ -476,7 +476,7 @@ def test_registration_refuses_private_targets_when_they_are_not_allowed(
     guarded_api: Any, url: str, extra: dict, reason: str
 ) -> None:
     refused = guarded_api.post("/v1/services", json={"name": "x", "url": url, **extra})
-    assert refused.status_code == 400, refused.text
+    assert refused.status_code == 403, refused.text
     assert reason in refused.json()["detail"]
     assert guarded_api.get("/v1/services").json()["data"] == []
 
@@ -486,7 +486,7 @@ def test_a_change_to_a_private_target_is_refused_too(guarded_api: Any) -> None:
     assert made.status_code == 201, made.text
     path = f"/v1/services/{made.json()['id']}"
     refused = guarded_api.patch(path, json={"url": "http://localhost:9999/"})
-    assert refused.status_code == 400 and "loopback" in refused.json()["detail"]
+    assert refused.status_code == 403 and "loopback" in refused.json()["detail"]
     assert guarded_api.get(path).json()["url"] == "https://1.1.1.1/"
 
 

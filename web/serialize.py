@@ -17,9 +17,10 @@ from statuschecker.model import (
     Uptime,
     User,
 )
-from statuschecker.redaction import masked_options, masked_url
+from statuschecker.redaction import masked_options, masked_url, redact
+from statuschecker.service import warnings
 from statuschecker.stats import Stats
-from statuschecker.store.deliveries import DeliveryView, redact
+from statuschecker.store.deliveries import DeliveryView
 from statuschecker.timefmt import rfc3339
 
 JSON = {"Content-Type": "application/json"}
@@ -79,6 +80,7 @@ def service(value: Service) -> dict[str, Any]:
         "alert_policy": policy(value.alert_policy or AlertPolicy()),
         "alert_state": value.alert_state,
         "check_options": masked_options(value.check_options),
+        "warnings": warnings(value),
     }
 
 
@@ -123,10 +125,12 @@ def api_token(value: ApiToken) -> dict[str, Any]:
 
 
 def policy(value: AlertPolicy) -> dict[str, Any]:
-    """An alert policy without its secrets: webhook secrets show as `has_secret`, apprise
-    URLs (which carry tokens) as scheme://host."""
+    """An alert policy without its secrets: webhook secrets show as `has_secret`, webhook URLs
+    masked as a service's URL is, apprise URLs (which carry tokens) as scheme://host."""
     shown = value.to_json()
-    shown["webhooks"] = [{"url": w.url, "has_secret": bool(w.secret)} for w in value.webhooks]
+    shown["webhooks"] = [
+        {"url": masked_url(w.url), "has_secret": bool(w.secret)} for w in value.webhooks
+    ]
     shown["apprise_urls"] = [redact("apprise", url) for url in value.apprise_urls]
     return shown
 

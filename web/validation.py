@@ -24,6 +24,7 @@ from jsonschema import ValidationError
 from starlette.types import Scope
 
 from statuschecker.redaction import is_secret_name, masked_url
+from statuschecker.text import unstorable
 
 # Values under these keys may carry secrets (header values, apprise and webhook URLs).
 SECRET_CONTAINERS = frozenset({"headers", "apprise_urls", "webhooks"})
@@ -44,7 +45,7 @@ class SecretSafeJSONBodyValidator(JSONRequestBodyValidator):
             validated = self._validator.validate(body)
         except ValidationError as exc:
             raise BadRequestProblem(detail=describe(exc)) from None
-        if unstorable(body):
+        if unstorable(_bounded_part(body)):
             raise BadRequestProblem(detail=f"the body {UNSTORABLE}")
         return validated
 
@@ -122,20 +123,19 @@ UNSTORABLE = (
     "contains a NUL character (U+0000) or a lone surrogate (U+D800 to U+DFFF), "
     "which no stored text may hold"
 )
-_UNSTORABLE_CHAR = re.compile(r"[\x00\ud800-\udfff]")
+FREE_FORM = frozenset({"json_value"})
+"""Body fields of any JSON, whose text the contract cannot bound; the check options keep them
+storable (see statuschecker.text.storable), as they do the names of `headers`."""
 
 
-def unstorable(value: Any) -> bool:
-    """Whether a string anywhere in a JSON value (keys included) holds U+0000 or a lone
-    surrogate, which PostgreSQL cannot store: refused at the door rather than failing in the
-    database."""
-    if isinstance(value, str):
-        return _UNSTORABLE_CHAR.search(value) is not None
-    if isinstance(value, dict):
-        return any(unstorable(k) or unstorable(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(unstorable(v) for v in value)
-    return False
+def _bounded_part(body: Any) -> Any:
+    """The body without what the contract cannot bound: free-form fields, header names."""
+    if not isinstance(body, dict):
+        return body
+    bounded = {k: v for k, v in body.items() if k not in FREE_FORM}
+    if isinstance(bounded.get("headers"), dict):
+        bounded["headers"] = list(bounded["headers"].values())
+    return bounded
 
 
 MAX_QUOTED = 500
@@ -144,16 +144,20 @@ over a 64 KiB maxLength) and is replaced by the rule the value broke, so details
 
 
 def describe(exc: ValidationError) -> str:
-    """The validation error as a detail: jsonschema's message with the path, or, for a value
-    that may be secret or is long, the rule it broke without the value."""
+    """The validation error as a detail: jsonschema's message with the path; for a value that
+    breaks a long pattern (a URL's), the form its description gives; for a value that may be
+    secret or is long, the rule it broke without the value."""
     keys = [str(part) for part in exc.path]
+    where = f"'{'.'.join(keys)}'" if keys else "the body"
+    description = exc.schema.get("description") if isinstance(exc.schema, dict) else None
+    if exc.validator == "pattern" and description and len(str(exc.validator_value)) > 100:
+        return f"{where} is not of the form: {' '.join(description.split())[:MAX_QUOTED]}"
     secret = any(is_secret_name(k) or k in SECRET_CONTAINERS for k in keys) or (
         isinstance(exc.instance, str) and masked_url(exc.instance) != exc.instance
     )
     if not secret and len(exc.message) <= MAX_QUOTED:
         return f"{exc.message}{format_error_with_path(exception=exc)}"
     rule = re.sub(r"(?<!^)([A-Z])", r" \1", str(exc.validator)).lower()
-    where = f"'{'.'.join(keys)}'" if keys else "the body"
     return f"{where} is invalid: it breaks the rule {rule} {exc.validator_value!r}"
 
 

@@ -1,18 +1,21 @@
 """Check kinds, one module each with one signature, registered in one table keyed by kind.
 
-A new kind is a new module with `async def check(spec: CheckSpec) -> CheckResult` and
-`def options(url, raw) -> dict` (its registration options checked and normalised, and the URL
-checked for what the kind needs; ValueError naming what is at fault), entries in `CHECKS` and
-`OPTIONS`, and the URL schemes that select it in `SCHEMES`. `run_check` is the generic handler:
-it owns the deadline and the response-time limit, and turns a crashing check into a down
-result, so a check does protocol work only.
+A new kind is a new module with `async def check(spec: CheckSpec) -> CheckResult`,
+`def options(url, raw) -> dict` (its own registration options checked and normalised, and the
+URL checked for what the kind needs; ValueError naming what is at fault) and the names of its
+options, and one `Kind` entry in `KINDS`. `run_check` is the generic handler: it owns the
+deadline and the response-time limit, and turns a crashing check into a down result, so a
+check does protocol work only.
+
+A service keeps the options of other kinds it is given (they apply should its URL change
+kind) and those its kind cannot apply as the others are set; `warnings` names each.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,36 +27,46 @@ from statuschecker.model import CheckResult, CheckSpec
 Check = Callable[[CheckSpec], Awaitable[CheckResult]]
 Options = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
-CHECKS: dict[str, Check] = {
-    "http": http.check,
-    "tcp": tcp.check,
-    "icmp": icmp.check,
-    "dns": dns.check,
-    "tls": tls.check,
-}
-"""The check for each kind."""
 
-OPTIONS: dict[str, Options] = {
-    "http": http.options,
-    "tcp": tcp.options,
-    "icmp": icmp.options,
-    "dns": dns.options,
-    "tls": tls.options,
-}
-"""The options validator of each kind."""
+def _no_advice(_: Mapping[str, Any]) -> list[str]:
+    return []
 
-SCHEMES: dict[str, str] = {
-    "http": "http",
-    "https": "http",
-    "tcp": "tcp",
-    "icmp": "icmp",
-    "dns": "dns",
-    "tls": "tls",
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """A check kind: the URL schemes that select it, its check, the names of its options and
+    their validator, and what it cannot do as its options are set, in words."""
+
+    schemes: tuple[str, ...]
+    check: Check
+    options: Options
+    option_names: frozenset[str]
+    advice: Callable[[Mapping[str, Any]], list[str]] = _no_advice
+
+    @property
+    def label(self) -> str:
+        """How its URLs begin, as people read it: `http(s)://`, `tcp://`."""
+        first = self.schemes[0]
+        return f"{first}(s)://" if self.schemes == (first, f"{first}s") else f"{first}://"
+
+
+KINDS: dict[str, Kind] = {
+    "http": Kind(("http", "https"), http.check, http.options, http.OPTION_NAMES, http.advice),
+    "tcp": Kind(("tcp",), tcp.check, tcp.options, tcp.OPTION_NAMES),
+    "icmp": Kind(("icmp",), icmp.check, icmp.options, icmp.OPTION_NAMES),
+    "dns": Kind(("dns",), dns.check, dns.options, dns.OPTION_NAMES, dns.advice),
+    "tls": Kind(("tls",), tls.check, tls.options, tls.OPTION_NAMES),
 }
+"""Every check kind."""
+
+SCHEMES: dict[str, str] = {scheme: name for name, kind in KINDS.items() for scheme in kind.schemes}
 """The kind each URL scheme selects."""
 
 COMMON_OPTIONS = frozenset({"max_response_time_ms"})
 """Options every kind takes; `run_check` applies them."""
+
+_OWNER = {name: kind for kind in KINDS.values() for name in kind.option_names}
+"""A kind that takes each option (the first, where several take one of that name)."""
 
 DEADLINE_MARGIN_SECONDS = 0.25
 """Grace beyond `spec.timeout_seconds` before `run_check` gives up on a check that overran."""
@@ -62,15 +75,47 @@ _log = structlog.get_logger(__name__)
 
 
 def validate_options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The options for a service checking `url`, checked and normalised; ValueError when the
-    URL does not suit its kind or an option is invalid or does not apply to the kind."""
-    kind = kind_of(url)
+    """The options for a service checking `url`, checked and normalised: its kind's by that
+    kind, the common ones, and those of other kinds kept as given (null means not set).
+    ValueError when the URL does not suit its kind, an option is invalid, or no kind takes it."""
+    kind = KINDS[kind_of(url)]
+    unknown = sorted(set(raw) - COMMON_OPTIONS - _OWNER.keys())
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: no check kind takes such an option")
     common = {k: v for k, v in raw.items() if k in COMMON_OPTIONS}
     limit = common.get("max_response_time_ms")
     if limit is not None and not (isinstance(limit, int | float) and limit > 0):
         raise ValueError("max_response_time_ms must be a positive number")
-    own = OPTIONS[kind](url, {k: v for k, v in raw.items() if k not in COMMON_OPTIONS})
-    return {**own, **{k: v for k, v in common.items() if v is not None}}
+    own = kind.options(url, {k: v for k, v in raw.items() if k in kind.option_names})
+    others = {
+        k: v
+        for k, v in raw.items()
+        if k not in kind.option_names and k not in COMMON_OPTIONS and v is not None
+    }
+    return {**others, **own, **{k: v for k, v in common.items() if v is not None}}
+
+
+def warnings(url: str, options: Mapping[str, Any], interval: int, timeout: float) -> list[str]:
+    """What will not work as a service's settings say, in words: options of another kind than
+    the URL's, options its kind cannot apply as the others are set, a timeout longer than the
+    interval. Empty for a URL no kind handles (it cannot be stored)."""
+    try:
+        kind = KINDS[kind_of(url)]
+    except ValueError:
+        return []
+    found = [
+        f"{name} is an option of {_OWNER[name].label} checks: kept, but unused by this "
+        f"{kind.label} service"
+        for name in sorted(options)
+        if name not in kind.option_names and name in _OWNER
+    ]
+    found += kind.advice(options)
+    if timeout > interval:
+        found.append(
+            f"timeout_seconds ({timeout:g}) is longer than interval_seconds ({interval}): "
+            "a check still running when the next is due makes that one wait"
+        )
+    return found
 
 
 def kind_of(url: str) -> str:
@@ -109,7 +154,7 @@ async def run_check(spec: CheckSpec) -> CheckResult:
     deadline = asyncio.timeout(spec.timeout_seconds + DEADLINE_MARGIN_SECONDS)
     try:
         async with deadline:
-            result = await CHECKS[kind](spec)
+            result = await KINDS[kind].check(spec)
         return _within_limit(spec, result)
     except TimeoutError as exc:
         if deadline.expired():

@@ -44,7 +44,7 @@ from statuschecker.netpolicy import TargetRefused, refuse_forbidden
 _RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA")
 _DEFAULT_RECORD_TYPE = "A"
 _DNS_PORT = 53
-_OPTIONS = ("record_type", "resolver", "expected_value")
+OPTION_NAMES = frozenset({"record_type", "resolver", "expected_value"})
 _TARGET_TYPES = frozenset({"MX", "SRV"})  # whose target host alone may be the expected value
 _MAX_SHOWN = 5  # answers quoted in a mismatch error
 _LABEL = re.compile(rb"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?", re.IGNORECASE)
@@ -229,10 +229,6 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     "[v6addr]:port" (port 53 left out); `expected_value` is put in the form it is compared in.
     An option set to None counts as not set.
     """
-    unknown = sorted(set(raw) - set(_OPTIONS))
-    if unknown:
-        verb = "does" if len(unknown) == 1 else "do"
-        raise ValueError(f"{', '.join(unknown)} {verb} not apply to dns:// services")
     record_type = raw.get("record_type") or _DEFAULT_RECORD_TYPE
     if not isinstance(record_type, str) or record_type.upper() not in _RECORD_TYPES:
         raise ValueError(f"record_type must be one of {', '.join(_RECORD_TYPES)}")
@@ -247,8 +243,23 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     if expected is not None:
         if not isinstance(expected, str) or not expected.strip():
             raise ValueError("expected_value must be a non-empty string")
-        result["expected_value"] = _normalise_value(record_type, expected)
+        try:
+            result["expected_value"] = _normalise_value(record_type, expected)
+        except ValueError:  # kept as given: the check is down for it, and `advice` says why
+            result["expected_value"] = expected
     return result
+
+
+def advice(options: Mapping[str, Any]) -> list[str]:
+    """An `expected_value` that no record of the `record_type` can match, in words."""
+    expected = options.get("expected_value")
+    record_type = options.get("record_type", _DEFAULT_RECORD_TYPE)
+    try:
+        if expected is not None:
+            _normalise_value(record_type, expected)
+    except ValueError as exc:
+        return [f"{exc}: no answer can match it, so the check is down"]
+    return []
 
 
 def _ms_since(started: float) -> float:

@@ -18,6 +18,8 @@ from typing import Any
 
 import regex
 
+from statuschecker.text import storable
+
 OPTIONS = frozenset(
     {"expected_status", "body_contains", "body_regex", "json_field", "json_value", "max_phase_ms"}
 )
@@ -149,8 +151,6 @@ _DEFAULT = Expectations(statuses=((200, 299),), status_text=DEFAULT_STATUS[0])
 def validate(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The expectation options in `raw`, checked and normalised; only those given are returned.
     ValueError naming the option at fault."""
-    if "json_value" in raw and "json_field" not in raw:
-        raise ValueError("json_value needs json_field")
     return {name: _VALIDATORS[name](value) for name, value in raw.items() if name in OPTIONS}
 
 
@@ -178,6 +178,7 @@ def _status_range(entry: Any) -> tuple[int, int]:
         raise ValueError(
             f"expected_status: {entry!r} is not a status code or a range like '200-299'"
         )
+    low, high = min(low, high), max(low, high)  # "299-200" means what "200-299" does
     if not 100 <= low <= high <= 599:
         raise ValueError(
             f"expected_status: {entry!r} is not a code or a low-high range within 100-599"
@@ -193,14 +194,22 @@ def _body_contains(value: Any) -> str:
 
 
 def _body_regex(value: Any) -> str:
-    """A Python regular expression that compiles."""
+    """A regular expression (one that does not compile is kept: see `advice`)."""
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_REGEX_CHARS:
         raise ValueError(f"body_regex must be a string of 1 to {MAX_REGEX_CHARS} characters")
-    try:
-        regex.compile(value)
-    except regex.error as exc:
-        raise ValueError(f"body_regex is not a valid regular expression: {exc}") from None
     return value
+
+
+def advice(options: Mapping[str, Any]) -> list[str]:
+    """A `body_regex` that does not compile, in words: the check is down for it."""
+    pattern = options.get("body_regex")
+    if pattern is None:
+        return []
+    try:
+        regex.compile(pattern)
+    except regex.error as exc:
+        return [f"body_regex is not a valid regular expression ({exc}), so the check is down"]
+    return []
 
 
 def _json_field(value: Any) -> str:
@@ -215,7 +224,7 @@ def _json_field(value: Any) -> str:
 def _json_value(value: Any) -> Any:
     """Any JSON value, as JSON would give it back (tuples become lists, and so on)."""
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        return storable(json.loads(json.dumps(value, allow_nan=False)))
     except (TypeError, ValueError, RecursionError):
         raise ValueError("json_value must be a JSON value") from None
 

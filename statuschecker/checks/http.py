@@ -43,6 +43,7 @@ from typing import Any
 
 import httpcore
 import httpx
+import regex
 
 from statuschecker.checks import expectations
 from statuschecker.checks.expectations import Expectations
@@ -50,11 +51,12 @@ from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.tls import client_context, peer_cert_expiry
 from statuschecker.netpolicy import TargetRefused, guard
+from statuschecker.text import storable
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 MAX_HEADERS = 50
 MAX_HEADER_VALUE_CHARS = 4_096
-MAX_REQUEST_BODY_BYTES = 65_536
+MAX_REQUEST_BODY_CHARS = 65_536
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _SET_BY_THE_CHECK = frozenset({"host", "content-length", "transfer-encoding"})
@@ -115,7 +117,10 @@ async def _probe(
     client: httpx.AsyncClient, spec: CheckSpec, phases: _Phases, started: float
 ) -> CheckResult:
     """Send the request, time the headers and the bounded body, and judge the response."""
-    expect = Expectations.of(spec.options)
+    try:
+        expect = Expectations.of(_usable(spec.options))
+    except regex.error as exc:
+        raise _Down(f"body_regex is not a valid regular expression: {exc}") from None
     response = await _final_response(client, spec, phases)
     try:
         ttfb_ms = _ms_since(started)
@@ -183,7 +188,7 @@ class _Hop:
         return cls(
             method=spec.options.get("method", "GET"),
             url=httpx.URL(spec.url),
-            headers=spec.options.get("headers", {}),
+            headers=_usable(spec.options).get("headers", {}),
             body=None if body is None else body.encode(),
         )
 
@@ -438,6 +443,16 @@ async def _read_bounded(response: httpx.Response, max_bytes: int, keep: bool) ->
     return b"".join(kept), False
 
 
+def _usable(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options without those `unused` names."""
+    left_out = unused(options)
+    usable = {name: value for name, value in options.items() if name not in left_out}
+    if "headers" in usable:
+        headers = usable["headers"].items()
+        usable["headers"] = {k: v for k, v in headers if f"headers.{k}" not in left_out}
+    return usable
+
+
 def _ms_since(started: float) -> float:
     """Milliseconds elapsed since a `time.perf_counter()` reading."""
     return (time.perf_counter() - started) * 1000.0
@@ -451,16 +466,32 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     Request: `method`, `headers`, `body`, `follow_redirects`; expectations: see `expectations`.
     """
     raw = {k: v for k, v in raw.items() if v is not None or k == "json_value"}  # null: not given
-    unknown = sorted(raw.keys() - _VALIDATORS.keys() - expectations.OPTIONS)
-    if unknown:
-        verb = "does" if len(unknown) == 1 else "do"
-        raise ValueError(f"{', '.join(unknown)} {verb} not apply to http(s):// services")
     given = {name: _VALIDATORS[name](value) for name, value in raw.items() if name in _VALIDATORS}
-    given |= expectations.validate(raw)
-    reading = sorted(raw.keys() & expectations.BODY_OPTIONS)
-    if given.get("method") == "HEAD" and reading:
-        raise ValueError(f"{', '.join(reading)} cannot apply to HEAD requests: they get no body")
-    return given
+    return given | expectations.validate(raw)
+
+
+def unused(options: Mapping[str, Any]) -> dict[str, str]:
+    """The options (and `headers.<name>` for a header) that cannot apply as the others are
+    set, with the reason: body expectations of a HEAD request (it gets no body), `json_value`
+    without `json_field`, a header name that is not a token or that the check sets itself."""
+    reasons = {}
+    if str(options.get("method", "")).upper() == "HEAD":
+        for name in sorted(options.keys() & expectations.BODY_OPTIONS):
+            reasons[name] = "a HEAD request gets no body"
+    if "json_value" in options and "json_field" not in options:
+        reasons["json_value"] = "it applies to the value at json_field, which is not set"
+    for name in options.get("headers") or {}:
+        if not _TOKEN.fullmatch(name):
+            reasons[f"headers.{name}"] = "not a header name (letters, digits and !#$%&'*+-.^_`|~)"
+        elif name.lower() in _SET_BY_THE_CHECK:
+            reasons[f"headers.{name}"] = "the check sets this header itself"
+    return reasons
+
+
+def advice(options: Mapping[str, Any]) -> list[str]:
+    """`unused` in words, and the expectations' own advice."""
+    unusable = [f"{name[:80]!r} is unused: {why}" for name, why in unused(options).items()]
+    return unusable + expectations.advice(options)
 
 
 def _method(value: Any) -> str:
@@ -471,16 +502,12 @@ def _method(value: Any) -> str:
 
 
 def _headers(value: Any) -> dict[str, str]:
-    """Up to `MAX_HEADERS` names (tokens, none the check sets itself) and printable ASCII
-    values, stripped of surrounding blanks."""
+    """Up to `MAX_HEADERS` names and printable ASCII values, stripped of surrounding blanks
+    (a name the check cannot send is kept, and `unused`)."""
     if not isinstance(value, dict) or len(value) > MAX_HEADERS:
         raise ValueError(f"headers must be an object of at most {MAX_HEADERS} names and values")
     normal = {}
     for name, text in value.items():
-        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
-            raise ValueError(f"headers: {name!r} is not a valid header name")
-        if name.lower() in _SET_BY_THE_CHECK:
-            raise ValueError(f"headers: {name} is set by the check itself")
         if (
             not isinstance(text, str)
             or len(text) > MAX_HEADER_VALUE_CHARS
@@ -490,17 +517,17 @@ def _headers(value: Any) -> dict[str, str]:
                 f"headers.{name} must be printable ASCII of at most {MAX_HEADER_VALUE_CHARS}"
                 " characters"
             )
-        normal[name] = text.strip(" \t")
+        normal[storable(name)] = text.strip(" \t")
     return normal
 
 
 def _body(value: Any) -> str:
-    """A string of at most `MAX_REQUEST_BODY_BYTES` in UTF-8."""
-    if isinstance(value, str):
+    """A string of at most `MAX_REQUEST_BODY_CHARS` characters that UTF-8 can encode."""
+    if isinstance(value, str) and len(value) <= MAX_REQUEST_BODY_CHARS:
         with contextlib.suppress(UnicodeEncodeError):  # lone surrogates have no UTF-8
-            if len(value.encode()) <= MAX_REQUEST_BODY_BYTES:
-                return value
-    raise ValueError(f"body must be a UTF-8 string of at most {MAX_REQUEST_BODY_BYTES} bytes")
+            value.encode()
+            return value
+    raise ValueError(f"body must be a string of at most {MAX_REQUEST_BODY_CHARS} characters")
 
 
 def _follow_redirects(value: Any) -> bool:
@@ -516,3 +543,5 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "body": _body,
     "follow_redirects": _follow_redirects,
 }
+OPTION_NAMES = frozenset(_VALIDATORS) | expectations.OPTIONS
+"""The options of http(s) checks: the request's and the expectations'."""

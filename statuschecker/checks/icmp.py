@@ -282,6 +282,9 @@ def _host(url: str) -> str:
     return host
 
 
+OPTION_NAMES = frozenset({"packet_count"})
+
+
 def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """Check an icmp service's URL and options; return the options with defaults filled in.
 
@@ -289,10 +292,6 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """
     if icmp_mode() is None:
         raise ValueError(_NOT_PERMITTED)
-    unknown = sorted(set(raw) - {"packet_count"})
-    if unknown:
-        verb = "does" if len(unknown) == 1 else "do"
-        raise ValueError(f"{', '.join(unknown)} {verb} not apply to icmp:// services")
     _host(url)
     count = raw.get("packet_count")
     if count is None:

@@ -7,7 +7,7 @@ Up means a connection to `tcp://host:port` opened within `spec.timeout_seconds` 
 only `asyncio.CancelledError` propagates.
 
 URL parsing (`address`), phases (`Phases`), name resolution (`resolve`), connecting (`connect`)
-and `reject_others` are shared with the tls check, which adds a handshake to the connection.
+are shared with the tls check, which adds a handshake to the connection.
 """
 
 from __future__ import annotations
@@ -193,11 +193,13 @@ def address(url: str, kind: str, default_port: int | None = None) -> Address:
     return parts.hostname, port
 
 
+OPTION_NAMES = frozenset({"body", "body_contains"})
+
+
 def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """`body` and `body_contains` checked (null means not set), and the URL's host and port."""
     address(url, "tcp")
     given = {name: value for name, value in raw.items() if value is not None}
-    reject_others(given, {"body", "body_contains"}, "tcp")
     body = given.get("body")
     if body is not None and not (isinstance(body, str) and len(body) <= MAX_BODY_CHARS):
         raise ValueError(f"body must be a string of at most {MAX_BODY_CHARS} characters")
@@ -209,11 +211,3 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
             f"body_contains must be a string of 1 to {MAX_BODY_CONTAINS_CHARS} characters"
         )
     return given
-
-
-def reject_others(given: Mapping[str, Any], known: set[str], kind: str) -> None:
-    """ValueError naming the options in `given` that `kind` does not take."""
-    unknown = sorted(set(given) - known)
-    if unknown:
-        verb = "does" if len(unknown) == 1 else "do"
-        raise ValueError(f"{', '.join(unknown)} {verb} not apply to {kind}:// services")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from statuschecker.checks.tcp import Address, Phases, address, connect, reject_others, resolve
+from statuschecker.checks.tcp import Address, Phases, address, connect, resolve
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.tls import client_context, peer_cert_expiry
@@ -111,11 +111,13 @@ def _expiry_error(expires: datetime, min_days: int) -> str | None:
     return None
 
 
+OPTION_NAMES = frozenset({"min_cert_days"})
+
+
 def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """`min_cert_days` checked (default 14; null means the default), and the URL's host."""
     address(url, "tls", DEFAULT_PORT)
     given = {name: value for name, value in raw.items() if value is not None}
-    reject_others(given, {"min_cert_days"}, "tls")
     days = given.get("min_cert_days", DEFAULT_MIN_CERT_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_MIN_CERT_DAYS:
         raise ValueError(f"min_cert_days must be an integer from 0 to {MAX_MIN_CERT_DAYS}")

@@ -1,12 +1,12 @@
-"""Opaque pagination cursors: the keyset values of the last row, base64url-encoded JSON."""
+"""Opaque pagination cursors: the keyset values of the last row, 8 bytes each in unpadded
+base64url (11 characters for an id, 22 for a time and an id)."""
 
 from __future__ import annotations
 
 import base64
-import binascii
-import json
+import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, tuple_
@@ -17,35 +17,50 @@ from statuschecker.model import Page
 T = TypeVar("T")
 
 
+ID_LENGTH = 11
+"""Characters of a cursor holding one id: 8 bytes in unpadded base64url."""
+TIME_ID_LENGTH = 22
+"""Characters of a cursor holding a time and an id: 16 bytes in unpadded base64url."""
+
+_CURSOR = re.compile(r"[A-Za-z0-9_-]+")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_ID = 2**63 - 1
+_MIN_MICROS = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+_MAX_MICROS = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
 def encode(*values: int | datetime) -> str:
-    """Pack keyset values into a cursor string."""
-    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+    """Pack keyset values into a cursor string: each as 8 bytes (an id as an unsigned
+    integer, a time as signed microseconds since 1970), in unpadded base64url."""
+    raw = b"".join(
+        ((v - _EPOCH) // timedelta(microseconds=1)).to_bytes(8, "big", signed=True)
+        if isinstance(v, datetime)
+        else v.to_bytes(8, "big")
+        for v in values
+    )
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode(cursor: str, *types: type) -> tuple:
-    """Unpack a cursor made by `encode` with values of `types`; InvalidInput if it is not one."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != len(types):
-            raise ValueError("wrong shape")
-        return tuple(_parse(value, kind) for value, kind in zip(values, types, strict=True))
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor is not one this API issued") from exc
+    """Unpack a cursor of `types` (int or datetime); InvalidInput if it has not their shape.
+
+    Every string of the shape (the contract's pattern: base64url characters, 11 per value
+    after the first's) is a cursor: its values are clamped to the ids and times there can be,
+    so a cursor from another page, service or release still pages somewhere."""
+    if len(cursor) != {1: ID_LENGTH, 2: TIME_ID_LENGTH}.get(len(types)) or not (
+        _CURSOR.fullmatch(cursor)
+    ):
+        raise InvalidInput("cursor is not one this API issued")
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    return tuple(_parse(raw[8 * i : 8 * i + 8], kind) for i, kind in enumerate(types))
 
 
-def _parse(value: object, kind: type) -> int | datetime:
-    if kind is datetime and isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            raise ValueError("naive time")
-        return parsed
-    if kind is int and isinstance(value, int) and not isinstance(value, bool):
-        if not 0 <= value < 2**63:
-            raise ValueError("out of range")
-        return value
-    raise ValueError(f"expected {kind.__name__}")
+def _parse(raw: bytes, kind: type) -> int | datetime:
+    if kind is datetime:
+        micros = int.from_bytes(raw, "big", signed=True)
+        micros = min(max(micros, _MIN_MICROS), _MAX_MICROS)
+        return _EPOCH + timedelta(microseconds=micros)
+    return min(int.from_bytes(raw, "big"), _MAX_ID)
 
 
 def page(rows: Sequence[T], limit: int, key: Callable[[T], tuple]) -> Page[T]:

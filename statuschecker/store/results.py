@@ -18,6 +18,7 @@ from statuschecker.rules import periods
 from statuschecker.rules.periods import OpenPeriod, StateChange
 from statuschecker.store import partitions, rollups
 from statuschecker.store.arrays import column, floats
+from statuschecker.text import storable
 
 _LOCK = text(
     "SELECT id FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
@@ -163,7 +164,7 @@ def _cleaned(outcome: CheckOutcome, limit: int = 2000) -> CheckOutcome:
     error = outcome.result.error
     if error is None:
         return outcome
-    text = error.replace("\x00", "\ufffd")[:limit]
+    text = storable(error)[:limit]
     return replace(outcome, result=replace(outcome.result, error=text))
 
 

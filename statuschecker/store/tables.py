@@ -97,10 +97,7 @@ services = Table(
     Column("alert_changed_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
     CheckConstraint("alert_state IN ('ok', 'alerting')", name="alert_state_kind"),
-    CheckConstraint(
-        "timeout_seconds >= 0.1 AND timeout_seconds <= 60 AND timeout_seconds <= interval_seconds",
-        name="timeout_range",
-    ),
+    CheckConstraint("timeout_seconds >= 0.1 AND timeout_seconds <= 60", name="timeout_range"),
     Index("ix_services_due", "next_check_at", postgresql_where=text("NOT paused")),
     # Names are unique per account (and among the services without an owner).
     Index("uq_services_owner_name", "owner_id", "name", unique=True),

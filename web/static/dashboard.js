@@ -263,6 +263,7 @@ function serviceCard(service) {
       el("span", { class: "url" }, service.url),
       service.paused && service.status !== "unknown" ? ` · ${stateWords(service.status).counted} before the pause` : null,
       ` · checked ${fmtTime(service.metric.last_checked_at)}`,
+      service.warnings.length ? el("span", { class: "warned" }, ` · ${service.warnings.length} warning(s)`) : null,
     ),
     statsTable(state.stats.short.get(service.id), state.stats.long.get(service.id), service.kind),
   );
@@ -339,6 +340,7 @@ async function refreshServiceView(id) {
       "article",
       { class: `card service detail ${stateClass(stateOf(service))}`, "data-service-id": service.id },
       el("header", {}, el("h2", {}, service.name), statusBadge(service)),
+      warningsList(service),
       facts(service),
       statsTable(short, long, service.kind),
       el("h3", {}, `Latest ${ticks.data.length} checks, time by phase`),
@@ -351,6 +353,12 @@ async function refreshServiceView(id) {
       ticksTable(ticks.data.slice(0, TICKS_LISTED), service.kind),
     ),
   );
+}
+
+// What will not work as the service's settings say (the API's `warnings`), above its facts.
+function warningsList(service) {
+  if (!service.warnings.length) return null;
+  return el("ul", { class: "warnings", "aria-label": "Warnings" }, service.warnings.map((w) => el("li", {}, w)));
 }
 
 function back() {
