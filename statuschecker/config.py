@@ -13,7 +13,7 @@ UrlList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    """Every setting statuschecker reads; the README lists them with their defaults."""
+    """Every setting statuschecker reads; docs/settings.md lists them with their defaults."""
 
     model_config = SettingsConfigDict(
         env_prefix="STATUSCHECKER_", env_file=".env", extra="ignore", frozen=True

@@ -47,11 +47,11 @@ def test_only_the_cli_starts_the_web_server() -> None:
     assert "uvicorn" not in top_level and "web.app" not in top_level
 
 
-def test_readme_lists_every_setting_with_its_default() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_settings_doc_lists_every_setting_with_its_default() -> None:
+    table = (ROOT / "docs" / "settings.md").read_text()
     for name, field in Settings.model_fields.items():
-        row = re.search(rf"^\| `STATUSCHECKER_{name.upper()}` \| ([^|]+) \|", readme, re.M)
-        assert row, f"README does not list STATUSCHECKER_{name.upper()}"
+        row = re.search(rf"^\| `STATUSCHECKER_{name.upper()}` \| ([^|]+) \|", table, re.M)
+        assert row, f"docs/settings.md does not list STATUSCHECKER_{name.upper()}"
         shown = row.group(1).strip().strip("`")
         default = field.default
         if default is None or field.default_factory is list:
@@ -70,6 +70,81 @@ def test_every_make_target_has_a_help_line() -> None:
     assert phony
     for target in phony.group(1).split():
         assert re.search(rf"^{target}:.*## \S", makefile, re.M), target
+
+
+def test_the_readme_names_every_make_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY: (.+)$", makefile, re.M)
+    assert phony
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"`make ([a-z-]+)`", readme))
+    assert set(phony.group(1).split()) - listed == set()
+
+
+def test_the_readme_is_a_front_page_that_links_every_doc() -> None:
+    """Reference material lives in docs/, one file per topic; the README stays short."""
+    readme = ROOT / "README.md"
+    assert readme.stat().st_size < 20_000
+    for doc in sorted((ROOT / "docs").glob("*.md")):
+        if doc.name != "README.md":
+            assert f"](docs/{doc.name}" in readme.read_text(), doc.name
+
+
+def _markdown_files() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _outside_code(text: str) -> str:
+    """The text without fenced code blocks and inline code spans."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+def _heading_slugs(path: Path) -> set[str]:
+    """The anchors GitHub gives a file's headings: lower case, punctuation dropped, spaces to
+    '-', a repeated slug numbered (`-1`, `-2`, ...)."""
+    slugs: set[str] = set()
+    text = re.sub(r"^```.*?^```", "", path.read_text(), flags=re.M | re.S)
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", text, re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        numbered, n = slug, 0
+        while numbered in slugs:
+            n += 1
+            numbered = f"{slug}-{n}"
+        slugs.add(numbered)
+    return slugs
+
+
+def test_github_slugs_are_made_like_github_makes_them() -> None:
+    path = ROOT / "docs" / "deployment.md"
+    assert "roles-api-and-pollers-apart" in _heading_slugs(path)
+    assert "running-against-an-external-postgresql" in _heading_slugs(path)
+    assert "restore-into-an-empty-database-then-bring-the-schema-to-this-version" not in (
+        _heading_slugs(path)
+    )  # a comment in a code block is no heading
+
+
+def test_every_relative_link_in_the_docs_leads_somewhere() -> None:
+    """README.md and docs/*.md: every relative link names a file or folder that exists and,
+    into a markdown file, an anchor one of its headings makes."""
+    broken = []
+    links = 0
+    for source in _markdown_files():
+        for target in re.findall(
+            r"\]\(([^)\s]+)(?: \"[^\"]*\")?\)", _outside_code(source.read_text())
+        ):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto:
+                continue
+            links += 1
+            path, _, anchor = target.partition("#")
+            where = (source.parent / path).resolve() if path else source
+            name = f"{source.relative_to(ROOT)}: {target}"
+            if not where.exists():
+                broken.append(f"{name} (no such file)")
+            elif anchor and where.suffix == ".md" and anchor not in _heading_slugs(where):
+                broken.append(f"{name} (no such heading)")
+    assert links > 20
+    assert broken == []
 
 
 def _string_schemas_without_bound(node: object, path: str = "") -> list[str]:
@@ -247,3 +322,18 @@ def test_every_url_the_contract_allows_is_one_a_check_takes(data: st.DataObject)
 @functools.cache
 def _schemas() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "openapispec.yaml").read_text())["components"]["schemas"]
+
+
+def test_a_check_result_is_declared_once_and_the_contract_shows_every_field() -> None:
+    """The fields of a check result come from `model.CheckResult` alone: the ticks' columns,
+    the recorder's insert and the history's mapping derive from it, and the contract's Tick
+    shows each, besides when it was checked and the certificate's days remaining."""
+    import dataclasses
+
+    from statuschecker.model import CheckResult
+    from statuschecker.store.tables import service_ticks
+
+    declared = {f.name for f in dataclasses.fields(CheckResult)}
+    assert declared <= set(service_ticks.c.keys())
+    shown = set(_schemas()["Tick"]["properties"])
+    assert shown == declared | {"checked_at", "cert_days_remaining"}
