@@ -1,5 +1,5 @@
-"""Domain errors, which the web adapter maps each to one problem response, and how to tell a
-database that is away from one that refuses."""
+"""Domain errors, which know nothing of HTTP (the web adapter maps each kind to one problem
+response, web/problems.py), and how to tell a database that is away from one that refuses."""
 
 from __future__ import annotations
 
@@ -9,21 +9,13 @@ from statuschecker.redaction import masked_text
 
 
 class DomainError(Exception):
-    """Base of the errors the service layer raises on purpose; carries an HTTP-free status.
-    Its detail is an answer too: the URLs it quotes are masked as answers mask them."""
-
-    status = 400
-    title = "Bad Request"
+    """Base of the errors the service layer and the store raise on purpose. Its detail is an
+    answer too: the URLs it quotes are masked as answers mask them."""
 
     def __init__(self, detail: str) -> None:
         detail = masked_text(detail)
         super().__init__(detail)
         self.detail = detail
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Response headers the error calls for."""
-        return {}
 
 
 class InvalidInput(DomainError):
@@ -33,57 +25,29 @@ class InvalidInput(DomainError):
 class Unauthorized(DomainError):
     """No credentials, or credentials that are wrong, expired or revoked."""
 
-    status = 401
-    title = "Unauthorized"
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The scheme to authenticate with (RFC 9110)."""
-        return {"WWW-Authenticate": "Bearer"}
-
 
 class Forbidden(DomainError):
     """The caller is known but may not do this (a read-only token, a limit, a policy)."""
-
-    status = 403
-    title = "Forbidden"
 
 
 class NotFound(DomainError):
     """The named thing does not exist (or is not the caller's)."""
 
-    status = 404
-    title = "Not Found"
-
 
 class Conflict(DomainError):
     """The request clashes with what is stored (for example a duplicate name)."""
-
-    status = 409
-    title = "Conflict"
 
 
 class TooManyRequests(DomainError):
     """Too many attempts in a while; `retry_after` says how many seconds to wait."""
 
-    status = 429
-    title = "Too Many Requests"
-
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 
-    @property
-    def headers(self) -> dict[str, str]:
-        """When to try again (RFC 9110)."""
-        return {"Retry-After": str(self.retry_after)}
-
 
 class Unavailable(DomainError):
     """A dependency (the database) cannot answer right now."""
-
-    status = 503
-    title = "Service Unavailable"
 
 
 def database_unreachable(exc: BaseException) -> bool:

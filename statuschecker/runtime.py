@@ -16,7 +16,7 @@ from statuschecker.model import AlertPolicy, Receiver
 from statuschecker.notifier import Notifier
 from statuschecker.poller import Poller
 from statuschecker.recorder import Recorder
-from statuschecker.service import ServiceRegistry
+from statuschecker.services.registry import ServiceRegistry
 from statuschecker.store.engine import create_db_engine
 
 

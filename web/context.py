@@ -7,7 +7,7 @@ from connexion.context import context, request, scope
 from statuschecker.accounts import Accounts
 from statuschecker.model import Caller, Visibility
 from statuschecker.runtime import Runtime
-from statuschecker.service import ServiceRegistry
+from statuschecker.services.registry import ServiceRegistry
 
 ANONYMOUS = Caller()
 

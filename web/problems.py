@@ -15,7 +15,8 @@ from connexion.problem import problem
 from sqlalchemy.exc import DBAPIError
 from starlette.responses import JSONResponse
 
-from statuschecker.errors import DomainError, database_unreachable
+from statuschecker import errors
+from statuschecker.errors import database_unreachable
 
 log = structlog.get_logger(__name__)
 
@@ -29,9 +30,28 @@ def response(
     return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
 
 
+DOMAIN_PROBLEMS: dict[type[errors.DomainError], tuple[int, str]] = {
+    errors.InvalidInput: (400, "Bad Request"),
+    errors.Unauthorized: (401, "Unauthorized"),
+    errors.Forbidden: (403, "Forbidden"),
+    errors.NotFound: (404, "Not Found"),
+    errors.Conflict: (409, "Conflict"),
+    errors.TooManyRequests: (429, "Too Many Requests"),
+    errors.Unavailable: (503, "Service Unavailable"),
+}
+"""The status and title of each kind of domain error."""
+
+
 def _domain_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    assert isinstance(exc, DomainError)
-    return problem(exc.status, exc.title, exc.detail, headers=exc.headers or None)
+    assert isinstance(exc, errors.DomainError)
+    kind = next(k for k in type(exc).__mro__ if k in DOMAIN_PROBLEMS)
+    status, title = DOMAIN_PROBLEMS[kind]
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"  # the scheme to authenticate with (RFC 6750)
+    if isinstance(exc, errors.TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    return problem(status, title, exc.detail, headers=headers or None)
 
 
 def _bad_request(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -112,7 +132,7 @@ def _database_error(request: ConnexionRequest, exc: Exception) -> ConnexionRespo
 def install(app: AsyncApp, allowed: Callable[[str], Iterable[str]]) -> None:
     """Register the handlers that turn exceptions into problem responses; `allowed` names the
     methods served at a path (see `allowed_methods`)."""
-    app.add_error_handler(DomainError, _domain_error)
+    app.add_error_handler(errors.DomainError, _domain_error)
     app.add_error_handler(BadRequestProblem, _bad_request)
     app.add_error_handler(NoCredentials, _no_credentials)
     app.add_error_handler(404, _no_route)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ from statuschecker.model import (
     AlertPolicy,
     ApiToken,
     Bucket,
+    CheckResult,
     Event,
     Page,
     Service,
@@ -18,7 +20,7 @@ from statuschecker.model import (
     User,
 )
 from statuschecker.redaction import masked_options, masked_url, redact
-from statuschecker.service import warnings
+from statuschecker.services.registration import warnings
 from statuschecker.stats import Stats
 from statuschecker.store.deliveries import DeliveryView
 from statuschecker.timefmt import rfc3339
@@ -195,25 +197,18 @@ def delivery_status(deliveries: list[DeliveryView]) -> str:
 
 
 def tick(value: Tick) -> dict[str, Any]:
-    """A stored check result as the API shows it."""
+    """A stored check result as the API shows it: every field of the result (times as RFC
+    3339), with the certificate's days remaining at the check."""
     r = value.result
+    fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(CheckResult)}
+    shown = {k: timestamp(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+    expires = r.cert_expires_at
     return {
         "checked_at": timestamp(value.checked_at),
-        "up": r.up,
-        "response_time_ms": r.response_time_ms,
-        "ttfb_ms": r.ttfb_ms,
-        "status_code": r.status_code,
-        "error": r.error,
-        "dns_ms": r.dns_ms,
-        "connect_ms": r.connect_ms,
-        "tls_ms": r.tls_ms,
-        "cert_expires_at": timestamp(r.cert_expires_at),
+        **shown,
         "cert_days_remaining": (
-            (r.cert_expires_at - value.checked_at).total_seconds() / 86400
-            if r.cert_expires_at
-            else None
+            (expires - value.checked_at).total_seconds() / 86400 if expires else None
         ),
-        "packet_loss_percent": r.packet_loss_percent,
     }
 
 

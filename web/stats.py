@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from statuschecker.service import HISTORY_WINDOWS
+from statuschecker.services.queries import HISTORY_WINDOWS
 from web import serialize
 from web.context import services, visible, visible_on_status
 from web.params import parse_time

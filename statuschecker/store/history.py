@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, text
 
-from statuschecker.model import CheckResult, Event, EventKind, Page, Tick
-from statuschecker.store import cursor
+from statuschecker.model import Event, EventKind, Page, Tick
+from statuschecker.store import cursor, result_columns
 from statuschecker.store.tables import service_events, service_ticks
 
 
@@ -64,18 +64,7 @@ def ticks_page(
             id=r["id"],
             service_id=r["service_id"],
             checked_at=r["checked_at"],
-            result=CheckResult(
-                up=r["up"],
-                response_time_ms=r["response_time_ms"],
-                ttfb_ms=r["ttfb_ms"],
-                status_code=r["status_code"],
-                error=r["error"],
-                dns_ms=r["dns_ms"],
-                connect_ms=r["connect_ms"],
-                tls_ms=r["tls_ms"],
-                cert_expires_at=r["cert_expires_at"],
-                packet_loss_percent=r["packet_loss_percent"],
-            ),
+            result=result_columns.result_of(r),
         )
         for r in conn.execute(query).mappings()
     ]

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, text
 from statuschecker.model import CheckOutcome
 from statuschecker.rules import periods
 from statuschecker.rules.periods import OpenPeriod, StateChange
-from statuschecker.store import partitions, rollups
+from statuschecker.store import partitions, result_columns, rollups
 from statuschecker.store.arrays import column, floats
 from statuschecker.text import storable
 
@@ -24,16 +24,14 @@ _LOCK = text(
     "SELECT id FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
 )
 
+_RESULT_CASTS = ", ".join(
+    f"CAST(:{name} AS {result_columns.sql_type(name)}[])" for name in result_columns.FIELD_TYPES
+)
 _INSERT_TICKS = text(
-    """
-    INSERT INTO service_ticks (service_id, checked_at, up, response_time_ms, ttfb_ms,
-        status_code, error, dns_ms, connect_ms, tls_ms, cert_expires_at, packet_loss_percent)
+    f"""
+    INSERT INTO service_ticks (service_id, checked_at, {", ".join(result_columns.FIELD_TYPES)})
     SELECT * FROM unnest(
-        CAST(:service_id AS bigint[]), CAST(:checked_at AS timestamptz[]),
-        CAST(:up AS boolean[]), CAST(:response_time_ms AS float8[]), CAST(:ttfb_ms AS float8[]),
-        CAST(:status_code AS smallint[]), CAST(:error AS text[]), CAST(:dns_ms AS float8[]),
-        CAST(:connect_ms AS float8[]), CAST(:tls_ms AS float8[]),
-        CAST(:cert_expires_at AS timestamptz[]), CAST(:packet_loss_percent AS float8[]))
+        CAST(:service_id AS bigint[]), CAST(:checked_at AS timestamptz[]), {_RESULT_CASTS})
     ON CONFLICT (service_id, checked_at) DO NOTHING
     RETURNING service_id, checked_at
     """
@@ -139,21 +137,16 @@ def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
 def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> set[tuple[int, datetime]]:
     """Insert the ticks not stored yet; the (service, time) of those inserted."""
     results = [o.result for o in outcomes]
+    values = {
+        name: (floats if kind is float else column)(getattr(r, name) for r in results)
+        for name, kind in result_columns.FIELD_TYPES.items()
+    }
     rows = conn.execute(
         _INSERT_TICKS,
         {
             "service_id": column(o.service_id for o in outcomes),
             "checked_at": column(o.checked_at for o in outcomes),
-            "up": column(bool(r.up) for r in results),
-            "response_time_ms": floats(r.response_time_ms for r in results),
-            "ttfb_ms": floats(r.ttfb_ms for r in results),
-            "status_code": column(r.status_code for r in results),
-            "error": column(r.error for r in results),
-            "dns_ms": floats(r.dns_ms for r in results),
-            "connect_ms": floats(r.connect_ms for r in results),
-            "tls_ms": floats(r.tls_ms for r in results),
-            "cert_expires_at": column(r.cert_expires_at for r in results),
-            "packet_loss_percent": floats(r.packet_loss_percent for r in results),
+            **values,
         },
     )
     return {(row.service_id, row.checked_at) for row in rows}

@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from statuschecker.store import result_columns
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -119,16 +121,7 @@ service_ticks = Table(
     Column("id", BigInteger, nullable=False, server_default=tick_ids.next_value()),
     _service_ref(),
     Column("checked_at", DateTime(timezone=True), nullable=False),
-    Column("up", Boolean, nullable=False),
-    Column("response_time_ms", Double, nullable=True),
-    Column("ttfb_ms", Double, nullable=True),
-    Column("status_code", SmallInteger, nullable=True),
-    Column("error", Text, nullable=True),
-    Column("dns_ms", Double, nullable=True),
-    Column("connect_ms", Double, nullable=True),
-    Column("tls_ms", Double, nullable=True),
-    Column("cert_expires_at", DateTime(timezone=True), nullable=True),
-    Column("packet_loss_percent", Double, nullable=True),
+    *result_columns.columns(),
     # One tick per service and moment: the recorder skips a tick it already holds.
     Index("uq_service_ticks_service_time", "service_id", "checked_at", unique=True),
     postgresql_partition_by="RANGE (checked_at)",

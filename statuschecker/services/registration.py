@@ -1,0 +1,113 @@
+"""A service's settings, checked and normalised in one place: what the contract cannot express
+about a registration or a change (the URL's kind, the options of its check, the alert policy,
+masked secrets sent back as they were shown), and what will not work as the settings say."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from statuschecker import checks
+from statuschecker.errors import Forbidden, InvalidInput
+from statuschecker.model import AlertPolicy, Service
+from statuschecker.notify.apprise_channel import valid_apprise_url
+from statuschecker.redaction import masked_url, redact, unmasked_headers, unmasked_url
+
+EDITABLE_FIELDS = frozenset(
+    {"name", "url", "interval_seconds", "timeout_seconds", "paused", "public"}
+)
+# Everything else a registration or change carries is an option of a check kind.
+CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy"}
+
+VerifyTarget = Callable[[str, Mapping[str, Any]], None]
+"""The private-target policy: raises when it refuses a URL (with its check options)."""
+
+
+def kind(url: str) -> str:
+    """The check kind of `url`; InvalidInput when no check handles it."""
+    try:
+        return checks.kind_of(url)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def check_options(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options for a service checking `url`, normalised; InvalidInput naming the fault."""
+    try:
+        return checks.validate_options(url, options)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def changed_values(
+    current: Service, changes: Mapping[str, Any], verify_target: VerifyTarget
+) -> dict[str, Any]:
+    """The stored values a change of `current` sets (the alert policy apart, see `policy`):
+    its editable fields, the kind of a new URL, and the check options merged with the stored
+    ones (null removes one) and checked against the URL. A URL or header sent back masked, as
+    it was shown, keeps its stored value."""
+    values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
+    if "url" in values:
+        values["url"] = unmasked_url(values["url"], current.url)
+        values["kind"] = kind(values["url"])
+    option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
+    if option_changes.get("headers"):
+        stored = current.check_options.get("headers") or {}
+        option_changes["headers"] = unmasked_headers(option_changes["headers"], stored)
+    if option_changes or "url" in values:
+        merged = {**current.check_options, **option_changes}
+        given = {k: v for k, v in merged.items() if v is not None}
+        url = values.get("url", current.url)
+        values["check_options"] = check_options(url, given)
+        verify_target(url, values["check_options"])
+    return values
+
+
+def policy(
+    base: AlertPolicy,
+    changes: Mapping[str, Any],
+    verify_target: VerifyTarget,
+    allow_own_apprise_urls: bool,
+) -> AlertPolicy:
+    """`base` with `changes` (a webhook URL sent back as shown keeps the stored one), its
+    webhooks verified by the target policy; without `allow_own_apprise_urls` (private targets
+    not allowed: apprise connects by itself, beyond the policy's reach), Forbidden when the
+    policy has apprise URLs of its own."""
+    merged = base.merged(_unmasked_webhooks(changes, base))
+    for hook in merged.webhooks:
+        parts = urlsplit(hook.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InvalidInput(f"a webhook needs an absolute http(s) URL: {hook.url!r}")
+        verify_target(hook.url, {})
+    if merged.apprise_urls and not allow_own_apprise_urls:
+        raise Forbidden(
+            "a service's own apprise URLs are not accepted while private targets are not "
+            "allowed (STATUSCHECKER_ALLOW_PRIVATE_TARGETS=false); use webhooks"
+        )
+    return merged
+
+
+def warnings(service: Service) -> list[str]:
+    """What will not work as `service`'s settings say, in words (see `checks.warnings`), and
+    its own apprise URLs that apprise cannot send to (their deliveries will fail)."""
+    found = checks.warnings(
+        service.url, service.check_options, service.interval_seconds, service.timeout_seconds
+    )
+    own = service.alert_policy or AlertPolicy()
+    found += [
+        f"apprise URL {redact('apprise', url)} is not one apprise can send to: its alerts will fail"
+        for url in own.apprise_urls
+        if not valid_apprise_url(url)
+    ]
+    return found
+
+
+def _unmasked_webhooks(changes: Mapping[str, Any], stored: AlertPolicy) -> Mapping[str, Any]:
+    """Alert policy changes where a webhook URL sent back as it was shown (masked) keeps the
+    stored URL shown so."""
+    if not changes.get("webhooks"):
+        return changes
+    shown = {masked_url(hook.url): hook.url for hook in stored.webhooks}
+    hooks = [{**hook, "url": shown.get(hook["url"], hook["url"])} for hook in changes["webhooks"]]
+    return {**changes, "webhooks": hooks}

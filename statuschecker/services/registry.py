@@ -1,0 +1,135 @@
+"""The service layer the API calls: registering, changing and deleting services (the write
+side, here) on top of the reads (`ServiceQueries`). Settings are checked in `registration`; a
+change is written in one transaction that announces it to the other processes, and the status
+cache follows what was committed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine
+
+from statuschecker import netpolicy
+from statuschecker.cache import StatusCache
+from statuschecker.changes import announce
+from statuschecker.config import Settings
+from statuschecker.errors import Forbidden
+from statuschecker.model import AlertPolicy, Caller, Service, Visibility
+from statuschecker.services import registration
+from statuschecker.services.health import Health, health
+from statuschecker.services.queries import ServiceQueries
+from statuschecker.store import accounts
+from statuschecker.store import services as store
+
+if TYPE_CHECKING:
+    from statuschecker.poller import Poller
+
+
+class ServiceRegistry(ServiceQueries):
+    """Operations on registered services, as the API offers them."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        cache: StatusCache,
+        settings: Settings,
+        alert_defaults: AlertPolicy,
+        poller: Poller | None = None,
+    ) -> None:
+        super().__init__(engine, cache, settings, alert_defaults)
+        self._poller = poller
+
+    def register(
+        self,
+        owner: Caller,
+        name: str,
+        url: str,
+        interval_seconds: int | None = None,
+        timeout_seconds: float | None = None,
+        alert_policy: Mapping[str, Any] | None = None,
+        public: bool = False,
+        **check_options: Any,
+    ) -> Service:
+        """Register a service of `owner`'s account; it is due at once. Defaults come from the
+        settings; a default timeout longer than the interval is shortened to the interval; the
+        alert policy is the settings' defaults with the fields given here. Forbidden beyond the
+        per-account limit."""
+        policy = self._policy(self._alert_defaults, alert_policy or {})
+        options = registration.check_options(url, check_options)
+        self._verify_target(url, options)
+        interval = interval_seconds or self._settings.default_interval_seconds
+        if timeout_seconds is None:
+            timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
+        values = {
+            "name": name,
+            "url": url,
+            "kind": registration.kind(url),
+            "interval_seconds": interval,
+            "timeout_seconds": timeout_seconds,
+            "alert_policy": policy.to_json(),
+            "check_options": options,
+            "owner_id": owner.user_id,
+            "public": public,
+        }
+        with self._engine.begin() as conn:
+            if owner.user_id is not None:
+                self._within_limit(conn, owner.user_id)
+            service_id = store.create(conn, values)
+            announce(conn, [service_id])
+            service = store.get(conn, service_id)
+        self._cache.put([service])
+        return self._present([service])[0]
+
+    def update(
+        self, service_id: int, changes: Mapping[str, Any], visibility: Visibility
+    ) -> Service:
+        """Change registration fields, `paused`, `public`, check options or alert policy
+        fields of a service of `visibility`; takes effect at the next check. Alert policy
+        fields not given keep their values."""
+        with self._engine.begin() as conn:
+            current = store.get(conn, service_id, visibility)
+            values = registration.changed_values(current, changes, self._verify_target)
+            if "alert_policy" in changes:
+                base = current.alert_policy or self._alert_defaults
+                values["alert_policy"] = self._policy(base, changes["alert_policy"]).to_json()
+            if values:
+                store.change(conn, service_id, values)
+                announce(conn, [service_id])
+            service = store.get(conn, service_id)
+        self._cache.put([service])
+        return self._present([service])[0]
+
+    def delete(self, service_id: int, visibility: Visibility) -> None:
+        """Delete a service `visibility` admits with its whole history."""
+        with self._engine.begin() as conn:
+            store.remove(conn, service_id, visibility)
+            announce(conn, [service_id])
+        self._cache.drop(service_id)
+
+    def health(self) -> Health:
+        """Whether the database answers and the poller turns."""
+        poller = self._poller
+        state = None if poller is None else (lambda: (poller.condition(), len(poller.buffer)))
+        return health(self._engine, state)
+
+    def _policy(self, base: AlertPolicy, changes: Mapping[str, Any]) -> AlertPolicy:
+        allow = self._settings.allow_private_targets
+        return registration.policy(base, changes, self._verify_target, allow)
+
+    def _verify_target(self, url: str, options: Mapping[str, Any]) -> None:
+        """Forbidden when the private-target policy refuses `url` (with its options)."""
+        if self._settings.allow_private_targets:
+            return
+        try:
+            netpolicy.verify_url(url, options)
+        except ValueError as exc:  # a valid request the installation's policy refuses
+            raise Forbidden(str(exc)) from exc
+
+    def _within_limit(self, conn: Connection, owner_id: int) -> None:
+        """Forbidden when the account has as many services as it may (its row is locked until
+        the registration commits, so concurrent registrations cannot overshoot)."""
+        accounts.get_user(conn, owner_id, lock=True)
+        limit = self._settings.max_services_per_user
+        if store.count_owned(conn, owner_id) >= limit:
+            raise Forbidden(f"an account may have at most {limit} services; delete one first")
