@@ -15,11 +15,11 @@ from types import FrameType
 import structlog
 from pydantic import ValidationError
 
-from statuschecker import logs
-from statuschecker.config import Settings
-from statuschecker.embedded_db import EmbeddedPostgres, running_url
 from statuschecker.errors import DomainError
 from statuschecker.store.engine import migrate
+from statuschecker.system import logs
+from statuschecker.system.config import Settings
+from statuschecker.system.embedded_db import EmbeddedPostgres, running_url
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +89,7 @@ def serve_api(settings: Settings, with_poller: bool | None) -> None:
 def cmd_poller(settings: Settings, processes: int | None, metrics_port: int | None) -> None:
     """Migrate, then run poller worker processes (one per core unless told otherwise) with their
     summed work metrics on /metrics, until SIGTERM or SIGINT."""
-    from statuschecker.processes import PollerProcesses
+    from statuschecker.polling.supervisor import PollerProcesses
 
     count = processes or settings.poller_processes or os.cpu_count() or 1
     port = settings.poller_metrics_port if metrics_port is None else metrics_port
@@ -121,7 +121,7 @@ def cmd_db(settings: Settings, action: str) -> None:
 def cmd_user_add(settings: Settings, email: str, admin: bool) -> None:
     """Create an account whatever the sign-up policy; the password is asked for on a terminal
     and read from the first line of standard input otherwise."""
-    from statuschecker.accounts import Accounts
+    from statuschecker.accounts.users import Accounts
     from statuschecker.store.engine import create_db_engine
 
     if sys.stdin.isatty():

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
+from statuschecker.redaction import redact
+
 Status = Literal["up", "down", "unknown"]
 EventKind = Literal["uptime", "downtime"]
 T = TypeVar("T")
@@ -306,3 +308,36 @@ class Visibility:
         if self.public_only or (self.with_public and service.public):
             return service.public
         return self.owner_id is None or service.owner_id == self.owner_id
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed delivery with everything sending it needs: the receiver, the alert and its
+    service's URL. Target and secret stay out of `repr` (apprise URLs carry tokens)."""
+
+    id: int
+    channel: str
+    target: str = field(repr=False)
+    secret: str | None = field(repr=False)
+    attempts: int
+    alert: Alert
+    service_url: str
+
+    @property
+    def redacted_target(self) -> str:
+        """The target as it may be logged or shown."""
+        return redact(self.channel, self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """A delivery's state as the API shows it: the target redacted, no secret."""
+
+    id: int
+    channel: str
+    target: str
+    status: str
+    attempts: int
+    last_error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None  # None unless still pending

@@ -7,17 +7,18 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from statuschecker.accounts import Accounts
+from statuschecker.accounts.users import Accounts
 from statuschecker.cache import StatusCache
-from statuschecker.changes import ChangeListener
-from statuschecker.config import Settings
-from statuschecker.metrics import ServiceStateCollector, WorkMetrics, service_series_served
+from statuschecker.metrics.collectors import ServiceStateCollector, service_series_served
+from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import AlertPolicy, Receiver
-from statuschecker.notifier import Notifier
-from statuschecker.poller import Poller
-from statuschecker.recorder import Recorder
+from statuschecker.notify.outbox import Notifier
+from statuschecker.polling.poller import Poller
+from statuschecker.polling.recorder import Recorder
 from statuschecker.services.registry import ServiceRegistry
 from statuschecker.store.engine import create_db_engine
+from statuschecker.system.changes import ChangeListener
+from statuschecker.system.config import Settings
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from statuschecker import credentials
+from statuschecker.accounts import credentials
 from statuschecker.model import Caller, User, Visibility
 
 UNOWNED = Caller()

@@ -22,12 +22,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from waiting import wait_until
 
-from statuschecker import credentials
-from statuschecker.config import Settings
-from statuschecker.embedded_db import EmbeddedPostgres
+from statuschecker.accounts import credentials
 from statuschecker.runtime import Runtime
 from statuschecker.store import accounts as account_store
 from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
+from statuschecker.system.config import Settings
+from statuschecker.system.embedded_db import EmbeddedPostgres
 from web.app import create_app
 
 

@@ -19,12 +19,12 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from statuschecker import credentials
-from statuschecker.config import Settings
+from statuschecker.accounts import credentials
 from statuschecker.errors import InvalidInput, TooManyRequests
 from statuschecker.model import Caller
 from statuschecker.runtime import Runtime
 from statuschecker.store.engine import create_db_engine
+from statuschecker.system.config import Settings
 from web.app import create_app
 
 PROBLEM = "application/problem+json"

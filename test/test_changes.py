@@ -12,9 +12,9 @@ from accounts import ALL, Account
 from sqlalchemy import Engine, text
 from waiting import wait_until
 
-from statuschecker.changes import MAX_PAYLOAD, ChangeListener, _payloads, announce
 from statuschecker.model import CheckOutcome, CheckResult
 from statuschecker.runtime import Runtime
+from statuschecker.system.changes import MAX_PAYLOAD, ChangeListener, _payloads, announce
 
 DOWN = CheckResult(up=False, error="connection refused")
 

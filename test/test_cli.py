@@ -16,7 +16,7 @@ from accounts import PASSWORD
 from targets import Target, closed_port_url, free_port
 from waiting import wait_until
 
-from statuschecker.embedded_db import EmbeddedPostgres
+from statuschecker.system.embedded_db import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parents[1]
 

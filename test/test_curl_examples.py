@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from targets import Target
 from waiting import wait_until
 
-from statuschecker.config import Settings
+from statuschecker.system.config import Settings
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 EXPECTED = {

@@ -14,7 +14,7 @@ import psutil
 import psycopg
 import pytest
 
-from statuschecker.embedded_db import EmbeddedPostgres, running_url
+from statuschecker.system.embedded_db import EmbeddedPostgres, running_url
 
 
 def postgres_processes(data_dir: Path) -> list[psutil.Process]:
@@ -118,7 +118,7 @@ CHILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from statuschecker.embedded_db import EmbeddedPostgres
+    from statuschecker.system.embedded_db import EmbeddedPostgres
     print("URL=" + EmbeddedPostgres(Path(sys.argv[1])).start(), flush=True)
     time.sleep(120)
     """

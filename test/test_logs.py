@@ -16,8 +16,8 @@ import logging
 
 import structlog
 
-from statuschecker import logs
-from statuschecker.config import Settings
+from statuschecker.system import logs
+from statuschecker.system.config import Settings
 from statuschecker.notify.apprise_channel import valid_apprise_url
 
 logs.configure(Settings(_env_file=None, log_format="json", log_level="info"))
@@ -33,7 +33,7 @@ logging.getLogger("httpx").warning(
     "GET https://bot:PWSECRET1@api.example.test/x?token=QSECRET2&page=3 failed"
 )
 logging.getLogger("sqlalchemy.pool").warning("lost postgresql://app:PWSECRET2@db.test/app")
-structlog.get_logger("statuschecker.recorder").warning(
+structlog.get_logger("statuschecker.polling.recorder").warning(
     "service.state_changed", reason="redirect to https://u:PWSECRET3@x.test/?sig=QSECRET3"
 )
 try:
@@ -64,7 +64,7 @@ def test_no_log_line_carries_a_secret_whoever_writes_it() -> None:
         "GET https://bot:********@api.example.test/x?token=********&page=3 failed"
     )
     assert by_logger["sqlalchemy.pool"]["event"] == "lost postgresql://app:********@db.test/app"
-    assert by_logger["statuschecker.recorder"]["reason"] == (
+    assert by_logger["statuschecker.polling.recorder"]["reason"] == (
         "redirect to https://u:********@x.test/?sig=********"
     )
     assert (

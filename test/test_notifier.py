@@ -20,11 +20,11 @@ from structlog.testing import capture_logs
 from targets import closed_port_url
 from waiting import wait_until
 
-from statuschecker.config import Settings
-from statuschecker.notifier import Notifier
 from statuschecker.notify import apprise_channel, webhook
+from statuschecker.notify.outbox import Notifier
 from statuschecker.redaction import redact
 from statuschecker.store import deliveries
+from statuschecker.system.config import Settings
 
 
 def notifier(db: Engine, settings: Settings, **overrides: Any) -> Notifier:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from statuschecker.local_schedule import LocalSchedule
 from statuschecker.model import Assignment, CheckOutcome, CheckResult, CheckSpec
-from statuschecker.results_buffer import ResultsBuffer
+from statuschecker.polling.local_schedule import LocalSchedule
+from statuschecker.polling.results_buffer import ResultsBuffer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

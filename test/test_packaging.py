@@ -32,10 +32,10 @@ BUILD_INPUTS = (
 
 PROBE = """
 import json, statuschecker, web
-from statuschecker import logs
+from statuschecker.system import logs
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from statuschecker.config import Settings
+from statuschecker.system.config import Settings
 from statuschecker.resources import MIGRATIONS_DIR, SPEC
 from statuschecker.runtime import Runtime
 from web.app import create_app

@@ -24,9 +24,9 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from targets import Target
 from waiting import wait_until
 
-from statuschecker import credentials
-from statuschecker.config import Settings
+from statuschecker.accounts import credentials
 from statuschecker.runtime import Runtime
+from statuschecker.system.config import Settings
 from web.app import create_app
 from web.pages import STATIC
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Engine, create_engine, text
 
-from statuschecker import retention
+from statuschecker.polling import retention
 from statuschecker.store import partitions
 
 

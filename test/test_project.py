@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from statuschecker.config import Settings
+from statuschecker.system.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = {"connexion", "starlette", "uvicorn"}

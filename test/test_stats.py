@@ -13,8 +13,8 @@ import pytest
 from accounts import Account
 from sqlalchemy import func, select
 
-from statuschecker import retention
 from statuschecker.model import CheckOutcome, CheckResult
+from statuschecker.polling import retention
 from statuschecker.rules.buckets import outcome_of
 from statuschecker.runtime import Runtime
 from statuschecker.store.tables import service_ticks

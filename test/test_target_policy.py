@@ -27,12 +27,12 @@ from receivers import Receiver
 from sqlalchemy import Engine
 from targets import Target, free_port
 
-from statuschecker import netpolicy
 from statuschecker.checks import dns, icmp, run_check
-from statuschecker.config import Settings
 from statuschecker.model import CheckLimits, CheckResult, CheckSpec
-from statuschecker.notifier import Notifier, webhook_client
+from statuschecker.net import policy as netpolicy
 from statuschecker.notify import DeliveryError, webhook
+from statuschecker.notify.outbox import Notifier, webhook_client
+from statuschecker.system.config import Settings
 
 REFUSED = CheckLimits(allow_private_targets=False)
 LOOPBACK = "refused by target policy: 127.0.0.1 is a loopback address"

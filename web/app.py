@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from statuschecker.credentials import bearer_matches
-from statuschecker.metrics import service_series_served
+from statuschecker.metrics import server as metrics_server
+from statuschecker.metrics.collectors import service_series_served
 from statuschecker.resources import SPEC
 from statuschecker.runtime import Runtime
 from web import pages, problems
@@ -54,10 +54,11 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
         )
 
     async def metrics(request: Request) -> Response:
-        authorization = request.headers.get("authorization", "")
-        if metrics_token is not None and not bearer_matches(authorization, metrics_token):
-            detail = "/metrics needs its token"
-            return problems.response(401, "Unauthorized", detail, {"WWW-Authenticate": "Bearer"})
+        if not metrics_server.scrape_allowed(
+            metrics_token, request.headers.get("authorization", "")
+        ):
+            headers = {"WWW-Authenticate": "Bearer"}
+            return problems.response(401, "Unauthorized", metrics_server.REFUSED, headers)
         body = await run_in_threadpool(generate_latest, runtime.registry)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 

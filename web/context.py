@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connexion.context import context, request, scope
 
-from statuschecker.accounts import Accounts
+from statuschecker.accounts.users import Accounts
 from statuschecker.model import Caller, Visibility
 from statuschecker.runtime import Runtime
 from statuschecker.services.registry import ServiceRegistry

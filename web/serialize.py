@@ -12,6 +12,7 @@ from statuschecker.model import (
     ApiToken,
     Bucket,
     CheckResult,
+    DeliveryView,
     Event,
     Page,
     Service,
@@ -21,8 +22,7 @@ from statuschecker.model import (
 )
 from statuschecker.redaction import masked_options, masked_url, redact
 from statuschecker.services.registration import warnings
-from statuschecker.stats import Stats
-from statuschecker.store.deliveries import DeliveryView
+from statuschecker.services.stats import Stats
 from statuschecker.timefmt import rfc3339
 
 JSON = {"Content-Type": "application/json"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from statuschecker.config import Settings
 from statuschecker.store.engine import sqlalchemy_url
 from statuschecker.store.tables import metadata
+from statuschecker.system.config import Settings
 
 config = context.config
 

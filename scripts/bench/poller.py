@@ -60,14 +60,14 @@ import servers
 from sqlalchemy import Engine, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
-from statuschecker import logs
+from statuschecker.accounts.credentials import hash_password, issue_access_token, signing_key
 from statuschecker.checks import kind_of
-from statuschecker.config import Settings
-from statuschecker.credentials import hash_password, issue_access_token, signing_key
-from statuschecker.embedded_db import EmbeddedPostgres
 from statuschecker.store.accounts import create_user
 from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
 from statuschecker.store.tables import service_metrics, service_ticks, services
+from statuschecker.system import logs
+from statuschecker.system.config import Settings
+from statuschecker.system.embedded_db import EmbeddedPostgres
 
 API_PATH = "/v1/services?limit=100"
 GRACE_SECONDS = 5.0  # the poller runs on this long after the window, for late checks

@@ -37,11 +37,11 @@ import servers
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select
 
-from statuschecker.config import Settings
-from statuschecker.credentials import issue_access_token, signing_key
+from statuschecker.accounts.credentials import issue_access_token, signing_key
 from statuschecker.runtime import Runtime
 from statuschecker.store.engine import create_db_engine
 from statuschecker.store.tables import service_ticks
+from statuschecker.system.config import Settings
 
 _profiles: list[tuple[threading.Thread | None, cProfile.Profile]] = []
 _thread_run = threading.Thread.run

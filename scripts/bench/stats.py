@@ -9,9 +9,9 @@ of minutes to hours. Every batch goes through `statuschecker.store.results.write
 own transaction, so ticks, metrics, hourly rollups and events agree. The windows are then timed
 twice, with every tick kept and after pruning to the default 30-day retention (the production
 shape), each time after `VACUUM ANALYZE` and after topping the ticks up to the present:
-`statuschecker.stats.compute` directly and the HTTP requests through the app's test client. For
-each window the statement that took most of the compute time is named; `--explain` prints its
-plan when the window's median is over `--slow-ms`.
+`statuschecker.services.stats.compute` directly and the HTTP requests through the app's test
+client. For each window the statement that took most of the compute time is named; `--explain`
+prints its plan when the window's median is over `--slow-ms`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, event, func, select, text
 
-from statuschecker import retention, stats
-from statuschecker.config import Settings
 from statuschecker.model import CheckOutcome, CheckResult
+from statuschecker.polling import retention
 from statuschecker.runtime import Runtime
+from statuschecker.services import stats
 from statuschecker.store import results, rollups
 from statuschecker.store.tables import (
     service_events,
@@ -46,6 +46,7 @@ from statuschecker.store.tables import (
     service_rollups,
     service_ticks,
 )
+from statuschecker.system.config import Settings
 
 
 def _load_poller_bench() -> ModuleType:

@@ -39,7 +39,7 @@ from dns.rdtypes.IN.SRV import SRV
 
 from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
-from statuschecker.netpolicy import TargetRefused, refuse_forbidden
+from statuschecker.net.policy import TargetRefused, refuse_forbidden
 
 _RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA")
 _DEFAULT_RECORD_TYPE = "A"

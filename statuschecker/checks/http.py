@@ -49,8 +49,8 @@ from statuschecker.checks import expectations
 from statuschecker.checks.expectations import Expectations
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
+from statuschecker.net.policy import TargetRefused, guard
 from statuschecker.net.tls import client_context, peer_cert_expiry
-from statuschecker.netpolicy import TargetRefused, guard
 from statuschecker.text import storable
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -51,7 +51,7 @@ from icmplib.utils import unique_identifier
 
 from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
-from statuschecker.netpolicy import TargetRefused, refuse_forbidden
+from statuschecker.net.policy import TargetRefused, refuse_forbidden
 
 Mode = Literal["unprivileged", "privileged"]
 

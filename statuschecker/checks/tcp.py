@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
-from statuschecker.netpolicy import TargetRefused, refuse_forbidden
+from statuschecker.net.policy import TargetRefused, refuse_forbidden
 
 MAX_BODY_CHARS = 65_536
 MAX_BODY_CONTAINS_CHARS = 4096

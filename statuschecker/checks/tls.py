@@ -22,8 +22,8 @@ from typing import Any
 from statuschecker.checks.tcp import Address, Phases, address, connect, resolve
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
+from statuschecker.net.policy import TargetRefused
 from statuschecker.net.tls import client_context, peer_cert_expiry
-from statuschecker.netpolicy import TargetRefused
 
 DEFAULT_PORT = 443
 DEFAULT_MIN_CERT_DAYS = 14

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from statuschecker.store.deliveries import Delivery
+from statuschecker.model import Delivery
 from statuschecker.timefmt import rfc3339
 
 

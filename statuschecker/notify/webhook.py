@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from statuschecker.net.errors import describe_error
-from statuschecker.netpolicy import TargetRefused
+from statuschecker.net.policy import TargetRefused
 from statuschecker.notify import DeliveryError
 
 USER_AGENT = "statuschecker"

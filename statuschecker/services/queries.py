@@ -12,14 +12,13 @@ from cachetools import TTLCache
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker import stats
 from statuschecker.cache import StatusCache
-from statuschecker.config import Settings
 from statuschecker.errors import NotFound, database_unreachable
 from statuschecker.model import (
     Alert,
     AlertPolicy,
     Bucket,
+    DeliveryView,
     Event,
     Page,
     Service,
@@ -28,11 +27,12 @@ from statuschecker.model import (
     Uptime,
     Visibility,
 )
-from statuschecker.stats import Stats
+from statuschecker.services import stats
+from statuschecker.services.stats import Stats
 from statuschecker.store import alerts as alert_store
 from statuschecker.store import deliveries, history, rollups
 from statuschecker.store import services as store
-from statuschecker.store.deliveries import DeliveryView
+from statuschecker.system.config import Settings
 
 UPTIME_TTL_SECONDS = 60.0
 # The history windows: hours per bucket and how many buckets.

@@ -10,20 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
-from statuschecker import netpolicy
 from statuschecker.cache import StatusCache
-from statuschecker.changes import announce
-from statuschecker.config import Settings
 from statuschecker.errors import Forbidden
 from statuschecker.model import AlertPolicy, Caller, Service, Visibility
+from statuschecker.net import policy as netpolicy
 from statuschecker.services import registration
 from statuschecker.services.health import Health, health
 from statuschecker.services.queries import ServiceQueries
 from statuschecker.store import accounts
 from statuschecker.store import services as store
+from statuschecker.system.changes import announce
+from statuschecker.system.config import Settings
 
 if TYPE_CHECKING:
-    from statuschecker.poller import Poller
+    from statuschecker.polling.poller import Poller
 
 
 class ServiceRegistry(ServiceQueries):

@@ -4,12 +4,11 @@ and showing their state without secrets."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import Connection, extract, func, or_, select, update
 
-from statuschecker.model import Alert
+from statuschecker.model import Delivery, DeliveryView
 from statuschecker.redaction import redact
 from statuschecker.store.alerts import alert_of
 from statuschecker.store.tables import alert_deliveries, alerts, services
@@ -17,39 +16,6 @@ from statuschecker.store.tables import alert_deliveries, alerts, services
 MAX_ERROR_CHARS = 500  # last_error is cut to this length
 
 _d = alert_deliveries
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A claimed delivery with everything sending it needs: the receiver, the alert and its
-    service's URL. Target and secret stay out of `repr` (apprise URLs carry tokens)."""
-
-    id: int
-    channel: str
-    target: str = field(repr=False)
-    secret: str | None = field(repr=False)
-    attempts: int
-    alert: Alert
-    service_url: str
-
-    @property
-    def redacted_target(self) -> str:
-        """The target as it may be logged or shown."""
-        return redact(self.channel, self.target)
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryView:
-    """A delivery's state as the API shows it: the target redacted, no secret."""
-
-    id: int
-    channel: str
-    target: str
-    status: str
-    attempts: int
-    last_error: str | None
-    delivered_at: datetime | None
-    next_attempt_at: datetime | None  # None unless still pending
 
 
 def claim_due(conn: Connection, limit: int, lease_seconds: float) -> list[Delivery]:

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, text
 
-from statuschecker import histogram
 from statuschecker.model import Bucket, CheckOutcome, Uptime
+from statuschecker.rules import histogram
 from statuschecker.rules.buckets import GRANULARITIES, bucket_of, hour_of, outcome_of
 from statuschecker.store.arrays import column, floats
 

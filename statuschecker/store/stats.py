@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from statuschecker import histogram
 from statuschecker.model import CheckResult
+from statuschecker.rules import histogram
 from statuschecker.rules.buckets import Source, outcome_of
 
 

@@ -175,7 +175,7 @@ service_events = Table(
 
 # Rollups of ticks per hour and per day (UTC), kept when raw ticks are pruned. Response-time and
 # TTFB figures cover successful checks; `rt_histogram` counts them per log-spaced bucket of
-# statuschecker.histogram (sparse: {bucket index: count}).
+# statuschecker.rules.histogram (sparse: {bucket index: count}).
 service_rollups = Table(
     "service_rollups",
     metadata,

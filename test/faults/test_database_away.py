@@ -18,12 +18,12 @@ from sqlalchemy import Engine, text
 from targets import Target
 from waiting import wait_until
 
-from statuschecker import credentials
-from statuschecker.config import Settings
-from statuschecker.embedded_db import EmbeddedPostgres
+from statuschecker.accounts import credentials
 from statuschecker.runtime import Runtime
 from statuschecker.store import accounts as account_store
 from statuschecker.store.engine import migrate
+from statuschecker.system.config import Settings
+from statuschecker.system.embedded_db import EmbeddedPostgres
 from web.app import create_app
 
 INTERVAL = 1  # seconds between checks of every service

@@ -30,7 +30,7 @@ from sqlalchemy.pool import NullPool
 from targets import Target, free_port
 from waiting import wait_until
 
-from statuschecker.embedded_db import EmbeddedPostgres, running_url
+from statuschecker.system.embedded_db import EmbeddedPostgres, running_url
 
 SHUTDOWN_SECONDS = 2.0  # poller_shutdown_seconds, as Role sets it
 SHUTDOWN_MARGIN = 10.0  # uvicorn, the last batch, stopping PostgreSQL, on a slow machine

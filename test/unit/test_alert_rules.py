@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from statuschecker.histogram import bounds, bucket_of, count, merge, quantile
 from statuschecker.model import AlertPolicy, Receiver, Webhook
 from statuschecker.rules.alerts import (
     Subject,
@@ -17,6 +16,7 @@ from statuschecker.rules.alerts import (
     message,
     recipients,
 )
+from statuschecker.rules.histogram import bounds, bucket_of, count, merge, quantile
 
 AVAILABILITY_ONLY = AlertPolicy(availability_threshold_percent=80, min_checks=2)
 FAILURES_ONLY = AlertPolicy(

@@ -12,12 +12,12 @@ import structlog
 from sqlalchemy import Connection, Engine
 
 from statuschecker.cache import StatusCache
-from statuschecker.changes import announce
-from statuschecker.metrics import WorkMetrics
+from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Receiver
 from statuschecker.rules import alerts as rules
 from statuschecker.store import alerts, results, schedule
 from statuschecker.store import services as service_store
+from statuschecker.system.changes import announce
 
 log = structlog.get_logger(__name__)
 

@@ -1,95 +1,20 @@
-"""Prometheus collectors, in two kinds that never overlap:
-
-* `ServiceStateCollector` — the per-service series, read from the database at scrape time, so
-  however many pollers and API processes run, each service has exactly one series and a
-  deleted or renamed service's old series is gone at the next scrape. The API serves them,
-  unless anyone may sign up and no metrics token is set (`service_series_served`).
-* `WorkMetrics` — what this process did: checks by result, check duration, schedule lag,
-  recorder batches and rows (the write rate), results waiting to be written or given up, and
-  whether the database answers. A poller process serves them (summed over its worker processes
-  by prometheus_client's multiprocess mode); in `statuschecker run` they sit next to the
-  per-service series on the API's /metrics.
-"""
+"""What this process did: checks by result, check duration, schedule lag, recorder batches and
+rows (the write rate), results waiting to be written or given up, and whether the database
+answers. A poller process serves them (summed over its worker processes by prometheus_client's
+multiprocess mode); in `statuschecker run` they sit next to the per-service series on the API's
+/metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.config import Settings
 from statuschecker.model import CheckOutcome
-from statuschecker.store import current
 
-log = structlog.get_logger(__name__)
-
-_LABELS = ("service_id", "service_name")
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30, 60)
 _BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-
-
-def service_series_served(settings: Settings) -> bool:
-    """Whether /metrics serves the per-service series. Their labels name every account's
-    services, so not while anyone may sign up and no metrics token keeps strangers out."""
-    return settings.metrics_token is not None or settings.signup_policy != "open"
-
-
-class ServiceStateCollector(Collector):
-    """Per-service series from the database, read at each scrape (labels: id and name, never
-    the URL). A scrape the database cannot answer logs a warning and shows no service series."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def describe(self) -> Iterable[Metric]:
-        """The families, without touching the database (used when registering)."""
-        return self._families()
-
-    def collect(self) -> Iterable[Metric]:
-        """The families with one sample per service (and result, for the counter)."""
-        up, response_time, checks = families = self._families()
-        try:
-            with self._engine.connect() as conn:
-                states = current.states(conn)
-        except SQLAlchemyError as exc:
-            log.warning("metrics.services_unavailable", error=str(exc).splitlines()[0])
-            return families
-        for state in states:
-            labels = [str(state.service_id), state.name]
-            if state.up is not None:
-                up.add_metric(labels, 1.0 if state.up else 0.0)
-            if state.response_time_ms is not None:
-                response_time.add_metric(labels, state.response_time_ms / 1000)
-            checks.add_metric([*labels, "up"], state.up_count)
-            checks.add_metric([*labels, "down"], state.down_count)
-        return families
-
-    @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, CounterMetricFamily]:
-        return (
-            GaugeMetricFamily(
-                "statuschecker_service_up",
-                "1 when the service's last check succeeded, 0 when it failed",
-                labels=_LABELS,
-            ),
-            GaugeMetricFamily(
-                "statuschecker_service_response_time_seconds",
-                "Response time of the service's last check",
-                labels=_LABELS,
-            ),
-            CounterMetricFamily(
-                "statuschecker_service_checks",
-                "Checks recorded for the service, by result",
-                labels=(*_LABELS, "result"),
-            ),
-        )
 
 
 class WorkMetrics:

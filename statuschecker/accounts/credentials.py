@@ -16,7 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import SecretStr
 
-from statuschecker.config import Settings
+from statuschecker.system.config import Settings
 
 API_TOKEN_PREFIX = "sc_"
 JWT_ALGORITHM = "HS256"

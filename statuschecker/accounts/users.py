@@ -13,8 +13,8 @@ from cachetools import TTLCache
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker import credentials
-from statuschecker.config import Settings
+from statuschecker.accounts import credentials
+from statuschecker.accounts.ratelimit import AttemptLimiter
 from statuschecker.errors import (
     Forbidden,
     InvalidInput,
@@ -23,8 +23,8 @@ from statuschecker.errors import (
     database_unreachable,
 )
 from statuschecker.model import ApiToken, Caller, Page, User
-from statuschecker.ratelimit import AttemptLimiter
 from statuschecker.store import accounts as store
+from statuschecker.system.config import Settings
 
 log = structlog.get_logger(__name__)
 

@@ -7,8 +7,8 @@ import sys
 
 import structlog
 
-from statuschecker.config import Settings
 from statuschecker.redaction import scrub_log_fields
+from statuschecker.system.config import Settings
 
 
 def configure(settings: Settings) -> None:

@@ -9,8 +9,7 @@ from typing import Literal
 
 from sqlalchemy import Connection
 
-from statuschecker import histogram
-from statuschecker.rules import buckets
+from statuschecker.rules import buckets, histogram
 from statuschecker.rules.buckets import Part, hour_of
 from statuschecker.store import stats as queries
 from statuschecker.store.history import pruned_before

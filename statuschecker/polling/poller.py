@@ -14,17 +14,17 @@ import structlog
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from statuschecker import retention
 from statuschecker.checks import run_check
-from statuschecker.config import Settings
 from statuschecker.errors import database_unreachable
-from statuschecker.local_schedule import LocalSchedule
-from statuschecker.loopthread import LoopThread
-from statuschecker.metrics import WorkMetrics
+from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import Assignment, CheckLimits, CheckOutcome
-from statuschecker.recorder import Recorder
-from statuschecker.results_buffer import ResultsBuffer
+from statuschecker.polling import retention
+from statuschecker.polling.local_schedule import LocalSchedule
+from statuschecker.polling.recorder import Recorder
+from statuschecker.polling.results_buffer import ResultsBuffer
 from statuschecker.store import schedule
+from statuschecker.system.config import Settings
+from statuschecker.system.loopthread import LoopThread
 
 log = structlog.get_logger(__name__)
 

@@ -1,5 +1,6 @@
-"""`statuschecker poller`: N worker processes, each a poller claiming its own share of the due
-services through the database leases, supervised by the parent that started them.
+"""`statuschecker poller`: N worker processes (`polling.worker`), each a poller claiming its
+own share of the due services through the database leases, supervised by the parent that
+started them.
 
 The parent
 1. makes a fresh directory for prometheus_client's multiprocess mode and names it in
@@ -27,23 +28,21 @@ import multiprocessing.connection
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
-from socketserver import ThreadingMixIn
 from types import FrameType
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIServer
 
 import structlog
 
-from statuschecker import logs
-from statuschecker.config import Settings
-from statuschecker.credentials import bearer_matches
+from statuschecker.metrics import server as metrics_server
+from statuschecker.polling.worker import worker_main
+from statuschecker.system.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -186,34 +185,14 @@ class PollerProcesses:
     def _serve_metrics(self) -> WSGIServer:
         """Serve the workers' summed work metrics on /metrics, behind the metrics token if
         one is set, from a thread of its own."""
-        from prometheus_client import CollectorRegistry, make_wsgi_app, multiprocess
+        from prometheus_client import CollectorRegistry, multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self._metrics_dir)
         registry.register(_SupervisorCollector(self._slots))
-        app = make_wsgi_app(registry)
-        token = self._settings.metrics_token
-
-        def guarded(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-            if environ.get("PATH_INFO") != "/metrics":
-                start_response("404 Not Found", [("Content-Type", "text/plain")])
-                return [b"not found: the poller serves /metrics only\n"]
-            given = environ.get("HTTP_AUTHORIZATION", "")
-            if token is not None and not bearer_matches(given, token):
-                start_response(
-                    "401 Unauthorized",
-                    [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")],
-                )
-                return [b"/metrics needs its token\n"]
-            return app(environ, start_response)
-
         try:
-            server = make_server(
-                self._metrics_host,
-                self._metrics_port,
-                guarded,
-                server_class=_ThreadingWSGIServer,
-                handler_class=_QuietHandler,
+            server = metrics_server.serve(
+                registry, self._metrics_host, self._metrics_port, self._settings.metrics_token
             )
         except OSError as exc:  # the port is taken, say: a line, not a traceback
             log.error(
@@ -223,21 +202,11 @@ class PollerProcesses:
                 error=str(exc),
             )
             raise SystemExit(1) from exc
-        threading.Thread(target=server.serve_forever, name="poller-metrics", daemon=True).start()
         log.info(
             "poller.metrics_listening",
             url=f"http://{self._metrics_host}:{server.server_port}/metrics",
         )
         return server
-
-
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Scrapes are not worth a log line each."""
 
 
 class _SupervisorCollector:
@@ -260,36 +229,3 @@ class _SupervisorCollector:
             "Poller worker processes replaced after they ended unexpectedly",
             value=sum(s.restarts for s in self._slots),
         )
-
-
-# -- the worker ------------------------------------------------------------------------------
-
-
-def worker_main(settings: Settings, slot: int, parent_pid: int) -> None:
-    """One poller worker (in a spawned process): poll until told to stop, then write what it
-    holds; exit status 1 when its poller loop went quiet."""
-    from statuschecker.runtime import Runtime
-
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole process group
-        signal.signal(signum, lambda *_: stop.set())
-    logs.configure(settings)
-    structlog.contextvars.bind_contextvars(poller_slot=slot)
-    assert settings.database_url is not None
-    runtime = Runtime.build(settings, settings.database_url, with_poller=True)
-    poller = runtime.poller
-    assert poller is not None
-    status = 0
-    try:
-        runtime.start()
-        while not stop.wait(1.0):
-            if os.getppid() != parent_pid:
-                log.warning("poller.parent_gone", parent_pid=parent_pid)
-                break
-            if not poller.alive():
-                log.error("poller.unhealthy", quiet_seconds=poller.quiet_seconds)
-                status = 1
-                break
-    finally:
-        runtime.close()
-    sys.exit(status)

@@ -12,13 +12,13 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.config import Settings
-from statuschecker.loopthread import LoopThread
+from statuschecker.model import Delivery
+from statuschecker.net.policy import guard
 from statuschecker.net.tls import client_context
-from statuschecker.netpolicy import guard
 from statuschecker.notify import DeliveryError, apprise_channel, payload, title, webhook
 from statuschecker.store import deliveries
-from statuschecker.store.deliveries import Delivery
+from statuschecker.system.config import Settings
+from statuschecker.system.loopthread import LoopThread
 
 log = structlog.get_logger(__name__)
 
