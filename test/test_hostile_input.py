@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from accounts import PASSWORD, Account
+from connexion.exceptions import BadRequestProblem
 from sqlalchemy import Engine, text
 
 from statuschecker.runtime import Runtime
 from web.app import create_app
-from web.validation import MAX_DEPTH
+from web.validation import MAX_DEPTH, parse_json
 
 MAX_REQUEST_BYTES = 64 * 1024
 """The runtime's body limit here, small enough that a body over it is cheap to send."""
@@ -285,3 +286,23 @@ def test_401_without_a_token_names_the_bearer_scheme(client: Any, make_client: A
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "refused"),
+    [
+        (deep(MAX_DEPTH), False),
+        (deep(MAX_DEPTH + 1), True),
+        (deep_object(MAX_DEPTH), False),
+        (deep_object(MAX_DEPTH + 1), True),
+        ("[" + ",".join([deep(MAX_DEPTH - 1)] * 40) + "]", False),  # many brackets, shallow
+        ('["' + "[" * 100 + '"]', False),  # brackets inside a string do not nest
+        (deep(5000), True),  # past the interpreter's recursion limit
+    ],
+)
+def test_nesting_is_bounded_at_max_depth(body: str, refused: bool) -> None:
+    if refused:
+        with pytest.raises(BadRequestProblem, match="deeper than 32 levels"):
+            parse_json(body)
+    else:
+        parse_json(body)

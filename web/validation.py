@@ -9,10 +9,8 @@ import json
 import math
 import re
 import sys
-from array import array
 from collections import Counter
 from collections.abc import AsyncGenerator
-from itertools import accumulate
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -52,21 +50,24 @@ class SecretSafeJSONBodyValidator(JSONRequestBodyValidator):
 
 MAX_DEPTH = 32
 """Deepest nesting of arrays and objects a body may have; no request of this API needs more
-than a few levels, and refusing deeper ones before parsing keeps every step after it (the
-parser, the schema validator) clear of Python's recursion limit."""
+than a few levels, and refusing deeper ones keeps the schema validator, which recurses, clear
+of Python's recursion limit."""
 
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 and -1 as signed bytes
+_TOO_DEEP = f"the request body nests arrays and objects deeper than {MAX_DEPTH} levels"
 
 
-def check_nesting(text: str) -> None:
-    """Refuse JSON text nested deeper than MAX_DEPTH, in linear time without recursion: with
-    strings and everything but brackets removed, the deepest running count of open ones."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text)).encode().translate(_STEPS)
-    if max(accumulate(array("b", brackets)), default=0) > MAX_DEPTH:
-        detail = f"the request body nests arrays and objects deeper than {MAX_DEPTH} levels"
-        raise BadRequestProblem(detail=detail)
+def _depth(value: Any) -> int:
+    """How many levels of arrays and objects nest in a parsed JSON value (0 for a scalar),
+    counted level by level rather than by recursion."""
+    depth, level = 0, [value]
+    while containers := [node for node in level if isinstance(node, dict | list)]:
+        depth += 1
+        level = [child for node in containers for child in _children(node)]
+    return depth
+
+
+def _children(node: dict | list) -> Any:
+    return node.values() if isinstance(node, dict) else node
 
 
 def _refuse_constant(name: str) -> Any:
@@ -89,17 +90,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json(text: str) -> Any:
-    """The body as strict JSON (RFC 8259), or BadRequestProblem: bounded nesting, no NaN or
-    Infinity, no number too large for a float or with more digits than Python converts, no
-    key twice in one object."""
-    check_nesting(text)
+    """The body as strict JSON (RFC 8259), or BadRequestProblem: no NaN or Infinity, no number
+    too large for a float or with more digits than Python converts, no key twice in one
+    object, no nesting deeper than MAX_DEPTH. Nesting costs little to refuse: the parser gives
+    up at the interpreter's recursion limit, and only a body with more brackets than MAX_DEPTH
+    has its depth measured."""
     try:
-        return json.loads(
+        value = json.loads(
             text,
             parse_constant=_refuse_constant,
             parse_float=_finite,
             object_pairs_hook=_unique_keys,
         )
+    except RecursionError:
+        raise BadRequestProblem(detail=_TOO_DEEP) from None
     except json.JSONDecodeError as exc:
         raise BadRequestProblem(detail=f"the request body is not valid JSON: {exc}") from None
     except ValueError:  # an integer of more digits than int() converts
@@ -107,6 +111,9 @@ def parse_json(text: str) -> Any:
             f"the request body has an integer of more than {sys.get_int_max_str_digits()} digits"
         )
         raise BadRequestProblem(detail=detail) from None
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        raise BadRequestProblem(detail=_TOO_DEEP)
+    return value
 
 
 class TextSafeParameterValidator(ParameterValidator):
