@@ -121,7 +121,7 @@ def run(check: CheckFn, spec: CheckSpec) -> tuple[CheckResult, float]:
     return result, time.perf_counter() - started
 
 
-class Zone(BaseResolver):  # type: ignore[misc]
+class Zone(BaseResolver):
     """Answers from a zone, NXDOMAIN for names not in it, and the rcodes of `failing`."""
 
     def __init__(self, zone: str, failing: dict[str, int] | None = None) -> None:

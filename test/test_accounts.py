@@ -260,7 +260,7 @@ def test_the_signing_key_is_generated_once_and_kept_private(settings: Settings) 
 
 
 def test_secret_headers_and_url_passwords_are_masked_and_kept(client: Any, db: Engine) -> None:
-    body = {
+    body: dict[str, Any] = {
         "name": "private",
         "url": "https://bot:hunter2hunter2@api.example.test/health",
         "headers": {"Authorization": "Bearer s3cr3t-value", "X-Api-Key": "k3y", "Accept": "a"},

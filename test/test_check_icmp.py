@@ -152,7 +152,7 @@ def test_300_concurrent_pings_share_one_socket_and_lose_nothing(
 ) -> None:
     opened = 0
 
-    class CountingSocket(ICMPv4Socket):  # type: ignore[misc]
+    class CountingSocket(ICMPv4Socket):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             nonlocal opened
             opened += 1

@@ -240,7 +240,8 @@ def test_the_loop_refreshes_the_hour_less_often_than_the_ten_minutes(
     api, account = watched
     console = recording_console(terminal=True)
     started = time.monotonic()
-    with CountingClient(api, account.token) as client:
+    client = CountingClient(api, account.token)
+    with client:  # ApiClient.__enter__ is typed to return an ApiClient, not a CountingClient
         assert run(client, console, short_seconds=0.05, long_seconds=0.3, max_frames=12) == 0
     elapsed = time.monotonic() - started
 

@@ -158,6 +158,7 @@ def send(
 ) -> tuple[int, dict, bytes]:
     """Sends one case; the answer's status, headers (lower-cased names) and body."""
     url = urlsplit(base)
+    assert url.hostname is not None, base
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

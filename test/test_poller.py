@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from accounts import ALL, UNOWNED
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, func, select, text, update
 from targets import Target, closed_port_url
 from waiting import wait_until
@@ -32,6 +33,13 @@ def ticks_of(engine: Engine, service_id: int) -> list:
     query = select(service_ticks).where(t.service_id == service_id).order_by(t.checked_at)
     with engine.connect() as conn:
         return list(conn.execute(query))
+
+
+def sample(registry: CollectorRegistry, name: str, labels: dict[str, str] | None = None) -> float:
+    """A sample `registry` must have: a missing one fails here, not in a comparison with None."""
+    value = registry.get_sample_value(name, labels)
+    assert value is not None, (name, labels)
+    return value
 
 
 def events_of(engine: Engine, service_id: int) -> list:
@@ -91,9 +99,11 @@ def test_states_flip_with_the_target_and_events_follow(
     seen = 2
     for mode, reason in [("down", "status 503"), ("slow", "timeout"), ("refuse", "refused")]:
         target.set_mode(mode)
-        rows = wait_until(
-            lambda r=reason: [x for x in ticks_of(engine, service.id) if r in (x.error or "")]
-        )
+
+        def failed(r: str = reason) -> list:
+            return [x for x in ticks_of(engine, service.id) if r in (x.error or "")]
+
+        rows = wait_until(failed)
         assert not rows[0].up
         seen = len(ticks_of(engine, service.id))
     target.set_mode("up")
@@ -103,7 +113,7 @@ def test_states_flip_with_the_target_and_events_follow(
 
     rows = ticks_of(engine, service.id)
     # Events change exactly at the ticks where the state changed, and only there.
-    expected = []
+    expected: list[tuple[str, datetime]] = []
     for tick in rows:
         kind = "uptime" if tick.up else "downtime"
         if not expected or expected[-1][0] != kind:
@@ -369,16 +379,16 @@ def test_metrics_follow_checks_and_forget_deleted_services(
     labels = {"service_id": str(service.id), "service_name": "scraped"}
     registry = runtime.registry
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 1)
-    assert registry.get_sample_value("statuschecker_service_response_time_seconds", labels) > 0
-    assert registry.get_sample_value("statuschecker_check_duration_seconds_count") >= 1
-    assert registry.get_sample_value("statuschecker_schedule_lag_seconds_count") >= 1
-    assert registry.get_sample_value("statuschecker_recorder_batches_total") >= 1
-    assert registry.get_sample_value("statuschecker_recorder_rows_written_total") >= 1
+    assert sample(registry, "statuschecker_service_response_time_seconds", labels) > 0
+    assert sample(registry, "statuschecker_check_duration_seconds_count") >= 1
+    assert sample(registry, "statuschecker_schedule_lag_seconds_count") >= 1
+    assert sample(registry, "statuschecker_recorder_batches_total") >= 1
+    assert sample(registry, "statuschecker_recorder_rows_written_total") >= 1
     target.set_mode("down")
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 0)
-    assert registry.get_sample_value("statuschecker_checks_total", {"result": "down"}) >= 1
+    assert sample(registry, "statuschecker_checks_total", {"result": "down"}) >= 1
     down = {**labels, "result": "down"}
-    assert registry.get_sample_value("statuschecker_service_checks_total", down) >= 1
+    assert sample(registry, "statuschecker_service_checks_total", down) >= 1
 
     runtime.services.update(service.id, {"name": "renamed"}, ALL)
     assert registry.get_sample_value("statuschecker_service_up", labels) is None

@@ -6,7 +6,7 @@ import ast
 import functools
 import re
 from pathlib import Path
-from re import _parser as re_parser  # type: ignore[attr-defined]
+from re import _parser as re_parser
 from typing import Any
 
 import jsonschema_rs

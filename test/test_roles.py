@@ -134,10 +134,13 @@ def test_poller_processes_share_the_work_and_sum_their_metrics(
     children = pids_of(poller, "poller.process_started")
     wait_until(lambda: poller.alive() and tick_count(runtime.engine) >= 60, timeout=30)
 
-    owners = set()
-    wait_until(
-        lambda: owners.update(lease_owner_pids(runtime.engine, 0.5)) or owners >= set(children)
-    )
+    owners: set[int] = set()
+
+    def both_claimed() -> bool:
+        owners.update(lease_owner_pids(runtime.engine, 0.5))
+        return owners >= set(children)
+
+    wait_until(both_claimed)
     assert owners == set(children)  # both workers claim, nobody else does
 
     pause_all(runtime.engine)
@@ -185,9 +188,12 @@ def test_a_killed_poller_process_is_replaced(
     before = tick_count(runtime.engine)
     wait_until(lambda: tick_count(runtime.engine) >= before + 40, timeout=15)  # still checking
     owners: set[int] = set()
-    wait_until(
-        lambda: owners.update(lease_owner_pids(runtime.engine, 0.5)) or replacement in owners
-    )
+
+    def replacement_claimed() -> bool:
+        owners.update(lease_owner_pids(runtime.engine, 0.5))
+        return replacement in owners
+
+    wait_until(replacement_claimed)
     assert victim not in owners
     samples = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
     assert samples[("statuschecker_poller_process_restarts_total", ())] == 1
@@ -227,9 +233,7 @@ def test_one_series_per_service_however_many_processes_record(
             assert len(up) == 1, exposed
         # the per-service counters agree with what both processes counted between them
         per_service = sum(
-            runtime.registry.get_sample_value(
-                "statuschecker_service_checks_total", {**labels(first, i), "result": r}
-            )
+            sample(runtime, "statuschecker_service_checks_total", {**labels(first, i), "result": r})
             for i in ids
             for r in ("up", "down")
         )
@@ -245,6 +249,13 @@ def test_one_series_per_service_however_many_processes_record(
 def labels(runtime: Runtime, service_id: int) -> dict[str, str]:
     name = runtime.services.get(service_id, ALL).name
     return {"service_id": str(service_id), "service_name": name}
+
+
+def sample(runtime: Runtime, name: str, labels: dict[str, str]) -> float:
+    """A sample `runtime` must have: a missing one fails here, not in a sum with None."""
+    value = runtime.registry.get_sample_value(name, labels)
+    assert value is not None, (name, labels)
+    return value
 
 
 def checks_of(runtime: Runtime) -> float:

@@ -48,16 +48,17 @@ import urllib.request
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import loadgen
 import procstat
 import servers
-from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy import Engine, Row, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from statuschecker.accounts.credentials import hash_password, issue_access_token, signing_key
@@ -336,7 +337,7 @@ def per_cpu(count: float, cpu_s: float) -> float | None:
 
 
 def slot_figures(
-    rows: list, phases: dict[int, datetime], interval: int, t0: datetime, t1: datetime
+    rows: Sequence[Row[Any]], phases: dict[int, datetime], interval: int, t0: datetime, t1: datetime
 ) -> dict:
     """Lag and missed checks from the ticks, exactly: each tick belongs to slot
     k = floor((checked_at - phase) / interval); the window's slots are those due in [t0, t1)."""
@@ -801,7 +802,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     target = servers.start_target(stack, use_nginx=args.target == "auto")
     roles = servers.has_roles()
     if args.saturate:
-        report = {"setup": {"target": target.name, "database": server.name}}
+        report: dict[str, Any] = {"setup": {"target": target.name, "database": server.name}}
         report["saturation"] = saturate(args, server, target, roles)
         return report
     report = measure_rate(args, server, target, args.services, roles, args.api_clients)

@@ -171,7 +171,9 @@ def test_poller_killed_mid_batch(
                     "WHERE checked_at > :killed GROUP BY service_id"
                 ),
                 {"killed": killed_at},
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         leases_left = conn.execute(
             text("SELECT count(*) FROM services WHERE lease_owner IS NOT NULL")

@@ -149,7 +149,9 @@ def test_sigterm_writes_the_pending_batch_and_stops_the_database(
                 leased = dict(
                     conn.execute(
                         text("SELECT id, lease_owner FROM services WHERE lease_owner IS NOT NULL")
-                    ).all()
+                    )
+                    .tuples()
+                    .all()
                 )
         finally:
             engine.dispose()
@@ -301,7 +303,9 @@ def last_ticks(conn: Connection, service_ids: list[int]) -> dict[int, datetime]:
                 "WHERE service_id = ANY(:ids) GROUP BY service_id"
             ),
             {"ids": service_ids},
-        ).all()
+        )
+        .tuples()
+        .all()
     )
 
 

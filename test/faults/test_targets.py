@@ -23,7 +23,7 @@ import ssl
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,8 +175,6 @@ def certificates(tmp_path: Path) -> Certificates:
 
 # -- measuring ----------------------------------------------------------------------------------
 
-Check = Callable[[CheckSpec], Coroutine[Any, Any, CheckResult]]
-
 
 @pytest.fixture
 def check_seconds(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
@@ -184,7 +182,7 @@ def check_seconds(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
     entries are wrapped; run_check looks them up at each call)."""
     took: dict[str, list[float]] = defaultdict(list)
 
-    def timed(check: Check) -> Check:
+    def timed(check: checks.Check) -> checks.Check:
         async def run(spec: CheckSpec) -> CheckResult:
             started = time.perf_counter()
             try:
