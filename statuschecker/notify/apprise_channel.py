@@ -9,6 +9,7 @@ deadline, and the caller's deadline around the thread.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import apprise
 from apprise import NotifyBase, NotifyType
@@ -22,8 +23,11 @@ NOTIFY_TYPES = {"down": NotifyType.FAILURE, "recovered": NotifyType.SUCCESS}
 _REPORTED_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 
 
+@functools.lru_cache(maxsize=1024)
 def valid_apprise_url(url: str) -> bool:
-    """Whether apprise knows the URL's scheme and accepts its parts (checked at the door)."""
+    """Whether apprise knows the URL's scheme and accepts its parts. Asked each time a
+    service is shown (for its warnings), so remembered: apprise parses, and logs each URL it
+    refuses, once per process rather than once per answer."""
     return _plugin(url) is not None
 
 
