@@ -287,3 +287,11 @@ def test_a_runaway_body_regex_gives_up_instead_of_holding_the_poller() -> None:
     failures = expectations.failures(200, body, None, {})
     assert time.perf_counter() - started < 1.0
     assert failures == ["body_regex gave up after 50 ms on the body"]
+
+
+def test_an_option_several_kinds_take_names_them_all() -> None:
+    """`body` belongs to http(s) and tcp checks alike: a tls service's warning names both."""
+    options = validate_options("tls://a.test", {"body": "PING"})
+    assert checks.warnings("tls://a.test", options, 30, 10) == [
+        "body is an option of http(s):// and tcp:// checks: kept, but unused by this tls:// service"
+    ]

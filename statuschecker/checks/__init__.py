@@ -65,8 +65,11 @@ SCHEMES: dict[str, str] = {scheme: name for name, kind in KINDS.items() for sche
 COMMON_OPTIONS = frozenset({"max_response_time_ms"})
 """Options every kind takes; `run_check` applies them."""
 
-_OWNER = {name: kind for kind in KINDS.values() for name in kind.option_names}
-"""A kind that takes each option (the first, where several take one of that name)."""
+_TAKERS = {
+    name: [kind for kind in KINDS.values() if name in kind.option_names]
+    for name in frozenset().union(*(kind.option_names for kind in KINDS.values()))
+}
+"""The kinds that take each option (http(s) and tcp both take `body` and `body_contains`)."""
 
 DEADLINE_MARGIN_SECONDS = 0.25
 """Grace beyond `spec.timeout_seconds` before `run_check` gives up on a check that overran."""
@@ -79,7 +82,7 @@ def validate_options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     kind, the common ones, and those of other kinds kept as given (null means not set).
     ValueError when the URL does not suit its kind, an option is invalid, or no kind takes it."""
     kind = KINDS[kind_of(url)]
-    unknown = sorted(set(raw) - COMMON_OPTIONS - _OWNER.keys())
+    unknown = sorted(set(raw) - COMMON_OPTIONS - _TAKERS.keys())
     if unknown:
         raise ValueError(f"{', '.join(unknown)}: no check kind takes such an option")
     common = {k: v for k, v in raw.items() if k in COMMON_OPTIONS}
@@ -104,10 +107,10 @@ def warnings(url: str, options: Mapping[str, Any], interval: int, timeout: float
     except ValueError:
         return []
     found = [
-        f"{name} is an option of {_OWNER[name].label} checks: kept, but unused by this "
-        f"{kind.label} service"
+        f"{name} is an option of {' and '.join(k.label for k in _TAKERS[name])} checks: kept, "
+        f"but unused by this {kind.label} service"
         for name in sorted(options)
-        if name not in kind.option_names and name in _OWNER
+        if name not in kind.option_names and name in _TAKERS
     ]
     found += kind.advice(options)
     if timeout > interval:
