@@ -306,17 +306,25 @@ def test_dashboard_says_when_the_api_is_unreachable_or_the_token_expired(
     expect(page.locator("#notice")).to_contain_text("expired")
 
 
-def test_status_page_names_each_state_in_its_own_words(
+@pytest.fixture
+def never_checked_site(
     make_runtime: Callable[..., Runtime],
     serve: Callable[[Any], str],
     make_account: Callable[..., Account],
-    page: Page,
-    tmp_path: Path,
-) -> None:
-    """Only "down" used to be told apart: a service never checked was "up" in green."""
+) -> tuple[str, Account, int]:
+    """A polling site, its operator, and the operator's public service `wiki`, registered and
+    paused before the site polled, so never checked: (site URL, operator, wiki's id)."""
     operator = make_account("operator@example.com")
     wiki = _never_checked(make_runtime, serve, operator, "wiki")
     site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    return site, operator, wiki
+
+
+def test_status_page_names_each_state_in_its_own_words(
+    never_checked_site: tuple[str, Account, int], page: Page, tmp_path: Path
+) -> None:
+    """Only "down" used to be told apart: a service never checked was "up" in green."""
+    site, operator, wiki = never_checked_site
     page.goto(site + "/")
     summary = page.locator("#summary")
     expect(summary).to_have_text("The service has not been checked yet.")
@@ -434,16 +442,10 @@ def test_phase_chart_spreads_its_columns_over_its_width(
 
 
 def test_response_chart_says_why_it_has_nothing_to_plot(
-    make_runtime: Callable[..., Runtime],
-    serve: Callable[[Any], str],
-    make_account: Callable[..., Account],
-    page: Page,
-    tmp_path: Path,
+    never_checked_site: tuple[str, Account, int], page: Page, tmp_path: Path
 ) -> None:
     """A service that is down has no response times: its chart used to be blank without a word."""
-    operator = make_account("operator@example.com")
-    wiki = _never_checked(make_runtime, serve, operator, "wiki")
-    site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    site, operator, wiki = never_checked_site
     with Target("down") as target:
         shop = _register(site, operator, "shop", target, public=True)
         wait_until(lambda: _service(site, operator, shop)["status"] == "down")
