@@ -117,11 +117,12 @@ async def _probe(
     client: httpx.AsyncClient, spec: CheckSpec, phases: _Phases, started: float
 ) -> CheckResult:
     """Send the request, time the headers and the bounded body, and judge the response."""
+    options = _usable(spec.options)  # what `unused` names stays out of the request and judgement
     try:
-        expect = Expectations.of(_usable(spec.options))
+        expect = Expectations.of(options)
     except regex.error as exc:
         raise _Down(f"body_regex is not a valid regular expression: {exc}") from None
-    response = await _final_response(client, spec, phases)
+    response = await _final_response(client, spec, options, phases)
     try:
         ttfb_ms = _ms_since(started)
         phases.status_code = response.status_code  # from now on, a failure is the body's
@@ -152,7 +153,7 @@ async def _probe(
 
 
 async def _final_response(
-    client: httpx.AsyncClient, spec: CheckSpec, phases: _Phases
+    client: httpx.AsyncClient, spec: CheckSpec, options: Mapping[str, Any], phases: _Phases
 ) -> httpx.Response:
     """Send the request and, with `follow_redirects`, up to `max_redirects` redirects; return
     the final response, body unread.
@@ -161,8 +162,8 @@ async def _final_response(
     redirect body in full, without any bound, and because each request of the chain goes to an
     address resolved here.
     """
-    hop = _Hop.first(spec)
-    follow = spec.options.get("follow_redirects", True)
+    hop = _Hop.first(spec.url, options)
+    follow = options.get("follow_redirects", True)
     for _ in range(spec.limits.max_redirects + 1):
         response = await _send(client, hop, phases)
         if not (follow and response.has_redirect_location):
@@ -182,13 +183,13 @@ class _Hop:
     body: bytes | None
 
     @classmethod
-    def first(cls, spec: CheckSpec) -> _Hop:
-        """The request the service's options describe."""
-        body = spec.options.get("body")
+    def first(cls, url: str, options: Mapping[str, Any]) -> _Hop:
+        """The request the service's (usable) options describe."""
+        body = options.get("body")
         return cls(
-            method=spec.options.get("method", "GET"),
-            url=httpx.URL(spec.url),
-            headers=_usable(spec.options).get("headers", {}),
+            method=options.get("method", "GET"),
+            url=httpx.URL(url),
+            headers=options.get("headers", {}),
             body=None if body is None else body.encode(),
         )
 
