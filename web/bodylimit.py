@@ -34,16 +34,13 @@ class BodyLimitMiddleware:
             if body is None:
                 await self._too_large(scope, receive, send)
                 return
-            scope = {
-                **scope,
-                "headers": [*scope["headers"], (b"content-length", b"%d" % len(body))],
-            }
+            declared = b"%d" % len(body)
+            scope = {**scope, "headers": [*scope["headers"], (b"content-length", declared)]}
             receive = _replay(body, receive)
         elif declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
-        has_body = dict(scope["headers"]).get(b"content-length", b"0") != b"0"
-        if has_body and b"content-type" not in headers:
+        if declared not in (None, b"0") and b"content-type" not in headers:
             detail = "a request body needs a Content-Type (application/json)"
             await problems.response(415, "Unsupported Media Type", detail)(scope, receive, send)
             return
