@@ -23,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from statuschecker.store import result_columns
 
@@ -97,7 +97,32 @@ services = Table(
     Column("alert_policy", JSONB, nullable=True),
     Column("alert_state", String(16), nullable=False, server_default=text("'ok'")),
     Column("alert_changed_at", DateTime(timezone=True), nullable=True),
+    # Confirmation (null: the settings' defaults), statuschecker.rules.periods.
+    Column("confirm_down_after", SmallInteger, nullable=True),
+    Column("confirm_up_after", SmallInteger, nullable=True),
+    Column("retry_interval_seconds", Integer, nullable=True),
+    # Grouping for lists and the status page; the services whose failure explains this one's.
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("group_name", String(100), nullable=True),
+    Column("depends_on", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+    # What the rules keep between checks: the run of outcomes not confirmed yet (its kind,
+    # length, first check and, for failures, the first error), whether the newest check fell
+    # in maintenance, and the degraded, flapping and suppressed states of its alerts.
+    Column("run_kind", String(16), nullable=True),
+    Column("run_count", Integer, nullable=False, server_default=text("0")),
+    Column("run_started_at", DateTime(timezone=True), nullable=True),
+    Column("run_reason", Text, nullable=True),
+    Column("in_maintenance", Boolean, nullable=False, server_default=text("false")),
+    Column("degraded", Boolean, nullable=False, server_default=text("false")),
+    Column("flapping", Boolean, nullable=False, server_default=text("false")),
+    Column("alert_suppressed_by", BigInteger, nullable=True),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
+    CheckConstraint(
+        "confirm_down_after BETWEEN 1 AND 10 AND confirm_up_after BETWEEN 1 AND 10",
+        name="confirm_range",
+    ),
+    CheckConstraint("retry_interval_seconds BETWEEN 1 AND 86400", name="retry_range"),
+    CheckConstraint("run_kind IN ('uptime', 'downtime')", name="run_kind"),
     CheckConstraint("alert_state IN ('ok', 'alerting')", name="alert_state_kind"),
     CheckConstraint("timeout_seconds >= 0.1 AND timeout_seconds <= 60", name="timeout_range"),
     Index("ix_services_due", "next_check_at", postgresql_where=text("NOT paused")),
@@ -110,6 +135,7 @@ services = Table(
         postgresql_where=text("owner_id IS NULL"),
     ),
     Index("ix_services_public", "id", postgresql_where=text("public")),
+    Index("ix_services_tags", "tags", postgresql_using="gin"),
 )
 
 # Raw ticks, partitioned by day (UTC) of `checked_at` (statuschecker.store.partitions makes the
@@ -122,6 +148,7 @@ service_ticks = Table(
     _service_ref(),
     Column("checked_at", DateTime(timezone=True), nullable=False),
     *result_columns.columns(),
+    Column("in_maintenance", Boolean, nullable=False, server_default=text("false")),
     # One tick per service and moment: the recorder skips a tick it already holds.
     Index("uq_service_ticks_service_time", "service_id", "checked_at", unique=True),
     postgresql_partition_by="RANGE (checked_at)",
@@ -155,6 +182,8 @@ service_events = Table(
     Column("date_ended", DateTime(timezone=True), nullable=True),
     # Why a downtime began: the error of the check that opened it.
     Column("reason", Text, nullable=True),
+    # The service this one depends on that was failing when this downtime was confirmed.
+    Column("caused_by", BigInteger, nullable=True),
     CheckConstraint("event IN ('uptime', 'downtime')", name="event_kind"),
     CheckConstraint("date_ended IS NULL OR date_ended >= date_started", name="event_order"),
     Index("ix_service_events_service_id_id", "service_id", "id"),
@@ -191,6 +220,9 @@ service_rollups = Table(
     Column("ttfb_sum", Double, nullable=False),
     Column("ttfb_max", Double, nullable=True),
     Column("rt_histogram", JSONB, nullable=False),
+    # Of `checks` and `successful`, those that fell in a maintenance window.
+    Column("maintenance_checks", Integer, nullable=False, server_default=text("0")),
+    Column("maintenance_successful", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("service_id", "bucket_hours", "bucket_start"),
     CheckConstraint("bucket_hours IN (1, 24)", name="bucket_hours_kind"),
 )
@@ -222,7 +254,12 @@ alerts = Table(
     Column("raised_at", DateTime(timezone=True), nullable=False),
     Column("downtime_seconds", Double, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("kind IN ('down', 'recovered')", name="alert_kind"),
+    # Delivered to nobody: a parent (this id) was failing, or the service was flapping (held).
+    Column("suppressed_by", BigInteger, nullable=True),
+    Column("held", Boolean, nullable=False, server_default=text("false")),
+    CheckConstraint(
+        "kind IN ('down', 'recovered', 'degraded', 'flapping', 'stable')", name="alert_kind"
+    ),
     Index("ix_alerts_raised_at_id", "raised_at", "id"),
     Index("ix_alerts_service_id_id", "service_id", "id"),
 )
@@ -254,6 +291,32 @@ alert_deliveries = Table(
     Index(
         "ix_alert_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")
     ),
+)
+
+# Maintenance windows: one-off (starts_at..ends_at) or recurring (an RFC 5545 rule in a time
+# zone, each occurrence lasting duration_seconds, from starts_at and until ends_at if set),
+# covering the services named and those carrying any of the tags, of the owner's account.
+maintenances = Table(
+    "maintenances",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("owner_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("title", String(200), nullable=False),
+    Column("service_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=True),
+    Column("rrule", Text, nullable=True),
+    Column("duration_seconds", Integer, nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "(rrule IS NULL AND ends_at IS NOT NULL AND ends_at > starts_at)"
+        " OR (rrule IS NOT NULL AND duration_seconds IS NOT NULL AND timezone IS NOT NULL)",
+        name="one_off_or_recurring",
+    ),
+    Index("ix_maintenances_owner_id_id", "owner_id", "id"),
 )
 
 # How far raw ticks have been pruned (one row): statistics trust raw ticks only after this.
