@@ -25,7 +25,15 @@ LONG_WINDOW = 3600
 WINDOW_TITLES = {SHORT_WINDOW: "last 10 min", LONG_WINDOW: "last hour"}
 ALERTS_SHOWN = 10
 REFUSED_TOKEN = "the token was refused (expired or revoked): log in again"
-STATUS_STYLES = {"up": "bold green", "down": "bold red", "unknown": "dim"}
+STATUS_STYLES = {
+    "up": "bold green",
+    "down": "bold red",
+    "pending": "bold dark_orange",
+    "degraded": "bold yellow",
+    "maintenance": "bold blue",
+    "unknown": "dim",
+    "paused": "dim",
+}
 
 
 class ApiError(Exception):

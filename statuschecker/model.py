@@ -8,9 +8,20 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from statuschecker.redaction import redact
+from statuschecker.rules.status import status_of
 
-Status = Literal["up", "down", "unknown"]
+Status = Literal["up", "down", "pending", "degraded", "maintenance", "unknown", "paused"]
+STATUSES: tuple[Status, ...] = (
+    "up",
+    "down",
+    "pending",
+    "degraded",
+    "maintenance",
+    "unknown",
+    "paused",
+)
 EventKind = Literal["uptime", "downtime"]
+AlertKind = Literal["down", "recovered", "degraded", "flapping", "stable"]
 T = TypeVar("T")
 
 
@@ -71,11 +82,35 @@ class Assignment:
 
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
-    """A result tied to the service and moment it belongs to, ready for the recorder."""
+    """A result tied to the service and moment it belongs to, ready for the recorder; the
+    recorder marks those that fall in a maintenance window of their service."""
 
     service_id: int
     checked_at: datetime
     result: CheckResult
+    in_maintenance: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """How many consecutive failed (successful) checks confirm down (up), and how soon a
+    failure not confirmed yet is checked again."""
+
+    down_after: int = 2
+    up_after: int = 1
+    retry_interval_seconds: int = 20
+
+    def merged(
+        self, down_after: int | None, up_after: int | None, retry_interval_seconds: int | None
+    ) -> Confirmation:
+        """These defaults with the values a service sets (None keeps the default)."""
+        return Confirmation(
+            down_after if down_after is not None else self.down_after,
+            up_after if up_after is not None else self.up_after,
+            retry_interval_seconds
+            if retry_interval_seconds is not None
+            else self.retry_interval_seconds,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +123,7 @@ class Event:
     date_started: datetime
     date_ended: datetime | None
     reason: str | None = None  # for downtime: the error of the check that began it
+    caused_by: int | None = None  # for downtime: the failing service it depends on
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +166,11 @@ class AlertPolicy:
     min_checks: int = 2
     max_failures: int | None = None
     failure_window_seconds: int = 300
+    flap_changes: int | None = None
+    flap_window_seconds: int = 600
+    response_time_ms_above: float | None = None
+    response_time_statistic: Literal["p95", "avg"] = "p95"
+    response_time_window_seconds: int = 300
     webhooks: tuple[Webhook, ...] = ()
     apprise_urls: tuple[str, ...] = ()
 
@@ -151,6 +192,11 @@ class AlertPolicy:
             "min_checks": self.min_checks,
             "max_failures": self.max_failures,
             "failure_window_seconds": self.failure_window_seconds,
+            "flap_changes": self.flap_changes,
+            "flap_window_seconds": self.flap_window_seconds,
+            "response_time_ms_above": self.response_time_ms_above,
+            "response_time_statistic": self.response_time_statistic,
+            "response_time_window_seconds": self.response_time_window_seconds,
             "webhooks": [{"url": w.url, "secret": w.secret} for w in self.webhooks],
             "apprise_urls": list(self.apprise_urls),
         }
@@ -202,13 +248,29 @@ class Service:
     uptime: Uptime | None = None
     owner_id: int | None = None
     public: bool = False
+    # The service's own confirmation settings (None: the defaults in effect).
+    confirm_down_after: int | None = None
+    confirm_up_after: int | None = None
+    retry_interval_seconds: int | None = None
+    tags: tuple[str, ...] = ()
+    group: str | None = None
+    depends_on: tuple[int, ...] = ()
+    # What the rules keep between checks (see statuschecker.rules.status).
+    failing_unconfirmed: bool = False
+    in_maintenance: bool = False
+    degraded: bool = False
+    flapping: bool = False
 
     @property
     def status(self) -> Status:
-        """`up`/`down` from the open event; `unknown` before the first check."""
-        if self.latest_event is None:
-            return "unknown"
-        return "up" if self.latest_event.event == "uptime" else "down"
+        """The status the rules give the service now (statuschecker.rules.status)."""
+        return status_of(
+            paused=self.paused,
+            confirmed=self.latest_event.event if self.latest_event else None,
+            failing_unconfirmed=self.failing_unconfirmed,
+            in_maintenance=self.in_maintenance,
+            degraded=self.degraded,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,13 +297,15 @@ class Alert:
     id: int
     service_id: int
     service_name: str
-    kind: Literal["down", "recovered"]
+    kind: AlertKind
     rule: str
     message: str
     availability_percent: float | None
     window_seconds: int
     raised_at: datetime
     downtime_seconds: float | None
+    suppressed_by: int | None = None  # delivered to nobody: this parent was failing
+    held: bool = False  # delivered to nobody: the service was flapping
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from statuschecker.model import AlertPolicy, Receiver
 from statuschecker.notify.outbox import Notifier
 from statuschecker.polling.poller import Poller
 from statuschecker.polling.recorder import Recorder
+from statuschecker.services.maintenances import Maintenances
 from statuschecker.services.registry import ServiceRegistry
 from statuschecker.store.engine import create_db_engine
 from statuschecker.system.changes import ChangeListener
@@ -32,6 +33,7 @@ class Runtime:
     metrics: WorkMetrics
     services: ServiceRegistry
     accounts: Accounts
+    maintenances: Maintenances
     poller: Poller | None
     notifier: Notifier | None
     listener: ChangeListener | None = None
@@ -70,6 +72,7 @@ class Runtime:
                 alert_defaults(settings),
                 global_receivers(settings),
                 on_alert=notifier.wake,
+                confirmation=settings.confirmation(),
             )
             poller = Poller(engine, recorder, metrics, settings)
         services = ServiceRegistry(
@@ -93,6 +96,7 @@ class Runtime:
             metrics,
             services,
             accounts,
+            Maintenances(engine),
             poller,
             notifier,
             listener,

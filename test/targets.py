@@ -87,8 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.server.target
         self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        target._count_hit(self.command, headers, self.body)
-        getattr(self, "_" + target.mode.replace("-", "_"))(target)
+        mode = target._count_hit(self.command, headers, self.body)
+        getattr(self, "_" + mode.replace("-", "_"))(target)
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
 
@@ -248,6 +248,7 @@ class Target(LocalServer):
         self.location = location
         self.tls = tls
         self._hits = 0
+        self._script: list[str] = []
         self._sent_bytes = 0
         self.last_method = ""
         self.last_headers: dict[str, str] = {}
@@ -308,10 +309,20 @@ class Target(LocalServer):
             self._released.set()
             self._close_listener()
 
-    def _count_hit(self, method: str, headers: dict[str, str], body: bytes) -> None:
+    def play(self, modes: list[str]) -> None:
+        """Answer the next requests in these modes, one each, then go on in the current mode
+        (so a test scripts exactly what consecutive checks see). Not for "refuse"."""
+        for mode in modes:
+            _validate(mode)
+        with self._hits_lock:
+            self._script = list(modes)
+
+    def _count_hit(self, method: str, headers: dict[str, str], body: bytes) -> str:
+        """Count a request; the mode to answer it in."""
         with self._hits_lock:
             self._hits += 1
             self.last_method, self.last_headers, self.last_body = method, headers, body
+            return self._script.pop(0) if self._script else self.mode
 
     def _count_sent(self, count: int) -> None:
         with self._hits_lock:

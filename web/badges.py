@@ -10,7 +10,16 @@ from web import serialize
 from web.context import services, visible_on_status
 
 GREEN, YELLOW, ORANGE, RED, GREY = "#4c1", "#dfb317", "#fe7d37", "#e05d44", "#9f9f9f"
-STATUS_COLOURS = {"up": GREEN, "down": RED, "unknown": GREY}
+BLUE = "#007ec6"
+STATUS_COLOURS = {
+    "up": GREEN,
+    "down": RED,
+    "pending": ORANGE,
+    "degraded": YELLOW,
+    "maintenance": BLUE,
+    "unknown": GREY,
+    "paused": GREY,
+}
 # Uptime at or above each bound gets its colour; below the last, red.
 UPTIME_COLOURS = ((99.9, GREEN), (99.0, "#97ca00"), (95.0, YELLOW), (90.0, ORANGE))
 CHAR_WIDTH = 7  # px per character of 11 px Verdana, near enough for short texts
@@ -21,9 +30,7 @@ HEADERS = {"Content-Type": "image/svg+xml", "Cache-Control": "max-age=60"}
 def get_status_badge(service_id: int) -> tuple:
     """GET /services/{service_id}/badge/status.svg"""
     service = services().get(service_id, visible_on_status())
-    message = "paused" if service.paused else service.status
-    colour = GREY if service.paused else STATUS_COLOURS[service.status]
-    return svg(service.name, message, colour), 200, HEADERS
+    return svg(service.name, service.status, STATUS_COLOURS[service.status]), 200, HEADERS
 
 
 def get_uptime_badge(service_id: int, window: str = "30d") -> tuple:

@@ -49,6 +49,7 @@ def event(value: Event) -> dict[str, Any]:
         "date_started": timestamp(value.date_started),
         "date_ended": timestamp(value.date_ended),
         "reason": value.reason,
+        "caused_by": value.caused_by,
     }
 
 
@@ -83,6 +84,13 @@ def service(value: Service) -> dict[str, Any]:
         "alert_state": value.alert_state,
         "check_options": masked_options(value.check_options),
         "warnings": warnings(value),
+        "confirm_down_after": value.confirm_down_after,
+        "confirm_up_after": value.confirm_up_after,
+        "retry_interval_seconds": value.retry_interval_seconds,
+        "tags": list(value.tags),
+        "group": value.group,
+        "depends_on": list(value.depends_on),
+        "flapping": value.flapping,
     }
 
 
@@ -153,6 +161,10 @@ def stats(value: Stats) -> dict[str, Any]:
         "downtime_periods": value.downtime_periods,
         "percentiles": value.percentiles,
         "phases_ms": value.phases_ms,
+        "sla": {
+            "availability_percent": value.sla_availability_percent,
+            "excluded_seconds": value.maintenance_seconds,
+        },
     }
 
 
@@ -169,6 +181,8 @@ def alert(value: Alert, deliveries: list[DeliveryView]) -> dict[str, Any]:
         "window_seconds": value.window_seconds,
         "time": timestamp(value.raised_at),
         "downtime_seconds": value.downtime_seconds,
+        "suppressed_by": value.suppressed_by,
+        "held": value.held,
         "delivery_status": delivery_status(deliveries),
         "deliveries": [
             {
@@ -215,3 +229,49 @@ def tick(value: Tick) -> dict[str, Any]:
 def page(value: Page, item: Any) -> dict[str, Any]:
     """A page as `{data, next_cursor}`, each item shown by `item`."""
     return {"data": [item(v) for v in value.items], "next_cursor": value.next_cursor}
+
+
+# Maintenance windows. (Imported here, not at the top, while the top of this file is being
+# changed by other work; move it up with the other imports when convenient.)
+from statuschecker.services.maintenances import Planned, Upcoming  # noqa: E402
+
+
+def occurrence(value: tuple[datetime, datetime] | None) -> dict[str, Any] | None:
+    """An occurrence of a maintenance window as `{starts_at, ends_at}`, or None."""
+    if value is None:
+        return None
+    return {"starts_at": timestamp(value[0]), "ends_at": timestamp(value[1])}
+
+
+def maintenance(value: Planned) -> dict[str, Any]:
+    """A maintenance window as the API shows it, with its current and next occurrence."""
+    w, s = value.window, value.window.schedule
+    return {
+        "id": w.id,
+        "title": w.title,
+        "service_ids": list(w.service_ids),
+        "tags": list(w.tags),
+        "starts_at": timestamp(s.starts_at),
+        "ends_at": timestamp(s.ends_at),
+        "rrule": s.rrule,
+        "duration_seconds": s.duration_seconds,
+        "timezone": s.timezone,
+        "active": value.active,
+        "current": occurrence(value.current),
+        "next": occurrence(value.next),
+        "created_at": timestamp(w.created_at),
+        "updated_at": timestamp(w.updated_at),
+    }
+
+
+def status_maintenance(value: Upcoming) -> dict[str, Any]:
+    """A window on the status view: its ongoing or next occurrence and the services it
+    covers that the reader sees."""
+    return {
+        "id": value.id,
+        "title": value.title,
+        "active": value.active,
+        "starts_at": timestamp(value.starts_at),
+        "ends_at": timestamp(value.ends_at),
+        "services": [{"id": i, "name": name} for i, name in value.services],
+    }

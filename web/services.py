@@ -16,7 +16,11 @@ def register(body: dict[str, Any]) -> tuple:
 
 
 def list_services(
-    limit: int = 50, cursor: str | None = None, status: str | None = None, name: str | None = None
+    limit: int = 50,
+    cursor: str | None = None,
+    status: str | None = None,
+    name: str | None = None,
+    tag: str | None = None,
 ) -> tuple:
     """GET /services"""
     page = services().list_services(
@@ -25,6 +29,7 @@ def list_services(
         cursor=cursor,
         status=status,  # type: ignore[arg-type]
         name=name,
+        tag=tag,
     )
     return serialize.respond(serialize.page(page, serialize.service))
 

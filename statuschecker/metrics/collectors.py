@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from statuschecker.model import STATUSES
 from statuschecker.store import current
 from statuschecker.system.config import Settings
 
@@ -41,7 +42,7 @@ class ServiceStateCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         """The families with one sample per service (and result, for the counter)."""
-        up, response_time, checks = families = self._families()
+        up, status, response_time, checks = families = self._families()
         try:
             with self._engine.connect() as conn:
                 states = current.states(conn)
@@ -52,6 +53,8 @@ class ServiceStateCollector(Collector):
             labels = [str(state.service_id), state.name]
             if state.up is not None:
                 up.add_metric(labels, 1.0 if state.up else 0.0)
+            for name in STATUSES:
+                status.add_metric([*labels, name], 1.0 if name == state.status else 0.0)
             if state.response_time_ms is not None:
                 response_time.add_metric(labels, state.response_time_ms / 1000)
             checks.add_metric([*labels, "up"], state.up_count)
@@ -59,12 +62,19 @@ class ServiceStateCollector(Collector):
         return families
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, CounterMetricFamily]:
+    def _families() -> tuple[
+        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, CounterMetricFamily
+    ]:
         return (
             GaugeMetricFamily(
                 "statuschecker_service_up",
-                "1 when the service's last check succeeded, 0 when it failed",
+                "1 while the service is confirmed up, 0 while confirmed down",
                 labels=_LABELS,
+            ),
+            GaugeMetricFamily(
+                "statuschecker_service_status",
+                "1 for the service's status now, 0 for the others",
+                labels=(*_LABELS, "status"),
             ),
             GaugeMetricFamily(
                 "statuschecker_service_response_time_seconds",

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import Connection, Engine
 
 from statuschecker.cache import StatusCache
 from statuschecker.metrics.work import WorkMetrics
-from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Receiver
+from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Confirmation, EventKind, Receiver
 from statuschecker.rules import alerts as rules
-from statuschecker.store import alerts, results, schedule
+from statuschecker.rules import dependencies, maintenance, periods
+from statuschecker.rules.alerts import Seen
+from statuschecker.rules.periods import StateChange
+from statuschecker.store import alerts, maintenances, results, schedule
 from statuschecker.store import services as service_store
 from statuschecker.system.changes import announce
 
@@ -33,6 +37,7 @@ class Recorder:
         alert_policy: AlertPolicy,
         receivers: Sequence[Receiver] = (),
         on_alert: Callable[[], None] | None = None,
+        confirmation: Confirmation | None = None,
     ) -> None:
         self._engine = engine
         self._cache = cache
@@ -40,61 +45,149 @@ class Recorder:
         self._alert_policy = alert_policy
         self._receivers = receivers
         self._on_alert = on_alert
+        self._confirmation = confirmation or Confirmation()
 
     def record(self, outcomes: list[CheckOutcome], lease_owner: str) -> None:
-        """Store `outcomes`, raise the alerts they decide, and end `lease_owner`'s leases,
-        all in one transaction."""
+        """Store `outcomes`, decide what they change, raise the alerts that follow, and end
+        `lease_owner`'s leases, all in one transaction.
+
+        1. Lock the services (outcomes of services deleted meanwhile are dropped) and mark the
+           outcomes that fall in one of their maintenance windows.
+        2. Store ticks, metrics and rollups (`kept`: the outcomes not stored before).
+        3. Let the period rules confirm state changes; name the failing parent of each new
+           downtime; keep each service's unconfirmed run, and check a service failing
+           unconfirmed again after its retry interval.
+        4. Let the alert rules decide, and store their alerts with the deliveries due.
+        """
         started = time.perf_counter()
+        changes: list[StateChange] = []
+        raised: list[Alert] = []
         with self._engine.begin() as conn:
-            written = results.write(conn, outcomes)
-            raised = self._alerts(conn, written.kept) if written.kept else []
+            locked = results.lock(conn, {o.service_id for o in outcomes})
+            present = [o for o in outcomes if o.service_id in locked]
+            kept = results.write(conn, _marked(conn, locked, present))
+            if kept:
+                changes, raised = self._judge(conn, locked, kept)
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
-            fresh = service_store.get_many(conn, written.service_ids) if written.kept else []
-            announce(conn, written.service_ids)
-        self._metrics.recorded(outcomes, len(written.kept), time.perf_counter() - started)
+            fresh = service_store.get_many(conn, locked) if kept else []
+            announce(conn, sorted(locked))
+        self._metrics.recorded(outcomes, len(kept), time.perf_counter() - started)
         self._cache.put(fresh)
-        names = {s.id: s.name for s in fresh}
-        for outcome in outcomes:
-            result = outcome.result
-            log.debug(
-                "check.recorded",
-                service_id=outcome.service_id,
-                up=result.up,
-                response_time_ms=result.response_time_ms,
-                status_code=result.status_code,
-                error=result.error,
-            )
-        for change in written.changes:
-            emit = log.warning if change.current == "downtime" else log.info
-            emit(
-                "service.state_changed",
-                service_id=change.service_id,
-                service_name=names.get(change.service_id),
-                previous=change.previous,
-                current=change.current,
-                at=change.at.isoformat(),
-            )
-        for alert in raised:
-            log.warning(
-                "alert.raised",
-                service_id=alert.service_id,
-                alert_id=alert.id,
-                kind=alert.kind,
-                rule=alert.rule,
-                message=alert.message,
-            )
+        _log(outcomes, changes, raised, {s.id: s.name for s in fresh})
         if raised and self._on_alert is not None:
             self._on_alert()
 
-    def _alerts(self, conn: Connection, kept: list[CheckOutcome]) -> list[Alert]:
-        """Apply each touched service's alert rules at its newest check of the batch and
-        store what they raise, with a delivery to each of its recipients."""
-        newest: dict[int, datetime] = {}
-        for outcome in kept:  # in time order
-            newest[outcome.service_id] = outcome.checked_at
-        decided = [
-            (alert, rules.recipients(subject.policy, self._receivers))
-            for subject in alerts.subjects(conn, newest, self._alert_policy)
-            if (alert := rules.decide(subject)) is not None
+    def _judge(
+        self, conn: Connection, locked: dict[int, results.Locked], kept: list[CheckOutcome]
+    ) -> tuple[list[StateChange], list[Alert]]:
+        """Steps 3 and 4 of `record`: the state changes and the alerts raised."""
+        touched = {o.service_id for o in kept}
+        stored = results.open_periods(conn, touched)
+        confirmations = {sid: self._confirmation.merged(*locked[sid].confirm) for sid in touched}
+        states = {
+            sid: periods.ServiceState(stored.get(sid), locked[sid].run, confirmations[sid])
+            for sid in touched
+        }
+        decided = periods.transitions(states, kept)
+        newest = {o.service_id: o for o in kept}  # in time order: the last one stays
+        confirmed: dict[int, EventKind | None] = {
+            sid: (p.kind if (p := stored.get(sid)) else None) for sid in touched
+        }
+        for period in decided.begun:
+            confirmed[period.service_id] = period.kind
+        failing_here = {
+            sid
+            for sid in touched
+            if dependencies.failing(
+                confirmed[sid],
+                (run := decided.runs.get(sid)) is not None and run.kind == "downtime",
+                newest[sid].in_maintenance,
+            )
+        }
+        parents = {p for sid in touched for p in locked[sid].depends_on}
+        failing = (failing_here & parents) | results.failing(conn, parents - touched)
+        causes = {sid: dependencies.cause(locked[sid].depends_on, failing) for sid in touched}
+        for period in decided.begun:
+            if period.kind == "downtime":
+                period.caused_by = causes[period.service_id]
+        results.write_periods(conn, decided)
+        results.write_state(
+            conn, decided.runs, {sid: o.in_maintenance for sid, o in newest.items()}
+        )
+        retries = {
+            sid: newest[sid].checked_at
+            + timedelta(seconds=confirmations[sid].retry_interval_seconds)
+            for sid, run in decided.runs.items()
+            if run is not None and run.kind == "downtime"
+        }
+        schedule.retry(conn, retries)
+        seen = {
+            sid: Seen(o.checked_at, confirmed[sid], o.in_maintenance, causes[sid])
+            for sid, o in newest.items()
+        }
+        decisions = [
+            (subject, rules.decide(subject), rules.recipients(subject.policy, self._receivers))
+            for subject in alerts.subjects(conn, seen, self._alert_policy)
         ]
-        return alerts.insert(conn, decided)
+        return decided.changes, alerts.insert(conn, decisions)
+
+
+def _marked(
+    conn: Connection, locked: dict[int, results.Locked], outcomes: list[CheckOutcome]
+) -> list[CheckOutcome]:
+    """`outcomes`, those that fall in a maintenance window of their service marked so."""
+    if not outcomes:
+        return outcomes
+    windows = maintenances.covering(
+        conn,
+        {sid: (locked[sid].owner_id, locked[sid].tags) for sid in {o.service_id for o in outcomes}},
+    )
+    if not windows:
+        return outcomes
+    return [
+        replace(o, in_maintenance=True)
+        if any(maintenance.covers(w, o.checked_at) for w in windows.get(o.service_id, ()))
+        else o
+        for o in outcomes
+    ]
+
+
+def _log(
+    outcomes: list[CheckOutcome],
+    changes: list[StateChange],
+    raised: list[Alert],
+    names: dict[int, str],
+) -> None:
+    """One event per check recorded (debug), per state change and per alert raised."""
+    for outcome in outcomes:
+        result = outcome.result
+        log.debug(
+            "check.recorded",
+            service_id=outcome.service_id,
+            up=result.up,
+            response_time_ms=result.response_time_ms,
+            status_code=result.status_code,
+            error=result.error,
+            in_maintenance=outcome.in_maintenance,
+        )
+    for change in changes:
+        emit = log.warning if change.current == "downtime" else log.info
+        emit(
+            "service.state_changed",
+            service_id=change.service_id,
+            service_name=names.get(change.service_id),
+            previous=change.previous,
+            current=change.current,
+            at=change.at.isoformat(),
+        )
+    for alert in raised:
+        log.warning(
+            "alert.raised",
+            service_id=alert.service_id,
+            alert_id=alert.id,
+            kind=alert.kind,
+            rule=alert.rule,
+            message=alert.message,
+            suppressed_by=alert.suppressed_by,
+            held=alert.held,
+        )

@@ -3,16 +3,16 @@ produce, and where each alert is delivered."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from statuschecker.model import Alert, AlertPolicy, Receiver
+from statuschecker.model import Alert, AlertKind, AlertPolicy, EventKind, Receiver
 from statuschecker.timefmt import rfc3339
 
 AlertState = Literal["ok", "alerting"]
-AlertKind = Literal["down", "recovered"]
+Rule = Literal["availability", "failures", "response_time", "flapping"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ class Window:
 class Verdict:
     """An alert to raise: its kind, the rule that decided, and the figures it saw."""
 
-    kind: AlertKind
+    kind: Literal["down", "recovered"]
     rule: Literal["availability", "failures"]
     availability_percent: float | None
     window_seconds: int
@@ -84,9 +84,27 @@ def evaluate(
 
 
 @dataclass(frozen=True, slots=True)
+class Seen:
+    """What a batch showed of a service: its newest check, its confirmed period after the
+    batch, whether that check fell in maintenance, and its failing parent, if any."""
+
+    at: datetime
+    confirmed: EventKind | None
+    in_maintenance: bool
+    cause: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Subject:
-    """A service as its alert rules see it at its newest check `at`: its policy, alert state
-    (and since when), and the checks in each rule's window ending at `at`."""
+    """A service as its alert rules see it at its newest check `at`.
+
+    Its policy and stored alert states (`state` since `state_since`, `suppressed_by` of its
+    last down alert, `degraded`, `flapping`); its confirmed period after the batch, whether
+    its newest check fell in maintenance, the parent it depends on that is failing (`cause`);
+    and the figures of each rule's window ending at `at`: checks and failures, the response
+    time statistic (None: the rule is off or no successful check fell in its window), and
+    how many times its confirmed state changed in the flapping window.
+    """
 
     service_id: int
     name: str
@@ -96,32 +114,130 @@ class Subject:
     at: datetime
     availability: Window
     failures: Window
+    confirmed: EventKind | None = None
+    in_maintenance: bool = False
+    cause: int | None = None
+    suppressed_by: int | None = None
+    degraded: bool = False
+    flapping: bool = False
+    response_time_ms: float | None = None
+    state_changes: int = 0
 
 
-def decide(subject: Subject) -> Alert | None:
-    """The alert the rules raise for `subject` (its id not known yet), or None. A recovery
-    says how long the service was alerting."""
-    verdict = evaluate(subject.policy, subject.state, subject.availability, subject.failures)
-    if verdict is None:
-        return None
-    downtime = (
-        (subject.at - subject.state_since).total_seconds()
-        if verdict.kind == "recovered" and subject.state_since
-        else None
+@dataclass(slots=True)
+class Decision:
+    """What the rules raise for a subject, and its alert states after them."""
+
+    alerts: list[Alert] = field(default_factory=list)
+    state: AlertState = "ok"
+    suppressed_by: int | None = None
+    degraded: bool = False
+    flapping: bool = False
+
+
+def decide(subject: Subject) -> Decision:
+    """The alerts the rules raise for `subject` (their ids not known yet), and its alert
+    states after them.
+
+    1. Flapping (when the policy has the rule): more confirmed changes than `flap_changes`
+       in the window flags it and raises one `flapping` alert; once a whole window passes
+       without a change, one `stable` alert says where it settled.
+    2. Down and recovered, by the availability and failure rules (`evaluate`), but a down
+       alert only while the failure is confirmed and outside maintenance, and a recovery only
+       while no failure is confirmed. A down alert while a parent is failing is recorded with
+       `suppressed_by` (delivered to nobody), and so is the recovery that follows it; alerts
+       raised while flapping are `held` (delivered to nobody).
+    3. Degraded (when the policy has the rule): a `degraded` alert when the response time
+       statistic goes above the threshold while up, a `recovered` one (rule
+       `response_time`) when it is back within it while up.
+    """
+    policy = subject.policy
+    decision = Decision(
+        state=subject.state,
+        suppressed_by=subject.suppressed_by,
+        degraded=subject.degraded and policy.response_time_ms_above is not None,
+        flapping=subject.flapping and policy.flap_changes is not None,
     )
-    text = message(verdict.kind, subject.name, verdict.availability_percent, subject.at, downtime)
-    return Alert(
-        id=0,
-        service_id=subject.service_id,
-        service_name=subject.name,
-        kind=verdict.kind,
-        rule=verdict.rule,
-        message=text,
-        availability_percent=verdict.availability_percent,
-        window_seconds=verdict.window_seconds,
-        raised_at=subject.at,
-        downtime_seconds=downtime,
-    )
+    raise_ = _raiser(subject, decision)
+
+    if policy.flap_changes is not None:
+        if not decision.flapping and subject.state_changes > policy.flap_changes:
+            decision.flapping = True
+            raise_("flapping", "flapping", policy.flap_window_seconds, held=False)
+        elif decision.flapping and subject.state_changes == 0:
+            decision.flapping = False
+            raise_("stable", "flapping", policy.flap_window_seconds, held=False)
+
+    verdict = evaluate(policy, subject.state, subject.availability, subject.failures)
+    if verdict is not None and _allowed(verdict.kind, subject):
+        if verdict.kind == "down":
+            decision.state, decision.suppressed_by = "alerting", subject.cause
+            suppressed = subject.cause
+        else:
+            decision.state, decision.suppressed_by = "ok", None
+            suppressed = subject.suppressed_by
+        raise_(
+            verdict.kind,
+            verdict.rule,
+            verdict.window_seconds,
+            availability=verdict.availability_percent,
+            suppressed_by=suppressed,
+        )
+
+    threshold = policy.response_time_ms_above
+    figure = subject.response_time_ms
+    if threshold is not None and figure is not None:
+        if not decision.degraded and figure > threshold and subject.confirmed == "uptime":
+            decision.degraded = True
+            raise_("degraded", "response_time", policy.response_time_window_seconds)
+        elif decision.degraded and figure <= threshold and subject.confirmed == "uptime":
+            decision.degraded = False
+            raise_("recovered", "response_time", policy.response_time_window_seconds)
+    return decision
+
+
+def _allowed(kind: Literal["down", "recovered"], subject: Subject) -> bool:
+    """Whether the confirmed state lets a down (recovered) verdict become an alert."""
+    if kind == "down":
+        return subject.confirmed == "downtime" and not subject.in_maintenance
+    return subject.confirmed != "downtime"
+
+
+def _raiser(subject: Subject, decision: Decision) -> Callable[..., None]:
+    """A function that adds an alert of `subject` to `decision`, with its message."""
+
+    def raise_(
+        kind: AlertKind,
+        rule: Rule,
+        window_seconds: int,
+        *,
+        availability: float | None = None,
+        suppressed_by: int | None = None,
+        held: bool | None = None,
+    ) -> None:
+        downtime = (
+            (subject.at - subject.state_since).total_seconds()
+            if kind == "recovered" and rule != "response_time" and subject.state_since
+            else None
+        )
+        decision.alerts.append(
+            Alert(
+                id=0,
+                service_id=subject.service_id,
+                service_name=subject.name,
+                kind=kind,
+                rule=rule,
+                message=message(kind, rule, subject, decision, availability, downtime),
+                availability_percent=availability,
+                window_seconds=window_seconds,
+                raised_at=subject.at,
+                downtime_seconds=downtime,
+                suppressed_by=suppressed_by,
+                held=decision.flapping if held is None else held,
+            )
+        )
+
+    return raise_
 
 
 def recipients(policy: AlertPolicy, receivers: Sequence[Receiver]) -> list[Receiver]:
@@ -135,7 +251,10 @@ def recipients(policy: AlertPolicy, receivers: Sequence[Receiver]) -> list[Recei
 
 
 def _verdict(
-    kind: AlertKind, rule: Literal["availability", "failures"], policy: AlertPolicy, w: Window
+    kind: Literal["down", "recovered"],
+    rule: Literal["availability", "failures"],
+    policy: AlertPolicy,
+    w: Window,
 ) -> Verdict:
     seconds = policy.window_seconds if rule == "availability" else policy.failure_window_seconds
     return Verdict(kind, rule, w.availability_percent, seconds)
@@ -143,19 +262,49 @@ def _verdict(
 
 def message(
     kind: AlertKind,
-    service_name: str,
+    rule: Rule,
+    subject: Subject,
+    decision: Decision,
     availability_percent: float | None,
-    at: datetime,
-    downtime_seconds: float | None = None,
+    downtime_seconds: float | None,
 ) -> str:
-    """The text stored with an alert and sent to receivers."""
+    """The text stored with an alert and sent to receivers, in the words of a person on call."""
+    name, policy, time = subject.name, subject.policy, rfc3339(subject.at)
     availability = "n/a" if availability_percent is None else f"{availability_percent:.1f}"
-    time = rfc3339(at)
+    statistic = policy.response_time_statistic
+    figure = f"{subject.response_time_ms or 0:.0f} ms"
+    window = duration(policy.response_time_window_seconds)
     if kind == "down":
-        return f"Service {service_name} is down. availability={availability}%, time={time}"
+        text = f"Service {name} is down. availability={availability}%, time={time}"
+        if decision.suppressed_by is not None:
+            text += f"; not sent: service {decision.suppressed_by} it depends on is failing"
+        return text
+    if kind == "recovered" and rule == "response_time":
+        return (
+            f"Service {name} is fast again: {statistic} response time {figure} over the last "
+            f"{window} is within {policy.response_time_ms_above:g} ms. time={time}"
+        )
+    if kind == "recovered":
+        return (
+            f"Service {name} recovered. availability={availability}%, time={time}, "
+            f"downtime={duration(downtime_seconds or 0.0)}"
+        )
+    if kind == "degraded":
+        return (
+            f"Service {name} is slow (degraded): {statistic} response time {figure} over the "
+            f"last {window} is above {policy.response_time_ms_above:g} ms. time={time}"
+        )
+    flap_window = duration(policy.flap_window_seconds)
+    if kind == "flapping":
+        return (
+            f"Service {name} is flapping: its state changed {subject.state_changes} times in "
+            f"the last {flap_window}. Alerts for each change are held until it is stable. "
+            f"time={time}"
+        )
+    now = "down" if subject.confirmed == "downtime" else "up"
     return (
-        f"Service {service_name} recovered. availability={availability}%, time={time}, "
-        f"downtime={duration(downtime_seconds or 0.0)}"
+        f"Service {name} is stable again: no change of state for {flap_window}; it is {now}. "
+        f"time={time}"
     )
 
 

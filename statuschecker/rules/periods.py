@@ -1,5 +1,6 @@
-"""State periods: a service is in one `uptime` or `downtime` period at a time, and an outcome
-of the other kind ends it and begins the next."""
+"""State periods and their confirmation: a service is in one confirmed `uptime` or `downtime`
+period at a time; a run of outcomes of the other kind, once long enough, ends it and begins
+the next at the run's first outcome."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from statuschecker.model import CheckOutcome, EventKind
+from statuschecker.model import CheckOutcome, Confirmation, EventKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,26 @@ class OpenPeriod:
     event_id: int
     kind: EventKind
     started: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive outcomes against the confirmed state, too few yet to confirm their kind: how
+    many, since when, and (for failures) the first one's error."""
+
+    kind: EventKind
+    count: int
+    started: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """What the period rules know of a service before a batch."""
+
+    period: OpenPeriod | None = None
+    run: Run | None = None
+    confirmation: Confirmation = field(default_factory=Confirmation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,23 +52,27 @@ class StateChange:
 
 @dataclass(slots=True)
 class NewPeriod:
-    """A period the batch began; `ended` is set when the batch also ended it."""
+    """A period the batch began; `ended` is set when the batch also ended it. A downtime keeps
+    the error that began it and, once the recorder knows, the failing parent that caused it."""
 
     service_id: int
     kind: EventKind
     started: datetime
-    reason: str | None  # for downtime: the error of the check that began it
+    reason: str | None
     ended: datetime | None = None
+    caused_by: int | None = None
 
 
 @dataclass(slots=True)
 class Transitions:
     """What a batch does to the periods: the stored ones it ends (event id, end), the ones it
-    begins (in time order, at most the last of each service still open), and the changes."""
+    begins (in time order, at most the last of each service still open), the changes, and
+    each touched service's run not confirmed at the end of the batch (None: no such run)."""
 
     ended: list[tuple[int, datetime]] = field(default_factory=list)
     begun: list[NewPeriod] = field(default_factory=list)
     changes: list[StateChange] = field(default_factory=list)
+    runs: dict[int, Run | None] = field(default_factory=dict)
 
 
 def period_of(outcome: CheckOutcome) -> EventKind:
@@ -56,35 +81,54 @@ def period_of(outcome: CheckOutcome) -> EventKind:
 
 
 def transitions(
-    open_periods: Mapping[int, OpenPeriod], outcomes: Iterable[CheckOutcome]
+    states: Mapping[int, ServiceState], outcomes: Iterable[CheckOutcome]
 ) -> Transitions:
-    """Walk `outcomes` (in time order) against each service's open period.
+    """Walk `outcomes` (in time order) against each service's state.
 
-    1. An outcome of the open period's kind changes nothing.
-    2. Otherwise the open period ends at the outcome's time (never before it began, should a
-       clock step back) and a period of the outcome's kind begins there; a downtime keeps the
-       error that began it.
-    3. A service without an open period begins its first (`previous` None).
+    1. A failure in a maintenance window confirms nothing: it ends a run of failures.
+    2. An outcome of the confirmed period's kind ends the run against it, if any.
+    3. Otherwise it extends the run of its kind (or begins one). When the run reaches the
+       service's `confirm_down_after` (failures) or `confirm_up_after` (successes), the open
+       period ends at the run's first outcome (never before it began, should a clock step
+       back) and a period of the run's kind begins there; a downtime keeps the first error.
+    4. A service without a period is confirmed the same way into its first (`previous` None).
     """
     result = Transitions()
-    # service -> the stored period (OpenPeriod) or the batch's own (NewPeriod) it is in now
-    current: dict[int, OpenPeriod | NewPeriod] = dict(open_periods)
+    current: dict[int, OpenPeriod | NewPeriod | None] = {}
+    runs = result.runs
     for outcome in outcomes:
+        sid = outcome.service_id
+        state = states.get(sid) or ServiceState()
+        if sid not in runs:
+            current[sid] = state.period
+            runs[sid] = state.run
         kind = period_of(outcome)
-        now = current.get(outcome.service_id)
-        if now is not None and now.kind == kind:
+        now = current[sid]
+        if (outcome.in_maintenance and kind == "downtime") or (
+            now is not None and now.kind == kind
+        ):
+            runs[sid] = None
             continue
-        at = outcome.checked_at
+        run = runs[sid]
+        if run is not None and run.kind == kind:
+            run = Run(kind, run.count + 1, run.started, run.reason)
+        else:
+            reason = outcome.result.error if kind == "downtime" else None
+            run = Run(kind, 1, outcome.checked_at, reason)
+        confirm = state.confirmation
+        if run.count < (confirm.down_after if kind == "downtime" else confirm.up_after):
+            runs[sid] = run
+            continue
+        runs[sid] = None
+        at = run.started
         if now is not None:
             at = max(at, now.started)
             if isinstance(now, NewPeriod):
                 now.ended = at
             else:
                 result.ended.append((now.event_id, at))
-        reason = outcome.result.error if kind == "downtime" else None
-        period = NewPeriod(outcome.service_id, kind, at, reason)
-        current[outcome.service_id] = period
+        period = NewPeriod(sid, kind, at, run.reason)
+        current[sid] = period
         result.begun.append(period)
-        previous = now.kind if now is not None else None
-        result.changes.append(StateChange(outcome.service_id, previous, kind, at))
+        result.changes.append(StateChange(sid, now.kind if now else None, kind, at))
     return result

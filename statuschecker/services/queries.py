@@ -30,7 +30,7 @@ from statuschecker.model import (
 from statuschecker.services import stats
 from statuschecker.services.stats import Stats
 from statuschecker.store import alerts as alert_store
-from statuschecker.store import deliveries, history, rollups
+from statuschecker.store import deliveries, history, maintenances, rollups
 from statuschecker.store import services as store
 from statuschecker.system.config import Settings
 
@@ -74,12 +74,19 @@ class ServiceQueries:
         cursor: str | None = None,
         status: Status | None = None,
         name: str | None = None,
+        tag: str | None = None,
     ) -> Page[Service]:
-        """A page of the services `visibility` admits, in id order, filtered by status and by
-        a part of the name."""
+        """A page of the services `visibility` admits, in id order, filtered by status, by a
+        part of the name and by tag."""
         with self._engine.connect() as conn:
             page = store.list_page(
-                conn, limit=limit, after=cursor, status=status, name=name, visibility=visibility
+                conn,
+                limit=limit,
+                after=cursor,
+                status=status,
+                name=name,
+                tag=tag,
+                visibility=visibility,
             )
         return Page(self._present(page.items), page.next_cursor)
 
@@ -143,8 +150,11 @@ class ServiceQueries:
             until = since + span
         since = min(max(since, _before(until, MAX_STATS_RANGE)), until)
         with self._engine.connect() as conn:
-            self._require(conn, service_id, visibility)
-            return stats.compute(conn, service_id, since, until, now, self._retention)
+            service = store.get(conn, service_id, visibility)
+            schedules = maintenances.covering(
+                conn, {service_id: (service.owner_id, service.tags)}
+            ).get(service_id, [])
+            return stats.compute(conn, service_id, since, until, now, self._retention, schedules)
 
     def stats_summary(self, service_id: int, visibility: Visibility) -> list[tuple[str, Stats]]:
         """Statistics of a service `visibility` admits over the usual windows: 10 min, 1 h,
@@ -212,8 +222,8 @@ class ServiceQueries:
             self._uptimes.clear()
 
     def _present(self, services: list[Service]) -> list[Service]:
-        """Services as shown: with their effective alert policy and (at most a minute old)
-        uptime figures, or none while the database is away."""
+        """Services as shown: with their effective alert policy and confirmation and (at most
+        a minute old) uptime figures, or none while the database is away."""
         with self._uptimes_lock:
             known = {s.id: self._uptimes.get(s.id) for s in services}
         missing = [sid for sid, value in known.items() if value is None]
@@ -229,10 +239,30 @@ class ServiceQueries:
                 for sid, value in fresh.items():
                     self._uptimes[sid] = value
             known.update(fresh)
-        return [
-            replace(s, alert_policy=s.alert_policy or self._alert_defaults, uptime=known[s.id])
-            for s in services
-        ]
+        defaults = self._settings.confirmation()
+        shown = []
+        for s in services:
+            confirm = defaults.merged(
+                s.confirm_down_after, s.confirm_up_after, s.retry_interval_seconds
+            )
+            shown.append(
+                replace(
+                    s,
+                    alert_policy=s.alert_policy or self._alert_defaults,
+                    uptime=known[s.id],
+                    confirm_down_after=confirm.down_after,
+                    confirm_up_after=confirm.up_after,
+                    retry_interval_seconds=confirm.retry_interval_seconds,
+                )
+            )
+        return shown
+
+    def names(self, service_ids: set[int], visibility: Visibility) -> dict[int, str]:
+        """The names of those of the services `visibility` admits."""
+        if not service_ids:
+            return {}
+        with self._engine.connect() as conn:
+            return store.names(conn, service_ids, visibility)
 
     @staticmethod
     def _require(conn: Any, service_id: int, visibility: Visibility) -> None:

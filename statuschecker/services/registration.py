@@ -4,7 +4,7 @@ masked secrets sent back as they were shown), and what will not work as the sett
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,12 +13,24 @@ from statuschecker.errors import Forbidden, InvalidInput
 from statuschecker.model import AlertPolicy, Service
 from statuschecker.notify.apprise_channel import valid_apprise_url
 from statuschecker.redaction import masked_url, redact, unmasked_headers, unmasked_url
+from statuschecker.rules import dependencies as rules
 
 EDITABLE_FIELDS = frozenset(
-    {"name", "url", "interval_seconds", "timeout_seconds", "paused", "public"}
+    {
+        "name",
+        "url",
+        "interval_seconds",
+        "timeout_seconds",
+        "paused",
+        "public",
+        "confirm_down_after",
+        "confirm_up_after",
+        "retry_interval_seconds",
+        "tags",
+    }
 )
 # Everything else a registration or change carries is an option of a check kind.
-CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy"}
+CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy", "group", "depends_on"}
 
 VerifyTarget = Callable[[str, Mapping[str, Any]], None]
 """The private-target policy: raises when it refuses a URL (with its check options)."""
@@ -48,6 +60,8 @@ def changed_values(
     ones (null removes one) and checked against the URL. A URL or header sent back masked, as
     it was shown, keeps its stored value."""
     values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
+    if "group" in changes:
+        values["group_name"] = changes["group"]
     if "url" in values:
         values["url"] = unmasked_url(values["url"], current.url)
         values["kind"] = kind(values["url"])
@@ -62,6 +76,29 @@ def changed_values(
         values["check_options"] = check_options(url, given)
         verify_target(url, values["check_options"])
     return values
+
+
+def dependencies(
+    service_id: int | None,
+    depends_on: Sequence[int],
+    owned: set[int],
+    graph: Mapping[int, Sequence[int]],
+) -> list[int]:
+    """`depends_on` for the service `service_id` (None: not registered yet), checked against
+    the account's services (`owned`, those of `depends_on` found) and their stored
+    dependencies (`graph`); InvalidInput naming unknown ids, the service itself, or a loop."""
+    unknown = [i for i in depends_on if i not in owned]
+    if unknown:
+        raise InvalidInput(
+            f"depends_on names no service of yours with id {', '.join(map(str, unknown))}"
+        )
+    if service_id is not None:
+        if service_id in depends_on:
+            raise InvalidInput("a service cannot depend on itself")
+        loop = rules.cycle(service_id, depends_on, graph)
+        if loop:
+            raise InvalidInput("depends_on would make a loop: " + " -> ".join(map(str, loop)))
+    return list(depends_on)
 
 
 def policy(

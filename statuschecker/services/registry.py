@@ -5,7 +5,7 @@ cache follows what was committed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
@@ -49,6 +49,12 @@ class ServiceRegistry(ServiceQueries):
         timeout_seconds: float | None = None,
         alert_policy: Mapping[str, Any] | None = None,
         public: bool = False,
+        confirm_down_after: int | None = None,
+        confirm_up_after: int | None = None,
+        retry_interval_seconds: int | None = None,
+        tags: Sequence[str] = (),
+        group: str | None = None,
+        depends_on: Sequence[int] = (),
         **check_options: Any,
     ) -> Service:
         """Register a service of `owner`'s account; it is due at once. Defaults come from the
@@ -71,10 +77,16 @@ class ServiceRegistry(ServiceQueries):
             "check_options": options,
             "owner_id": owner.user_id,
             "public": public,
+            "confirm_down_after": confirm_down_after,
+            "confirm_up_after": confirm_up_after,
+            "retry_interval_seconds": retry_interval_seconds,
+            "tags": list(tags),
+            "group_name": group,
         }
         with self._engine.begin() as conn:
             if owner.user_id is not None:
                 self._within_limit(conn, owner.user_id)
+            values["depends_on"] = self._dependencies(conn, None, owner.user_id, depends_on)
             service_id = store.create(conn, values)
             announce(conn, [service_id])
             service = store.get(conn, service_id)
@@ -93,6 +105,10 @@ class ServiceRegistry(ServiceQueries):
             if "alert_policy" in changes:
                 base = current.alert_policy or self._alert_defaults
                 values["alert_policy"] = self._policy(base, changes["alert_policy"]).to_json()
+            if "depends_on" in changes:
+                values["depends_on"] = self._dependencies(
+                    conn, service_id, current.owner_id, changes["depends_on"]
+                )
             if values:
                 store.change(conn, service_id, values)
                 announce(conn, [service_id])
@@ -125,6 +141,21 @@ class ServiceRegistry(ServiceQueries):
             netpolicy.verify_url(url, options)
         except ValueError as exc:  # a valid request the installation's policy refuses
             raise Forbidden(str(exc)) from exc
+
+    def _dependencies(
+        self,
+        conn: Connection,
+        service_id: int | None,
+        owner_id: int | None,
+        depends_on: Sequence[int],
+    ) -> list[int]:
+        """`depends_on` checked against the account's services (see
+        `registration.dependencies`)."""
+        if not depends_on:
+            return []
+        owned = store.owned_ids(conn, owner_id, depends_on)
+        graph = store.dependency_graph(conn, owner_id) if service_id is not None else {}
+        return registration.dependencies(service_id, depends_on, owned, graph)
 
     def _within_limit(self, conn: Connection, owner_id: int) -> None:
         """Forbidden when the account has as many services as it may (its row is locked until

@@ -3,14 +3,16 @@ hourly rollups where the range is long or the ticks were pruned."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Connection
 
-from statuschecker.rules import buckets, histogram
+from statuschecker.rules import buckets, histogram, maintenance
 from statuschecker.rules.buckets import Part, hour_of
+from statuschecker.rules.maintenance import Schedule
 from statuschecker.store import stats as queries
 from statuschecker.store.history import pruned_before
 
@@ -40,6 +42,8 @@ class Stats:
     downtime_periods: int
     percentiles: Literal["exact", "estimated"]
     phases_ms: dict[str, dict[str, float | None]]
+    sla_availability_percent: float | None = None  # of the checks outside maintenance
+    maintenance_seconds: float = 0.0  # of the range, covered by maintenance windows
 
     @property
     def failed(self) -> int:
@@ -54,6 +58,7 @@ def compute(
     until: datetime,
     now: datetime,
     retention: timedelta,
+    schedules: Sequence[Schedule] = (),
 ) -> Stats:
     """Statistics of [since, until).
 
@@ -72,9 +77,11 @@ def compute(
     cutoff, pruned = hour_of(now - retention), pruned_before(conn)
     horizon = cutoff if pruned is None else max(cutoff, pruned)
     planned = buckets.plan(since, until, horizon)
-    return _from_parts(
+    found = _from_parts(
         conn, service_id, planned.parts, planned.since, planned.until, now, planned.exact
     )
+    covered = maintenance.covered_seconds(schedules, found.since, min(found.until, now))
+    return replace(found, maintenance_seconds=covered)
 
 
 def _from_parts(
@@ -110,7 +117,11 @@ def _from_parts(
         until=until,
         checks=totals.checks,
         successful=totals.successful,
-        availability_percent=(100.0 * totals.successful / totals.checks if totals.checks else None),
+        availability_percent=_percent(totals.successful, totals.checks),
+        sla_availability_percent=_percent(
+            totals.successful - totals.maintenance_successful,
+            totals.checks - totals.maintenance_checks,
+        ),
         response_time_ms={
             "avg": totals.rt_sum / totals.rt_count if totals.rt_count else None,
             "max": totals.rt_max,
@@ -128,3 +139,7 @@ def _from_parts(
         percentiles="exact" if exact else "estimated",
         phases_ms=phases,
     )
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return 100.0 * part / whole if whole else None

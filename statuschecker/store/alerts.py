@@ -11,34 +11,53 @@ from sqlalchemy import BigInteger, Connection, RowMapping, any_, bindparam, sele
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from statuschecker.model import Alert, AlertPolicy, Page, Receiver, Visibility
-from statuschecker.rules.alerts import Subject, Window
+from statuschecker.rules.alerts import Decision, Seen, Subject, Window
 from statuschecker.store import cursor
 from statuschecker.store.arrays import column, floats
 from statuschecker.store.services import EVERYTHING, within
 from statuschecker.store.tables import alerts, services
 
-# For each service: how many checks, and failures, fell in each rule's window ending at the
-# service's newest check of the batch.
+# For each service, at its newest check of the batch: how many checks, and failures, fell in
+# each rule's window; the response time statistic of its successful checks in the degraded
+# rule's window (rt: 0 when the rule is off); and how many confirmed periods began in the
+# flapping window (flap: 0 when the rule is off).
 _WINDOWS = text(
     """
-    SELECT w.id,
-           count(t.id) FILTER (WHERE t.checked_at > w.at - make_interval(secs => w.avail))
-               AS avail_checks,
-           count(t.id) FILTER (WHERE NOT t.up
-                               AND t.checked_at > w.at - make_interval(secs => w.avail))
-               AS avail_failures,
-           count(t.id) FILTER (WHERE t.checked_at > w.at - make_interval(secs => w.fail))
-               AS fail_checks,
-           count(t.id) FILTER (WHERE NOT t.up
-                               AND t.checked_at > w.at - make_interval(secs => w.fail))
-               AS fail_failures
+    SELECT w.id, c.avail_checks, c.avail_failures, c.fail_checks, c.fail_failures,
+           r.statistic, coalesce(f.changes, 0) AS changes
     FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]),
-                CAST(:avail AS float8[]), CAST(:fail AS float8[])) AS w(id, at, avail, fail)
-    LEFT JOIN service_ticks t
-           ON t.service_id = w.id
+                CAST(:avail AS float8[]), CAST(:fail AS float8[]), CAST(:rt AS float8[]),
+                CAST(:stat AS text[]), CAST(:flap AS float8[]))
+         AS w(id, at, avail, fail, rt, stat, flap)
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE t.checked_at > w.at - make_interval(secs => w.avail))
+                   AS avail_checks,
+               count(*) FILTER (WHERE NOT t.up
+                                AND t.checked_at > w.at - make_interval(secs => w.avail))
+                   AS avail_failures,
+               count(*) FILTER (WHERE t.checked_at > w.at - make_interval(secs => w.fail))
+                   AS fail_checks,
+               count(*) FILTER (WHERE NOT t.up
+                                AND t.checked_at > w.at - make_interval(secs => w.fail))
+                   AS fail_failures
+        FROM service_ticks t
+        WHERE t.service_id = w.id
           AND t.checked_at > w.at - make_interval(secs => greatest(w.avail, w.fail))
           AND t.checked_at <= w.at
-    GROUP BY w.id
+    ) c
+    LEFT JOIN LATERAL (
+        SELECT CASE WHEN w.stat = 'avg' THEN avg(t.response_time_ms)
+                    ELSE percentile_cont(0.95) WITHIN GROUP (ORDER BY t.response_time_ms)
+               END AS statistic
+        FROM service_ticks t
+        WHERE w.rt > 0 AND t.service_id = w.id AND t.up
+          AND t.checked_at > w.at - make_interval(secs => w.rt) AND t.checked_at <= w.at
+    ) r ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS changes FROM service_events e
+        WHERE w.flap > 0 AND e.service_id = w.id
+          AND e.date_started > w.at - make_interval(secs => w.flap)
+    ) f ON true
     """
 )
 
@@ -47,25 +66,33 @@ _WINDOWS = text(
 _INSERT_ALERTS = text(
     """
     INSERT INTO alerts (service_id, kind, rule, message, availability_percent, window_seconds,
-        raised_at, downtime_seconds)
+        raised_at, downtime_seconds, suppressed_by, held)
     SELECT service_id, kind, rule, message, availability_percent, window_seconds, raised_at,
-           downtime_seconds
+           downtime_seconds, suppressed_by, held
     FROM unnest(CAST(:service_id AS bigint[]), CAST(:kind AS text[]), CAST(:rule AS text[]),
                 CAST(:message AS text[]), CAST(:availability_percent AS float8[]),
                 CAST(:window_seconds AS integer[]), CAST(:raised_at AS timestamptz[]),
-                CAST(:downtime_seconds AS float8[]))
+                CAST(:downtime_seconds AS float8[]), CAST(:suppressed_by AS bigint[]),
+                CAST(:held AS boolean[]))
          WITH ORDINALITY AS d(service_id, kind, rule, message, availability_percent,
-                              window_seconds, raised_at, downtime_seconds, n)
+                              window_seconds, raised_at, downtime_seconds, suppressed_by, held, n)
     ORDER BY n
-    RETURNING id, service_id
+    RETURNING id, service_id, kind, rule
     """
 )
 
+# A service's alert states; alert_changed_at moves only when alert_state changes.
 _SET_ALERT_STATES = text(
     """
-    UPDATE services AS s SET alert_state = d.state, alert_changed_at = d.at
-    FROM unnest(CAST(:id AS bigint[]), CAST(:state AS text[]), CAST(:at AS timestamptz[]))
-         AS d(id, state, at)
+    UPDATE services AS s SET
+        alert_changed_at = CASE WHEN s.alert_state = d.state THEN s.alert_changed_at
+                                ELSE d.at END,
+        alert_state = d.state, alert_suppressed_by = d.suppressed_by,
+        degraded = d.degraded, flapping = d.flapping
+    FROM unnest(CAST(:id AS bigint[]), CAST(:state AS text[]), CAST(:at AS timestamptz[]),
+                CAST(:suppressed_by AS bigint[]), CAST(:degraded AS boolean[]),
+                CAST(:flapping AS boolean[]))
+         AS d(id, state, at, suppressed_by, degraded, flapping)
     WHERE s.id = d.id
     """
 )
@@ -83,25 +110,33 @@ _INSERT_DELIVERIES = text(
 
 
 def subjects(
-    conn: Connection, newest: Mapping[int, datetime], default_policy: AlertPolicy
+    conn: Connection, seen: Mapping[int, Seen], default_policy: AlertPolicy
 ) -> list[Subject]:
-    """The services of `newest` (service id -> its newest check) as their alert rules see
-    them at that check.
+    """The services of `seen` (service id -> what the batch showed of it) as their alert rules
+    see them at their newest check.
 
-    Runs after the batch's ticks are inserted, with the services' rows locked, so the state
-    read here cannot change underneath: one alert per transition, even with several pollers.
+    Runs after the batch's ticks and periods are written, with the services' rows locked, so
+    the state read here cannot change underneath: one alert per transition, even with several
+    pollers.
 
     1. Read the services' alert policies and states (one statement).
-    2. Count checks and failures in every service's rule windows (one statement).
+    2. Measure every service's rule windows (one statement).
     """
-    ids = sorted(newest)
+    ids = sorted(seen)
     s = services.c
     rows = {
         row.id: row
         for row in conn.execute(
-            select(s.id, s.name, s.alert_policy, s.alert_state, s.alert_changed_at).where(
-                s.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger)))
-            )
+            select(
+                s.id,
+                s.name,
+                s.alert_policy,
+                s.alert_state,
+                s.alert_changed_at,
+                s.alert_suppressed_by,
+                s.degraded,
+                s.flapping,
+            ).where(s.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))
         )
     }
     policies = {
@@ -113,9 +148,20 @@ def subjects(
         _WINDOWS,
         {
             "ids": column(present),
-            "ats": column(newest[sid] for sid in present),
+            "ats": column(seen[sid].at for sid in present),
             "avail": floats(policies[sid].window_seconds for sid in present),
             "fail": floats(policies[sid].failure_window_seconds for sid in present),
+            "rt": floats(
+                policies[sid].response_time_window_seconds
+                if policies[sid].response_time_ms_above is not None
+                else 0
+                for sid in present
+            ),
+            "stat": column(policies[sid].response_time_statistic for sid in present),
+            "flap": floats(
+                policies[sid].flap_window_seconds if policies[sid].flap_changes is not None else 0
+                for sid in present
+            ),
         },
     )
     return [
@@ -125,46 +171,68 @@ def subjects(
             policy=policies[w.id],
             state=rows[w.id].alert_state,
             state_since=rows[w.id].alert_changed_at,
-            at=newest[w.id],
+            at=seen[w.id].at,
             availability=Window(w.avail_checks, w.avail_failures),
             failures=Window(w.fail_checks, w.fail_failures),
+            confirmed=seen[w.id].confirmed,
+            in_maintenance=seen[w.id].in_maintenance,
+            cause=seen[w.id].cause,
+            suppressed_by=rows[w.id].alert_suppressed_by,
+            degraded=rows[w.id].degraded,
+            flapping=rows[w.id].flapping,
+            response_time_ms=w.statistic,
+            state_changes=w.changes,
         )
         for w in windows
     ]
 
 
-def insert(conn: Connection, raised: Sequence[tuple[Alert, Sequence[Receiver]]]) -> list[Alert]:
-    """Write the alerts (at most one per service) with their ids, then the services' new
-    alert states, then one pending delivery per alert and recipient; the alerts with ids."""
-    if not raised:
+def insert(
+    conn: Connection, decided: Sequence[tuple[Subject, Decision, Sequence[Receiver]]]
+) -> list[Alert]:
+    """Write the decisions: their alerts with ids, then the services' new alert states, then
+    one pending delivery per alert and recipient (none for an alert suppressed or held); the
+    alerts with ids."""
+    if not decided:
         return []
+    raised = [
+        (alert, recipients) for _, decision, recipients in decided for alert in decision.alerts
+    ]
     alerts_ = [alert for alert, _ in raised]
-    inserted = conn.execute(
-        _INSERT_ALERTS,
-        {
-            "service_id": column(a.service_id for a in alerts_),
-            "kind": column(a.kind for a in alerts_),
-            "rule": column(a.rule for a in alerts_),
-            "message": column(a.message for a in alerts_),
-            "availability_percent": floats(a.availability_percent for a in alerts_),
-            "window_seconds": column(a.window_seconds for a in alerts_),
-            "raised_at": column(a.raised_at for a in alerts_),
-            "downtime_seconds": floats(a.downtime_seconds for a in alerts_),
-        },
-    )
-    alert_ids = {row.service_id: row.id for row in inserted}
-    alerts_ = [replace(a, id=alert_ids[a.service_id]) for a in alerts_]
+    if alerts_:
+        inserted = conn.execute(
+            _INSERT_ALERTS,
+            {
+                "service_id": column(a.service_id for a in alerts_),
+                "kind": column(a.kind for a in alerts_),
+                "rule": column(a.rule for a in alerts_),
+                "message": column(a.message for a in alerts_),
+                "availability_percent": floats(a.availability_percent for a in alerts_),
+                "window_seconds": column(a.window_seconds for a in alerts_),
+                "raised_at": column(a.raised_at for a in alerts_),
+                "downtime_seconds": floats(a.downtime_seconds for a in alerts_),
+                "suppressed_by": column(a.suppressed_by for a in alerts_),
+                "held": column(a.held for a in alerts_),
+            },
+        )
+        ids = {(row.service_id, row.kind, row.rule): row.id for row in inserted}
+        alerts_ = [replace(a, id=ids[(a.service_id, a.kind, a.rule)]) for a in alerts_]
+    changed = [(subject, decision) for subject, decision, _ in decided]
     conn.execute(
         _SET_ALERT_STATES,
         {
-            "id": column(a.service_id for a in alerts_),
-            "state": column("alerting" if a.kind == "down" else "ok" for a in alerts_),
-            "at": column(a.raised_at for a in alerts_),
+            "id": column(subject.service_id for subject, _ in changed),
+            "state": column(decision.state for _, decision in changed),
+            "at": column(subject.at for subject, _ in changed),
+            "suppressed_by": column(decision.suppressed_by for _, decision in changed),
+            "degraded": column(decision.degraded for _, decision in changed),
+            "flapping": column(decision.flapping for _, decision in changed),
         },
     )
     deliveries = [
         (alert.id, recipient)
         for alert, (_, recipients) in zip(alerts_, raised, strict=True)
+        if alert.suppressed_by is None and not alert.held
         for recipient in recipients
     ]
     if deliveries:
@@ -194,6 +262,8 @@ def alert_of(row: RowMapping, id_key: str = "id") -> Alert:
         window_seconds=row["window_seconds"],
         raised_at=row["raised_at"],
         downtime_seconds=row["downtime_seconds"],
+        suppressed_by=row["suppressed_by"],
+        held=row["held"],
     )
 
 

@@ -6,16 +6,19 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, select, true
 
+from statuschecker.model import Status
+from statuschecker.rules.status import status_of
 from statuschecker.store.tables import service_events, service_metrics, service_ticks, services
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceState:
-    """A service as the scrape shows it: `up` is None until its first check decided a state;
+    """A service as the scrape shows it: its status; `up` is None until a state is confirmed;
     `response_time_ms` is the last check's (None when it got no response)."""
 
     service_id: int
     name: str
+    status: Status
     up: bool | None
     response_time_ms: float | None
     up_count: int
@@ -41,6 +44,10 @@ def states(conn: Connection) -> list[ServiceState]:
         select(
             services.c.id,
             services.c.name,
+            services.c.paused,
+            services.c.in_maintenance,
+            services.c.run_kind,
+            services.c.degraded,
             service_events.c.event,
             m.up_count,
             m.down_count,
@@ -62,6 +69,13 @@ def states(conn: Connection) -> list[ServiceState]:
         ServiceState(
             service_id=row.id,
             name=row.name,
+            status=status_of(
+                paused=row.paused,
+                confirmed=row.event,
+                failing_unconfirmed=row.run_kind == "downtime",
+                in_maintenance=row.in_maintenance,
+                degraded=row.degraded,
+            ),
             up=None if row.event is None else row.event == "uptime",
             response_time_ms=row.response_time_ms,
             up_count=row.up_count or 0,

@@ -62,6 +62,8 @@ def claim_due(conn: Connection, limit: int, lease_seconds: float) -> list[Delive
             alerts.c.window_seconds,
             alerts.c.raised_at,
             alerts.c.downtime_seconds,
+            alerts.c.suppressed_by,
+            alerts.c.held,
             services.c.id.label("service_id"),
             services.c.name.label("service_name"),
             services.c.url.label("service_url"),

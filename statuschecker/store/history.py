@@ -33,7 +33,15 @@ def events_page(
         (last_id,) = cursor.decode(after, int)
         query = query.where(service_events.c.id < last_id)
     rows = [
-        Event(r["id"], r["service_id"], r["event"], r["date_started"], r["date_ended"], r["reason"])
+        Event(
+            r["id"],
+            r["service_id"],
+            r["event"],
+            r["date_started"],
+            r["date_ended"],
+            r["reason"],
+            r["caused_by"],
+        )
         for r in conn.execute(query).mappings()
     ]
     return cursor.page(rows, limit, lambda e: (e.id,))

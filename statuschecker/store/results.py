@@ -13,15 +13,42 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from statuschecker.model import CheckOutcome
-from statuschecker.rules import periods
-from statuschecker.rules.periods import OpenPeriod, StateChange
+from statuschecker.model import CheckOutcome, EventKind
+from statuschecker.rules import dependencies
+from statuschecker.rules.periods import OpenPeriod, Run, Transitions
 from statuschecker.store import partitions, result_columns, rollups
 from statuschecker.store.arrays import column, floats
 from statuschecker.text import storable
 
 _LOCK = text(
-    "SELECT id FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE"
+    """
+    SELECT id, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
+           retry_interval_seconds, run_kind, run_count, run_started_at, run_reason
+    FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE
+    """
+)
+
+# What a service's dependants need to know of it: its confirmed period, its unconfirmed run,
+# whether its newest check fell in maintenance.
+_STATES = text(
+    """
+    SELECT s.id, e.event, s.run_kind, s.in_maintenance FROM services s
+    LEFT JOIN service_events e ON e.service_id = s.id AND e.date_ended IS NULL
+    WHERE s.id = ANY(CAST(:ids AS bigint[]))
+    """
+)
+
+_SET_STATE = text(
+    """
+    UPDATE services AS s SET run_kind = d.run_kind, run_count = d.run_count,
+        run_started_at = d.run_started_at, run_reason = d.run_reason,
+        in_maintenance = d.in_maintenance
+    FROM unnest(CAST(:id AS bigint[]), CAST(:run_kind AS text[]), CAST(:run_count AS integer[]),
+                CAST(:run_started_at AS timestamptz[]), CAST(:run_reason AS text[]),
+                CAST(:in_maintenance AS boolean[]))
+         AS d(id, run_kind, run_count, run_started_at, run_reason, in_maintenance)
+    WHERE s.id = d.id
+    """
 )
 
 _RESULT_CASTS = ", ".join(
@@ -29,9 +56,11 @@ _RESULT_CASTS = ", ".join(
 )
 _INSERT_TICKS = text(
     f"""
-    INSERT INTO service_ticks (service_id, checked_at, {", ".join(result_columns.FIELD_TYPES)})
+    INSERT INTO service_ticks (service_id, checked_at, in_maintenance,
+                               {", ".join(result_columns.FIELD_TYPES)})
     SELECT * FROM unnest(
-        CAST(:service_id AS bigint[]), CAST(:checked_at AS timestamptz[]), {_RESULT_CASTS})
+        CAST(:service_id AS bigint[]), CAST(:checked_at AS timestamptz[]),
+        CAST(:in_maintenance AS boolean[]), {_RESULT_CASTS})
     ON CONFLICT (service_id, checked_at) DO NOTHING
     RETURNING service_id, checked_at
     """
@@ -79,59 +108,136 @@ _CLOSE_EVENTS = text(
 # In the order given, so event ids follow the walk (time order) as they would row by row.
 _OPEN_NEW_EVENTS = text(
     """
-    INSERT INTO service_events (service_id, event, date_started, date_ended, reason)
-    SELECT service_id, event, date_started, date_ended, reason
+    INSERT INTO service_events (service_id, event, date_started, date_ended, reason, caused_by)
+    SELECT service_id, event, date_started, date_ended, reason, caused_by
     FROM unnest(CAST(:service_id AS bigint[]), CAST(:event AS text[]),
                 CAST(:date_started AS timestamptz[]), CAST(:date_ended AS timestamptz[]),
-                CAST(:reason AS text[]))
-         WITH ORDINALITY AS d(service_id, event, date_started, date_ended, reason, n)
+                CAST(:reason AS text[]), CAST(:caused_by AS bigint[]))
+         WITH ORDINALITY AS d(service_id, event, date_started, date_ended, reason, caused_by, n)
     ORDER BY n
     """
 )
 
 
 @dataclass(frozen=True, slots=True)
-class Written:
-    """What a batch changed: the services it touched, the outcomes kept (those of services
-    that still exist, not recorded before) and the state changes they caused."""
+class Locked:
+    """A service of the batch as the rules need it, read under its row lock."""
 
-    service_ids: list[int]
-    kept: list[CheckOutcome]
-    changes: list[StateChange]
+    owner_id: int | None
+    tags: tuple[str, ...]
+    depends_on: tuple[int, ...]
+    confirm: tuple[int | None, int | None, int | None]  # down_after, up_after, retry interval
+    run: Run | None
 
 
-def write(conn: Connection, outcomes: list[CheckOutcome]) -> Written:
-    """Store a batch of outcomes with their rollups; say what changed.
+def lock(conn: Connection, service_ids: set[int]) -> dict[int, Locked]:
+    """Lock the services' rows in id order (the order every recorder uses, so two never
+    deadlock) and read what the rules need of them; services deleted meanwhile are absent."""
+    rows = conn.execute(_LOCK, {"ids": column(sorted(service_ids))})
+    return {
+        row.id: Locked(
+            row.owner_id,
+            tuple(row.tags),
+            tuple(row.depends_on),
+            (row.confirm_down_after, row.confirm_up_after, row.retry_interval_seconds),
+            Run(row.run_kind, row.run_count, row.run_started_at, row.run_reason)
+            if row.run_kind
+            else None,
+        )
+        for row in rows
+    }
+
+
+def write(conn: Connection, outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
+    """Store a batch of outcomes of locked services with their rollups; the outcomes kept.
 
     0. Make the daily partitions the ticks go to, where they are new.
-    1. Lock the services' rows in id order (the order every recorder uses, so two never
-       deadlock); outcomes of services deleted meanwhile are dropped.
-    2. Insert every tick, in time order, in one statement. A tick already stored (a batch
+    1. Insert every tick, in time order, in one statement. A tick already stored (a batch
        written again after its commit was lost in transit) is skipped, and so is its outcome
        in the steps that follow: writing a batch twice changes nothing.
-    3. Add the batch to each service's running metric (one statement) and to its hourly and
+    2. Add the batch to each service's running metric (one statement) and to its hourly and
        daily rollups (two: rollups and outcome counts).
-    4. Read the open events, let the period rules (statuschecker.rules.periods) decide what
-       the outcomes end and begin, and write that (one statement reading the open events, one
-       closing them, one inserting the new ones).
     """
+    if not outcomes:
+        return []
     partitions.ensure(conn, {partitions.day_of(o.checked_at) for o in outcomes})
-    wanted = sorted({o.service_id for o in outcomes})
-    present = set(conn.execute(_LOCK, {"ids": column(wanted)}).scalars())
-    kept = sorted(
-        (_cleaned(o) for o in outcomes if o.service_id in present), key=lambda o: o.checked_at
-    )
-    if not kept:
-        return Written([], [], [])
-
+    kept = sorted((_cleaned(o) for o in outcomes), key=lambda o: o.checked_at)
     inserted = _insert_ticks(conn, kept)
     if len(inserted) < len(kept):
         kept = [o for o in kept if (o.service_id, o.checked_at) in inserted]
         if not kept:
-            return Written([], [], [])
+            return []
     _add_to_metrics(conn, kept)
     rollups.add(conn, kept)
-    return Written(sorted(present), kept, _update_events(conn, kept))
+    return kept
+
+
+def open_periods(conn: Connection, service_ids: set[int]) -> dict[int, OpenPeriod]:
+    """Each service's open period, if it has one."""
+    return {
+        row.service_id: OpenPeriod(row.id, row.event, row.date_started)
+        for row in conn.execute(_OPEN_EVENTS, {"ids": column(sorted(service_ids))})
+    }
+
+
+def failing(conn: Connection, service_ids: set[int]) -> set[int]:
+    """Those of the services that are failing now (statuschecker.rules.dependencies.failing),
+    as committed or as this transaction wrote them."""
+    if not service_ids:
+        return set()
+    rows = conn.execute(_STATES, {"ids": column(sorted(service_ids))})
+    return {
+        row.id
+        for row in rows
+        if dependencies.failing(row.event, row.run_kind == "downtime", row.in_maintenance)
+    }
+
+
+def write_periods(conn: Connection, decided: Transitions) -> None:
+    """Write what the period rules decided: close the events that were open before the batch
+    and ended in it, and insert the periods it began (those that also ended in it closed, the
+    last one open)."""
+    if decided.ended:  # first: a service may hold only one open event
+        conn.execute(
+            _CLOSE_EVENTS,
+            {
+                "id": column(event_id for event_id, _ in decided.ended),
+                "ended": column(end for _, end in decided.ended),
+            },
+        )
+    if decided.begun:
+        begun = decided.begun
+        conn.execute(
+            _OPEN_NEW_EVENTS,
+            {
+                "service_id": column(p.service_id for p in begun),
+                "event": column(p.kind for p in begun),
+                "date_started": column(p.started for p in begun),
+                "date_ended": column(p.ended for p in begun),
+                "reason": column(p.reason for p in begun),
+                "caused_by": column(p.caused_by for p in begun),
+            },
+        )
+
+
+def write_state(
+    conn: Connection, runs: dict[int, Run | None], in_maintenance: dict[int, bool]
+) -> None:
+    """Keep each service's run not confirmed yet and whether its newest check fell in
+    maintenance, for the next batch and for its status."""
+    ids = sorted(runs)
+    kinds: list[EventKind | None] = [r.kind if (r := runs[i]) else None for i in ids]
+    conn.execute(
+        _SET_STATE,
+        {
+            "id": column(ids),
+            "run_kind": column(kinds),
+            "run_count": column(r.count if (r := runs[i]) else 0 for i in ids),
+            "run_started_at": column(r.started if (r := runs[i]) else None for i in ids),
+            "run_reason": column(r.reason if (r := runs[i]) else None for i in ids),
+            "in_maintenance": column(in_maintenance.get(i, False) for i in ids),
+        },
+    )
 
 
 def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> set[tuple[int, datetime]]:
@@ -146,6 +252,7 @@ def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> set[tuple[i
         {
             "service_id": column(o.service_id for o in outcomes),
             "checked_at": column(o.checked_at for o in outcomes),
+            "in_maintenance": column(o.in_maintenance for o in outcomes),
             **values,
         },
     )
@@ -202,36 +309,3 @@ def _add_to_metrics(conn: Connection, outcomes: list[CheckOutcome]) -> None:
             "last": column(t.last for t in totals),
         },
     )
-
-
-def _update_events(conn: Connection, outcomes: list[CheckOutcome]) -> list[StateChange]:
-    """Read each service's open event, ask the period rules what the batch does to it, and
-    write that: close the events that were open before the batch and ended in it, and insert
-    the periods it began (those that also ended in it closed, the last one open)."""
-    ids = sorted({o.service_id for o in outcomes})
-    open_periods = {
-        row.service_id: OpenPeriod(row.id, row.event, row.date_started)
-        for row in conn.execute(_OPEN_EVENTS, {"ids": column(ids)})
-    }
-    decided = periods.transitions(open_periods, outcomes)
-    if decided.ended:  # first: a service may hold only one open event
-        conn.execute(
-            _CLOSE_EVENTS,
-            {
-                "id": column(event_id for event_id, _ in decided.ended),
-                "ended": column(end for _, end in decided.ended),
-            },
-        )
-    if decided.begun:
-        begun = decided.begun
-        conn.execute(
-            _OPEN_NEW_EVENTS,
-            {
-                "service_id": column(p.service_id for p in begun),
-                "event": column(p.kind for p in begun),
-                "date_started": column(p.started for p in begun),
-                "date_ended": column(p.ended for p in begun),
-                "reason": column(p.reason for p in begun),
-            },
-        )
-    return decided.changes

@@ -19,20 +19,26 @@ from statuschecker.store.arrays import column, floats
 _UPSERT_ROLLUPS = text(
     """
     INSERT INTO service_rollups AS r (service_id, bucket_hours, bucket_start, checks, successful,
-        rt_count, rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram)
+        rt_count, rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram,
+        maintenance_checks, maintenance_successful)
     SELECT service_id, bucket_hours, bucket_start, checks, successful, rt_count, rt_sum, rt_max,
-           ttfb_count, ttfb_sum, ttfb_max, CAST(rt_histogram AS jsonb)
+           ttfb_count, ttfb_sum, ttfb_max, CAST(rt_histogram AS jsonb), maintenance_checks,
+           maintenance_successful
     FROM unnest(CAST(:service_id AS bigint[]), CAST(:bucket_hours AS smallint[]),
                 CAST(:bucket_start AS timestamptz[]), CAST(:checks AS integer[]),
                 CAST(:successful AS integer[]), CAST(:rt_count AS integer[]),
                 CAST(:rt_sum AS float8[]), CAST(:rt_max AS float8[]),
                 CAST(:ttfb_count AS integer[]), CAST(:ttfb_sum AS float8[]),
-                CAST(:ttfb_max AS float8[]), CAST(:rt_histogram AS text[]))
+                CAST(:ttfb_max AS float8[]), CAST(:rt_histogram AS text[]),
+                CAST(:maintenance_checks AS integer[]), CAST(:maintenance_successful AS integer[]))
          AS d(service_id, bucket_hours, bucket_start, checks, successful, rt_count, rt_sum,
-              rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram)
+              rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram, maintenance_checks,
+              maintenance_successful)
     ON CONFLICT (service_id, bucket_hours, bucket_start) DO UPDATE SET
         checks = r.checks + excluded.checks,
         successful = r.successful + excluded.successful,
+        maintenance_checks = r.maintenance_checks + excluded.maintenance_checks,
+        maintenance_successful = r.maintenance_successful + excluded.maintenance_successful,
         rt_count = r.rt_count + excluded.rt_count,
         rt_sum = r.rt_sum + excluded.rt_sum,
         rt_max = greatest(r.rt_max, excluded.rt_max),
@@ -66,6 +72,8 @@ _UPSERT_OUTCOMES = text(
 class _Bucket:
     checks: int = 0
     successful: int = 0
+    maintenance_checks: int = 0
+    maintenance_successful: int = 0
     rt: list[float] = field(default_factory=list)
     ttfb: list[float] = field(default_factory=list)
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -87,8 +95,10 @@ def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
             bucket = buckets[(outcome.service_id, hours, bucket_of(outcome.checked_at, hours))]
             bucket.checks += 1
             bucket.outcomes[key] += 1
+            bucket.maintenance_checks += outcome.in_maintenance
             if result.up:
                 bucket.successful += 1
+                bucket.maintenance_successful += outcome.in_maintenance
                 if result.response_time_ms is not None:
                     bucket.rt.append(result.response_time_ms)
                 if result.ttfb_ms is not None:
@@ -105,6 +115,8 @@ def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
             "bucket_start": column(key[2] for key in keys),
             "checks": column(b.checks for b in filled),
             "successful": column(b.successful for b in filled),
+            "maintenance_checks": column(b.maintenance_checks for b in filled),
+            "maintenance_successful": column(b.maintenance_successful for b in filled),
             "rt_count": column(len(b.rt) for b in filled),
             "rt_sum": floats(sum(b.rt) for b in filled),
             "rt_max": floats(max(b.rt, default=None) for b in filled),

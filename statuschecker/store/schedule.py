@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 
 from statuschecker.model import Assignment, CheckLimits, CheckSpec
+from statuschecker.store.arrays import column
 
 # 1. Pick up to :limit services that are due and not leased (or whose lease has run out),
 #    oldest due first, skipping rows another poller is claiming at this very moment.
@@ -89,3 +91,19 @@ def seconds_until_next_due(conn: Connection) -> float | None:
 def release(conn: Connection, owner: str, service_ids: Iterable[int]) -> None:
     """End `owner`'s leases on these services (others' leases are left alone)."""
     conn.execute(_RELEASE, {"ids": list(service_ids), "owner": owner})
+
+
+_RETRY = text(
+    """
+    UPDATE services AS s SET next_check_at = least(s.next_check_at, d.at)
+    FROM unnest(CAST(:id AS bigint[]), CAST(:at AS timestamptz[])) AS d(id, at)
+    WHERE s.id = d.id
+    """
+)
+
+
+def retry(conn: Connection, due: Mapping[int, datetime]) -> None:
+    """Make each service due again by the time given, unless it is due sooner already."""
+    if due:
+        ids = sorted(due)
+        conn.execute(_RETRY, {"id": column(ids), "at": column(due[i] for i in ids)})

@@ -54,6 +54,16 @@ def _service_select() -> Select:
             services.c.alert_policy,
             services.c.alert_state,
             services.c.check_options,
+            services.c.confirm_down_after,
+            services.c.confirm_up_after,
+            services.c.retry_interval_seconds,
+            services.c.tags,
+            services.c.group_name,
+            services.c.depends_on,
+            services.c.run_kind,
+            services.c.in_maintenance,
+            services.c.degraded,
+            services.c.flapping,
             service_metrics.c.tick_count,
             service_metrics.c.up_count,
             service_metrics.c.down_count,
@@ -65,6 +75,7 @@ def _service_select() -> Select:
             _open_event.c.event,
             _open_event.c.date_started,
             _open_event.c.reason,
+            _open_event.c.caused_by,
         )
         .select_from(services)
         .outerjoin(service_metrics, service_metrics.c.service_id == services.c.id)
@@ -79,7 +90,13 @@ def _to_service(row: RowMapping) -> Service:
     event = None
     if row["event_id"] is not None:
         event = Event(
-            row["event_id"], row["id"], row["event"], row["date_started"], None, row["reason"]
+            row["event_id"],
+            row["id"],
+            row["event"],
+            row["date_started"],
+            None,
+            row["reason"],
+            row["caused_by"],
         )
     metric = Metric(
         tick_count=row["tick_count"] or 0,
@@ -107,6 +124,31 @@ def _to_service(row: RowMapping) -> Service:
         check_options=row["check_options"],
         owner_id=row["owner_id"],
         public=row["public"],
+        confirm_down_after=row["confirm_down_after"],
+        confirm_up_after=row["confirm_up_after"],
+        retry_interval_seconds=row["retry_interval_seconds"],
+        tags=tuple(row["tags"]),
+        group=row["group_name"],
+        depends_on=tuple(row["depends_on"]),
+        failing_unconfirmed=row["run_kind"] == "downtime",
+        in_maintenance=row["in_maintenance"],
+        degraded=row["degraded"],
+        flapping=row["flapping"],
+    )
+
+
+def status_sql() -> ColumnElement[str]:
+    """A service's status as SQL, for filtering: the rule of statuschecker.rules.status
+    (a test holds the two to the same answers)."""
+    confirmed = _open_event.c.event
+    return case(
+        (services.c.paused, "paused"),
+        (services.c.in_maintenance, "maintenance"),
+        (confirmed == "downtime", "down"),
+        (services.c.run_kind == "downtime", "pending"),
+        (confirmed.is_(None), "unknown"),
+        (services.c.degraded, "degraded"),
+        else_="up",
     )
 
 
@@ -185,18 +227,19 @@ def list_page(
     after: str | None = None,
     status: Status | None = None,
     name: str | None = None,
+    tag: str | None = None,
     visibility: Visibility = EVERYTHING,
 ) -> Page[Service]:
-    """Services of `visibility` in id order, `limit` at a time, optionally filtered by status and
-    name part."""
+    """Services of `visibility` in id order, `limit` at a time, optionally filtered by status,
+    name part and tag."""
     query = _service_select().where(within(visibility)).order_by(services.c.id).limit(limit + 1)
     if after is not None:
         (last_id,) = cursor.decode(after, int)
         query = query.where(services.c.id > last_id)
-    if status == "unknown":
-        query = query.where(_open_event.c.id.is_(None))
-    elif status is not None:
-        query = query.where(_open_event.c.event == ("uptime" if status == "up" else "downtime"))
+    if status is not None:
+        query = query.where(status_sql() == status)
+    if tag is not None:
+        query = query.where(services.c.tags.contains([tag]))
     if name:
         query = query.where(services.c.name.icontains(name, autoescape=True))
     rows = [_to_service(row) for row in conn.execute(query).mappings()]
@@ -231,3 +274,36 @@ def remove(conn: Connection, service_id: int, visibility: Visibility = EVERYTHIN
     )
     if conn.execute(statement).first() is None:
         raise NotFound(f"no service with id {service_id}")
+    conn.execute(
+        update(services)
+        .where(services.c.depends_on.contains([service_id]))
+        .values(depends_on=func.array_remove(services.c.depends_on, service_id))
+    )
+
+
+def dependency_graph(conn: Connection, owner_id: int | None) -> dict[int, tuple[int, ...]]:
+    """The services of an account (those without an owner for None) that depend on others,
+    with the ids they depend on."""
+    owner = services.c.owner_id
+    query = select(services.c.id, services.c.depends_on).where(
+        owner.is_(None) if owner_id is None else owner == owner_id,
+        func.cardinality(services.c.depends_on) > 0,
+    )
+    return {row.id: tuple(row.depends_on) for row in conn.execute(query)}
+
+
+def owned_ids(conn: Connection, owner_id: int | None, ids: Iterable[int]) -> set[int]:
+    """Those of `ids` that are services of the account (without an owner for None)."""
+    owner = services.c.owner_id
+    query = select(services.c.id).where(
+        services.c.id.in_(list(ids)), owner.is_(None) if owner_id is None else owner == owner_id
+    )
+    return set(conn.execute(query).scalars())
+
+
+def names(conn: Connection, service_ids: Iterable[int], visibility: Visibility) -> dict[int, str]:
+    """The names of those of the services `visibility` admits."""
+    query = select(services.c.id, services.c.name).where(
+        services.c.id.in_(list(service_ids)), within(visibility)
+    )
+    return {row.id: row.name for row in conn.execute(query)}

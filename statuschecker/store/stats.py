@@ -25,6 +25,8 @@ class Totals:
     ttfb_count: int = 0
     ttfb_sum: float = 0.0
     ttfb_max: float | None = None
+    maintenance_checks: int = 0
+    maintenance_successful: int = 0
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(
@@ -36,6 +38,8 @@ class Totals:
             self.ttfb_count + other.ttfb_count,
             self.ttfb_sum + other.ttfb_sum,
             _max(self.ttfb_max, other.ttfb_max),
+            self.maintenance_checks + other.maintenance_checks,
+            self.maintenance_successful + other.maintenance_successful,
         )
 
 
@@ -59,7 +63,9 @@ _RAW_TOTALS = text(
            max(response_time_ms) FILTER (WHERE up) AS rt_max,
            count(ttfb_ms) FILTER (WHERE up) AS ttfb_count,
            coalesce(sum(ttfb_ms) FILTER (WHERE up), 0) AS ttfb_sum,
-           max(ttfb_ms) FILTER (WHERE up) AS ttfb_max
+           max(ttfb_ms) FILTER (WHERE up) AS ttfb_max,
+           count(*) FILTER (WHERE in_maintenance) AS maintenance_checks,
+           count(*) FILTER (WHERE in_maintenance AND up) AS maintenance_successful
     FROM service_ticks WHERE service_id = :sid AND {_RANGE["raw"]}
     """
 )
@@ -73,7 +79,9 @@ _ROLLUP_TOTALS = text(
            max(rt_max) AS rt_max,
            coalesce(sum(ttfb_count), 0) AS ttfb_count,
            coalesce(sum(ttfb_sum), 0) AS ttfb_sum,
-           max(ttfb_max) AS ttfb_max
+           max(ttfb_max) AS ttfb_max,
+           coalesce(sum(maintenance_checks), 0) AS maintenance_checks,
+           coalesce(sum(maintenance_successful), 0) AS maintenance_successful
     FROM service_rollups WHERE service_id = :sid AND {_RANGE["rollup"]}
     """
 )

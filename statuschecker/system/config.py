@@ -9,6 +9,8 @@ from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from statuschecker.model import Confirmation
+
 UrlList = Annotated[list[str], NoDecode]
 
 
@@ -81,6 +83,19 @@ class Settings(BaseSettings):
     )
     prune_every_seconds: float = Field(default=600.0, gt=0)
 
+    confirm_down_after: int = Field(
+        default=2, ge=1, le=10, description="consecutive failed checks that confirm down"
+    )
+    confirm_up_after: int = Field(
+        default=1, ge=1, le=10, description="consecutive successful checks that confirm up"
+    )
+    retry_interval_seconds: int = Field(
+        default=20,
+        ge=1,
+        le=86400,
+        description="how soon a failure not confirmed yet is checked again",
+    )
+
     alert_window_seconds: int = Field(default=120, ge=1, le=86400)
     alert_availability_threshold_percent: float = Field(default=80.0, ge=0, le=100)
     alert_min_checks: int = Field(default=2, ge=1)
@@ -147,3 +162,9 @@ class Settings(BaseSettings):
     def embedded_data_dir(self) -> Path:
         """Data directory of the embedded PostgreSQL that `run` starts."""
         return self.data_dir / "postgres"
+
+    def confirmation(self) -> Confirmation:
+        """The confirmation a service gets unless it says otherwise."""
+        return Confirmation(
+            self.confirm_down_after, self.confirm_up_after, self.retry_interval_seconds
+        )
