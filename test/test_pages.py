@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -230,7 +231,7 @@ def test_status_page_and_dashboard_in_a_browser(
         shop_card = page.locator(f'[data-service-id="{shop}"]')
         expect(shop_card).to_contain_text("shop")
         expect(shop_card).to_have_class(re.compile(r"\bup\b"))
-        expect(page.locator("#summary")).to_have_text("The service is up.")
+        expect(page.locator("#summary")).to_have_text("All systems operational.")
         expect(page.locator(f'[data-service-id="{intranet}"]')).to_have_count(0)
         expect(page.locator("main")).not_to_contain_text("intranet")
         page.screenshot(path=tmp_path / "status-page.png", full_page=True)
@@ -274,7 +275,7 @@ def test_status_page_and_dashboard_in_a_browser(
         # Back on the status page, the public service is down with its incident ongoing.
         page.goto(site + "/")
         expect(shop_card).to_have_class(re.compile(r"\bdown\b"))
-        expect(page.locator("#summary")).to_contain_text("Down now: shop")
+        expect(page.locator("#summary")).to_contain_text("Major outage. Down now: shop")
         expect(shop_card.locator(".incidents .ongoing")).to_contain_text("status 503")
         page.screenshot(path=tmp_path / "status-page-down.png", full_page=True)
 
@@ -323,24 +324,25 @@ def never_checked_site(
 def test_status_page_names_each_state_in_its_own_words(
     never_checked_site: tuple[str, Account, int], page: Page, tmp_path: Path
 ) -> None:
-    """Only "down" used to be told apart: a service never checked was "up" in green."""
+    """Only "down" used to be told apart: a service never checked was "up" in green. (A never
+    checked service that is not paused: see test_status_page_renders_every_status_from_the_api.)"""
     site, operator, wiki = never_checked_site
     page.goto(site + "/")
     summary = page.locator("#summary")
-    expect(summary).to_have_text("The service has not been checked yet.")
-    expect(summary).to_have_class(re.compile(r"\bunknown\b"))
+    expect(summary).to_have_text("The service is paused.")
+    expect(summary).to_have_class(re.compile(r"\bpaused\b"))
     wiki_card = page.locator(f'[data-service-id="{wiki}"]')
-    expect(wiki_card).to_have_class(re.compile(r"\bunknown\b"))
-    expect(wiki_card.locator(".badge")).to_have_text("Not checked yet")
+    expect(wiki_card).to_have_class(re.compile(r"\bpaused\b"))
+    expect(wiki_card.locator(".badge")).to_have_text("Paused")
     page.screenshot(path=tmp_path / "status-not-checked.png", full_page=True)
 
     with Target("up") as shop_target:
         shop = _register(site, operator, "shop", shop_target, public=True)
         wait_until(lambda: _service(site, operator, shop)["status"] == "up")
         page.reload()
-        expect(summary).to_have_text("1 service up, 1 not checked yet.")
-        expect(summary).not_to_have_class(re.compile(r"\b(up|down|unknown)\b"))
-        expect(page.locator(f'[data-service-id="{shop}"] .badge')).to_have_text("Up")
+        expect(summary).to_have_text("1 service paused, 1 operational.")
+        expect(summary).not_to_have_class(re.compile(r"\b(up|down|paused)\b"))
+        expect(page.locator(f'[data-service-id="{shop}"] .badge')).to_have_text("Operational")
         page.screenshot(path=tmp_path / "status-mixed.png", full_page=True)
 
         # A status this page does not know yet, and a paused flag, shown as they come.
@@ -349,17 +351,17 @@ def test_status_page_names_each_state_in_its_own_words(
             body = answer.json()
             for entry in body["data"]:
                 entry.update(
-                    {"shop": {"status": "degraded"}, "wiki": {"paused": True}}[entry["name"]]
+                    {"shop": {"status": "hibernating"}, "wiki": {"status": "paused"}}[entry["name"]]
                 )
             route.fulfill(response=answer, json=body)
 
         page.route(re.compile(r"/v1/status\?"), newer_api)
         page.reload()
-        expect(summary).to_have_text("1 service paused, 1 degraded.")
+        expect(summary).to_have_text("1 service paused, 1 hibernating.")
         expect(wiki_card.locator(".badge")).to_have_text("Paused")
         expect(wiki_card).to_have_class(re.compile(r"\bpaused\b"))
         shop_card = page.locator(f'[data-service-id="{shop}"]')
-        expect(shop_card.locator(".badge")).to_have_text("degraded")
+        expect(shop_card.locator(".badge")).to_have_text("hibernating")
         expect(shop_card).to_have_class(re.compile(r"\bother\b"))
         page.screenshot(path=tmp_path / "status-newer.png", full_page=True)
         page.unroute(re.compile(r"/v1/status\?"))
@@ -478,3 +480,359 @@ def test_dashboard_shows_a_service_warnings(
             "record_type is an option of dns:// checks: kept, but unused by this http(s):// service"
         )
         page.screenshot(path=tmp_path / "service-warnings.png", full_page=True)
+
+
+# ---- statuses, groups, dependencies and maintenance ------------------------------------
+
+STATUS_WORDS = {
+    "up": "Operational",
+    "down": "Down",
+    "pending": "Checking — failing, not confirmed",
+    "degraded": "Degraded performance",
+    "maintenance": "Under maintenance",
+    "unknown": "No data yet",
+    "paused": "Paused",
+}
+# The WCAG contrast of an element's text with the first background colour behind it.
+CONTRAST = """(node) => {
+    const rgb = (css) => css.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => {
+        const c = [r, g, b].map((v) => v / 255).map(
+            (v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+    };
+    let back = node;
+    while (back && (getComputedStyle(back).backgroundColor === "rgba(0, 0, 0, 0)"))
+        back = back.parentElement;
+    const fg = luminance(rgb(getComputedStyle(node).color));
+    const bg = luminance(rgb(back ? getComputedStyle(back).backgroundColor : "rgb(255, 255, 255)"));
+    return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+}"""
+
+
+def _iso(delta: timedelta) -> str:
+    """Now + `delta` in RFC 3339, in whole seconds (as the pages show times)."""
+    return (datetime.now(UTC) + delta).replace(microsecond=0).isoformat()
+
+
+def _entry(service_id: int, name: str, status: str, group: str | None, **more: Any) -> dict:
+    """A /v1/status entry as the API gives it."""
+    return {
+        "id": service_id,
+        "name": name,
+        "url": f"https://{name}.example.test/",
+        "kind": "http",
+        "status": status,
+        "group": group,
+        "tags": [],
+        "caused_by": None,
+        "last_performed": _iso(timedelta(seconds=-5)),
+        "uptime": {"24h": 100.0, "7d": 100.0, "30d": 100.0},
+        **more,
+    }
+
+
+def test_status_page_renders_every_status_from_the_api(
+    site: str, page: Page, tmp_path: Path
+) -> None:
+    """pending and degraded depend on timing: entries as the API gives them, every status in its
+    own words and colour (readable: the badges' text passes WCAG AA), the banner's headline the
+    worst of them, a group's summary, and why a service is down when a dependency is."""
+    entries: list[dict] = []
+    planned = {
+        "data": [
+            {
+                "id": 7,
+                "title": "Database upgrade",
+                "active": True,
+                "starts_at": _iso(timedelta(minutes=-5)),
+                "ends_at": _iso(timedelta(hours=1)),
+                "services": [{"id": 5, "name": "db"}],
+            }
+        ]
+    }
+    page.route(
+        re.compile(r"/v1/status\?"),
+        lambda route: route.fulfill(json={"data": entries, "next_cursor": None}),
+    )
+    page.route(re.compile(r"/v1/status/maintenances$"), lambda route: route.fulfill(json=planned))
+
+    entries[:] = [
+        _entry(1, "shop", "down", "Web", caused_by={"id": 2, "name": "api"}),
+        _entry(2, "api", "down", "Web"),
+        _entry(3, "search", "pending", "Web"),
+        _entry(4, "blog", "degraded", "Web"),
+        _entry(5, "db", "maintenance", "Data"),
+        _entry(6, "cache", "up", "Data"),
+        _entry(7, "wiki", "unknown", None),
+        _entry(8, "old", "paused", None),
+    ]
+    page.goto(site + "/")
+    summary = page.locator("#summary")
+    expect(summary).to_have_text(
+        "Major outage. Down now: shop, api (2 of 8 services; 1 failing, not confirmed yet, "
+        "1 degraded, 1 under maintenance, 1 not checked yet, 1 paused, 1 operational)"
+    )
+    expect(summary).to_have_class(re.compile(r"\bdown\b"))
+    for entry in entries:
+        card = page.locator(f'[data-service-id="{entry["id"]}"]')
+        expect(card).to_have_class(re.compile(rf"\b{entry['status']}\b"))
+        badge = card.locator(".badge")
+        expect(badge).to_have_text(STATUS_WORDS[entry["status"]])
+        assert badge.evaluate(CONTRAST) >= 4.5, entry["status"]
+    colours = {
+        e["status"]: page.locator(f'[data-service-id="{e["id"]}"] .badge').evaluate(
+            "(b) => getComputedStyle(b).backgroundColor + getComputedStyle(b).borderColor"
+        )
+        for e in entries
+    }
+    assert len(set(colours.values())) == len(STATUS_WORDS), f"two statuses look alike: {colours}"
+    expect(page.locator('[data-service-id="1"] .cause')).to_have_text("Down because api is down.")
+    expect(page.locator('[data-service-id="2"] .cause')).to_have_count(0)
+
+    groups = page.locator("#services details.group")
+    expect(groups.locator("summary h2")).to_have_text(["Web", "Data", "Other services"])
+    web, data, other = (groups.nth(i) for i in range(3))
+    expect(web).to_have_class(re.compile(r"\bdown\b"))
+    expect(web.locator("summary")).to_contain_text("0 of 4 operational")
+    expect(data).to_have_class(re.compile(r"\bmaintenance\b"))
+    expect(data.locator("summary")).to_contain_text("1 of 2 operational")
+    expect(data.locator("summary .badge")).to_have_text("Under maintenance")
+    expect(other.locator("summary")).to_contain_text("0 of 2 operational")
+    expect(page.locator("#maintenance")).to_contain_text("Maintenance in progress")
+    expect(page.locator("#maintenance")).to_contain_text("Database upgrade")
+    page.screenshot(path=tmp_path / "status-every-status.png", full_page=True)
+    _fits_a_phone(page, tmp_path / "status-every-status-phone.png")
+
+    # Collapsible: the group's cards hide, and the rest stay.
+    web.locator("summary").click()
+    expect(page.locator('[data-service-id="1"]')).to_be_hidden()
+    expect(page.locator('[data-service-id="5"]')).to_be_visible()
+
+    # The banner's headline is the worst state any service is in.
+    for worst, headline in [
+        ("pending", "Partial outage."),
+        ("degraded", "Degraded performance."),
+        ("maintenance", "Maintenance in progress."),
+    ]:
+        entries[:] = [_entry(1, "shop", worst, None), _entry(2, "api", "up", None)]
+        page.reload()
+        expect(summary.locator("strong")).to_have_text(headline)
+        expect(summary).to_have_class(re.compile(rf"\b{worst}\b"))
+        expect(page.locator("#services details")).to_have_count(0)  # no groups: no headings
+    entries[:] = [_entry(1, "shop", "up", None), _entry(2, "api", "up", None)]
+    page.reload()
+    expect(summary).to_have_text("All systems operational. All 2 services are up.")
+
+
+def test_status_page_by_group_with_maintenance_and_tags(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    make_account: Callable[..., Account],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    """Services registered by group and tag; a window on now puts one in maintenance, another
+    coming is listed in the reader's time; ?tag= shows only the services tagged so."""
+    site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    operator = make_account("operator@example.com")
+    with Target("up") as target:
+        shop = _register(site, operator, "shop", target, True, group="Web", tags=["edge"])
+        blog = _register(site, operator, "blog", target, True, group="Web")
+        db = _register(site, operator, "db", target, True, group="Data", tags=["backend"])
+        wiki = _register(site, operator, "wiki", target, True)
+        for service in (shop, blog, db, wiki):
+
+            def up(service: int = service) -> bool:
+                return bool(_service(site, operator, service)["status"] == "up")
+
+            wait_until(up)
+
+        now = _create_maintenance(
+            site,
+            operator,
+            title="Database upgrade",
+            service_ids=[db],
+            starts_at=_iso(timedelta(minutes=-1)),
+            ends_at=_iso(timedelta(hours=1)),
+        )
+        coming_start = _iso(timedelta(days=2))
+        coming = _create_maintenance(
+            site,
+            operator,
+            title="Shop move",
+            service_ids=[shop],
+            starts_at=coming_start,
+            ends_at=_iso(timedelta(days=2, hours=3)),
+        )
+        wait_until(lambda: _service(site, operator, db)["status"] == "maintenance")
+
+        page.goto(site + "/")
+        summary = page.locator("#summary")
+        expect(summary).to_have_text(
+            "Maintenance in progress. 1 service under maintenance, 3 operational."
+        )
+        expect(summary).to_have_class(re.compile(r"\bmaintenance\b"))
+        groups = page.locator("#services details.group")
+        expect(groups.locator("summary h2")).to_have_text(["Web", "Data", "Other services"])
+        expect(groups.nth(0).locator("summary")).to_contain_text("2 of 2 operational")
+        expect(groups.nth(0)).to_have_class(re.compile(r"\bup\b"))
+        expect(groups.nth(1).locator("summary")).to_contain_text("0 of 1 operational")
+        expect(groups.nth(1)).to_have_class(re.compile(r"\bmaintenance\b"))
+        expect(groups.nth(2).locator(f'[data-service-id="{wiki}"]')).to_be_visible()
+        db_card = page.locator(f'[data-service-id="{db}"]')
+        expect(db_card).to_have_class(re.compile(r"\bmaintenance\b"))
+        expect(db_card.locator(".badge")).to_have_text("Under maintenance")
+
+        section = page.locator("#maintenance")
+        active = section.locator(f'li.active[data-maintenance-id="{now}"]')
+        expect(active).to_contain_text("Database upgrade")
+        expect(active).to_contain_text("Affects: db")
+        upcoming = section.locator(f'li.upcoming[data-maintenance-id="{coming}"]')
+        expect(upcoming).to_contain_text("Shop move")
+        expect(upcoming).to_contain_text("Affects: shop")
+        local = page.evaluate(f"new Date({coming_start!r}).toLocaleString()")
+        expect(upcoming.locator("time").first).to_have_text(local)
+        # Above the services.
+        assert section.evaluate(
+            "(s) => !!(s.compareDocumentPosition(document.getElementById('services')) & 4)"
+        )
+        page.screenshot(path=tmp_path / "status-groups.png", full_page=True)
+        _fits_a_phone(page, tmp_path / "status-groups-phone.png")
+
+        # Only the services tagged edge, asked of the API; the window of db is not theirs.
+        page.goto(site + "/?tag=edge")
+        expect(page.locator("#filter")).to_contain_text("edge")
+        expect(page.locator(f'[data-service-id="{shop}"]')).to_be_visible()
+        expect(page.locator("[data-service-id]")).to_have_count(1)
+        expect(page.locator("#summary")).to_have_text("All systems operational.")
+        expect(section.locator(f'[data-maintenance-id="{coming}"]')).to_be_visible()
+        expect(section.locator(f'[data-maintenance-id="{now}"]')).to_have_count(0)
+
+        # The dashboard: the status, group and tags on the cards, the SLA, the windows.
+        _open_dashboard(page, site, operator)
+        db_card = page.locator(f'#services [data-service-id="{db}"]')
+        expect(db_card).to_have_class(re.compile(r"\bmaintenance\b"))
+        expect(db_card.locator(".badge")).to_have_text("Maintenance")
+        expect(db_card.locator(".labels")).to_have_text(re.compile(r"Group: Data\s*backend"))
+        expect(db_card.locator("table.stats")).to_contain_text("SLA (maintenance excluded)")
+        windows = page.locator("#maintenances")
+        expect(windows.locator(f'[data-maintenance-id="{now}"]')).to_contain_text(
+            re.compile(r"Database upgrade.*Active now, until .*Covers #\d+ \(db\)")
+        )
+        expect(windows.locator(f'[data-maintenance-id="{coming}"]')).to_contain_text(
+            f"Next: {local}"
+        )
+        page.screenshot(path=tmp_path / "dashboard-maintenance.png", full_page=True)
+        _fits_a_phone(page, tmp_path / "dashboard-maintenance-phone.png")
+
+
+def _create_maintenance(site: str, account: Account, **fields: Any) -> int:
+    created = httpx.post(f"{site}/v1/maintenances", headers=account.headers, json=fields)
+    assert created.status_code == 201, created.text
+    return int(created.json()["id"])
+
+
+def test_dashboard_shows_flapping_causes_and_every_alert_kind(
+    site: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
+) -> None:
+    """What timing produces (flapping, a downtime caused by a dependency, alerts of each kind,
+    alerts not sent), as the API gives it."""
+    operator = make_account("operator@example.com")
+    api = _register(site, operator, "api", "http://127.0.0.1:9/", public=False)
+    shop = _register(site, operator, "shop", "http://127.0.0.1:9/", public=False, tags=["edge"])
+    downtime = {
+        "id": 1,
+        "event": "downtime",
+        "date_started": _iso(timedelta(minutes=-3)),
+        "date_ended": None,
+        "reason": "status 503",
+        "caused_by": api,
+    }
+    changes: dict[str, dict[str, Any]] = {
+        "api": {"status": "pending", "flapping": True},
+        "shop": {"status": "down", "latest_event": downtime},
+    }
+
+    def services(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        for service in body["data"]:
+            service.update(changes[service["name"]])
+        route.fulfill(response=answer, json=body)
+
+    def alert(number: int, kind: str, **more: Any) -> dict:
+        return {
+            "id": number,
+            "service_id": shop,
+            "service_name": "shop",
+            "kind": kind,
+            "rule": "failures",
+            "message": f"shop: {kind}",
+            "availability_percent": None,
+            "window_seconds": 60,
+            "time": _iso(timedelta(minutes=-number)),
+            "downtime_seconds": None,
+            "delivery_status": "none",
+            "deliveries": [],
+            "suppressed_by": None,
+            "held": False,
+            **more,
+        }
+
+    alerts = [
+        alert(1, "down", suppressed_by=api),
+        alert(2, "recovered"),
+        alert(3, "degraded"),
+        alert(4, "flapping", held=True),
+        alert(5, "stable"),
+    ]
+    page.route(re.compile(r"/v1/services\?"), services)
+    page.route(
+        re.compile(r"/v1/alerts\?"),
+        lambda route: route.fulfill(json={"data": alerts, "next_cursor": None}),
+    )
+    _open_dashboard(page, site, operator)
+
+    api_card = page.locator(f'#services [data-service-id="{api}"]')
+    expect(api_card.locator(".badge")).to_have_text("Pending")
+    expect(api_card).to_have_class(re.compile(r"\bpending\b"))
+    expect(api_card.locator(".flag.flapping")).to_have_text("Flapping")
+    shop_card = page.locator(f'#services [data-service-id="{shop}"]')
+    expect(shop_card.locator(".badge")).to_have_text("Down")
+    expect(shop_card.locator(".cause")).to_have_text(f"Down, caused by #{api} (api)")
+    expect(shop_card.locator(".labels .tag")).to_have_text(["edge"])
+    expect(api_card.locator(".cause")).to_have_count(0)
+
+    feed = page.locator("#alerts")
+    kinds = {
+        "down": "Down",
+        "recovered": "Recovered",
+        "degraded": "Degraded",
+        "flapping": "Flapping",
+        "stable": "Stable",
+    }
+    for kind, word in kinds.items():
+        expect(feed.locator(f"li.alert.{kind} .kind")).to_have_text(word)
+    colours = {
+        feed.locator(f"li.alert.{kind}").evaluate("(li) => getComputedStyle(li).borderLeftColor")
+        for kind in kinds
+    }
+    assert len(colours) == len(kinds), "two alert kinds look alike"
+    expect(feed.locator("li.alert.down")).to_contain_text(f"not sent: depends on #{api} (api)")
+    expect(feed.locator("li.alert.down")).to_have_class(re.compile(r"\bunsent\b"))
+    expect(feed.locator("li.alert.flapping")).to_contain_text("held while flapping")
+    expect(feed.locator("li.alert.recovered")).not_to_have_class(re.compile(r"\bunsent\b"))
+    expect(page.locator("#maintenances")).to_contain_text("No maintenance windows.")
+    page.screenshot(path=tmp_path / "dashboard-kinds.png", full_page=True)
+
+    page.route(re.compile(rf"/v1/services/{shop}$"), lambda route: _patched(route, changes["shop"]))
+    page.goto(f"{site}/dashboard#service/{shop}")
+    facts = page.locator(f'#service-view [data-service-id="{shop}"] .facts')
+    expect(facts).to_contain_text(re.compile(rf"Caused by\s*#{api} \(api\)"))
+    expect(facts).to_contain_text(re.compile(r"Tags\s*edge"))
+
+
+def _patched(route: Route, changes: dict[str, Any]) -> None:
+    answer = route.fetch()
+    route.fulfill(response=answer, json={**answer.json(), **changes})

@@ -44,12 +44,13 @@ export async function api(path, { token = null, method = "GET", body = undefined
   throw new ApiError("http", detail, response.status);
 }
 
-/** Every item of a paginated list, following next_cursor (at most `maxPages` pages). */
-export async function apiAll(path, { token = null, limit = 500, maxPages = 20 } = {}) {
+/** Every item of a paginated list, following next_cursor (at most `maxPages` pages); `params`
+ * are more query parameters (a filter). */
+export async function apiAll(path, { token = null, limit = 500, maxPages = 20, params = {} } = {}) {
   const items = [];
   let cursor = null;
   for (let page = 0; page < maxPages; page++) {
-    const query = new URLSearchParams({ limit: String(limit) });
+    const query = new URLSearchParams({ ...params, limit: String(limit) });
     if (cursor) query.set("cursor", cursor);
     const answer = await api(`${path}?${query}`, { token });
     items.push(...answer.data);
@@ -161,15 +162,31 @@ export function availabilityClass(pct) {
 
 // ---- states ----------------------------------------------------------------------------
 
-/** The states a service is shown in: the API's statuses (up, down, unknown until the first
- * check) and paused. `badge` names the state on its own, `counted` after a number of services
- * ("2 services up, 1 not checked yet"), `sentence` completes "The service ...". */
+/** The states a service is shown in: the API's statuses and paused, worst first. `label` is the
+ * dashboard's short name, `badge` the status page's, `counted` follows a number of services
+ * ("2 services operational, 1 down"), `sentence` completes "The service ...". */
 const STATES = {
-  up: { badge: "Up", counted: "up", sentence: "is up" },
-  down: { badge: "Down", counted: "down", sentence: "is down" },
-  unknown: { badge: "Not checked yet", counted: "not checked yet", sentence: "has not been checked yet" },
-  paused: { badge: "Paused", counted: "paused", sentence: "is paused" },
+  down: { label: "Down", badge: "Down", counted: "down", sentence: "is down" },
+  pending: {
+    label: "Pending",
+    badge: "Checking — failing, not confirmed",
+    counted: "failing, not confirmed yet",
+    sentence: "is failing, not confirmed yet",
+  },
+  degraded: { label: "Degraded", badge: "Degraded performance", counted: "degraded", sentence: "is degraded" },
+  maintenance: {
+    label: "Maintenance",
+    badge: "Under maintenance",
+    counted: "under maintenance",
+    sentence: "is under maintenance",
+  },
+  unknown: { label: "Not checked yet", badge: "No data yet", counted: "not checked yet", sentence: "has not been checked yet" },
+  paused: { label: "Paused", badge: "Paused", counted: "paused", sentence: "is paused" },
+  up: { label: "Up", badge: "Operational", counted: "operational", sentence: "is operational" },
 };
+
+/** Every state this page knows, worst first (down ... paused, up). */
+export const STATE_NAMES = Object.keys(STATES);
 
 /** The state to show: "paused" while a service is paused (its last status goes stale), else its
  * status, which may be a value newer than this page (shown as it comes, class "other"). */
@@ -182,9 +199,20 @@ export function stateClass(state) {
   return Object.hasOwn(STATES, state) ? state : "other";
 }
 
-/** A state's words: on its own, after a count, or in a sentence (see STATES). */
+/** A state's words: its label, badge, count or sentence (see STATES). */
 export function stateWords(state) {
-  return STATES[stateClass(state)] ?? { badge: state, counted: state, sentence: `is ${state}` };
+  return STATES[stateClass(state)] ?? { label: state, badge: state, counted: state, sentence: `is ${state}` };
+}
+
+/** Where a state ranks, worst first: 0 for down ... the last for up; a state newer than this page
+ * just above up. */
+export function stateRank(state) {
+  return Object.hasOwn(STATES, state) ? STATE_NAMES.indexOf(state) : STATE_NAMES.length - 1.5;
+}
+
+/** The worst of some states (see stateRank), or undefined when there are none. */
+export function worstState(states) {
+  return [...states].sort((a, b) => stateRank(a) - stateRank(b))[0];
 }
 
 // ---- DOM -------------------------------------------------------------------------------
@@ -204,10 +232,12 @@ function setAttrs(node, attrs) {
   }
 }
 
-/** A service's badge: "Up", "Down", "Not checked yet", "Paused" (or a newer status as is). */
-export function statusBadge(service) {
+/** A service's badge in the status page's words ("Operational", "Under maintenance", ...), or with
+ * `short` in the dashboard's ("Up", "Maintenance", ...); a newer status as it comes. */
+export function statusBadge(service, { short = false } = {}) {
   const state = stateOf(service);
-  return el("span", { class: `badge ${stateClass(state)}` }, stateWords(state).badge);
+  const words = stateWords(state);
+  return el("span", { class: `badge ${stateClass(state)}`, title: short ? words.badge : null }, short ? words.label : words.badge);
 }
 
 /** Show `text` in the page's notice bar (kind: "error" or "info"), or hide it when empty. */

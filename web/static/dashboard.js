@@ -1,6 +1,7 @@
 // The operator dashboard: log in, then the account's services with the statistics of a short
-// and a long window (each refreshed on its own period), the live alert feed, and a page per
-// service (#service/<id>) with its checks by phase, events and latest results.
+// and a long window (each refreshed on its own period), the live alert feed, the account's
+// maintenance windows, and a page per service (#service/<id>) with its checks by phase, events
+// and latest results.
 import {
   ApiError,
   api,
@@ -39,6 +40,7 @@ const state = {
   services: [],
   stats: { short: new Map(), long: new Map() }, // service id -> Stats (or null)
   alerts: [], // newest first
+  maintenances: undefined, // the account's maintenance windows; null when they cannot be listed
   olderAlerts: undefined, // the cursor of the next older page; null when there is none
   generation: 0, // bumped to stop the refresh loops of a previous start
   unreachableSince: null,
@@ -101,6 +103,7 @@ function logOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
   state.services = [];
   state.alerts = [];
+  state.maintenances = undefined;
   state.olderAlerts = undefined;
   state.stats = { short: new Map(), long: new Map() };
   $("app").hidden = true;
@@ -175,6 +178,7 @@ async function fetchStats(services, windowSeconds) {
 async function refreshShort() {
   state.services = await apiAll("/v1/services", { token: state.token });
   renderServices(); // the states first: a service gone down shows red without waiting for stats
+  renderMaintenances(); // they name the services
   const [stats] = await Promise.all([
     fetchStats(state.services, state.settings.shortWindow),
     refreshAlerts(),
@@ -186,8 +190,12 @@ async function refreshShort() {
 
 async function refreshLong() {
   const services = state.services.length ? state.services : await apiAll("/v1/services", { token: state.token });
-  state.stats.long = await fetchStats(services, state.settings.longWindow);
+  [state.stats.long, state.maintenances] = await Promise.all([
+    fetchStats(services, state.settings.longWindow),
+    orElse(apiAll("/v1/maintenances", { token: state.token }), null),
+  ]);
   renderServices();
+  renderMaintenances();
 }
 
 /** New alerts on top: pages are fetched until one holds an alert already shown. */
@@ -240,6 +248,7 @@ function statsTable(short, long, kind) {
       "tbody",
       {},
       row("Availability", (s) => fmtPct(s.availability_percent)),
+      row("SLA (maintenance excluded)", (s) => fmtPct(s.sla?.availability_percent)),
       row("Checks (failed)", (s) => `${s.checks} (${s.failed})`),
       row("Response avg / max", (s) => `${fmtMs(s.response_time_ms.avg)} / ${fmtMs(s.response_time_ms.max)}`),
       kind === "http"
@@ -252,20 +261,59 @@ function statsTable(short, long, kind) {
   );
 }
 
+/** "#3 (db)": a service of the account by id, named when it is among those loaded. */
+function serviceRef(id) {
+  const other = state.services.find((s) => s.id === id);
+  return other ? `#${id} (${other.name})` : `#${id}`;
+}
+
+/** The service this one's ongoing downtime is blamed on (a service it depends on), or null. */
+function causeOf(service) {
+  const open = service.latest_event;
+  return open && open.event === "downtime" && open.caused_by != null ? open.caused_by : null;
+}
+
+/** The status badge, after a "Flapping" flag while the service flaps. */
+function badges(service) {
+  return el(
+    "span",
+    { class: "badges" },
+    service.flapping
+      ? el("span", { class: "flag flapping", title: "Its state changes more often than its alert policy allows" }, "Flapping")
+      : null,
+    statusBadge(service, { short: true }),
+  );
+}
+
 function serviceCard(service) {
+  const cause = causeOf(service);
   return el(
     "article",
     { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id },
-    el("header", {}, el("h3", {}, el("a", { href: `#service/${service.id}` }, service.name)), statusBadge(service)),
+    el("header", {}, el("h3", {}, el("a", { href: `#service/${service.id}` }, service.name)), badges(service)),
+    cause === null ? null : el("p", { class: "cause down" }, `Down, caused by ${serviceRef(cause)}`),
     el(
       "p",
       { class: "meta" },
       el("span", { class: "url" }, service.url),
-      service.paused && service.status !== "unknown" ? ` · ${stateWords(service.status).counted} before the pause` : null,
+      service.paused && service.status !== "unknown" ? ` · ${stateWords(service.status).label.toLowerCase()} before the pause` : null,
       ` · checked ${fmtTime(service.metric.last_checked_at)}`,
       service.warnings.length ? el("span", { class: "warned" }, ` · ${service.warnings.length} warning(s)`) : null,
     ),
+    labels(service),
     statsTable(state.stats.short.get(service.id), state.stats.long.get(service.id), service.kind),
+  );
+}
+
+/** The service's group and tags, or null without either. */
+function labels(service) {
+  const tags = service.tags || [];
+  if (!service.group && !tags.length) return null;
+  return el(
+    "p",
+    { class: "labels" },
+    service.group ? el("span", { class: "group-name" }, `Group: ${service.group}`) : null,
+    tags.map((tag) => el("span", { class: "tag" }, tag)),
   );
 }
 
@@ -276,21 +324,58 @@ function renderServices() {
   );
 }
 
-function renderAlerts() {
-  $("alerts").replaceChildren(
-    ...state.alerts.map((a) =>
-      el(
-        "li",
-        { class: `alert ${a.kind}`, "data-alert-id": a.id },
-        el("time", { datetime: a.time }, fmtTime(a.time)),
-        el("span", { class: "kind" }, a.kind === "down" ? "Down" : "Recovered"),
-        el("a", { href: `#service/${a.service_id}` }, a.service_name),
-        el("span", { class: "message" }, a.message),
-      ),
-    ),
+const ALERT_KINDS = { down: "Down", recovered: "Recovered", degraded: "Degraded", flapping: "Flapping", stable: "Stable" };
+
+function alertItem(a) {
+  const unsent = [
+    a.suppressed_by != null ? `not sent: depends on ${serviceRef(a.suppressed_by)}` : null,
+    a.held ? "held while flapping" : null,
+  ].filter(Boolean);
+  return el(
+    "li",
+    { class: `alert ${a.kind}${unsent.length ? " unsent" : ""}`, "data-alert-id": a.id },
+    el("time", { datetime: a.time }, fmtTime(a.time)),
+    el("span", { class: "kind" }, ALERT_KINDS[a.kind] ?? a.kind),
+    el("a", { href: `#service/${a.service_id}` }, a.service_name),
+    el("span", { class: "message" }, a.message),
+    unsent.length ? el("span", { class: "unsent-why" }, unsent.join("; ")) : null,
   );
+}
+
+function renderAlerts() {
+  $("alerts").replaceChildren(...state.alerts.map(alertItem));
   if (!state.alerts.length) $("alerts").append(el("li", { class: "muted" }, "No alerts yet."));
   $("older-alerts").hidden = !state.olderAlerts;
+}
+
+/** A maintenance window: its title, whether it is on now or when it comes next, what it covers. */
+function maintenanceItem(m) {
+  const when = m.active
+    ? `Active now, until ${fmtTime(m.current?.ends_at)}`
+    : m.next
+      ? `Next: ${fmtTime(m.next.starts_at)} – ${fmtTime(m.next.ends_at)}`
+      : "Over: no occurrence to come";
+  const covers = [...m.service_ids.map(serviceRef), ...m.tags.map((tag) => `tag ${tag}`)].join(", ");
+  return el(
+    "li",
+    { class: `window${m.active ? " active" : m.next ? "" : " ended"}`, "data-maintenance-id": m.id },
+    el("strong", {}, m.title),
+    el("span", { class: "muted" }, m.rrule ? "recurring" : "one-off"),
+    el("span", { class: "when" }, when),
+    el("span", { class: "message" }, `Covers ${covers || "nothing"}`),
+  );
+}
+
+function renderMaintenances() {
+  const windows = state.maintenances;
+  if (windows === undefined) return; // not loaded yet
+  $("maintenances").replaceChildren(
+    ...(windows === null
+      ? [el("li", { class: "muted" }, "Not available.")]
+      : windows.length
+        ? windows.map(maintenanceItem)
+        : [el("li", { class: "muted" }, "No maintenance windows.")]),
+  );
 }
 
 // ---- the page of one service -----------------------------------------------------------
@@ -339,7 +424,7 @@ async function refreshServiceView(id) {
     el(
       "article",
       { class: `card service detail ${stateClass(stateOf(service))}`, "data-service-id": service.id },
-      el("header", {}, el("h2", {}, service.name), statusBadge(service)),
+      el("header", {}, el("h2", {}, service.name), badges(service)),
       warningsList(service),
       facts(service),
       statsTable(short, long, service.kind),
@@ -374,6 +459,11 @@ function facts(service) {
     ["Last checked", fmtTime(service.metric.last_checked_at)],
     open ? [open.event === "downtime" ? "Down since" : "Up since", fmtTime(open.date_started)] : null,
     open && open.reason ? ["Reason", open.reason] : null,
+    causeOf(service) === null ? null : ["Caused by", serviceRef(causeOf(service))],
+    service.flapping ? ["Flapping", "yes: its alerts are held until it is stable"] : null,
+    service.group ? ["Group", service.group] : null,
+    service.tags?.length ? ["Tags", service.tags.join(", ")] : null,
+    service.depends_on?.length ? ["Depends on", service.depends_on.map(serviceRef).join(", ")] : null,
     ["Public", service.public ? "yes, on the status page" : "no"],
     service.paused ? ["Paused", "yes: not checked"] : null,
   ].filter(Boolean);
@@ -398,7 +488,7 @@ function eventsTable(events) {
           el("td", {}, fmtTime(e.date_started)),
           el("td", {}, e.date_ended ? fmtTime(e.date_ended) : "now"),
           el("td", {}, fmtDuration((end - Date.parse(e.date_started)) / 1000)),
-          el("td", {}, e.reason || ""),
+          el("td", {}, e.reason || "", e.caused_by != null ? ` (caused by ${serviceRef(e.caused_by)})` : null),
         );
       }),
     ),

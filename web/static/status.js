@@ -1,6 +1,7 @@
-// The public status page: every public service with its state, uptime bars for 24 h, 7 d and
-// 30 d, the response time of the last 24 h and its recent incidents. No token is sent, so
-// everybody sees the same public page.
+// The public status page: ongoing and upcoming maintenance, then every public service by group
+// (each group with its own summary) with its state, uptime bars for 24 h, 7 d and 30 d, the
+// response time of the last 24 h and its recent incidents. No token is sent, so everybody sees
+// the same public page; `?tag=x` in its URL shows only the services tagged x.
 import {
   api,
   apiAll,
@@ -14,9 +15,11 @@ import {
   responseChart,
   stateClass,
   stateOf,
+  stateRank,
   stateWords,
   statusBadge,
   uptimeBars,
+  worstState,
 } from "./common.js";
 
 const REFRESH_SECONDS = 60;
@@ -27,6 +30,9 @@ const WINDOWS = [
   ["30d", "30 days"],
 ];
 const INCIDENTS_SHOWN = 5;
+const TAG = new URLSearchParams(location.search).get("tag");
+const OTHERS = "Other services"; // the heading of the services without a group
+const closedGroups = new Set(); // the groups the reader collapsed, kept so across refreshes
 
 /** A service's history for each window and its recent incidents; null for what is missing. */
 async function details(service) {
@@ -77,12 +83,24 @@ function incidentItem(incident) {
   );
 }
 
-function card(service, { history, incidents }) {
+/** "down because db is down": why a failing service fails, when a service it depends on does
+ * (`byId` has the services shown, to say how that one is failing). */
+function cause(service, byId) {
+  const state = stateOf(service);
+  if (!service.caused_by || (state !== "down" && state !== "pending")) return null;
+  const dependency = byId.get(service.caused_by.id);
+  const failing = dependency && ["down", "pending", "maintenance"].includes(stateOf(dependency));
+  const how = failing ? stateWords(stateOf(dependency)).sentence : "is failing";
+  return el("p", { class: `cause ${state}` }, `${state === "down" ? "Down" : "Failing"} because ${service.caused_by.name} ${how}.`);
+}
+
+function card(service, { history, incidents }, byId, heading) {
   const day = history["24h"];
   return el(
     "article",
     { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id },
-    el("header", {}, el("h2", {}, service.name), statusBadge(service)),
+    el("header", {}, el(heading, {}, service.name), statusBadge(service)),
+    cause(service, byId),
     el("p", { class: "meta" }, `Last checked ${fmtTime(service.last_performed)}`),
     el("div", { class: "uptime" }, WINDOWS.map(([key, label]) => uptimeRow(service, key, label, history[key]))),
     day
@@ -106,14 +124,11 @@ function card(service, { history, incidents }) {
   );
 }
 
-/** How many services are in each state, "2 services up, 1 not checked yet" ("2 up, 1 not
- * checked yet" without the noun), in the order up, down, not checked yet, paused, then states
- * newer than this page. */
+/** How many services are in each state, "1 service down, 2 operational" ("1 down, 2
+ * operational" without the noun), worst first (states newer than this page before up). */
 function counted(states, noun = true) {
-  const order = ["up", "down", "unknown", "paused"];
-  const rank = (state) => (order.includes(state) ? order.indexOf(state) : order.length);
   const counts = new Map();
-  for (const state of [...states].sort((x, y) => rank(x) - rank(y))) {
+  for (const state of [...states].sort((x, y) => stateRank(x) - stateRank(y))) {
     counts.set(state, (counts.get(state) || 0) + 1);
   }
   return [...counts]
@@ -124,39 +139,133 @@ function counted(states, noun = true) {
     .join(", ");
 }
 
-/** The line at the top: which services are down, else every service's state, coloured by the
- * one state they share (or neutral when they differ). */
+/** What the banner says first when a service is in one of these states, worst first. */
+const OVERALL = [
+  ["down", "Major outage"],
+  ["pending", "Partial outage"],
+  ["degraded", "Degraded performance"],
+  ["maintenance", "Maintenance in progress"],
+];
+
+/** The banner at the top: the overall state in a few words and which services are down or how
+ * many are in each state; all operational when every service is up. */
 function summary(services) {
+  const line = document.getElementById("summary");
   const states = services.map(stateOf);
+  const overall = OVERALL.find(([state]) => states.includes(state));
   const down = services.filter((s, i) => states[i] === "down");
   const others = states.filter((state) => state !== "down");
-  const shared = new Set(states).size === 1 ? stateClass(states[0]) : "mixed";
-  const line = document.getElementById("summary");
+  let headline = null;
+  let detail;
+  let kind;
   if (!services.length) {
-    line.textContent = "No public services yet.";
-    line.className = "summary";
-  } else if (down.length) {
-    line.textContent =
-      `Down now: ${down.map((s) => s.name).join(", ")} (${down.length} of ${services.length} services` +
-      (others.length ? `; ${counted(others, false)})` : ")");
-    line.className = "summary down";
-  } else if (services.length === 1) {
-    line.textContent = `The service ${stateWords(states[0]).sentence}.`;
-    line.className = `summary ${shared}`;
-  } else if (shared === "up") {
-    line.textContent = `All ${services.length} services are up.`;
-    line.className = "summary up";
+    detail = TAG ? `No public services tagged “${TAG}”.` : "No public services yet.";
+    kind = "";
+  } else if (overall) {
+    [kind, headline] = overall;
+    detail = down.length
+      ? `Down now: ${down.map((s) => s.name).join(", ")} (${down.length} of ${services.length} services` +
+        (others.length ? `; ${counted(others, false)})` : ")")
+      : `${counted(states)}.`;
+  } else if (states.every((state) => state === "up")) {
+    [kind, headline] = ["up", "All systems operational"];
+    detail = services.length === 1 ? "" : `All ${services.length} services are up.`;
   } else {
-    line.textContent = `${counted(states)}.`;
-    line.className = `summary ${shared}`;
+    kind = new Set(states).size === 1 ? stateClass(states[0]) : "mixed";
+    detail = services.length === 1 ? `The service ${stateWords(states[0]).sentence}.` : `${counted(states)}.`;
   }
+  line.replaceChildren(...(headline ? [el("strong", {}, `${headline}.`), detail && ` ${detail}`] : [detail]));
+  line.className = `summary ${kind}`.trim();
+}
+
+/** A group of services under its name, with its own summary ("3 of 4 operational" and the worst
+ * state's colour), collapsible. `name` null: the services without a group. */
+function group(name, services, cards) {
+  const states = services.map(stateOf);
+  const worst = worstState(states);
+  const operational = states.filter((state) => state === "up").length;
+  const section = el(
+    "details",
+    { class: `group ${stateClass(worst)}`, "data-group": name ?? "", open: closedGroups.has(name) ? null : "" },
+    el(
+      "summary",
+      {},
+      el("h2", {}, name ?? OTHERS),
+      el("span", { class: "count" }, `${operational} of ${services.length} operational`),
+      worst === "up" ? null : el("span", { class: `badge ${stateClass(worst)}` }, stateWords(worst).badge),
+    ),
+    el("div", { class: "cards" }, cards),
+  );
+  section.addEventListener("toggle", () => (section.open ? closedGroups.delete(name) : closedGroups.add(name)));
+  return section;
+}
+
+/** The services' cards, by group in the order groups first appear and the ungrouped last; without
+ * any group, just the cards. */
+function servicesView(services, extra) {
+  const byId = new Map(services.map((s) => [s.id, s]));
+  const grouped = services.some((s) => s.group);
+  const cards = services.map((s, i) => card(s, extra[i], byId, grouped ? "h3" : "h2"));
+  if (!grouped) return [el("div", { class: "cards" }, cards)];
+  const groups = new Map();
+  services.forEach((s, i) => {
+    const key = s.group || null;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(i);
+  });
+  const ungrouped = groups.get(null);
+  groups.delete(null);
+  if (ungrouped) groups.set(null, ungrouped);
+  return [...groups].map(([name, indices]) =>
+    group(name, indices.map((i) => services[i]), indices.map((i) => cards[i])),
+  );
+}
+
+const timeOf = (iso) => el("time", { datetime: iso }, fmtTime(iso));
+
+/** A maintenance window: its title, when (in the reader's time zone) and the services it covers. */
+function maintenanceItem(planned) {
+  const services = planned.services.map((s) => s.name).join(", ");
+  return el(
+    "li",
+    { class: planned.active ? "active" : "upcoming", "data-maintenance-id": planned.id },
+    el("strong", {}, planned.title),
+    el(
+      "span",
+      { class: "when" },
+      planned.active
+        ? ["Until ", timeOf(planned.ends_at), ` (since ${fmtTime(planned.starts_at)})`]
+        : [timeOf(planned.starts_at), " – ", timeOf(planned.ends_at)],
+    ),
+    el("span", { class: "what" }, `Affects: ${services}`),
+  );
+}
+
+/** Maintenance going on now and planned, of the services shown (`windows` null: not known). */
+function maintenance(windows, services) {
+  const shown = new Set(services.map((s) => s.id));
+  const relevant = (windows || [])
+    .map((w) => ({ ...w, services: w.services.filter((s) => shown.has(s.id)) }))
+    .filter((w) => w.services.length);
+  const part = (title, list) =>
+    list.length ? [el("h2", {}, title), el("ul", { class: "maintenances" }, list.map(maintenanceItem))] : [];
+  const section = document.getElementById("maintenance");
+  section.replaceChildren(
+    ...part("Maintenance in progress", relevant.filter((w) => w.active)),
+    ...part("Scheduled maintenance", relevant.filter((w) => !w.active)),
+  );
+  section.hidden = !relevant.length;
 }
 
 async function load() {
-  const services = await apiAll("/v1/status", { limit: 1000 });
+  const [services, windows] = await Promise.all([
+    apiAll("/v1/status", { limit: 1000, params: TAG ? { tag: TAG } : {} }),
+    orElse(api("/v1/status/maintenances"), null, ["network"]),
+  ]);
   const extra = await mapLimit(services, 4, details);
   summary(services);
-  document.getElementById("services").replaceChildren(...services.map((s, i) => card(s, extra[i])));
+  maintenance(windows && windows.data, services);
+  document.getElementById("services").replaceChildren(...servicesView(services, extra));
   document.getElementById("updated").textContent = new Date().toLocaleString();
 }
 
@@ -173,4 +282,9 @@ async function refresh() {
   setTimeout(refresh, next * 1000);
 }
 
+if (TAG) {
+  const filter = document.getElementById("filter");
+  filter.replaceChildren(`Only the services tagged “${TAG}”. `, el("a", { href: location.pathname }, "Show all services"));
+  filter.hidden = false;
+}
 refresh();
