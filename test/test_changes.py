@@ -90,7 +90,8 @@ def test_a_lost_connection_is_remade_and_the_cache_reset(heard: Heard, engine: E
 def test_a_change_recorded_by_a_poller_shows_in_another_api_process_within_a_second(
     make_runtime: Callable[..., Runtime], account: Account
 ) -> None:
-    poller_side = make_runtime(with_poller=True)  # its recorder stands for another process
+    # Its recorder stands for another process; one failure confirms down there.
+    poller_side = make_runtime(with_poller=True, confirm_down_after=1)
     api_side = make_runtime(listen=True)
     api_side.start()
     assert api_side.listener is not None and api_side.listener.listening.wait(10)

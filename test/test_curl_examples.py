@@ -168,7 +168,7 @@ def test_the_examples_walk_through_every_endpoint(shell: Shell, target: Target) 
 
     paused = shell.json("pause.sh", sid)
     assert paused["paused"] is True
-    assert paused["status"] == "up"
+    assert paused["status"] == "paused"
     assert paused["metric"]["tick_count"] >= 1
     assert paused["latest_event"]["event"] == "uptime"
 

@@ -51,7 +51,7 @@ from statuschecker_client.models import (  # noqa: E402
     Service,
     ServiceCreate,
     ServicePatch,
-    ServiceStatus,
+    Status,
     User,
 )
 from statuschecker_client.types import File  # noqa: E402
@@ -91,19 +91,19 @@ def test_a_service_through_its_whole_life(live_server: str) -> None:
             client=client,
             body=ServiceCreate(name="e2e", url=target.url, interval_seconds=1, timeout_seconds=0.5),
         )
-        assert isinstance(created, Service) and created.status == ServiceStatus.UNKNOWN
+        assert isinstance(created, Service) and created.status == Status.UNKNOWN
         assert (created.owner_id, created.public) == (user.id, False)
 
         up = wait_until(
             lambda: (
-                (s := get_service.sync(created.id, client=client)).status == ServiceStatus.UP and s
+                (s := get_service.sync(created.id, client=client)).status == Status.UP and s
             )
         )
         assert up.latest_event is not None and up.latest_event.date_ended is None
         assert up.metric.tick_count >= 1 and up.metric.uptime_percent == 100
 
         target.set_mode("down")
-        wait_until(lambda: get_service.sync(created.id, client=client).status == ServiceStatus.DOWN)
+        wait_until(lambda: get_service.sync(created.id, client=client).status == Status.DOWN)
 
     events = list_events.sync(created.id, client=client)
     assert [e.event.value for e in events.data][:2] == ["downtime", "uptime"]
@@ -117,7 +117,9 @@ def test_a_service_through_its_whole_life(live_server: str) -> None:
 
     paused = update_service.sync(created.id, client=client, body=ServicePatch(paused=True))
     assert isinstance(paused, Service) and paused.paused
-    listed = list_services.sync(client=client, status=ListServicesStatus.DOWN)
+    assert paused.status == Status.PAUSED
+    assert paused.latest_event is not None and paused.latest_event.event.value == "downtime"
+    listed = list_services.sync(client=client, status=ListServicesStatus.PAUSED)
     assert [s.name for s in listed.data] == ["e2e"]
     assert get_health.sync(client=anonymous(live_server)).status.value == "ok"
 
@@ -126,7 +128,7 @@ def test_a_service_through_its_whole_life(live_server: str) -> None:
     shown = update_service.sync(created.id, client=client, body=ServicePatch(public=True))
     assert isinstance(shown, Service) and shown.public
     public = list_status.sync(client=anonymous(live_server)).data
-    assert [(s.id, s.name, s.status.value) for s in public] == [(created.id, "e2e", "down")]
+    assert [(s.id, s.name, s.status.value) for s in public] == [(created.id, "e2e", "paused")]
 
     # The badges come back as the SVG's bytes (a File), also without a token for a public one.
     for badge in (get_status_badge, get_uptime_badge):

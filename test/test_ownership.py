@@ -48,7 +48,7 @@ def alice_and_bob(
     created = alice_client.post("/v1/services", json={"name": "shop", "url": "http://a.test/"})
     assert created.status_code == 201, created.text
     service = created.json()
-    recorder = make_runtime(with_poller=True).poller._recorder  # type: ignore[union-attr]
+    recorder = make_runtime(with_poller=True, confirm_down_after=1).poller._recorder  # type: ignore[union-attr]
     outcomes = [
         CheckOutcome(service["id"], T0 + timedelta(minutes=m), UP if m == 0 else DOWN)
         for m in range(4)
@@ -138,7 +138,7 @@ def test_what_anonymous_readers_see_every_account_sees(
     db = alice.post("/v1/services", json={"name": "db", "url": "tcp://127.0.0.1:5432"})
     own = bob.post("/v1/services", json={"name": "db", "url": "http://b.test/"})
     site_id, db_id, own_id = (r.json()["id"] for r in (site, db, own))
-    recorder = make_runtime(with_poller=True).poller._recorder  # type: ignore[union-attr]
+    recorder = make_runtime(with_poller=True, confirm_down_after=1).poller._recorder  # type: ignore[union-attr]
     recorder.record([CheckOutcome(site_id, T0, DOWN)], "test")
 
     ids = lambda answer: [s["id"] for s in answer.json()["data"]]  # noqa: E731

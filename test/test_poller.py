@@ -135,7 +135,7 @@ def test_states_flip_with_the_target_and_events_follow(
 def test_recorder_opens_and_closes_events_at_the_right_checks(
     make_runtime: Callable[..., Runtime],
 ) -> None:
-    runtime = make_runtime(with_poller=True)  # built, not started: its recorder writes
+    runtime = make_runtime(with_poller=True, confirm_down_after=1)  # built, not started: its recorder writes
     service = runtime.services.register(UNOWNED, "scripted", "http://127.0.0.1:1/", 60, 1)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     pattern = [True, True, False, False, False, True, False]
@@ -168,7 +168,7 @@ def test_recorder_opens_and_closes_events_at_the_right_checks(
 
 def test_a_batch_written_twice_is_stored_once(make_runtime: Callable[..., Runtime]) -> None:
     """What a retry does after a commit whose acknowledgement was lost: nothing more."""
-    runtime = make_runtime(with_poller=True)
+    runtime = make_runtime(with_poller=True, confirm_down_after=1)
     service = runtime.services.register(UNOWNED, "twice", "http://127.0.0.1:1/", 60, 1)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     outcomes = [
@@ -349,7 +349,8 @@ def test_pause_stops_checks_and_keeps_the_status(
     target.set_mode("down")
     time.sleep(2.5)  # two and a half intervals
     paused = runtime.services.get(service.id, ALL)
-    assert paused.paused and paused.status == "up"
+    assert paused.paused and paused.status == "paused"
+    assert paused.latest_event is not None and paused.latest_event.event == "uptime"
     assert len(ticks_of(runtime.engine, service.id)) <= settled + 1  # at most one in flight
     assert target.hits <= hits + 1
 

@@ -22,7 +22,7 @@ def at(minutes: int) -> datetime:
 
 @pytest.fixture
 def api(make_runtime: Callable[..., Runtime], account: Account) -> Iterator[tuple]:
-    runtime = make_runtime(with_poller=True)  # built for its recorder; not started
+    runtime = make_runtime(with_poller=True, confirm_down_after=1)  # built for its recorder; not started
     app = create_app(make_runtime(), validate_responses=True)
     with app.test_client(headers=account.headers) as client:
         yield client, runtime, account.caller
@@ -56,6 +56,9 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "status": "up",
             "last_performed": "2026-05-01T12:00:00Z",
             "uptime": NO_UPTIME,
+            "group": None,
+            "tags": [],
+            "caused_by": None,
         },
         {
             "id": db.id,
@@ -65,6 +68,9 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "status": "down",
             "last_performed": "2026-05-01T12:01:00Z",
             "uptime": NO_UPTIME,
+            "group": None,
+            "tags": [],
+            "caused_by": None,
         },
         {
             "id": everything["data"][2]["id"],
@@ -74,6 +80,9 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "status": "unknown",
             "last_performed": None,
             "uptime": NO_UPTIME,
+            "group": None,
+            "tags": [],
+            "caused_by": None,
         },
     ]
     assert [s["name"] for s in client.get("/v1/status/down").json()["data"]] == ["db"]
@@ -108,12 +117,14 @@ def test_incidents_say_why_each_began(api: tuple) -> None:
                 "description": "connection refused",
                 "down_detection": "2026-05-01T12:04:00Z",
                 "up_detection": None,
+                "caused_by": None,
             },
             {
                 "id": incidents["data"][1]["id"],
                 "description": "status 503",
                 "down_detection": "2026-05-01T12:01:00Z",
                 "up_detection": "2026-05-01T12:03:00Z",
+                "caused_by": None,
             },
         ],
         "next_cursor": None,

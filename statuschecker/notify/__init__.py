@@ -44,7 +44,22 @@ def payload(delivery: Delivery) -> dict[str, Any]:
     }
 
 
+# What each kind of alert says happened, after the service's name.
+_HAPPENED = {
+    "down": "is down",
+    "recovered": "recovered",
+    "degraded": "is slow (degraded)",
+    "flapping": "is flapping",
+    "stable": "is stable again",
+}
+
+
 def title(delivery: Delivery) -> str:
-    """The one-line title of a notification: `statuschecker: <name> is down|recovered`."""
-    state = "is down" if delivery.alert.kind == "down" else "recovered"
-    return f"statuschecker: {delivery.alert.service_name} {state}"
+    """The one-line title of a notification: `statuschecker: <name> is down`, `... recovered`,
+    `... is fast again` (the end of a degraded spell), `... is flapping`, `... is stable
+    again`."""
+    alert = delivery.alert
+    happened = _HAPPENED[alert.kind]
+    if alert.kind == "recovered" and alert.rule == "response_time":
+        happened = "is fast again"
+    return f"statuschecker: {alert.service_name} {happened}"
