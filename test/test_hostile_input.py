@@ -39,7 +39,7 @@ class Operation:
     valid: dict[str, Any]
 
 
-def operations(account: Account, service_id: int) -> list[Operation]:
+def operations(account: Account, service_id: int, maintenance_id: int = 1) -> list[Operation]:
     """Every operation of the contract that takes a body (test_every_body_operation_is_covered
     holds this list to the spec)."""
     return [
@@ -52,7 +52,21 @@ def operations(account: Account, service_id: int) -> list[Operation]:
             {"name": "new", "url": "http://127.0.0.1:9/", "timeout_seconds": 5},
         ),
         Operation("PATCH", f"/v1/services/{service_id}", {"name": "renamed", "timeout_seconds": 5}),
+        Operation("POST", "/v1/maintenances", {**MAINTENANCE, "service_ids": [service_id]}),
+        Operation(
+            "PATCH",
+            f"/v1/maintenances/{maintenance_id}",
+            {"title": "later", "ends_at": "2030-01-02T00:00:00Z"},
+        ),
     ]
+
+
+MAINTENANCE = {
+    "title": "upgrade",
+    "tags": ["db"],
+    "starts_at": "2030-01-01T22:00:00Z",
+    "ends_at": "2030-01-01T23:00:00Z",
+}
 
 
 def deep(levels: int) -> str:
@@ -182,7 +196,7 @@ def snapshot(engine: Engine) -> dict[str, Any]:
             table: conn.execute(text(f"SELECT to_jsonb(t) FROM {table} t ORDER BY id"))
             .scalars()
             .all()
-            for table in ("users", "api_tokens", "services")
+            for table in ("users", "api_tokens", "services", "maintenances")
         }
 
 
@@ -210,11 +224,16 @@ def test_every_answer_to_hostile_input_is_a_4xx_problem_and_changes_nothing(
     )
     assert status == 201, body
     service_id = json.loads(body)["id"]
+    status, _, body = send(
+        base, "POST", "/v1/maintenances", Case("seed", json.dumps(MAINTENANCE).encode()), token
+    )
+    assert status == 201, body
+    maintenance_id = json.loads(body)["id"]
     before = snapshot(db)
 
     failures: list[str] = []
     sent = 0
-    for operation in operations(account, service_id):
+    for operation in operations(account, service_id, maintenance_id):
         for case in cases(operation):
             for who, credential in (("token", token), ("anonymous", None)):
                 sent += 1
@@ -240,7 +259,7 @@ def test_every_body_operation_is_covered(account: Account) -> None:
 
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     with_body = {
-        (method.upper(), "/v1" + path.replace("{service_id}", "1"))
+        (method.upper(), "/v1" + path.replace("{service_id}", "1").replace("{maintenance_id}", "1"))
         for path, item in spec["paths"].items()
         for method, op in item.items()
         if isinstance(op, dict) and "requestBody" in op

@@ -7,6 +7,7 @@ from connexion.context import context, request, scope
 from statuschecker.accounts.users import Accounts
 from statuschecker.model import Caller, Visibility
 from statuschecker.runtime import Runtime
+from statuschecker.services.maintenances import Maintenances
 from statuschecker.services.registry import ServiceRegistry
 
 ANONYMOUS = Caller()
@@ -20,6 +21,11 @@ def runtime() -> Runtime:
 def services() -> ServiceRegistry:
     """The service layer of the running statuschecker."""
     return runtime().services
+
+
+def maintenances() -> Maintenances:
+    """The maintenance windows of the running statuschecker."""
+    return runtime().maintenances
 
 
 def accounts() -> Accounts:
