@@ -204,6 +204,29 @@ def test_a_failing_parent_alone_is_notified_for_its_children(
         assert incident["caused_by"] == parent
 
 
+def test_a_child_still_down_once_its_parent_recovers_is_notified_then(
+    client: Any, receiver: Receiver
+) -> None:
+    with Target("up") as parent_target, Target("up") as child_target:
+        parent = register(client, "router", parent_target.url, confirm_down_after=1)["id"]
+        child = register(
+            client, "api", child_target.url, depends_on=[parent], confirm_down_after=3
+        )["id"]
+        checked(client, child, 2)
+        child_target.set_mode("down")
+        parent_target.set_mode("down")
+        wait_until(lambda: service(client, child)["status"] == "down", timeout=20)
+        parent_target.set_mode("up")
+        received = receiver.wait_for(3, timeout=20)
+        time.sleep(1.5)
+    expected = [("down", parent), ("recovered", parent), ("down", child)]
+    assert sorted(kinds(received)) == sorted(expected)
+    assert len(receiver.requests) == 3
+    suppressed, delivered = alerts(client, child)
+    assert suppressed["suppressed_by"] == parent and delivered["suppressed_by"] is None
+    assert "still down after service" in delivered["message"]
+
+
 def test_a_service_that_flips_every_check_flaps_once_and_settles_once(
     client: Any, receiver: Receiver
 ) -> None:

@@ -122,7 +122,13 @@ class Recorder:
         }
         schedule.retry(conn, retries)
         seen = {
-            sid: Seen(o.checked_at, confirmed[sid], o.in_maintenance, causes[sid])
+            sid: Seen(
+                o.checked_at,
+                confirmed[sid],
+                o.in_maintenance,
+                causes[sid],
+                confirmations[sid].down_after,
+            )
             for sid, o in newest.items()
         }
         decisions = [

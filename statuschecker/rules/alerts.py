@@ -86,12 +86,14 @@ def evaluate(
 @dataclass(frozen=True, slots=True)
 class Seen:
     """What a batch showed of a service: its newest check, its confirmed period after the
-    batch, whether that check fell in maintenance, and its failing parent, if any."""
+    batch, whether that check fell in maintenance, its failing parent, if any, and how many
+    failed checks confirm it down."""
 
     at: datetime
     confirmed: EventKind | None
     in_maintenance: bool
     cause: int | None
+    confirm_down_after: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +105,9 @@ class Subject:
     its newest check fell in maintenance, the parent it depends on that is failing (`cause`);
     and the figures of each rule's window ending at `at`: checks and failures, the response
     time statistic (None: the rule is off or no successful check fell in its window), and
-    how many times its confirmed state changed in the flapping window.
+    how many times its confirmed state changed in the flapping window. For a service whose
+    down alert was suppressed: when a failing parent was last seen, its failed checks since,
+    and how many confirm down.
     """
 
     service_id: int
@@ -122,6 +126,9 @@ class Subject:
     flapping: bool = False
     response_time_ms: float | None = None
     state_changes: int = 0
+    cause_seen_at: datetime | None = None
+    failures_since_cause_ended: int = 0
+    confirm_down_after: int = 1
 
 
 @dataclass(slots=True)
@@ -133,6 +140,7 @@ class Decision:
     suppressed_by: int | None = None
     degraded: bool = False
     flapping: bool = False
+    cause_seen_at: datetime | None = None
 
 
 def decide(subject: Subject) -> Decision:
@@ -145,8 +153,10 @@ def decide(subject: Subject) -> Decision:
     2. Down and recovered, by the availability and failure rules (`evaluate`), but a down
        alert only while the failure is confirmed and outside maintenance, and a recovery only
        while no failure is confirmed. A down alert while a parent is failing is recorded with
-       `suppressed_by` (delivered to nobody), and so is the recovery that follows it; alerts
-       raised while flapping are `held` (delivered to nobody).
+       `suppressed_by` (delivered to nobody), and so is the recovery that follows it; should
+       the service go on failing on its own once the parent is well (`outlived_its_cause`),
+       a down alert is delivered then. Alerts raised while flapping are `held` (delivered
+       to nobody).
     3. Degraded (when the policy has the rule): a `degraded` alert when the response time
        statistic goes above the threshold while up, a `recovered` one (rule
        `response_time`) when it is back within it while up.
@@ -157,6 +167,7 @@ def decide(subject: Subject) -> Decision:
         suppressed_by=subject.suppressed_by,
         degraded=subject.degraded and policy.response_time_ms_above is not None,
         flapping=subject.flapping and policy.flap_changes is not None,
+        cause_seen_at=subject.at if subject.cause is not None else subject.cause_seen_at,
     )
     raise_ = _raiser(subject, decision)
 
@@ -169,7 +180,10 @@ def decide(subject: Subject) -> Decision:
             raise_("stable", "flapping", policy.flap_window_seconds, held=False)
 
     verdict = evaluate(policy, subject.state, subject.availability, subject.failures)
-    if verdict is not None and _allowed(verdict.kind, subject):
+    if outlived_its_cause(subject):
+        decision.suppressed_by = None
+        raise_("down", "availability", policy.window_seconds)
+    elif verdict is not None and _allowed(verdict.kind, subject):
         if verdict.kind == "down":
             decision.state, decision.suppressed_by = "alerting", subject.cause
             suppressed = subject.cause
@@ -194,6 +208,20 @@ def decide(subject: Subject) -> Decision:
             decision.degraded = False
             raise_("recovered", "response_time", policy.response_time_window_seconds)
     return decision
+
+
+def outlived_its_cause(subject: Subject) -> bool:
+    """Whether a service whose down alert was suppressed is still down on its own: its
+    parent no longer fails, and it has failed as many checks since as confirm down. Nobody
+    was told, so it is alerted now."""
+    return (
+        subject.state == "alerting"
+        and subject.suppressed_by is not None
+        and subject.cause is None
+        and subject.confirmed == "downtime"
+        and not subject.in_maintenance
+        and subject.failures_since_cause_ended >= subject.confirm_down_after
+    )
 
 
 def _allowed(kind: Literal["down", "recovered"], subject: Subject) -> bool:
@@ -278,6 +306,8 @@ def message(
         text = f"Service {name} is down. availability={availability}%, time={time}"
         if decision.suppressed_by is not None:
             text += f"; not sent: service {decision.suppressed_by} it depends on is failing"
+        elif subject.suppressed_by is not None:
+            text += f"; still down after service {subject.suppressed_by} it depends on recovered"
         return text
     if kind == "recovered" and rule == "response_time":
         return (

@@ -19,16 +19,18 @@ from statuschecker.store.tables import alerts, services
 
 # For each service, at its newest check of the batch: how many checks, and failures, fell in
 # each rule's window; the response time statistic of its successful checks in the degraded
-# rule's window (rt: 0 when the rule is off); and how many confirmed periods began in the
-# flapping window (flap: 0 when the rule is off).
+# rule's window (rt: 0 when the rule is off); how many confirmed periods began in the flapping
+# window (flap: 0 when the rule is off); and, for a service whose down alert was suppressed,
+# its failed checks since a failing parent was last seen (cause_seen: null otherwise).
 _WINDOWS = text(
     """
     SELECT w.id, c.avail_checks, c.avail_failures, c.fail_checks, c.fail_failures,
-           r.statistic, coalesce(f.changes, 0) AS changes
+           r.statistic, coalesce(f.changes, 0) AS changes, coalesce(o.failures, 0) AS failures
     FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]),
                 CAST(:avail AS float8[]), CAST(:fail AS float8[]), CAST(:rt AS float8[]),
-                CAST(:stat AS text[]), CAST(:flap AS float8[]))
-         AS w(id, at, avail, fail, rt, stat, flap)
+                CAST(:stat AS text[]), CAST(:flap AS float8[]),
+                CAST(:cause_seen AS timestamptz[]))
+         AS w(id, at, avail, fail, rt, stat, flap, cause_seen)
     CROSS JOIN LATERAL (
         SELECT count(*) FILTER (WHERE t.checked_at > w.at - make_interval(secs => w.avail))
                    AS avail_checks,
@@ -58,6 +60,11 @@ _WINDOWS = text(
         WHERE w.flap > 0 AND e.service_id = w.id
           AND e.date_started > w.at - make_interval(secs => w.flap)
     ) f ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS failures FROM service_ticks t
+        WHERE w.cause_seen IS NOT NULL AND t.service_id = w.id AND NOT t.up
+          AND t.checked_at > w.cause_seen AND t.checked_at <= w.at
+    ) o ON true
     """
 )
 
@@ -88,11 +95,11 @@ _SET_ALERT_STATES = text(
         alert_changed_at = CASE WHEN s.alert_state = d.state THEN s.alert_changed_at
                                 ELSE d.at END,
         alert_state = d.state, alert_suppressed_by = d.suppressed_by,
-        degraded = d.degraded, flapping = d.flapping
+        alert_cause_seen_at = d.cause_seen_at, degraded = d.degraded, flapping = d.flapping
     FROM unnest(CAST(:id AS bigint[]), CAST(:state AS text[]), CAST(:at AS timestamptz[]),
-                CAST(:suppressed_by AS bigint[]), CAST(:degraded AS boolean[]),
-                CAST(:flapping AS boolean[]))
-         AS d(id, state, at, suppressed_by, degraded, flapping)
+                CAST(:suppressed_by AS bigint[]), CAST(:cause_seen_at AS timestamptz[]),
+                CAST(:degraded AS boolean[]), CAST(:flapping AS boolean[]))
+         AS d(id, state, at, suppressed_by, cause_seen_at, degraded, flapping)
     WHERE s.id = d.id
     """
 )
@@ -134,6 +141,7 @@ def subjects(
                 s.alert_state,
                 s.alert_changed_at,
                 s.alert_suppressed_by,
+                s.alert_cause_seen_at,
                 s.degraded,
                 s.flapping,
             ).where(s.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))
@@ -162,6 +170,10 @@ def subjects(
                 policies[sid].flap_window_seconds if policies[sid].flap_changes is not None else 0
                 for sid in present
             ),
+            "cause_seen": column(
+                rows[sid].alert_cause_seen_at if rows[sid].alert_suppressed_by else None
+                for sid in present
+            ),
         },
     )
     return [
@@ -182,6 +194,9 @@ def subjects(
             flapping=rows[w.id].flapping,
             response_time_ms=w.statistic,
             state_changes=w.changes,
+            cause_seen_at=rows[w.id].alert_cause_seen_at,
+            failures_since_cause_ended=w.failures,
+            confirm_down_after=seen[w.id].confirm_down_after,
         )
         for w in windows
     ]
@@ -225,6 +240,7 @@ def insert(
             "state": column(decision.state for _, decision in changed),
             "at": column(subject.at for subject, _ in changed),
             "suppressed_by": column(decision.suppressed_by for _, decision in changed),
+            "cause_seen_at": column(decision.cause_seen_at for _, decision in changed),
             "degraded": column(decision.degraded for _, decision in changed),
             "flapping": column(decision.flapping for _, decision in changed),
         },

@@ -116,6 +116,7 @@ services = Table(
     Column("degraded", Boolean, nullable=False, server_default=text("false")),
     Column("flapping", Boolean, nullable=False, server_default=text("false")),
     Column("alert_suppressed_by", BigInteger, nullable=True),
+    Column("alert_cause_seen_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
     CheckConstraint(
         "confirm_down_after BETWEEN 1 AND 10 AND confirm_up_after BETWEEN 1 AND 10",

@@ -56,6 +56,7 @@ def upgrade() -> None:
     add("services", sa.Column("degraded", sa.Boolean, nullable=False, server_default=_FALSE))
     add("services", sa.Column("flapping", sa.Boolean, nullable=False, server_default=_FALSE))
     add("services", sa.Column("alert_suppressed_by", sa.BigInteger, nullable=True))
+    add("services", sa.Column("alert_cause_seen_at", sa.DateTime(timezone=True), nullable=True))
     op.create_check_constraint(
         op.f("ck_services_confirm_range"),
         "services",
@@ -163,5 +164,6 @@ def downgrade() -> None:
         "degraded",
         "flapping",
         "alert_suppressed_by",
+        "alert_cause_seen_at",
     ):
         op.drop_column("services", name)
