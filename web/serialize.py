@@ -21,6 +21,7 @@ from statuschecker.model import (
     User,
 )
 from statuschecker.redaction import masked_options, masked_url, redact
+from statuschecker.services.maintenances import Planned, Upcoming
 from statuschecker.services.registration import warnings
 from statuschecker.services.stats import Stats
 from statuschecker.timefmt import rfc3339
@@ -229,11 +230,6 @@ def tick(value: Tick) -> dict[str, Any]:
 def page(value: Page, item: Any) -> dict[str, Any]:
     """A page as `{data, next_cursor}`, each item shown by `item`."""
     return {"data": [item(v) for v in value.items], "next_cursor": value.next_cursor}
-
-
-# Maintenance windows. (Imported here, not at the top, while the top of this file is being
-# changed by other work; move it up with the other imports when convenient.)
-from statuschecker.services.maintenances import Planned, Upcoming  # noqa: E402
 
 
 def occurrence(value: tuple[datetime, datetime] | None) -> dict[str, Any] | None:
