@@ -31,7 +31,8 @@ def world(
     """The owner's client, an anonymous client, and ways to register services of the owner and
     record results for them. Both go through a runtime of their own (as a poller's would be),
     so the API's runtime has cached nothing of a service before the test first reads it."""
-    runtime = make_runtime(with_poller=True, confirm_down_after=1)  # for its recorder; never started
+    # For its recorder; never started; one failure confirms down.
+    runtime = make_runtime(with_poller=True, confirm_down_after=1)
     recorder = runtime.poller._recorder  # type: ignore[union-attr]
 
     def register(name: str, public: bool) -> int:

@@ -70,7 +70,8 @@ def expected(outcomes: list[CheckOutcome], since: datetime, until: datetime) -> 
 @pytest.fixture
 def loaded(make_runtime: Callable[..., Runtime], account: Account) -> Iterator[tuple]:
     """A service with three days of recorded checks, and an API client on the database."""
-    runtime = make_runtime(with_poller=True, confirm_down_after=1)  # its recorder writes ticks, rollups and events
+    # Its recorder writes ticks, rollups and events; one failure confirms down.
+    runtime = make_runtime(with_poller=True, confirm_down_after=1)
     service = runtime.services.register(account.caller, "stats", "http://127.0.0.1:1/", 60, 1)
     outcomes = synthetic_outcomes(service.id)
     recorder = runtime.poller._recorder  # type: ignore[union-attr]

@@ -22,7 +22,8 @@ def at(minutes: int) -> datetime:
 
 @pytest.fixture
 def api(make_runtime: Callable[..., Runtime], account: Account) -> Iterator[tuple]:
-    runtime = make_runtime(with_poller=True, confirm_down_after=1)  # built for its recorder; not started
+    # Built for its recorder; not started; one failure confirms down.
+    runtime = make_runtime(with_poller=True, confirm_down_after=1)
     app = create_app(make_runtime(), validate_responses=True)
     with app.test_client(headers=account.headers) as client:
         yield client, runtime, account.caller

@@ -119,9 +119,11 @@ class ServiceRegistry(ServiceQueries):
     def delete(self, service_id: int, visibility: Visibility) -> None:
         """Delete a service `visibility` admits with its whole history."""
         with self._engine.begin() as conn:
-            store.remove(conn, service_id, visibility)
-            announce(conn, [service_id])
+            dependants = store.remove(conn, service_id, visibility)
+            announce(conn, [service_id, *dependants])
+            changed = store.get_many(conn, dependants) if dependants else []
         self._cache.drop(service_id)
+        self._cache.put(changed)
 
     def health(self) -> Health:
         """Whether the database answers and the poller turns."""

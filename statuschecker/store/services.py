@@ -265,8 +265,9 @@ def change(conn: Connection, service_id: int, values: Mapping[str, Any]) -> None
         raise NotFound(f"no service with id {service_id}")
 
 
-def remove(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> None:
-    """Delete a service `visibility` admits and, by cascade, its ticks, metrics and events."""
+def remove(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> list[int]:
+    """Delete a service `visibility` admits and, by cascade, its ticks, metrics and events;
+    the services that depended on it no longer do (their ids are returned)."""
     statement = (
         delete(services)
         .where(services.c.id == service_id, within(visibility))
@@ -274,11 +275,13 @@ def remove(conn: Connection, service_id: int, visibility: Visibility = EVERYTHIN
     )
     if conn.execute(statement).first() is None:
         raise NotFound(f"no service with id {service_id}")
-    conn.execute(
+    dependants = conn.execute(
         update(services)
         .where(services.c.depends_on.contains([service_id]))
         .values(depends_on=func.array_remove(services.c.depends_on, service_id))
+        .returning(services.c.id)
     )
+    return list(dependants.scalars())
 
 
 def dependency_graph(conn: Connection, owner_id: int | None) -> dict[int, tuple[int, ...]]:
