@@ -111,9 +111,12 @@ class Recorder:
             if period.kind == "downtime":
                 period.caused_by = causes[period.service_id]
         results.write_periods(conn, decided)
-        results.write_state(
-            conn, decided.runs, {sid: o.in_maintenance for sid, o in newest.items()}
-        )
+        changed = {
+            sid: run
+            for sid, run in decided.runs.items()
+            if run != locked[sid].run or newest[sid].in_maintenance != locked[sid].in_maintenance
+        }
+        results.write_state(conn, changed, {sid: o.in_maintenance for sid, o in newest.items()})
         retries = {
             sid: newest[sid].checked_at
             + timedelta(seconds=confirmations[sid].retry_interval_seconds)

@@ -232,19 +232,26 @@ def insert(
         )
         ids = {(row.service_id, row.kind, row.rule): row.id for row in inserted}
         alerts_ = [replace(a, id=ids[(a.service_id, a.kind, a.rule)]) for a in alerts_]
-    changed = [(subject, decision) for subject, decision, _ in decided]
-    conn.execute(
-        _SET_ALERT_STATES,
-        {
-            "id": column(subject.service_id for subject, _ in changed),
-            "state": column(decision.state for _, decision in changed),
-            "at": column(subject.at for subject, _ in changed),
-            "suppressed_by": column(decision.suppressed_by for _, decision in changed),
-            "cause_seen_at": column(decision.cause_seen_at for _, decision in changed),
-            "degraded": column(decision.degraded for _, decision in changed),
-            "flapping": column(decision.flapping for _, decision in changed),
-        },
-    )
+    changed = [
+        (subject, decision)
+        for subject, decision, _ in decided
+        if (decision.state, decision.suppressed_by, decision.cause_seen_at)
+        != (subject.state, subject.suppressed_by, subject.cause_seen_at)
+        or (decision.degraded, decision.flapping) != (subject.degraded, subject.flapping)
+    ]
+    if changed:
+        conn.execute(
+            _SET_ALERT_STATES,
+            {
+                "id": column(subject.service_id for subject, _ in changed),
+                "state": column(decision.state for _, decision in changed),
+                "at": column(subject.at for subject, _ in changed),
+                "suppressed_by": column(decision.suppressed_by for _, decision in changed),
+                "cause_seen_at": column(decision.cause_seen_at for _, decision in changed),
+                "degraded": column(decision.degraded for _, decision in changed),
+                "flapping": column(decision.flapping for _, decision in changed),
+            },
+        )
     deliveries = [
         (alert.id, recipient)
         for alert, (_, recipients) in zip(alerts_, raised, strict=True)

@@ -23,7 +23,7 @@ from statuschecker.text import storable
 _LOCK = text(
     """
     SELECT id, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
-           retry_interval_seconds, run_kind, run_count, run_started_at, run_reason
+           retry_interval_seconds, run_kind, run_count, run_started_at, run_reason, in_maintenance
     FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE
     """
 )
@@ -128,6 +128,7 @@ class Locked:
     depends_on: tuple[int, ...]
     confirm: tuple[int | None, int | None, int | None]  # down_after, up_after, retry interval
     run: Run | None
+    in_maintenance: bool
 
 
 def lock(conn: Connection, service_ids: set[int]) -> dict[int, Locked]:
@@ -143,6 +144,7 @@ def lock(conn: Connection, service_ids: set[int]) -> dict[int, Locked]:
             Run(row.run_kind, row.run_count, row.run_started_at, row.run_reason)
             if row.run_kind
             else None,
+            row.in_maintenance,
         )
         for row in rows
     }
@@ -224,7 +226,10 @@ def write_state(
     conn: Connection, runs: dict[int, Run | None], in_maintenance: dict[int, bool]
 ) -> None:
     """Keep each service's run not confirmed yet and whether its newest check fell in
-    maintenance, for the next batch and for its status."""
+    maintenance, for the next batch and for its status (the services given: those whose
+    state changed)."""
+    if not runs:
+        return
     ids = sorted(runs)
     kinds: list[EventKind | None] = [r.kind if (r := runs[i]) else None for i in ids]
     conn.execute(
