@@ -7,6 +7,7 @@ import io
 import itertools
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from targets import Target, closed_port_url
 from waiting import wait_until
 
 from statuschecker import cli
+from statuschecker import console as console_module
 from statuschecker.console import (
     LONG_WINDOW,
     REFUSED_TOKEN,
@@ -261,30 +263,55 @@ def test_the_loop_keeps_trying_while_the_api_is_unreachable() -> None:
     assert f"cannot reach {url}: connection refused" in console.export_text()
 
 
-@pytest.fixture
-def ctrl_c_after() -> Iterator[Callable[[float], None]]:
-    """Sends SIGINT to the main thread, as Ctrl-C does, after the delay given."""
-    timers: list[threading.Timer] = []
+def in_the_loop() -> bool:
+    """Whether the main thread is inside the dashboard's drawing loop (`console.run`)."""
+    main = threading.main_thread().ident
+    frame = sys._current_frames().get(main) if main is not None else None
+    while frame is not None:
+        if frame.f_code.co_name == "run" and frame.f_code.co_filename == console_module.__file__:
+            return True
+        frame = frame.f_back
+    return False
 
-    def arm(seconds: float) -> None:
+
+@pytest.fixture
+def ctrl_c_when() -> Iterator[Callable[[Callable[[], bool]], None]]:
+    """Sends SIGINT to the main thread, as Ctrl-C does, once the condition given holds (the
+    board is drawn: a signal sent before the loop runs would interrupt the test run itself,
+    as it could on a loaded machine with a fixed delay); gives up after 30 s."""
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def arm(ready: Callable[[], bool]) -> None:
         main = threading.main_thread().ident
         assert main is not None and threading.current_thread().ident == main
-        timer = threading.Timer(seconds, signal.pthread_kill, (main, signal.SIGINT))
-        timers.append(timer)
-        timer.start()
+
+        def watch() -> None:
+            deadline = time.monotonic() + 30
+            while not stop.wait(0.05) and time.monotonic() < deadline:
+                if ready():
+                    stop.wait(0.3)  # a few frames more
+                    signal.pthread_kill(main, signal.SIGINT)
+                    return
+
+        thread = threading.Thread(target=watch, daemon=True)
+        threads.append(thread)
+        thread.start()
 
     yield arm
-    for timer in timers:
-        timer.cancel()
-        timer.join()
+    stop.set()
+    for thread in threads:
+        thread.join()
 
 
 def test_ctrl_c_stops_the_loop_cleanly_and_restores_the_terminal(
-    watched: tuple[str, Account], ctrl_c_after: Callable[[float], None]
+    watched: tuple[str, Account], ctrl_c_when: Callable[[Callable[[], bool]], None]
 ) -> None:
     api, account = watched
     console = recording_console(terminal=True)
-    ctrl_c_after(1.0)
+    assert isinstance(console.file, io.StringIO)
+    drawn_so_far = console.file
+    ctrl_c_when(lambda: in_the_loop() and "web-up" in drawn_so_far.getvalue())
     started = time.monotonic()
     with ApiClient(api, account.token) as client:
         # max_frames only bounds the test should the signal go astray (about 30 s).
@@ -300,14 +327,15 @@ def test_ctrl_c_stops_the_loop_cleanly_and_restores_the_terminal(
 
 def test_the_command_reads_url_and_token_from_the_environment_and_exits_0_on_ctrl_c(
     watched: tuple[str, Account],
-    ctrl_c_after: Callable[[float], None],
+    ctrl_c_when: Callable[[Callable[[], bool]], None],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     api, account = watched
     monkeypatch.setenv("STATUSCHECKER_URL", api)
     monkeypatch.setenv("STATUSCHECKER_TOKEN", account.token)
-    ctrl_c_after(2.0)
+    started = time.monotonic()
+    ctrl_c_when(lambda: in_the_loop() and time.monotonic() - started > 2.0)
 
     assert cli.main(["dashboard"]) == 0
     out, err = capsys.readouterr()
