@@ -23,7 +23,6 @@ from targets import Target, closed_port_url
 from waiting import wait_until
 
 from statuschecker import cli
-from statuschecker import console as console_module
 from statuschecker.console import (
     LONG_WINDOW,
     REFUSED_TOKEN,
@@ -263,12 +262,15 @@ def test_the_loop_keeps_trying_while_the_api_is_unreachable() -> None:
     assert f"cannot reach {url}: connection refused" in console.export_text()
 
 
+LOOP_MODULE = "statuschecker.console"
+
+
 def in_the_loop() -> bool:
     """Whether the main thread is inside the dashboard's drawing loop (`console.run`)."""
     main = threading.main_thread().ident
     frame = sys._current_frames().get(main) if main is not None else None
     while frame is not None:
-        if frame.f_code.co_name == "run" and frame.f_code.co_filename == console_module.__file__:
+        if frame.f_code.co_name == "run" and frame.f_globals.get("__name__") == LOOP_MODULE:
             return True
         frame = frame.f_back
     return False
@@ -278,7 +280,8 @@ def in_the_loop() -> bool:
 def ctrl_c_when() -> Iterator[Callable[[Callable[[], bool]], None]]:
     """Sends SIGINT to the main thread, as Ctrl-C does, once the condition given holds (the
     board is drawn: a signal sent before the loop runs would interrupt the test run itself,
-    as it could on a loaded machine with a fixed delay); gives up after 30 s."""
+    as it could on a loaded machine with a fixed delay); at the latest after 30 s, so that
+    the test never hangs."""
     stop = threading.Event()
     threads: list[threading.Thread] = []
 
@@ -288,8 +291,8 @@ def ctrl_c_when() -> Iterator[Callable[[Callable[[], bool]], None]]:
 
         def watch() -> None:
             deadline = time.monotonic() + 30
-            while not stop.wait(0.05) and time.monotonic() < deadline:
-                if ready():
+            while not stop.wait(0.05):
+                if time.monotonic() > deadline or ready():
                     stop.wait(0.3)  # a few frames more
                     signal.pthread_kill(main, signal.SIGINT)
                     return
