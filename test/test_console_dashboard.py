@@ -281,7 +281,9 @@ def ctrl_c_when() -> Iterator[Callable[[Callable[[], bool]], None]]:
     """Sends SIGINT to the main thread, as Ctrl-C does, once the condition given holds (the
     board is drawn: a signal sent before the loop runs would interrupt the test run itself,
     as it could on a loaded machine with a fixed delay); at the latest after 30 s, so that
-    the test never hangs."""
+    the test never hangs. Ctrl-C raises KeyboardInterrupt for the test even when the test
+    run was started with SIGINT ignored (as a shell's background job is)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
     threads: list[threading.Thread] = []
 
@@ -305,6 +307,7 @@ def ctrl_c_when() -> Iterator[Callable[[Callable[[], bool]], None]]:
     stop.set()
     for thread in threads:
         thread.join()
+    signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_stops_the_loop_cleanly_and_restores_the_terminal(
