@@ -95,9 +95,7 @@ def test_a_service_through_its_whole_life(live_server: str) -> None:
         assert (created.owner_id, created.public) == (user.id, False)
 
         up = wait_until(
-            lambda: (
-                (s := get_service.sync(created.id, client=client)).status == Status.UP and s
-            )
+            lambda: (s := get_service.sync(created.id, client=client)).status == Status.UP and s
         )
         assert up.latest_event is not None and up.latest_event.date_ended is None
         assert up.metric.tick_count >= 1 and up.metric.uptime_percent == 100

@@ -226,6 +226,20 @@ schema = schemathesis.openapi.from_path(
 )
 
 
+def without_parents(body: Any) -> Any:
+    """A service's `depends_on` names other services of the caller's by id: which ids those
+    are is beyond the contract, and the server answers 400 naming any other (as the issue
+    asks; test/test_judgement_settings.py holds each refusal). A well-formed list is sent
+    empty, so that the rest of the body is still held to positive data acceptance (in every
+    phase, hence here rather than in a generation hook); malformed ones are left as they are
+    for the negative cases."""
+    if isinstance(body, dict):
+        parents = body.get("depends_on")
+        if isinstance(parents, list) and parents and all(type(p) is int for p in parents):
+            return {**body, "depends_on": []}
+    return body
+
+
 @schema.parametrize()
 @settings(
     max_examples=EXAMPLES_PER_OPERATION,
@@ -249,6 +263,7 @@ def test_api_conforms_to_its_contract(
     answer is one the contract allows."""
     tally.cases[case.operation.label] += 1
     headers = {} if anonymous else fuzz_account.headers
+    case.body = without_parents(case.body)
     response = case.call_and_validate(base_url=f"{fuzz_server}{BASE_PATH}", headers=headers)
     tally.answers[f"{response.status_code // 100}xx"] += 1
 

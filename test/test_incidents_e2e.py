@@ -52,6 +52,11 @@ def service(client: Any, service_id: int) -> dict[str, Any]:
     return client.get(f"/v1/services/{service_id}").json()
 
 
+def reaches(client: Any, service_id: int, status: str) -> None:
+    """Wait until the service shows `status`."""
+    wait_until(lambda: service(client, service_id)["status"] == status, timeout=20)
+
+
 def alerts(client: Any, service_id: int) -> list[dict[str, Any]]:
     """The service's alerts, oldest first."""
     return client.get(f"/v1/services/{service_id}/alerts?limit=100").json()["data"][::-1]
@@ -83,13 +88,13 @@ def test_failures_below_confirmation_raise_nothing_and_above_it_one_incident(
 
         target.play(["down", "down"])
         seen: set[str] = set()
-        wait_until(
-            lambda: (
-                (s := service(client, sid), seen.add(s["status"]))
-                and s["metric"]["tick_count"] >= before + 4
-            ),
-            timeout=20,
-        )
+
+        def four_more_checks() -> bool:
+            now = service(client, sid)
+            seen.add(now["status"])
+            return bool(now["metric"]["tick_count"] >= before + 4)
+
+        wait_until(four_more_checks, timeout=20)
         now = service(client, sid)
         assert now["status"] == "up"
         assert "pending" in seen, seen
@@ -175,7 +180,7 @@ def test_a_failing_parent_alone_is_notified_for_its_children(
         child_target.set_mode("down")
         parent_target.set_mode("down")
         for sid in children:
-            wait_until(lambda sid=sid: service(client, sid)["status"] == "down", timeout=20)
+            reaches(client, sid, "down")
         (down,) = receiver.wait_for(1, timeout=10)
         assert kinds([down]) == [("down", parent)]
         status = client.get("/v1/status").json()["data"]
@@ -186,7 +191,7 @@ def test_a_failing_parent_alone_is_notified_for_its_children(
         parent_target.set_mode("up")
         child_target.set_mode("up")
         for sid in (parent, *children):
-            wait_until(lambda sid=sid: service(client, sid)["status"] == "up", timeout=20)
+            reaches(client, sid, "up")
         received = receiver.wait_for(2, timeout=10)
         time.sleep(1.5)
     assert kinds(received) == [("down", parent), ("recovered", parent)]

@@ -135,7 +135,8 @@ def test_states_flip_with_the_target_and_events_follow(
 def test_recorder_opens_and_closes_events_at_the_right_checks(
     make_runtime: Callable[..., Runtime],
 ) -> None:
-    runtime = make_runtime(with_poller=True, confirm_down_after=1)  # built, not started: its recorder writes
+    # Built, not started: its recorder writes; one failure confirms down.
+    runtime = make_runtime(with_poller=True, confirm_down_after=1)
     service = runtime.services.register(UNOWNED, "scripted", "http://127.0.0.1:1/", 60, 1)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     pattern = [True, True, False, False, False, True, False]
