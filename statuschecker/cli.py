@@ -1,4 +1,4 @@
-"""`statuschecker run|api|poller|migrate|db|user|dashboard` entry points."""
+"""`statuschecker run|api|poller|migrate|db|user|dashboard|wrap` entry points."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from statuschecker.store.engine import migrate
 from statuschecker.system import logs
 from statuschecker.system.config import Settings
 from statuschecker.system.embedded_db import EmbeddedPostgres, running_url
+from statuschecker.wrap import add_arguments as add_wrap_arguments
+from statuschecker.wrap import cmd_wrap
 
 log = structlog.get_logger(__name__)
 
@@ -208,9 +210,18 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("STATUSCHECKER_TOKEN"),
         help="an access or API token (default: $STATUSCHECKER_TOKEN)",
     )
+    wrap = commands.add_parser(
+        "wrap",
+        help="run a job (a cron line) and report its runs to a heartbeat monitor",
+        description="Run a command and report its run to a heartbeat monitor's ping URL: "
+        "a start ping, then its exit status with the last 10 KB of its output.",
+    )
+    add_wrap_arguments(wrap)
     args = parser.parse_args(argv)
     if args.command == "dashboard":
         return cmd_dashboard(dashboard, args.url, args.token)
+    if args.command == "wrap":
+        return cmd_wrap(wrap, args)
 
     try:
         settings = Settings()
