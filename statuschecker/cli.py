@@ -1,4 +1,7 @@
-"""`statuschecker run|api|poller|migrate|db|user|dashboard|wrap` entry points."""
+"""`statuschecker run|api|poller|migrate|db|user|dashboard|wrap` entry points.
+
+What a command needs is imported when it runs, so that the light ones (`wrap` in a cron
+line, `dashboard`) start without loading the server, its settings or the database layer."""
 
 from __future__ import annotations
 
@@ -11,17 +14,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import structlog
-from pydantic import ValidationError
 
-from statuschecker.errors import DomainError
-from statuschecker.store.engine import migrate
-from statuschecker.system import logs
-from statuschecker.system.config import Settings
-from statuschecker.system.embedded_db import EmbeddedPostgres, running_url
 from statuschecker.wrap import add_arguments as add_wrap_arguments
 from statuschecker.wrap import cmd_wrap
+
+if TYPE_CHECKING:
+    from statuschecker.system.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -37,14 +38,21 @@ def _raise_stop(signum: int, _: FrameType | None) -> None:
 
 
 @contextmanager
-def database(settings: Settings) -> Iterator[str]:
-    """The configured database URL, or an embedded server started here and stopped on exit."""
+def migrated_database(settings: Settings) -> Iterator[str]:
+    """The configured database URL, or an embedded server started here and stopped on exit;
+    migrated to the newest schema either way."""
+    from statuschecker.store.engine import migrate
+    from statuschecker.system.embedded_db import EmbeddedPostgres
+
     if settings.database_url:
+        migrate(settings.database_url)
         yield settings.database_url
         return
     server = EmbeddedPostgres(settings.embedded_data_dir)
     try:
-        yield server.start()
+        url = server.start()
+        migrate(url)
+        yield url
     finally:
         server.stop()
 
@@ -74,8 +82,7 @@ def serve_api(settings: Settings, with_poller: bool | None) -> None:
     from statuschecker.runtime import Runtime
     from web.app import create_app
 
-    with database(settings) as url:
-        migrate(url)
+    with migrated_database(settings) as url:
         app = create_app(Runtime.build(settings, url, with_poller=with_poller, listen=True))
         log.info("api.listening", url=f"http://{settings.host}:{settings.port}/v1/ui/")
         uvicorn.run(
@@ -95,20 +102,20 @@ def cmd_poller(settings: Settings, processes: int | None, metrics_port: int | No
 
     count = processes or settings.poller_processes or os.cpu_count() or 1
     port = settings.poller_metrics_port if metrics_port is None else metrics_port
-    with database(settings) as url:
-        migrate(url)
+    with migrated_database(settings) as url:
         PollerProcesses(settings, url, count, settings.poller_metrics_host, port).run()
 
 
 def cmd_migrate(settings: Settings) -> None:
     """Apply the migrations (to the embedded server when no URL is set)."""
-    with database(settings) as url:
-        migrate(url)
+    with migrated_database(settings):
         log.info("db.migrated")
 
 
 def cmd_db(settings: Settings, action: str) -> None:
     """Manage the standalone development server in `<data_dir>/postgres-dev`."""
+    from statuschecker.system.embedded_db import EmbeddedPostgres, running_url
+
     server = EmbeddedPostgres(settings.data_dir / "postgres-dev")
     if action == "start":
         url = server.start()
@@ -130,8 +137,7 @@ def cmd_user_add(settings: Settings, email: str, admin: bool) -> None:
         password = getpass.getpass(f"password for {email}: ")
     else:
         password = sys.stdin.readline().rstrip("\n")
-    with database(settings) as url:
-        migrate(url)
+    with migrated_database(settings) as url:
         engine = create_db_engine(url, pool_size=1)
         try:
             user = Accounts(engine, settings).add_user(email, password, admin=admin)
@@ -222,6 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_dashboard(dashboard, args.url, args.token)
     if args.command == "wrap":
         return cmd_wrap(wrap, args)
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """The commands that need the settings (and most, the database): run until done or
+    stopped; 2 for invalid settings, 1 for a refused request."""
+    from pydantic import ValidationError
+
+    from statuschecker.errors import DomainError
+    from statuschecker.system import logs
+    from statuschecker.system.config import Settings
 
     try:
         settings = Settings()
