@@ -147,6 +147,7 @@ class Tick:
     service_id: int
     checked_at: datetime
     result: CheckResult
+    in_maintenance: bool = False  # it fell in a maintenance window of its service
 
 
 @dataclass(frozen=True, slots=True)

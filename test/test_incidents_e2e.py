@@ -155,7 +155,9 @@ def test_a_maintenance_window_holds_incidents_and_alerts_until_it_ends(
         (delivered,) = receiver.wait_for(1, timeout=10)
     assert kinds([delivered]) == [("down", sid)]
     ticks = client.get(f"/v1/services/{sid}/ticks?limit=100").json()["data"]
-    assert any(not t["up"] for t in ticks)
+    marked = [t for t in ticks if t["in_maintenance"]]
+    assert marked and not any(t["up"] for t in marked)  # stored as they were, and marked
+    assert all(datetime.fromisoformat(t["checked_at"]) < ends for t in marked)
 
 
 def test_a_failing_parent_alone_is_notified_for_its_children(

@@ -370,4 +370,4 @@ def test_a_check_result_is_declared_once_and_the_contract_shows_every_field() ->
     declared = {f.name for f in dataclasses.fields(CheckResult)}
     assert declared <= set(service_ticks.c.keys())
     shown = set(_schemas()["Tick"]["properties"])
-    assert shown == declared | {"checked_at", "cert_days_remaining"}
+    assert shown == declared | {"checked_at", "cert_days_remaining", "in_maintenance"}

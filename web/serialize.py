@@ -224,6 +224,7 @@ def tick(value: Tick) -> dict[str, Any]:
         "cert_days_remaining": (
             (expires - value.checked_at).total_seconds() / 86400 if expires else None
         ),
+        "in_maintenance": value.in_maintenance,
     }
 
 

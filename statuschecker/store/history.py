@@ -73,6 +73,7 @@ def ticks_page(
             service_id=r["service_id"],
             checked_at=r["checked_at"],
             result=result_columns.result_of(r),
+            in_maintenance=r["in_maintenance"],
         )
         for r in conn.execute(query).mappings()
     ]
