@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -190,10 +190,11 @@ def _service(site: str, account: Account, service_id: int) -> dict[str, Any]:
     return dict(answer.json())
 
 
-def _open_dashboard(page: Page, site: str, account: Account) -> None:
-    """The dashboard, logged in as `account` (its token in the tab's session storage)."""
+def _open_dashboard(page: Page, site: str, account: Account, query: str = "") -> None:
+    """The dashboard (with `query`, say "?tag=eu"), logged in as `account` (its token in the
+    tab's session storage)."""
     page.add_init_script(f"sessionStorage.setItem('statuschecker.token', '{account.token}')")
-    page.goto(site + "/dashboard")
+    page.goto(site + "/dashboard" + query)
     expect(page.locator("#who")).to_have_text(account.user.email)
 
 
@@ -836,3 +837,90 @@ def test_dashboard_shows_flapping_causes_and_every_alert_kind(
 def _patched(route: Route, changes: dict[str, Any]) -> None:
     answer = route.fetch()
     route.fulfill(response=answer, json={**answer.json(), **changes})
+
+
+def test_dashboard_filters_by_status_tag_and_name_kept_in_the_url(
+    site: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
+) -> None:
+    """Services never checked (no poller: unknown) and one paused; the filters in the query
+    string pick exactly the right cards, asked of the API, and a change of filter (the name as
+    it is typed, once the typing pauses) is written to the URL and survives a reload."""
+    operator = make_account("operator@example.com")
+    dead = "http://127.0.0.1:9/"
+    eu_shop = _register(site, operator, "eu-shop", dead, False, tags=["eu", "web"])
+    us_shop = _register(site, operator, "US-Shop", dead, False, tags=["us", "web"])
+    eu_db = _register(site, operator, "eu-db", dead, False, tags=["eu"])
+    wiki = _register(site, operator, "wiki", dead, False)
+    paused = httpx.patch(
+        f"{site}/v1/services/{eu_db}", headers=operator.headers, json={"paused": True}
+    )
+    assert paused.status_code == 200, paused.text
+    assert _service(site, operator, eu_db)["status"] == "paused"
+    assert _service(site, operator, eu_shop)["status"] == "unknown"
+    cards = page.locator("#services [data-service-id]")
+    count = page.locator("#shown-count")
+    clear = page.locator("#clear-filters")
+
+    def shown(*ids: int) -> None:
+        expect(cards).to_have_count(len(ids))
+        for service in ids:
+            expect(page.locator(f'#services [data-service-id="{service}"]')).to_be_visible()
+
+    asked: list[str] = []  # the name filters the page asked the API for
+    page.on("request", lambda r: asked.extend(parse_qs(urlsplit(r.url).query).get("name", [])))
+
+    _open_dashboard(page, site, operator, "?tag=eu")
+    shown(eu_shop, eu_db)
+    expect(count).to_have_text("2 services shown (of 4)")
+    expect(page.locator("#filter-tag")).to_have_value("eu")
+    expect(page.locator("#tag-options option")).to_have_count(3)  # eu, us, web
+    assert page.eval_on_selector_all("#tag-options option", "os => os.map(o => o.value)") == [
+        "eu",
+        "us",
+        "web",
+    ]
+    expect(clear).to_be_visible()
+    page.screenshot(path=tmp_path / "dashboard-filtered.png", full_page=True)
+
+    page.goto(site + "/dashboard?status=paused")
+    shown(eu_db)
+    expect(page.locator("#filter-status")).to_have_value("paused")
+    expect(count).to_have_text("1 service shown (of 4)")
+
+    page.goto(site + "/dashboard?q=shop")  # part of the name, in any case
+    shown(eu_shop, us_shop)
+    page.goto(site + "/dashboard?tag=web&q=eu")
+    shown(eu_shop)
+    page.goto(site + "/dashboard?status=bogus")  # ignored: every service
+    shown(eu_shop, us_shop, eu_db, wiki)
+    expect(count).to_have_text("4 services shown")
+    expect(clear).to_be_hidden()
+
+    # Changing the filters: the URL follows; the name applies once the typing pauses.
+    page.select_option("#filter-status", "unknown")
+    shown(eu_shop, us_shop, wiki)
+    expect(page).to_have_url(re.compile(r"/dashboard\?status=unknown$"))
+    page.locator("#filter-name").press_sequentially("SHO", delay=40)
+    shown(eu_shop, us_shop)
+    expect(page).to_have_url(re.compile(r"\?status=unknown&q=SHO$"))
+    assert set(asked) == {"shop", "eu", "SHO"}, asked  # never "S" nor "SH"
+    page.fill("#filter-tag", "us")
+    shown(us_shop)
+    expect(page).to_have_url(re.compile(r"\?status=unknown&tag=us&q=SHO$"))
+
+    page.reload()
+    shown(us_shop)
+    expect(page.locator("#filter-status")).to_have_value("unknown")
+    expect(page.locator("#filter-tag")).to_have_value("us")
+    expect(page.locator("#filter-name")).to_have_value("SHO")
+
+    page.fill("#filter-name", "nothing like it")
+    expect(page.locator("#services")).to_have_text("No service matches these filters.")
+    expect(count).to_have_text("0 services shown (of 4)")
+
+    clear.click()
+    shown(eu_shop, us_shop, eu_db, wiki)
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    expect(page.locator("#filter-name")).to_have_value("")
+    expect(clear).to_be_hidden()
+    _fits_a_phone(page, tmp_path / "dashboard-filtered-phone.png")

@@ -1,7 +1,9 @@
 // The operator dashboard: log in, then the account's services with the statistics of a short
 // and a long window (each refreshed on its own period), the live alert feed, the account's
 // maintenance windows, and a page per service (#service/<id>) with its checks by phase, events
-// and latest results.
+// and latest results. The services can be filtered by status, tag and part of the name; the
+// filters live in the page's query string (?status=down&tag=eu&q=shop), so a view can be
+// shared and survives a reload.
 import {
   ApiError,
   api,
@@ -31,13 +33,16 @@ const ALERTS_PAGE = 50;
 const TICKS_CHARTED = 60;
 const TICKS_LISTED = 20;
 const EVENTS_LISTED = 20;
+const TYPING_PAUSE_MS = 250; // the filters typed in apply once the typing pauses this long
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   settings: loadSettings(),
-  services: [],
+  services: [], // all the account's services
+  filters: readFilters(), // { status, tag, q }: "" when not filtering by it
+  shown: null, // the services the filters admit (asked of the API); null without filters
   stats: { short: new Map(), long: new Map() }, // service id -> Stats (or null)
   alerts: [], // newest first
   maintenances: undefined, // the account's maintenance windows; null when they cannot be listed
@@ -102,6 +107,7 @@ function logOut(message = "") {
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   state.services = [];
+  state.shown = null;
   state.alerts = [];
   state.maintenances = undefined;
   state.olderAlerts = undefined;
@@ -118,6 +124,7 @@ async function start() {
   $("app").hidden = false;
   $("logout").hidden = false;
   showSettings();
+  showFilters();
   route();
   startLoops();
   await guarded(async () => {
@@ -176,7 +183,7 @@ async function fetchStats(services, windowSeconds) {
 }
 
 async function refreshShort() {
-  state.services = await apiAll("/v1/services", { token: state.token });
+  [state.services] = await Promise.all([apiAll("/v1/services", { token: state.token }), refreshShown()]);
   renderServices(); // the states first: a service gone down shows red without waiting for stats
   renderMaintenances(); // they name the services
   const [stats] = await Promise.all([
@@ -226,6 +233,68 @@ async function olderAlerts() {
     state.olderAlerts = answer.next_cursor;
     renderAlerts();
   });
+}
+
+// ---- filters ---------------------------------------------------------------------------
+
+/** The filters the page's query string names (a status the filter does not offer is ignored). */
+function readFilters() {
+  const query = new URLSearchParams(location.search);
+  const status = query.get("status") ?? "";
+  const statuses = [...$("filter-status").options].map((option) => option.value);
+  return {
+    status: statuses.includes(status) ? status : "",
+    tag: (query.get("tag") ?? "").trim(),
+    q: (query.get("q") ?? "").trim(),
+  };
+}
+
+function showFilters() {
+  $("filter-status").value = state.filters.status;
+  $("filter-tag").value = state.filters.tag;
+  $("filter-name").value = state.filters.q;
+}
+
+/** The API's query parameters for the filters set. */
+function apiFilters() {
+  const { status, tag, q } = state.filters;
+  return Object.fromEntries(Object.entries({ status, tag, name: q }).filter(([, value]) => value));
+}
+
+/** Ask the API for the services the filters admit (none to ask without filters); an answer
+ * to filters changed meanwhile is dropped (the newer question's answer will come). */
+async function refreshShown() {
+  const params = apiFilters();
+  const asked = JSON.stringify(params);
+  const shown = Object.keys(params).length ? await apiAll("/v1/services", { token: state.token, params }) : null;
+  if (asked === JSON.stringify(apiFilters())) state.shown = shown;
+}
+
+let typing = null; // the timer of a filter being typed in
+
+/** Take the filters from the form into the URL, then show the services they admit. */
+async function applyFilters() {
+  clearTimeout(typing);
+  state.filters = {
+    status: $("filter-status").value,
+    tag: $("filter-tag").value.trim(),
+    q: $("filter-name").value.trim(),
+  };
+  const query = String(new URLSearchParams(Object.entries(state.filters).filter(([, value]) => value)));
+  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+  if (!Object.keys(apiFilters()).length) state.shown = null; // at once: nothing to ask
+  renderServices();
+  await guarded(async () => {
+    await refreshShown();
+    renderServices();
+  });
+}
+
+function clearFilters(event) {
+  event.preventDefault();
+  state.filters = { status: "", tag: "", q: "" };
+  showFilters();
+  applyFilters();
 }
 
 // ---- rendering -------------------------------------------------------------------------
@@ -296,7 +365,9 @@ function serviceCard(service) {
       "p",
       { class: "meta" },
       el("span", { class: "url" }, service.url),
-      service.paused && service.status !== "unknown" ? ` · ${stateWords(service.status).label.toLowerCase()} before the pause` : null,
+      service.paused && service.latest_event
+        ? ` · ${stateWords(service.latest_event.event === "uptime" ? "up" : "down").label.toLowerCase()} before the pause`
+        : null,
       ` · checked ${fmtTime(service.metric.last_checked_at)}`,
       service.warnings.length ? el("span", { class: "warned" }, ` · ${service.warnings.length} warning(s)`) : null,
     ),
@@ -318,10 +389,24 @@ function labels(service) {
 }
 
 function renderServices() {
-  const cards = state.services.map(serviceCard);
+  const filtered = state.shown !== null;
+  const services = filtered ? state.shown : state.services;
+  const empty = filtered ? "No service matches these filters." : "No services yet: register one through the API.";
   $("services").replaceChildren(
-    ...(cards.length ? cards : [el("p", { class: "muted" }, "No services yet: register one through the API.")]),
+    ...(services.length ? services.map(serviceCard) : [el("p", { class: "muted" }, empty)]),
   );
+  const count = `${services.length} service${services.length === 1 ? "" : "s"} shown`;
+  $("shown-count").textContent = filtered ? `${count} (of ${state.services.length})` : count;
+  $("clear-filters").hidden = !Object.values(state.filters).some(Boolean);
+  renderTagOptions();
+}
+
+/** The tags of the account's services, offered in the tag filter. */
+function renderTagOptions() {
+  const tags = [...new Set(state.services.flatMap((s) => s.tags || []))].sort();
+  const list = $("tag-options");
+  if (tags.join("\n") === [...list.options].map((o) => o.value).join("\n")) return; // unchanged
+  list.replaceChildren(...tags.map((tag) => el("option", { value: tag })));
 }
 
 const ALERT_KINDS = { down: "Down", recovered: "Recovered", degraded: "Degraded", flapping: "Flapping", stable: "Stable" };
@@ -545,6 +630,15 @@ $("logout").addEventListener("click", () => logOut("You have logged out."));
 $("settings").addEventListener("change", applySettings);
 $("settings").addEventListener("submit", (event) => event.preventDefault());
 $("older-alerts").addEventListener("click", olderAlerts);
+$("filters").addEventListener("submit", (event) => event.preventDefault());
+$("filter-status").addEventListener("change", applyFilters);
+for (const id of ["filter-tag", "filter-name"]) {
+  $(id).addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(applyFilters, TYPING_PAUSE_MS);
+  });
+}
+$("clear-filters").addEventListener("click", clearFilters);
 window.addEventListener("hashchange", route);
 
 if (state.token) start();
