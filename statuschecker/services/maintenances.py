@@ -17,6 +17,7 @@ from statuschecker.model import Caller, Page, Visibility
 from statuschecker.rules import maintenance
 from statuschecker.rules.maintenance import Occurrence, Schedule, Window
 from statuschecker.store import maintenances as store
+from statuschecker.store import services as service_store
 
 STATUS_HORIZON = timedelta(days=30)
 """How far ahead the status view shows planned maintenance."""
@@ -82,9 +83,8 @@ class Maintenances:
         values["ends_at"] = _time("ends_at", values["ends_at"])
         if values["starts_at"] is None:
             values["starts_at"] = self._default_start(values["rrule"], values["timezone"])
-        visibility = Visibility.of(caller)
         with self._engine.begin() as conn:
-            _checked(conn, values, caller.user_id, visibility, values["service_ids"])
+            _checked(conn, values, caller.user_id, values["service_ids"])
             window_id = store.create(conn, {**values, "owner_id": caller.user_id})
             window = store.get(conn, window_id)
         return self._planned(window)
@@ -121,7 +121,7 @@ class Maintenances:
             values["service_ids"] = list(values["service_ids"] or [])
             values["tags"] = list(values["tags"] or [])
             named = changes.get("service_ids") or []
-            _checked(conn, values, current.owner_id, visibility, named)
+            _checked(conn, values, current.owner_id, named)
             store.change(conn, window_id, values)
             window = store.get(conn, window_id)
         return self._planned(window)
@@ -178,19 +178,20 @@ def _checked(
     conn: Connection,
     values: Mapping[str, Any],
     owner_id: int | None,
-    visibility: Visibility,
     named: list[int],
 ) -> None:
     """InvalidInput saying what is wrong unless `values` make a window that can be honoured:
     it covers something (service ids or tags), its schedule is valid, and the services
-    `named` are services of the owner's account that the caller sees."""
+    `named` are services of the owner's account (a window covers its owner's services
+    only)."""
     if not values["service_ids"] and not values["tags"]:
         raise InvalidInput("a maintenance window needs service_ids or tags (at least one)")
     try:
         Schedule(**{name: values[name] for name in SCHEDULE_FIELDS}).validated()
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-    missing = store.missing_services(conn, named, owner_id, visibility)
+    owned = service_store.owned_ids(conn, owner_id, named)
+    missing = sorted(set(named) - owned)
     if missing:
         raise InvalidInput(f"no service with id {', '.join(map(str, missing))}")
 

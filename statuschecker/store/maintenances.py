@@ -3,7 +3,7 @@ cover services (for the recorder, the statistics and the status view)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -119,22 +119,6 @@ def remove(conn: Connection, window_id: int, visibility: Visibility = EVERYTHING
     )
     if conn.execute(statement).first() is None:
         raise NotFound(f"no maintenance window with id {window_id}")
-
-
-def missing_services(
-    conn: Connection, service_ids: Iterable[int], owner_id: int | None, visibility: Visibility
-) -> list[int]:
-    """Those of `service_ids` that are not services of `owner_id`'s account which
-    `visibility` admits (a window covers its owner's services only), in order."""
-    wanted = sorted(set(service_ids))
-    if not wanted:
-        return []
-    owner = services.c.owner_id.is_(None) if owner_id is None else services.c.owner_id == owner_id
-    query = select(services.c.id).where(
-        services.c.id.in_(wanted), owner, service_store.within(visibility)
-    )
-    found = set(conn.execute(query).scalars())
-    return [i for i in wanted if i not in found]
 
 
 _COVERING = text(

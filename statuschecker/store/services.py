@@ -284,23 +284,25 @@ def remove(conn: Connection, service_id: int, visibility: Visibility = EVERYTHIN
     return list(dependants.scalars())
 
 
+def owned_by(owner_id: int | None) -> ColumnElement[bool]:
+    """The condition that keeps a query on `services` to one account's (for None: those
+    without an owner)."""
+    owner = services.c.owner_id
+    return owner.is_(None) if owner_id is None else owner == owner_id
+
+
 def dependency_graph(conn: Connection, owner_id: int | None) -> dict[int, tuple[int, ...]]:
     """The services of an account (those without an owner for None) that depend on others,
     with the ids they depend on."""
-    owner = services.c.owner_id
     query = select(services.c.id, services.c.depends_on).where(
-        owner.is_(None) if owner_id is None else owner == owner_id,
-        func.cardinality(services.c.depends_on) > 0,
+        owned_by(owner_id), func.cardinality(services.c.depends_on) > 0
     )
     return {row.id: tuple(row.depends_on) for row in conn.execute(query)}
 
 
 def owned_ids(conn: Connection, owner_id: int | None, ids: Iterable[int]) -> set[int]:
     """Those of `ids` that are services of the account (without an owner for None)."""
-    owner = services.c.owner_id
-    query = select(services.c.id).where(
-        services.c.id.in_(list(ids)), owner.is_(None) if owner_id is None else owner == owner_id
-    )
+    query = select(services.c.id).where(services.c.id.in_(list(ids)), owned_by(owner_id))
     return set(conn.execute(query).scalars())
 
 
