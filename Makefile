@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-profile client clean
+.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-profile client clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,13 +54,18 @@ dbdown: $(STAMP) ## Stop the standalone development PostgreSQL
 bench: $(STAMP) ## Scale-out benchmark: api + poller processes vs nginx (BENCH_ARGS="--services 10000 --interval 10 --peer blackbox")
 	$(BIN)/python scripts/bench/poller.py $(BENCH_ARGS)
 
+bench-pings: $(STAMP) ## Heartbeat ping benchmark: K clients pinging N heartbeats flat out (BENCH_ARGS="--services 1000 --clients 50 --duration 30")
+	$(BIN)/python scripts/bench/pings.py $(BENCH_ARGS)
+
 bench-profile: $(STAMP) ## cProfile of one poller (or --role api) process's work (BENCH_ARGS="--services 3000 --seconds 30")
 	$(BIN)/python scripts/bench/profile_poller.py $(BENCH_ARGS)
 
 client: $(CLIENT) ## Generate the typed Python client from openapispec.yaml into client/
 
-$(CLIENT): openapispec.yaml openapi-client.yaml $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path openapispec.yaml \
+$(CLIENT): openapispec.yaml openapi-client.yaml scripts/client_spec.py $(STAMP)
+	mkdir -p client
+	$(BIN)/python scripts/client_spec.py openapispec.yaml > client/openapi.yaml
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path client/openapi.yaml \
 		--config openapi-client.yaml --output-path client/statuschecker_client --meta none --overwrite
 	@touch $(CLIENT)
 

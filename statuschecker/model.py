@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from statuschecker.redaction import redact
+from statuschecker.rules.heartbeats import HeartbeatSchedule, PingKind
 from statuschecker.rules.status import status_of
 
 Status = Literal["up", "down", "pending", "degraded", "maintenance", "unknown", "paused"]
@@ -22,6 +23,7 @@ STATUSES: tuple[Status, ...] = (
 )
 EventKind = Literal["uptime", "downtime"]
 AlertKind = Literal["down", "recovered", "degraded", "flapping", "stable"]
+HEARTBEAT = "heartbeat"  # the kind of a service that reports in by itself
 T = TypeVar("T")
 
 
@@ -78,17 +80,52 @@ class Assignment:
     spec: CheckSpec
     due_at: datetime
     interval_seconds: int
+    kind: str = "http"
 
 
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
     """A result tied to the service and moment it belongs to, ready for the recorder; the
-    recorder marks those that fall in a maintenance window of their service."""
+    recorder marks those that fall in a maintenance window of their service.
+
+    A `silence` outcome is a heartbeat the pollers found due: the recorder decides under the
+    service's lock whether it is late (and stores the failure) or pinged meanwhile (and drops
+    it)."""
 
     service_id: int
     checked_at: datetime
     result: CheckResult
     in_maintenance: bool = False
+    silence: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """A ping as it arrived at `/ping/{key}[/start|/fail|/{exit_status}]`."""
+
+    key: str = field(repr=False)
+    kind: PingKind
+    received_at: datetime
+    rid: str = ""
+    exit_status: int | None = None
+    body: str | None = None
+    source: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PingRecord:
+    """A stored ping, as a heartbeat's ping log shows it."""
+
+    id: int
+    received_at: datetime
+    kind: PingKind
+    exit_status: int | None
+    rid: str | None
+    duration_ms: float | None
+    body: str | None
+    source: str | None
+    user_agent: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +148,11 @@ class Confirmation:
             if retry_interval_seconds is not None
             else self.retry_interval_seconds,
         )
+
+    def for_kind(self, kind: str) -> Confirmation:
+        """The defaults for a service of `kind`: one late or failed run confirms a heartbeat
+        down, since its grace has been waited already."""
+        return replace(self, down_after=1) if kind == HEARTBEAT else self
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +271,24 @@ class Bucket:
 
 
 @dataclass(frozen=True, slots=True)
+class HeartbeatView:
+    """A heartbeat's schedule and what it has heard: its next ping's due time, the last ping
+    that finished a run, and its runs started and not finished (run id, start), oldest first."""
+
+    schedule: HeartbeatSchedule
+    due_at: datetime | None
+    last_ping_at: datetime | None
+    running: tuple[tuple[str, datetime], ...] = ()
+
+    @property
+    def late_at(self) -> datetime | None:
+        """When it is late without a ping."""
+        if self.due_at is None:
+            return None
+        return self.due_at + timedelta(seconds=self.schedule.grace_seconds)
+
+
+@dataclass(frozen=True, slots=True)
 class Service:
     """A registered service with its current state."""
 
@@ -261,6 +321,8 @@ class Service:
     in_maintenance: bool = False
     degraded: bool = False
     flapping: bool = False
+    heartbeat: HeartbeatView | None = None
+    ping_key: str | None = field(default=None, repr=False)
 
     @property
     def status(self) -> Status:

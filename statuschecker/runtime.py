@@ -13,6 +13,7 @@ from statuschecker.metrics.collectors import ServiceStateCollector, service_seri
 from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import AlertPolicy, Receiver
 from statuschecker.notify.outbox import Notifier
+from statuschecker.polling.ping_intake import PingIntake
 from statuschecker.polling.poller import Poller
 from statuschecker.polling.recorder import Recorder
 from statuschecker.services.maintenances import Maintenances
@@ -34,6 +35,7 @@ class Runtime:
     services: ServiceRegistry
     accounts: Accounts
     maintenances: Maintenances
+    pings: PingIntake
     poller: Poller | None
     notifier: Notifier | None
     listener: ChangeListener | None = None
@@ -62,19 +64,17 @@ class Runtime:
         polling = settings.poller_enabled if with_poller is None else with_poller
         # Without a poller this process does no checking work: nothing of it to serve.
         metrics = WorkMetrics(registry if polling else CollectorRegistry())
-        poller = notifier = None
-        if polling:
-            notifier = Notifier(engine, settings)
-            recorder = Recorder(
-                engine,
-                cache,
-                metrics,
-                alert_defaults(settings),
-                global_receivers(settings),
-                on_alert=notifier.wake,
-                confirmation=settings.confirmation(),
-            )
-            poller = Poller(engine, recorder, metrics, settings)
+        notifier = Notifier(engine, settings) if polling else None
+        recorder = Recorder(
+            engine,
+            cache,
+            metrics,
+            alert_defaults(settings),
+            global_receivers(settings),
+            on_alert=notifier.wake if notifier is not None else None,
+            confirmation=settings.confirmation(),
+        )
+        poller = Poller(engine, recorder, metrics, settings) if polling else None
         services = ServiceRegistry(
             engine,
             cache,
@@ -97,6 +97,7 @@ class Runtime:
             services,
             accounts,
             Maintenances(engine),
+            PingIntake(recorder, settings.ping_rate_limit),
             poller,
             notifier,
             listener,

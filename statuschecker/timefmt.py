@@ -1,4 +1,4 @@
-"""Times as the API, the alert messages and the notifications write them."""
+"""Times and durations as the API, the alert messages and the notifications write them."""
 
 from __future__ import annotations
 
@@ -8,3 +8,16 @@ from datetime import UTC, datetime
 def rfc3339(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z`."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def duration(seconds: float) -> str:
+    """A duration as people read it: `1h 5m 12s`, `42s`, `3d 4h`."""
+    whole = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if whole >= size:
+            parts.append(f"{whole // size}{unit}")
+            whole %= size
+    if whole or not parts:
+        parts.append(f"{whole}s")
+    return " ".join(parts)

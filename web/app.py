@@ -21,6 +21,7 @@ from statuschecker.resources import SPEC
 from statuschecker.runtime import Runtime
 from web import pages, problems
 from web.bodylimit import BodyLimitMiddleware
+from web.pings import PingMiddleware
 from web.validation import validator_map
 
 BASE_PATH = "/v1"
@@ -29,7 +30,8 @@ log = structlog.get_logger(__name__)
 
 
 def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncApp:
-    """Build the ASGI app serving the API under /v1 and /metrics for `runtime`.
+    """Build the ASGI app serving the API under /v1, heartbeats' pings under /ping and
+    /metrics for `runtime`.
 
     The app's lifespan starts the runtime (its poller) and closes it on shutdown; each request
     finds the runtime in its state.
@@ -41,6 +43,7 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
         try:
             yield {"runtime": runtime}
         finally:
+            await runtime.pings.close()
             await run_in_threadpool(runtime.close)
 
     metrics_token = runtime.settings.metrics_token
@@ -77,6 +80,12 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
     )
     app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])
     pages.install(app)
+    app.add_middleware(  # outermost: pings skip the API's middleware
+        PingMiddleware,
+        MiddlewarePosition.BEFORE_EXCEPTION,
+        intake=runtime.pings,
+        max_request_bytes=runtime.settings.max_request_bytes,
+    )
     app.add_middleware(
         BodyLimitMiddleware,
         MiddlewarePosition.BEFORE_EXCEPTION,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from connexion.context import context, request, scope
 
 from statuschecker.accounts.users import Accounts
-from statuschecker.model import Caller, Visibility
+from statuschecker.model import Caller, Service, Visibility
 from statuschecker.runtime import Runtime
 from statuschecker.services.maintenances import Maintenances
 from statuschecker.services.registry import ServiceRegistry
+from web import serialize
 
 ANONYMOUS = Caller()
 
@@ -47,6 +50,21 @@ def visible() -> Visibility:
 def visible_on_status() -> Visibility:
     """The services the caller may see on the status views: the public ones besides."""
     return Visibility.on_status(caller())
+
+
+def ping_base() -> str:
+    """Where heartbeats' ping URLs start: the public URL of the settings, or the address the
+    request came to."""
+    configured = runtime().settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def own_service(service: Service) -> dict[str, Any]:
+    """`service` as the API shows it to the caller, its ping key whole if the caller has an
+    account: the services an account sees here are its own (or, for an admin, any)."""
+    return serialize.service(service, ping_base(), reveal_key=not caller().anonymous)
 
 
 def client_address() -> str:

@@ -14,13 +14,15 @@ from statuschecker.model import (
     CheckResult,
     DeliveryView,
     Event,
+    HeartbeatView,
     Page,
+    PingRecord,
     Service,
     Tick,
     Uptime,
     User,
 )
-from statuschecker.redaction import masked_options, masked_url, redact
+from statuschecker.redaction import MASK, masked_options, masked_url, redact
 from statuschecker.services.maintenances import Planned, Upcoming
 from statuschecker.services.registration import warnings
 from statuschecker.services.stats import Stats
@@ -54,15 +56,18 @@ def event(value: Event) -> dict[str, Any]:
     }
 
 
-def service(value: Service) -> dict[str, Any]:
-    """A service with its current state as the API shows it."""
+def service(value: Service, ping_base: str = "", reveal_key: bool = False) -> dict[str, Any]:
+    """A service with its current state as the API shows it; a heartbeat's ping URL under
+    `ping_base`, its key whole only with `reveal_key`."""
     m = value.metric
     return {
         "id": value.id,
         "owner_id": value.owner_id,
         "public": value.public,
         "name": value.name,
-        "url": masked_url(value.url),
+        "url": None if value.heartbeat else masked_url(value.url),
+        "heartbeat": heartbeat(value.heartbeat) if value.heartbeat else None,
+        "ping_url": ping_url(ping_base, value.ping_key, reveal_key) if value.ping_key else None,
         "kind": value.kind,
         "interval_seconds": value.interval_seconds,
         "timeout_seconds": value.timeout_seconds,
@@ -92,6 +97,39 @@ def service(value: Service) -> dict[str, Any]:
         "group": value.group,
         "depends_on": list(value.depends_on),
         "flapping": value.flapping,
+    }
+
+
+def heartbeat(value: HeartbeatView) -> dict[str, Any]:
+    """A heartbeat's schedule and what it has heard."""
+    return {
+        **value.schedule.to_json(),
+        "last_ping_at": timestamp(value.last_ping_at),
+        "due_at": timestamp(value.due_at),
+        "late_at": timestamp(value.late_at),
+        "running": [
+            {"rid": rid or None, "started_at": timestamp(started)} for rid, started in value.running
+        ],
+    }
+
+
+def ping_url(base: str, key: str, reveal: bool) -> str:
+    """A heartbeat's ping URL; unless `reveal`, with all but the start of its key masked."""
+    return f"{base}/ping/{key if reveal else key[:4] + MASK}"
+
+
+def ping(value: PingRecord) -> dict[str, Any]:
+    """A ping of a heartbeat's log."""
+    return {
+        "id": value.id,
+        "received_at": timestamp(value.received_at),
+        "kind": value.kind,
+        "exit_status": value.exit_status,
+        "rid": value.rid,
+        "duration_ms": value.duration_ms,
+        "body": value.body,
+        "source": value.source,
+        "user_agent": value.user_agent,
     }
 
 

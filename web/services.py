@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from web import serialize
-from web.context import caller, services, visible
+from web.context import caller, own_service, ping_base, services, visible
 from web.params import parse_time
 
 
 def register(body: dict[str, Any]) -> tuple:
     """POST /services"""
     created = services().register(caller(), **body)
-    return serialize.respond(serialize.service(created), 201, Location=f"/v1/services/{created.id}")
+    shown = serialize.service(created, ping_base(), reveal_key=True)
+    return serialize.respond(shown, 201, Location=f"/v1/services/{created.id}")
 
 
 def list_services(
@@ -31,17 +32,18 @@ def list_services(
         name=name,
         tag=tag,
     )
-    return serialize.respond(serialize.page(page, serialize.service))
+    base = ping_base()
+    return serialize.respond(serialize.page(page, lambda s: serialize.service(s, base)))
 
 
 def get_service(service_id: int) -> tuple:
     """GET /services/{service_id}"""
-    return serialize.respond(serialize.service(services().get(service_id, visible())))
+    return serialize.respond(own_service(services().get(service_id, visible())))
 
 
 def update_service(service_id: int, body: dict[str, Any]) -> tuple:
     """PATCH /services/{service_id}"""
-    return serialize.respond(serialize.service(services().update(service_id, body, visible())))
+    return serialize.respond(own_service(services().update(service_id, body, visible())))
 
 
 def delete_service(service_id: int) -> tuple:

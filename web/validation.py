@@ -159,6 +159,11 @@ def describe(exc: ValidationError) -> str:
     description = exc.schema.get("description") if isinstance(exc.schema, dict) else None
     if exc.validator == "pattern" and description and len(str(exc.validator_value)) > 100:
         return f"{where} is not of the form: {' '.join(description.split())[:MAX_QUOTED]}"
+    if exc.validator in ("oneOf", "anyOf", "not"):
+        # A rule tying fields together: its description says it better than the schemas and
+        # the whole object (secrets and all) that jsonschema's message would quote.
+        rule = " ".join(description.split())[:MAX_QUOTED] if description else "the fields given"
+        return f"{where} is invalid: {rule}"
     secret = any(is_secret_name(k) or k in SECRET_CONTAINERS for k in keys) or (
         isinstance(exc.instance, str) and masked_url(exc.instance) != exc.instance
     )

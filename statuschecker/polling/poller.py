@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from statuschecker.checks import run_check
 from statuschecker.errors import database_unreachable
 from statuschecker.metrics.work import WorkMetrics
-from statuschecker.model import Assignment, CheckLimits, CheckOutcome
+from statuschecker.model import HEARTBEAT, Assignment, CheckLimits, CheckOutcome, CheckResult
 from statuschecker.polling import retention
 from statuschecker.polling.local_schedule import LocalSchedule
 from statuschecker.polling.recorder import Recorder
@@ -32,6 +32,7 @@ MAX_CLAIM = 1000  # services claimed by one query at the most
 MIN_NAP_SECONDS = 0.05  # the shortest wait between claims: fewer, fuller claims cost less CPU
 PROBE_EVERY_SECONDS = 1.0  # how often a poller without its database asks whether it is back
 FORGET_EVERY_SECONDS = 10.0  # how often the local schedule drops services no longer claimed
+SILENCE = CheckResult(up=False)  # a heartbeat found due, until the recorder judges it
 
 
 def default_owner() -> str:
@@ -171,7 +172,8 @@ class Poller(LoopThread):
             self._lost_database(exc)
             return self._claim_locally(limit)
         now = datetime.now(UTC)
-        self._local.remember(claimed, now)
+        # Whether a heartbeat is late is known only to the database: none is checked locally.
+        self._local.remember([a for a in claimed if a.kind != HEARTBEAT], now)
         if time.monotonic() - self._forgot_at >= FORGET_EVERY_SECONDS:  # a scan of every one
             self._forgot_at = time.monotonic()
             self._local.forget_unclaimed(now, self._online_since)
@@ -227,13 +229,18 @@ class Poller(LoopThread):
     async def _check(self, assignment: Assignment) -> None:
         checked_at = datetime.now(UTC)
         started = time.perf_counter()
+        silence = assignment.kind == HEARTBEAT
         try:
-            result = await run_check(assignment.spec)
+            # A heartbeat is not checked: the recorder judges its silence (not before it was
+            # due by the database's clock, which this one may trail).
+            result = SILENCE if silence else await run_check(assignment.spec)
         finally:
             self._checking.pop(assignment.service_id, None)
+        if silence:
+            checked_at = max(checked_at, assignment.due_at)
         lag = (checked_at - assignment.due_at).total_seconds()
         self._metrics.observe_check(lag, time.perf_counter() - started)
-        self.buffer.add(CheckOutcome(assignment.service_id, checked_at, result))
+        self.buffer.add(CheckOutcome(assignment.service_id, checked_at, result, silence=silence))
         self._metrics.pending(len(self.buffer))
         if len(self.buffer) >= self._settings.recorder_batch_size and self.database_reachable:
             assert self._flush_now is not None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import structlog
@@ -14,7 +14,17 @@ from sqlalchemy import Connection, Engine
 
 from statuschecker.cache import StatusCache
 from statuschecker.metrics.work import WorkMetrics
-from statuschecker.model import Alert, AlertPolicy, CheckOutcome, Confirmation, EventKind, Receiver
+from statuschecker.model import (
+    Alert,
+    AlertPolicy,
+    CheckOutcome,
+    Confirmation,
+    EventKind,
+    Ping,
+    Receiver,
+    Service,
+)
+from statuschecker.polling import heartbeat_inputs
 from statuschecker.rules import alerts as rules
 from statuschecker.rules import dependencies, maintenance, periods
 from statuschecker.rules.alerts import Seen
@@ -24,6 +34,17 @@ from statuschecker.store import services as service_store
 from statuschecker.system.changes import announce
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What a batch stored: how many outcomes were new, the state changes and alerts they
+    led to, and their services as they are now."""
+
+    kept: int
+    changes: list[StateChange]
+    raised: list[Alert]
+    fresh: list[Service]
 
 
 class Recorder:
@@ -51,8 +72,9 @@ class Recorder:
         """Store `outcomes`, decide what they change, raise the alerts that follow, and end
         `lease_owner`'s leases, all in one transaction.
 
-        1. Lock the services (outcomes of services deleted meanwhile are dropped) and mark the
-           outcomes that fall in one of their maintenance windows.
+        1. Lock the services (outcomes of services deleted meanwhile are dropped), judge the
+           silences of heartbeats (`heartbeat_inputs`), and mark the outcomes that fall in
+           one of their maintenance windows.
         2. Store ticks, metrics and rollups (`kept`: the outcomes not stored before).
         3. Let the period rules confirm state changes; name the failing parent of each new
            downtime; keep each service's unconfirmed run, and check a service failing
@@ -60,21 +82,50 @@ class Recorder:
         4. Let the alert rules decide, and store their alerts with the deliveries due.
         """
         started = time.perf_counter()
-        changes: list[StateChange] = []
-        raised: list[Alert] = []
         with self._engine.begin() as conn:
             locked = results.lock(conn, {o.service_id for o in outcomes})
             present = [o for o in outcomes if o.service_id in locked]
-            kept = results.write(conn, _marked(conn, locked, present))
-            if kept:
-                changes, raised = self._judge(conn, locked, kept)
+            judged = heartbeat_inputs.judge_silences(conn, present)
+            silent = {o.service_id for o in present if o.silence}
+            written = self._write(conn, locked, judged, silent)
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
-            fresh = service_store.get_many(conn, locked) if kept else []
-            announce(conn, sorted(locked))
-        self._metrics.recorded(outcomes, len(kept), time.perf_counter() - started)
-        self._cache.put(fresh)
-        _log(outcomes, changes, raised, {s.id: s.name for s in fresh})
-        if raised and self._on_alert is not None:
+        self._written(outcomes, written, started)
+
+    def record_pings(self, pings: Sequence[Ping]) -> list[bool]:
+        """Store heartbeat pings and what they change like `record` (one transaction); for
+        each ping, whether its key is known."""
+        started = time.perf_counter()
+        with self._engine.begin() as conn:
+            outcomes, heard, known = heartbeat_inputs.receive(conn, pings)
+            locked = results.lock(conn, {o.service_id for o in outcomes})
+            written = self._write(conn, locked, outcomes, heard)
+        self._written(outcomes, written, started)
+        return known
+
+    def _write(
+        self,
+        conn: Connection,
+        locked: dict[int, results.Locked],
+        outcomes: list[CheckOutcome],
+        heard: set[int],
+    ) -> _Written:
+        """Steps 1 (from the maintenance marks) to 4 of `record`; then the services changed
+        (those of the outcomes kept, and the heartbeats in `heard`, whose schedule moved) are
+        announced to the other processes and read as they are now."""
+        kept = results.write(conn, _marked(conn, locked, outcomes))
+        changes, raised = self._judge(conn, locked, kept) if kept else ([], [])
+        changed = sorted({o.service_id for o in kept} | heard)
+        if not changed:
+            return _Written(0, [], [], [])
+        announce(conn, changed)
+        return _Written(len(kept), changes, raised, service_store.get_many(conn, changed))
+
+    def _written(self, outcomes: list[CheckOutcome], written: _Written, started: float) -> None:
+        """After the commit: count, refresh the cache, log, wake the notifier."""
+        self._metrics.recorded(outcomes, written.kept, time.perf_counter() - started)
+        self._cache.put(written.fresh)
+        _log(outcomes, written.changes, written.raised, {s.id: s.name for s in written.fresh})
+        if written.raised and self._on_alert is not None:
             self._on_alert()
 
     def _judge(
@@ -83,7 +134,10 @@ class Recorder:
         """Steps 3 and 4 of `record`: the state changes and the alerts raised."""
         touched = {o.service_id for o in kept}
         stored = results.open_periods(conn, touched)
-        confirmations = {sid: self._confirmation.merged(*locked[sid].confirm) for sid in touched}
+        confirmations = {
+            sid: self._confirmation.for_kind(locked[sid].kind).merged(*locked[sid].confirm)
+            for sid in touched
+        }
         states = {
             sid: periods.ServiceState(stored.get(sid), locked[sid].run, confirmations[sid])
             for sid in touched

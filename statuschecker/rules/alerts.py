@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from statuschecker.model import Alert, AlertKind, AlertPolicy, EventKind, Receiver
-from statuschecker.timefmt import rfc3339
+from statuschecker.timefmt import duration, rfc3339
 
 AlertState = Literal["ok", "alerting"]
 Rule = Literal["availability", "failures", "response_time", "flapping"]
@@ -336,16 +336,3 @@ def message(
         f"Service {name} is stable again: no change of state for {flap_window}; it is {now}. "
         f"time={time}"
     )
-
-
-def duration(seconds: float) -> str:
-    """A duration as people read it: `1h 5m 12s`, `42s`, `3d 4h`."""
-    whole = round(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if whole >= size:
-            parts.append(f"{whole // size}{unit}")
-            whole %= size
-    if whole or not parts:
-        parts.append(f"{whole}s")
-    return " ".join(parts)

@@ -5,16 +5,18 @@ database, no clock, no I/O; times in and out are aware UTC datetimes."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, CroniterError, croniter
 
-from statuschecker.rules.alerts import duration
-from statuschecker.timefmt import rfc3339
+from statuschecker.timefmt import duration, rfc3339
 
 CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
+MAX_RUNS = 100  # runs a heartbeat keeps open at once; a start beyond it forgets the oldest
+PingKind = Literal["start", "success", "fail"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +35,15 @@ class HeartbeatSchedule:
     min_duration_seconds: int | None = None
     min_gap_seconds: int | None = None
     start_grace_seconds: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The schedule as stored and shown."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> HeartbeatSchedule:
+        """A schedule as `to_json` wrote it."""
+        return cls(**value)
 
 
 def validate(schedule: HeartbeatSchedule) -> None:
@@ -94,22 +105,13 @@ def next_due(schedule: HeartbeatSchedule, after: datetime) -> datetime:
             return due.astimezone(UTC)
 
 
-def deadline(
-    schedule: HeartbeatSchedule, last_success: datetime | None, registered_at: datetime
-) -> datetime:
-    """The moment after which the service is late: the ping due after its last success (or
-    after its registration, if it never succeeded) plus the grace."""
-    due = next_due(schedule, registered_at if last_success is None else last_success)
-    return due + timedelta(seconds=schedule.grace_seconds)
-
-
-def lateness_reason(last_success: datetime | None, due: datetime, now: datetime) -> str:
+def lateness_reason(last_ping: datetime | None, due: datetime, now: datetime) -> str:
     """Why a late service is down: `no ping for 7m 12s (due at 2026-12-06T14:03:00Z)`, or `no
-    ping yet (due at ...)` if it never succeeded."""
+    ping yet (due at ...)` if no run ever finished."""
     at = rfc3339(due.replace(microsecond=0))
-    if last_success is None:
+    if last_ping is None:
         return f"no ping yet (due at {at})"
-    return f"no ping for {duration((now - last_success).total_seconds())} (due at {at})"
+    return f"no ping for {duration((now - last_ping).total_seconds())} (due at {at})"
 
 
 def judge_run(
@@ -210,13 +212,13 @@ def _check_cron(expression: str, zone: ZoneInfo) -> None:
             f"({' '.join(CRON_FIELDS)}), not {len(fields)}"
         )
     # croniter names the expression but not the field: try each field alone to name it.
-    for index, (name, field) in enumerate(zip(CRON_FIELDS, fields, strict=True)):
-        alone = " ".join(field if i == index else "*" for i in range(len(CRON_FIELDS)))
+    for index, (name, part) in enumerate(zip(CRON_FIELDS, fields, strict=True)):
+        alone = " ".join(part if i == index else "*" for i in range(len(CRON_FIELDS)))
         try:
             croniter(alone)
         except (CroniterError, ValueError) as error:
             raise ValueError(
-                f"invalid cron expression {expression!r}: {name} field {field!r}: "
+                f"invalid cron expression {expression!r}: {name} field {part!r}: "
                 f"{_croniter_why(error)}"
             ) from None
     start = datetime(2000, 1, 1, tzinfo=UTC).astimezone(zone)
@@ -239,3 +241,124 @@ def _croniter_why(error: Exception) -> str:
     why = re.sub(r"^is not acceptable[,.]?\s*", "", why)
     why = re.sub(r" in field \d+", "", why)
     return why or "not acceptable"
+
+
+def period_seconds(schedule: HeartbeatSchedule, at: datetime) -> int:
+    """How long the schedule waits between pings around `at`: its interval, or for a cron
+    schedule the time between its next two due times."""
+    if schedule.interval_seconds is not None:
+        return schedule.interval_seconds
+    first = next_due(schedule, at)
+    return max(1, round((next_due(schedule, first) - first).total_seconds()))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRun:
+    """A run that sent its start ping and no finishing ping yet; `overdue` once found
+    running too long (it is reported once)."""
+
+    started_at: datetime
+    overdue: bool = False
+
+
+@dataclass(slots=True)
+class Heard:
+    """What a heartbeat service has heard, as the pings of a batch change it: when its next
+    ping is due, its last finishing and last successful pings, its open runs by run id (''
+    without one)."""
+
+    schedule: HeartbeatSchedule
+    due_at: datetime
+    last_ping_at: datetime | None = None
+    last_success_at: datetime | None = None
+    runs: dict[str, OpenRun] = field(default_factory=dict)
+
+    @property
+    def late_at(self) -> datetime:
+        """When the service is late without a ping: the due time plus the grace."""
+        return self.due_at + timedelta(seconds=self.schedule.grace_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of a ping that finished a run, or of a look at a silent heartbeat."""
+
+    up: bool
+    reason: str | None = None
+    duration_ms: float | None = None
+
+
+def hear(
+    heard: Heard, kind: PingKind, at: datetime, rid: str = "", exit_status: int | None = None
+) -> Verdict | None:
+    """Apply one ping received `at` to `heard`; the verdict of a finishing ping (None for a
+    start).
+
+    1. `start` opens the run `rid` (again, if it was open: a restarted run); beyond
+       `MAX_RUNS` open runs the oldest is forgotten.
+    2. `success` and `fail` close the run `rid` (if one was started) and are judged by
+       `judge_run` against the previous success; either one makes the next ping due one
+       schedule step after `at` (a job that ran and failed is not also late).
+    """
+    if kind == "start":
+        heard.runs.pop(rid, None)
+        heard.runs[rid] = OpenRun(at)
+        while len(heard.runs) > MAX_RUNS:
+            del heard.runs[next(iter(heard.runs))]
+        return None
+    run = heard.runs.pop(rid, None)
+    up, reason, duration_ms = judge_run(
+        heard.schedule,
+        run.started_at if run else None,
+        at,
+        heard.last_success_at,
+        exit_status,
+        failed=kind == "fail",
+    )
+    heard.due_at = next_due(heard.schedule, at)
+    heard.last_ping_at = at
+    if kind == "success":
+        heard.last_success_at = at
+    return Verdict(up, reason, duration_ms)
+
+
+def silence(heard: Heard, now: datetime) -> Verdict | None:
+    """The verdict on a heartbeat the pollers found due at `now`: down when a run has been
+    open too long (`start_overdue`; each run reported once) or when no ping came by its late
+    time (`lateness_reason`; the next due time then moves past `now`, so one missed ping is
+    one failure); None when neither, because a ping came meanwhile."""
+    reasons = []
+    for rid, run in heard.runs.items():
+        why = None if run.overdue else start_overdue(heard.schedule, run.started_at, now)
+        if why is not None:
+            heard.runs[rid] = OpenRun(run.started_at, overdue=True)
+            reasons.append(why)
+    if heard.late_at <= now:
+        reasons.append(lateness_reason(heard.last_ping_at, heard.due_at, now))
+        heard.due_at = _first_due_not_late(heard.schedule, heard.due_at, now)
+    return Verdict(False, "; ".join(reasons)) if reasons else None
+
+
+def next_look(heard: Heard) -> datetime:
+    """When the pollers should look at the heartbeat next: its late time, or sooner when an
+    open run will have run too long by then."""
+    schedule = heard.schedule
+    allowed = schedule.start_grace_seconds or schedule.max_duration_seconds
+    looks = [heard.late_at]
+    if allowed is not None:
+        looks += [
+            run.started_at + timedelta(seconds=allowed)
+            for run in heard.runs.values()
+            if not run.overdue
+        ]
+    return min(looks)
+
+
+def _first_due_not_late(schedule: HeartbeatSchedule, due: datetime, now: datetime) -> datetime:
+    """The first due time of the schedule, from `due` on, whose late time is after `now`."""
+    grace = timedelta(seconds=schedule.grace_seconds)
+    if schedule.interval_seconds is None:
+        return next_due(schedule, max(due, now - grace))
+    step = timedelta(seconds=schedule.interval_seconds)
+    missed = (now - grace - due) // step + 1
+    return due + step * max(missed, 1)

@@ -21,6 +21,7 @@ from statuschecker.model import (
     DeliveryView,
     Event,
     Page,
+    PingRecord,
     Service,
     Status,
     Tick,
@@ -31,6 +32,7 @@ from statuschecker.services import stats
 from statuschecker.services.stats import Stats
 from statuschecker.store import alerts as alert_store
 from statuschecker.store import deliveries, history, maintenances, rollups
+from statuschecker.store import heartbeats as heartbeat_store
 from statuschecker.store import services as store
 from statuschecker.system.config import Settings
 
@@ -97,6 +99,15 @@ class ServiceQueries:
         with self._engine.connect() as conn:
             self._require(conn, service_id, visibility)
             return history.events_page(conn, service_id, limit=limit, after=cursor)
+
+    def pings(
+        self, service_id: int, visibility: Visibility, limit: int, cursor: str | None = None
+    ) -> Page[PingRecord]:
+        """The pings of a heartbeat `visibility` admits, newest first (none for other
+        kinds)."""
+        with self._engine.connect() as conn:
+            self._require(conn, service_id, visibility)
+            return heartbeat_store.pings_page(conn, service_id, limit=limit, after=cursor)
 
     def ticks(
         self,
@@ -242,7 +253,7 @@ class ServiceQueries:
         defaults = self._settings.confirmation()
         shown = []
         for s in services:
-            confirm = defaults.merged(
+            confirm = defaults.for_kind(s.kind).merged(
                 s.confirm_down_after, s.confirm_up_after, s.retry_interval_seconds
             )
             shown.append(

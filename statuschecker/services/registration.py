@@ -4,16 +4,20 @@ masked secrets sent back as they were shown), and what will not work as the sett
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from statuschecker import checks
-from statuschecker.errors import Forbidden, InvalidInput
-from statuschecker.model import AlertPolicy, Service
+from statuschecker.errors import Conflict, Forbidden, InvalidInput
+from statuschecker.model import HEARTBEAT, AlertPolicy, Service
 from statuschecker.notify.apprise_channel import valid_apprise_url
 from statuschecker.redaction import masked_url, redact, unmasked_headers, unmasked_url
 from statuschecker.rules import dependencies as rules
+from statuschecker.rules import heartbeats
+from statuschecker.rules.heartbeats import HeartbeatSchedule
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -30,7 +34,11 @@ EDITABLE_FIELDS = frozenset(
     }
 )
 # Everything else a registration or change carries is an option of a check kind.
-CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy", "group", "depends_on"}
+CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy", "group", "depends_on", "heartbeat"}
+# What a heartbeat does not have: it is not checked, it reports in.
+NOT_FOR_HEARTBEATS = frozenset({"url", "interval_seconds", "timeout_seconds"})
+DEFAULT_GRACE_SECONDS = 60
+PING_KEY_BYTES = 16  # 128 random bits
 
 VerifyTarget = Callable[[str, Mapping[str, Any]], None]
 """The private-target policy: raises when it refuses a URL (with its check options)."""
@@ -52,13 +60,54 @@ def check_options(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidInput(str(exc)) from exc
 
 
+def heartbeat_values(
+    given: Mapping[str, Any], options: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The stored values of a new heartbeat with the schedule `given` (InvalidInput naming
+    what is wrong): its kind, a new ping key, the schedule, and its first ping due one
+    schedule step after `now`. Check options given are kept, unused (see `warnings`)."""
+    schedule = heartbeat_schedule({"grace_seconds": DEFAULT_GRACE_SECONDS, **given})
+    return {
+        "url": "",
+        "kind": HEARTBEAT,
+        "ping_key": new_ping_key(),
+        "timeout_seconds": 1.0,
+        "check_options": {k: v for k, v in options.items() if v is not None},
+        **_schedule_values(schedule, now),
+    }
+
+
+def heartbeat_schedule(fields: Mapping[str, Any]) -> HeartbeatSchedule:
+    """The schedule of these fields (None: not set); InvalidInput naming what is wrong."""
+    schedule = HeartbeatSchedule(**{k: v for k, v in fields.items() if v is not None})
+    try:
+        heartbeats.validate(schedule)
+    except ValueError as exc:
+        raise InvalidInput(f"heartbeat: {exc}") from None
+    return schedule
+
+
+def new_ping_key() -> str:
+    """An unguessable ping key: 128 random bits, 22 URL-safe characters."""
+    return secrets.token_urlsafe(PING_KEY_BYTES)
+
+
 def changed_values(
-    current: Service, changes: Mapping[str, Any], verify_target: VerifyTarget
+    current: Service, changes: Mapping[str, Any], verify_target: VerifyTarget, now: datetime
 ) -> dict[str, Any]:
     """The stored values a change of `current` sets (the alert policy apart, see `policy`):
     its editable fields, the kind of a new URL, and the check options merged with the stored
     ones (null removes one) and checked against the URL. A URL or header sent back masked, as
-    it was shown, keeps its stored value."""
+    it was shown, keeps its stored value. For a heartbeat, its schedule merged with the stored
+    one; a heartbeat resumed or rescheduled expects its next ping one step after the later of
+    `now` (resumed) or its last ping."""
+    if current.heartbeat is not None:
+        return _changed_heartbeat(current, changes, now)
+    if "heartbeat" in changes:
+        raise Conflict(
+            f"service {current.id} is checked, and cannot become a heartbeat: register the "
+            "heartbeat as a new service"
+        )
     values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
     if "group" in changes:
         values["group_name"] = changes["group"]
@@ -76,6 +125,45 @@ def changed_values(
         values["check_options"] = check_options(url, given)
         verify_target(url, values["check_options"])
     return values
+
+
+def _changed_heartbeat(
+    current: Service, changes: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """`changed_values` for a heartbeat: Conflict for what only a checked service has."""
+    assert current.heartbeat is not None
+    refused = sorted(NOT_FOR_HEARTBEATS & changes.keys())
+    if refused:
+        raise Conflict(
+            f"service {current.id} is a heartbeat, which is not checked but reports in: "
+            f"{', '.join(refused)} applies to checked services only (its schedule is `heartbeat`)"
+        )
+    values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
+    if "group" in changes:
+        values["group_name"] = changes["group"]
+    option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
+    if option_changes:
+        merged = {**current.check_options, **option_changes}
+        values["check_options"] = {k: v for k, v in merged.items() if v is not None}
+    schedule = current.heartbeat.schedule
+    if changes.get("heartbeat"):
+        schedule = heartbeat_schedule({**schedule.to_json(), **changes["heartbeat"]})
+    resumed = current.paused and changes.get("paused") is False
+    if resumed or schedule != current.heartbeat.schedule:
+        last = current.heartbeat.last_ping_at
+        since = now if resumed or last is None else last
+        values.update(_schedule_values(schedule, since))
+    return values
+
+
+def _schedule_values(schedule: HeartbeatSchedule, since: datetime) -> dict[str, Any]:
+    """The stored schedule, its next ping due one step after `since`, and the period (at most
+    a day) the pollers fall back on between looks."""
+    return {
+        "heartbeat": schedule.to_json(),
+        "heartbeat_due_at": heartbeats.next_due(schedule, since),
+        "interval_seconds": min(heartbeats.period_seconds(schedule, since), 86400),
+    }
 
 
 def dependencies(
@@ -128,9 +216,15 @@ def policy(
 def warnings(service: Service) -> list[str]:
     """What will not work as `service`'s settings say, in words (see `checks.warnings`), and
     its own apprise URLs that apprise cannot send to (their deliveries will fail)."""
-    found = checks.warnings(
-        service.url, service.check_options, service.interval_seconds, service.timeout_seconds
-    )
+    if service.heartbeat is not None:
+        found = [
+            f"{name} is an option of checked services: kept, but unused by this heartbeat"
+            for name in sorted(service.check_options)
+        ]
+    else:
+        found = checks.warnings(
+            service.url, service.check_options, service.interval_seconds, service.timeout_seconds
+        )
     own = service.alert_policy or AlertPolicy()
     found += [
         f"apprise URL {redact('apprise', url)} is not one apprise can send to: its alerts will fail"

@@ -6,18 +6,20 @@ cache follows what was committed."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine
 
 from statuschecker.cache import StatusCache
-from statuschecker.errors import Forbidden
+from statuschecker.errors import Conflict, Forbidden, InvalidInput
 from statuschecker.model import AlertPolicy, Caller, Service, Visibility
 from statuschecker.net import policy as netpolicy
 from statuschecker.services import registration
 from statuschecker.services.health import Health, health
 from statuschecker.services.queries import ServiceQueries
 from statuschecker.store import accounts
+from statuschecker.store import heartbeats as heartbeat_store
 from statuschecker.store import services as store
 from statuschecker.system.changes import announce
 from statuschecker.system.config import Settings
@@ -44,7 +46,7 @@ class ServiceRegistry(ServiceQueries):
         self,
         owner: Caller,
         name: str,
-        url: str,
+        url: str | None = None,
         interval_seconds: int | None = None,
         timeout_seconds: float | None = None,
         alert_policy: Mapping[str, Any] | None = None,
@@ -55,26 +57,18 @@ class ServiceRegistry(ServiceQueries):
         tags: Sequence[str] = (),
         group: str | None = None,
         depends_on: Sequence[int] = (),
+        heartbeat: Mapping[str, Any] | None = None,
         **check_options: Any,
     ) -> Service:
-        """Register a service of `owner`'s account; it is due at once. Defaults come from the
-        settings; a default timeout longer than the interval is shortened to the interval; the
-        alert policy is the settings' defaults with the fields given here. Forbidden beyond the
-        per-account limit."""
+        """Register a service of `owner`'s account: checked at `url` (due at once), or a
+        heartbeat reporting in on the schedule `heartbeat`; one of the two. Defaults come from
+        the settings; a default timeout longer than the interval is shortened to the interval;
+        the alert policy is the settings' defaults with the fields given here. Forbidden
+        beyond the per-account limit."""
         policy = self._policy(self._alert_defaults, alert_policy or {})
-        options = registration.check_options(url, check_options)
-        self._verify_target(url, options)
-        interval = interval_seconds or self._settings.default_interval_seconds
-        if timeout_seconds is None:
-            timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
-        values = {
+        values: dict[str, Any] = {
             "name": name,
-            "url": url,
-            "kind": registration.kind(url),
-            "interval_seconds": interval,
-            "timeout_seconds": timeout_seconds,
             "alert_policy": policy.to_json(),
-            "check_options": options,
             "owner_id": owner.user_id,
             "public": public,
             "confirm_down_after": confirm_down_after,
@@ -83,6 +77,30 @@ class ServiceRegistry(ServiceQueries):
             "tags": list(tags),
             "group_name": group,
         }
+        if (url is None) == (heartbeat is None):
+            raise InvalidInput(
+                "give either url (a service to check) or heartbeat (a service that reports in "
+                "by pinging its ping_url)" + (", not both" if url is not None else "")
+            )
+        if heartbeat is not None:  # the contract refuses an interval or timeout with it
+            values |= registration.heartbeat_values(heartbeat, check_options, datetime.now(UTC))
+            values["next_check_at"] = values["heartbeat_due_at"] + timedelta(
+                seconds=values["heartbeat"]["grace_seconds"]
+            )
+        else:
+            assert url is not None
+            options = registration.check_options(url, check_options)
+            self._verify_target(url, options)
+            interval = interval_seconds or self._settings.default_interval_seconds
+            if timeout_seconds is None:
+                timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
+            values |= {
+                "url": url,
+                "kind": registration.kind(url),
+                "interval_seconds": interval,
+                "timeout_seconds": timeout_seconds,
+                "check_options": options,
+            }
         with self._engine.begin() as conn:
             if owner.user_id is not None:
                 self._within_limit(conn, owner.user_id)
@@ -101,7 +119,9 @@ class ServiceRegistry(ServiceQueries):
         fields not given keep their values."""
         with self._engine.begin() as conn:
             current = store.get(conn, service_id, visibility)
-            values = registration.changed_values(current, changes, self._verify_target)
+            values = registration.changed_values(
+                current, changes, self._verify_target, datetime.now(UTC)
+            )
             if "alert_policy" in changes:
                 base = current.alert_policy or self._alert_defaults
                 values["alert_policy"] = self._policy(base, changes["alert_policy"]).to_json()
@@ -112,6 +132,21 @@ class ServiceRegistry(ServiceQueries):
             if values:
                 store.change(conn, service_id, values)
                 announce(conn, [service_id])
+            service = store.get(conn, service_id)
+        self._cache.put([service])
+        return self._present([service])[0]
+
+    def rotate_ping_key(self, service_id: int, visibility: Visibility) -> Service:
+        """Give a heartbeat of `visibility` a new ping key; the old one stops working with
+        the commit. Conflict for a service that is not a heartbeat."""
+        with self._engine.begin() as conn:
+            current = store.get(conn, service_id, visibility)
+            if current.heartbeat is None:
+                raise Conflict(
+                    f"service {service_id} is checked, not a heartbeat: it has no ping key"
+                )
+            heartbeat_store.set_key(conn, service_id, registration.new_ping_key())
+            announce(conn, [service_id])
             service = store.get(conn, service_id)
         self._cache.put([service])
         return self._present([service])[0]

@@ -22,7 +22,7 @@ from statuschecker.text import storable
 
 _LOCK = text(
     """
-    SELECT id, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
+    SELECT id, kind, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
            retry_interval_seconds, run_kind, run_count, run_started_at, run_reason, in_maintenance
     FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE
     """
@@ -123,6 +123,7 @@ _OPEN_NEW_EVENTS = text(
 class Locked:
     """A service of the batch as the rules need it, read under its row lock."""
 
+    kind: str
     owner_id: int | None
     tags: tuple[str, ...]
     depends_on: tuple[int, ...]
@@ -137,6 +138,7 @@ def lock(conn: Connection, service_ids: set[int]) -> dict[int, Locked]:
     rows = conn.execute(_LOCK, {"ids": column(sorted(service_ids))})
     return {
         row.id: Locked(
+            row.kind,
             row.owner_id,
             tuple(row.tags),
             tuple(row.depends_on),

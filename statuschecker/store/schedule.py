@@ -17,6 +17,8 @@ from statuschecker.store.arrays import column
 # 3. Move next_check_at to the first slot after now: the schedule keeps its phase (no drift)
 #    and slots missed while nobody polled are skipped, not queued up.
 # 4. Return the slot being served (due_at) so the poller can measure its lateness.
+# A heartbeat is due when the pollers should look whether it is late; the recorder then sets
+# its next look itself (statuschecker.polling.heartbeat_inputs).
 _CLAIM = text(
     """
     WITH due AS (
@@ -40,8 +42,8 @@ _CLAIM = text(
         next_check_at = slot.due_at + make_interval(secs => s.interval_seconds)
     FROM slot
     WHERE s.id = slot.id
-    RETURNING s.id, s.name, s.url, s.interval_seconds, s.timeout_seconds, s.check_options,
-              slot.due_at
+    RETURNING s.id, s.name, s.kind, s.url, s.interval_seconds, s.timeout_seconds,
+              s.check_options, slot.due_at
     """
 )
 
@@ -77,6 +79,7 @@ def claim_due(
             ),
             due_at=row.due_at,
             interval_seconds=row.interval_seconds,
+            kind=row.kind,
         )
         for row in rows
     ]

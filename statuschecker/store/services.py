@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,12 +21,23 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 
 from statuschecker.errors import Conflict, NotFound
-from statuschecker.model import AlertPolicy, Event, Metric, Page, Service, Status, Visibility
+from statuschecker.model import (
+    AlertPolicy,
+    Event,
+    HeartbeatView,
+    Metric,
+    Page,
+    Service,
+    Status,
+    Visibility,
+)
+from statuschecker.rules.heartbeats import HeartbeatSchedule
 from statuschecker.store import cursor
-from statuschecker.store.tables import service_events, service_metrics, services
+from statuschecker.store.tables import heartbeat_runs, service_events, service_metrics, services
 
 EVERYTHING = Visibility()
 
@@ -33,7 +45,24 @@ _open_event = service_events.alias("open_event")
 
 # Changing any of these makes the service due at once, so the change shows at the next check.
 RESCHEDULING_FIELDS = frozenset(
-    {"url", "interval_seconds", "timeout_seconds", "paused", "check_options"}
+    {"url", "interval_seconds", "timeout_seconds", "paused", "check_options", "heartbeat_due_at"}
+)
+
+# A heartbeat's open runs, oldest first: [[rid, started_at], ...] (null for other kinds).
+_running = case(
+    (
+        services.c.heartbeat.is_not(None),
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(heartbeat_runs.c.rid, heartbeat_runs.c.started_at),
+                    heartbeat_runs.c.started_at,
+                )
+            )
+        )
+        .where(heartbeat_runs.c.service_id == services.c.id)
+        .scalar_subquery(),
+    ),
 )
 
 
@@ -64,6 +93,11 @@ def _service_select() -> Select:
             services.c.in_maintenance,
             services.c.degraded,
             services.c.flapping,
+            services.c.heartbeat,
+            services.c.ping_key,
+            services.c.heartbeat_due_at,
+            services.c.last_ping_at,
+            _running.label("running"),
             service_metrics.c.tick_count,
             service_metrics.c.up_count,
             service_metrics.c.down_count,
@@ -134,6 +168,19 @@ def _to_service(row: RowMapping) -> Service:
         in_maintenance=row["in_maintenance"],
         degraded=row["degraded"],
         flapping=row["flapping"],
+        heartbeat=_heartbeat(row),
+        ping_key=row["ping_key"],
+    )
+
+
+def _heartbeat(row: RowMapping) -> HeartbeatView | None:
+    if row["heartbeat"] is None:
+        return None
+    return HeartbeatView(
+        HeartbeatSchedule.from_json(row["heartbeat"]),
+        None if row["paused"] else row["heartbeat_due_at"],
+        row["last_ping_at"],
+        tuple((rid, datetime.fromisoformat(at)) for rid, at in row["running"] or ()),
     )
 
 

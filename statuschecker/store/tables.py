@@ -117,7 +117,20 @@ services = Table(
     Column("flapping", Boolean, nullable=False, server_default=text("false")),
     Column("alert_suppressed_by", BigInteger, nullable=True),
     Column("alert_cause_seen_at", DateTime(timezone=True), nullable=True),
+    # Heartbeats (kind 'heartbeat', url ''): the key of the ping URL, the schedule (the fields
+    # of statuschecker.rules.heartbeats.HeartbeatSchedule), the next ping's due time (the
+    # service is due to the pollers, next_check_at, when it is late), the last ping that
+    # finished a run and the last success.
+    Column("ping_key", String(64), nullable=True),
+    Column("heartbeat", JSONB, nullable=True),
+    Column("heartbeat_due_at", DateTime(timezone=True), nullable=True),
+    Column("last_ping_at", DateTime(timezone=True), nullable=True),
+    Column("last_success_at", DateTime(timezone=True), nullable=True),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
+    CheckConstraint(
+        "(kind = 'heartbeat') = (heartbeat IS NOT NULL AND ping_key IS NOT NULL)",
+        name="heartbeat_kind",
+    ),
     CheckConstraint(
         "confirm_down_after BETWEEN 1 AND 10 AND confirm_up_after BETWEEN 1 AND 10",
         name="confirm_range",
@@ -137,6 +150,7 @@ services = Table(
     ),
     Index("ix_services_public", "id", postgresql_where=text("public")),
     Index("ix_services_tags", "tags", postgresql_using="gin"),
+    Index("uq_services_ping_key", "ping_key", unique=True),
 )
 
 # Raw ticks, partitioned by day (UTC) of `checked_at` (statuschecker.store.partitions makes the
@@ -318,6 +332,38 @@ maintenances = Table(
         name="one_off_or_recurring",
     ),
     Index("ix_maintenances_owner_id_id", "owner_id", "id"),
+)
+
+# A heartbeat's runs started (a start ping) and not finished yet, one per run id ('' without
+# one); `overdue` once the pollers have found it running too long.
+heartbeat_runs = Table(
+    "heartbeat_runs",
+    metadata,
+    _service_ref(),
+    Column("rid", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("overdue", Boolean, nullable=False, server_default=text("false")),
+    PrimaryKeyConstraint("service_id", "rid"),
+)
+
+# Every ping a heartbeat received, with what the job sent (its log, bounded); pruned with the
+# ticks.
+pings = Table(
+    "pings",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    _service_ref(),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("exit_status", SmallInteger, nullable=True),
+    Column("rid", String(64), nullable=True),
+    Column("duration_ms", Double, nullable=True),
+    Column("body", Text, nullable=True),
+    Column("source", String(64), nullable=True),
+    Column("user_agent", String(200), nullable=True),
+    CheckConstraint("kind IN ('start', 'success', 'fail')", name="ping_kind"),
+    Index("ix_pings_service_id_id", "service_id", "id"),
+    Index("ix_pings_received_at", "received_at"),
 )
 
 # How far raw ticks have been pruned (one row): statistics trust raw ticks only after this.

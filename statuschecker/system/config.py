@@ -132,6 +132,16 @@ class Settings(BaseSettings):
         description="false: refuse loopback, private, link-local and unspecified addresses",
     )
     max_request_bytes: int = Field(default=262_144, ge=1024, description="largest request body")
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="the address people reach this server at, for heartbeats' ping URLs "
+        "(default: the address each request came to)",
+    )
+    ping_rate_limit: str = Field(
+        default="120/minute",
+        description="pings accepted per heartbeat key and API process; more answer 429",
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -140,7 +150,7 @@ class Settings(BaseSettings):
             raise ValueError("the secret key needs at least 32 characters")
         return value
 
-    @field_validator("auth_rate_limit")
+    @field_validator("auth_rate_limit", "ping_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)  # ValueError names what is wrong

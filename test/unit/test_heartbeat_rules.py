@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from statuschecker.rules.heartbeats import (
+    Heard,
     HeartbeatSchedule,
-    deadline,
     judge_run,
     lateness_reason,
     next_due,
@@ -383,13 +383,14 @@ def test_a_week_of_nightly_due_times_across_fall_back() -> None:
         ),
     ],
 )
-def test_deadline(
+def test_late_time(
     schedule: HeartbeatSchedule,
     last_success: datetime | None,
     registered_at: datetime,
     expected: datetime,
 ) -> None:
-    assert deadline(schedule, last_success, registered_at) == expected
+    since = registered_at if last_success is None else last_success
+    assert Heard(schedule, next_due(schedule, since)).late_at == expected
 
 
 @pytest.mark.parametrize(

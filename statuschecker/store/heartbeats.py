@@ -1,0 +1,210 @@
+"""Heartbeat storage: finding services by ping key, what each has heard (schedule, due time,
+last pings, open runs), the ping log, and key rotation. Stores what the rules decided."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, select, text, update
+
+from statuschecker.errors import NotFound
+from statuschecker.model import Page, Ping, PingRecord
+from statuschecker.rules.heartbeats import Heard, HeartbeatSchedule, OpenRun, next_look
+from statuschecker.store import cursor
+from statuschecker.store.arrays import column, floats
+from statuschecker.store.tables import pings, services
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """The service a ping key belongs to."""
+
+    service_id: int
+    paused: bool
+
+
+# Locked in id order, as the recorder locks services, so that batches never deadlock.
+_KEYED = text(
+    """
+    SELECT id, ping_key, paused FROM services
+    WHERE ping_key = ANY(CAST(:keys AS text[])) ORDER BY id FOR UPDATE
+    """
+)
+
+_HEARD = text(
+    """
+    SELECT s.id, s.heartbeat, s.heartbeat_due_at, s.last_ping_at, s.last_success_at,
+           coalesce(r.runs, '[]') AS runs
+    FROM services s
+    LEFT JOIN LATERAL (
+        SELECT json_agg(json_build_array(rid, started_at, overdue) ORDER BY started_at) AS runs
+        FROM heartbeat_runs WHERE service_id = s.id
+    ) r ON true
+    WHERE s.id = ANY(CAST(:ids AS bigint[])) AND s.heartbeat IS NOT NULL
+    """
+)
+
+_SET_HEARD = text(
+    """
+    UPDATE services AS s SET heartbeat_due_at = d.due_at, last_ping_at = d.last_ping_at,
+        last_success_at = d.last_success_at, next_check_at = d.look_at
+    FROM unnest(CAST(:id AS bigint[]), CAST(:due_at AS timestamptz[]),
+                CAST(:last_ping_at AS timestamptz[]), CAST(:last_success_at AS timestamptz[]),
+                CAST(:look_at AS timestamptz[]))
+         AS d(id, due_at, last_ping_at, last_success_at, look_at)
+    WHERE s.id = d.id
+    """
+)
+
+_DROP_RUNS = text("DELETE FROM heartbeat_runs WHERE service_id = ANY(CAST(:ids AS bigint[]))")
+
+_ADD_RUNS = text(
+    """
+    INSERT INTO heartbeat_runs (service_id, rid, started_at, overdue)
+    SELECT * FROM unnest(CAST(:service_id AS bigint[]), CAST(:rid AS text[]),
+                         CAST(:started_at AS timestamptz[]), CAST(:overdue AS boolean[]))
+    """
+)
+
+_ADD_PINGS = text(
+    """
+    INSERT INTO pings (service_id, received_at, kind, exit_status, rid, duration_ms, body,
+                       source, user_agent)
+    SELECT * FROM unnest(CAST(:service_id AS bigint[]), CAST(:received_at AS timestamptz[]),
+                         CAST(:kind AS text[]), CAST(:exit_status AS smallint[]),
+                         CAST(:rid AS text[]), CAST(:duration_ms AS float8[]),
+                         CAST(:body AS text[]), CAST(:source AS text[]),
+                         CAST(:user_agent AS text[]))
+    """
+)
+
+_PRUNE = text("DELETE FROM pings WHERE received_at < :before")
+
+
+def keyed(conn: Connection, keys: Iterable[str]) -> dict[str, Keyed]:
+    """The services of these ping keys (unknown keys are left out), locked until the end of
+    the transaction."""
+    rows = conn.execute(_KEYED, {"keys": column(set(keys))})
+    return {row.ping_key: Keyed(row.id, row.paused) for row in rows}
+
+
+def heard(conn: Connection, service_ids: Iterable[int]) -> dict[int, Heard]:
+    """What each of these heartbeat services has heard (services of other kinds are left
+    out)."""
+    rows = conn.execute(_HEARD, {"ids": column(set(service_ids))})
+    return {
+        row.id: Heard(
+            HeartbeatSchedule.from_json(row.heartbeat),
+            row.heartbeat_due_at,
+            row.last_ping_at,
+            row.last_success_at,
+            {rid: OpenRun(_time(started), overdue) for rid, started, overdue in row.runs},
+        )
+        for row in rows
+    }
+
+
+def write_heard(
+    conn: Connection, changed: Mapping[int, Heard], runs_changed: Iterable[int]
+) -> None:
+    """Store what these services have heard, and make each due to the pollers at its next
+    look (`rules.heartbeats.next_look`); the open runs only of the services in
+    `runs_changed`."""
+    if changed:
+        ids = sorted(changed)
+        conn.execute(
+            _SET_HEARD,
+            {
+                "id": column(ids),
+                "due_at": column(changed[i].due_at for i in ids),
+                "last_ping_at": column(changed[i].last_ping_at for i in ids),
+                "last_success_at": column(changed[i].last_success_at for i in ids),
+                "look_at": column(next_look(changed[i]) for i in ids),
+            },
+        )
+    rewrite = sorted(set(runs_changed))
+    if not rewrite:
+        return
+    conn.execute(_DROP_RUNS, {"ids": column(rewrite)})
+    runs = [(sid, rid, run) for sid in rewrite for rid, run in changed[sid].runs.items()]
+    if runs:
+        conn.execute(
+            _ADD_RUNS,
+            {
+                "service_id": column(sid for sid, _, _ in runs),
+                "rid": column(rid for _, rid, _ in runs),
+                "started_at": column(run.started_at for _, _, run in runs),
+                "overdue": column(run.overdue for _, _, run in runs),
+            },
+        )
+
+
+def add_pings(conn: Connection, entries: Sequence[tuple[int, Ping, float | None]]) -> None:
+    """Keep these pings in the log: (service id, ping, its run's duration in ms)."""
+    if not entries:
+        return
+    conn.execute(
+        _ADD_PINGS,
+        {
+            "service_id": column(sid for sid, _, _ in entries),
+            "received_at": column(p.received_at for _, p, _ in entries),
+            "kind": column(p.kind for _, p, _ in entries),
+            "exit_status": column(p.exit_status for _, p, _ in entries),
+            "rid": column(p.rid or None for _, p, _ in entries),
+            "duration_ms": floats(ms for _, _, ms in entries),
+            "body": column(p.body for _, p, _ in entries),
+            "source": column(p.source for _, p, _ in entries),
+            "user_agent": column(p.user_agent for _, p, _ in entries),
+        },
+    )
+
+
+def pings_page(
+    conn: Connection, service_id: int, *, limit: int, after: str | None = None
+) -> Page[PingRecord]:
+    """A heartbeat's pings, newest first."""
+    query = (
+        select(pings).where(pings.c.service_id == service_id).order_by(pings.c.id.desc())
+    ).limit(limit + 1)
+    if after is not None:
+        (last_id,) = cursor.decode(after, int)
+        query = query.where(pings.c.id < last_id)
+    rows = [
+        PingRecord(
+            r.id,
+            r.received_at,
+            r.kind,
+            r.exit_status,
+            r.rid,
+            r.duration_ms,
+            r.body,
+            r.source,
+            r.user_agent,
+        )
+        for r in conn.execute(query)
+    ]
+    return cursor.page(rows, limit, lambda p: (p.id,))
+
+
+def set_key(conn: Connection, service_id: int, key: str) -> None:
+    """Give a heartbeat a new ping key; NotFound unless it is a heartbeat."""
+    statement = (
+        update(services)
+        .where(services.c.id == service_id, services.c.ping_key.is_not(None))
+        .values(ping_key=key)
+        .returning(services.c.id)
+    )
+    if conn.execute(statement).first() is None:
+        raise NotFound(f"no heartbeat with id {service_id}")
+
+
+def prune(conn: Connection, before: datetime) -> int:
+    """Drop the pings received before `before`; how many went."""
+    return conn.execute(_PRUNE, {"before": before}).rowcount
+
+
+def _time(value: str | datetime) -> datetime:
+    """A time from json_agg (an ISO string)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
