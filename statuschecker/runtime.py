@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from statuschecker.accounts.users import Accounts
 from statuschecker.cache import StatusCache
 from statuschecker.metrics.collectors import ServiceStateCollector, service_series_served
+from statuschecker.metrics.pings import PingMetrics
 from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import AlertPolicy, Receiver
 from statuschecker.notify.outbox import Notifier
@@ -97,7 +98,7 @@ class Runtime:
             services,
             accounts,
             Maintenances(engine),
-            PingIntake(recorder, settings.ping_rate_limit),
+            PingIntake(recorder, settings.ping_rate_limit, PingMetrics(registry)),
             poller,
             notifier,
             listener,

@@ -27,7 +27,7 @@ def _brief(service: Service, names: dict[int, str]) -> dict[str, Any]:
     return {
         "id": service.id,
         "name": service.name,
-        "url": masked_url(service.url),
+        "url": None if service.heartbeat else masked_url(service.url),
         "kind": service.kind,
         "status": service.status,
         "last_performed": serialize.timestamp(service.metric.last_checked_at),

@@ -42,7 +42,7 @@ class ServiceStateCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         """The families with one sample per service (and result, for the counter)."""
-        up, status, response_time, checks = families = self._families()
+        up, status, response_time, checks, last_ping, late = families = self._families()
         try:
             with self._engine.connect() as conn:
                 states = current.states(conn)
@@ -59,11 +59,20 @@ class ServiceStateCollector(Collector):
                 response_time.add_metric(labels, state.response_time_ms / 1000)
             checks.add_metric([*labels, "up"], state.up_count)
             checks.add_metric([*labels, "down"], state.down_count)
+            if state.last_ping_at is not None:
+                last_ping.add_metric(labels, state.last_ping_at.timestamp())
+            if state.late_at is not None:
+                late.add_metric(labels, state.late_at.timestamp())
         return families
 
     @staticmethod
     def _families() -> tuple[
-        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, CounterMetricFamily
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        GaugeMetricFamily,
     ]:
         return (
             GaugeMetricFamily(
@@ -85,5 +94,15 @@ class ServiceStateCollector(Collector):
                 "statuschecker_service_checks",
                 "Checks recorded for the service, by result",
                 labels=(*_LABELS, "result"),
+            ),
+            GaugeMetricFamily(
+                "statuschecker_heartbeat_last_ping_timestamp_seconds",
+                "When the heartbeat's last run finished (its last success or failure ping)",
+                labels=_LABELS,
+            ),
+            GaugeMetricFamily(
+                "statuschecker_heartbeat_late_timestamp_seconds",
+                "When the heartbeat is late without a ping (absent while paused)",
+                labels=_LABELS,
             ),
         )

@@ -17,6 +17,8 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
 
+from statuschecker.errors import database_unreachable
+from statuschecker.metrics.pings import PingMetrics
 from statuschecker.model import Ping
 from statuschecker.polling.recorder import Recorder
 
@@ -43,8 +45,9 @@ class PingIntake:
     """Records pings in batches on the event loop it is first used from, one transaction at
     a time, after a per-key rate limit (in memory: per process)."""
 
-    def __init__(self, recorder: Recorder, rate_limit: str) -> None:
+    def __init__(self, recorder: Recorder, rate_limit: str, metrics: PingMetrics) -> None:
         self._recorder = recorder
+        self._metrics = metrics
         self._limit = parse(rate_limit)
         self._limiter = FixedWindowRateLimiter(MemoryStorage())
         self._pending: list[tuple[Ping, asyncio.Future[Answer]]] = []
@@ -53,6 +56,14 @@ class PingIntake:
 
     async def submit(self, ping: Ping) -> Answer:
         """Record `ping` with the others pending; its answer once their transaction ends."""
+        started = time.perf_counter()
+        answer = await self._answer(ping)
+        self._metrics.answered.labels(answer.outcome).inc()
+        if answer.outcome != "limited":
+            self._metrics.wait.observe(time.perf_counter() - started)
+        return answer
+
+    async def _answer(self, ping: Ping) -> Answer:
         if not self._limiter.hit(self._limit, "ping", ping.key):
             reset = self._limiter.get_window_stats(self._limit, "ping", ping.key).reset_time
             return Answer("limited", max(1, math.ceil(reset - time.time())))
@@ -88,12 +99,19 @@ class PingIntake:
         while self._pending:
             batch = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
-            try:
-                known = await asyncio.to_thread(self._recorder.record_pings, [p for p, _ in batch])
-            except SQLAlchemyError as exc:
-                log.warning("pings.unrecorded", count=len(batch), error=str(exc).splitlines()[0])
-                known = None
-            for index, (_, answer) in enumerate(batch):
+            known = await asyncio.to_thread(self._record, [p for p, _ in batch])
+            for (_, answer), found in zip(batch, known, strict=True):
                 if not answer.done():  # its request may have gone (client disconnected)
-                    found = None if known is None else known[index]
                     answer.set_result(UNAVAILABLE if found is None else OK if found else UNKNOWN)
+
+    def _record(self, pings: list[Ping]) -> list[bool | None]:
+        """For each ping whether its key is known, None if it could not be recorded. A batch
+        the database refuses for its content is recorded one ping at a time, so that one bad
+        ping cannot keep the others out; none is while the database is out of reach."""
+        try:
+            return list(self._recorder.record_pings(pings))
+        except SQLAlchemyError as exc:
+            if len(pings) > 1 and not database_unreachable(exc):
+                return [found for ping in pings for found in self._record([ping])]
+            log.warning("pings.unrecorded", count=len(pings), error=str(exc).splitlines()[0])
+            return [None] * len(pings)

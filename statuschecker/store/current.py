@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Connection, and_, select, true
+from sqlalchemy import Connection, and_, func, select, true
 
 from statuschecker.model import Status
 from statuschecker.rules.status import status_of
@@ -14,7 +15,8 @@ from statuschecker.store.tables import service_events, service_metrics, service_
 @dataclass(frozen=True, slots=True)
 class ServiceState:
     """A service as the scrape shows it: its status; `up` is None until a state is confirmed;
-    `response_time_ms` is the last check's (None when it got no response)."""
+    `response_time_ms` is the last check's (None when it got no response); for a heartbeat,
+    its last ping and when it is late."""
 
     service_id: int
     name: str
@@ -23,6 +25,13 @@ class ServiceState:
     response_time_ms: float | None
     up_count: int
     down_count: int
+    last_ping_at: datetime | None = None  # heartbeats: the last ping that finished a run
+    late_at: datetime | None = None  # heartbeats: late without a ping by then (None: paused)
+
+
+_late_at = services.c.heartbeat_due_at + func.make_interval(
+    0, 0, 0, 0, 0, 0, services.c.heartbeat["grace_seconds"].as_integer()
+)
 
 
 def states(conn: Connection) -> list[ServiceState]:
@@ -52,6 +61,8 @@ def states(conn: Connection) -> list[ServiceState]:
             m.up_count,
             m.down_count,
             last.c.response_time_ms,
+            services.c.last_ping_at,
+            _late_at.label("late_at"),
         )
         .select_from(services)
         .outerjoin(service_metrics, m.service_id == services.c.id)
@@ -80,6 +91,8 @@ def states(conn: Connection) -> list[ServiceState]:
             response_time_ms=row.response_time_ms,
             up_count=row.up_count or 0,
             down_count=row.down_count or 0,
+            last_ping_at=row.last_ping_at,
+            late_at=None if row.paused else row.late_at,
         )
         for row in conn.execute(query)
     ]
