@@ -89,7 +89,7 @@ class Recorder:
             silent = {o.service_id for o in present if o.silence}
             written = self._write(conn, locked, judged, silent)
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
-        self._written(outcomes, written, started)
+        self._written(judged, written, started)
 
     def record_pings(self, pings: Sequence[Ping]) -> list[bool]:
         """Store heartbeat pings and what they change like `record` (one transaction); for
