@@ -62,9 +62,12 @@ def ping_base() -> str:
 
 
 def own_service(service: Service) -> dict[str, Any]:
-    """`service` as the API shows it to the caller, its ping key whole if the caller has an
-    account: the services an account sees here are its own (or, for an admin, any)."""
-    return serialize.service(service, ping_base(), reveal_key=not caller().anonymous)
+    """`service` as the API shows it to the caller, its ping key whole only to its own
+    account with a token that may write (a read-only token or an admin looking at another
+    account's service sees it masked: with the key, anyone can move its status)."""
+    who = caller()
+    reveal = who.user_id == service.owner_id and not who.read_only and not who.anonymous
+    return serialize.service(service, ping_base(), reveal_key=reveal)
 
 
 def client_address() -> str:

@@ -67,7 +67,8 @@ class PingIntake:
         if not self._limiter.hit(self._limit, "ping", ping.key):
             reset = self._limiter.get_window_stats(self._limit, "ping", ping.key).reset_time
             return Answer("limited", max(1, math.ceil(reset - time.time())))
-        if self._writer is None:
+        if self._writer is None or self._writer.get_loop() is not asyncio.get_running_loop():
+            # The first ping on this loop (a server has one; tests may start several).
             self._wake = asyncio.Event()
             self._writer = asyncio.create_task(self._write_loop())
         assert self._wake is not None
@@ -78,9 +79,8 @@ class PingIntake:
 
     async def close(self) -> None:
         """Write what is pending, then stop."""
-        if self._writer is None:
+        if self._writer is None or self._writer.get_loop() is not asyncio.get_running_loop():
             return
-        assert self._wake is not None
         await self._write_pending()
         self._writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -185,6 +185,7 @@ class Recorder:
                 o.in_maintenance,
                 causes[sid],
                 confirmations[sid].down_after,
+                o.result.error,
             )
             for sid, o in newest.items()
         }

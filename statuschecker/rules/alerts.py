@@ -12,7 +12,7 @@ from statuschecker.model import Alert, AlertKind, AlertPolicy, EventKind, Receiv
 from statuschecker.timefmt import duration, rfc3339
 
 AlertState = Literal["ok", "alerting"]
-Rule = Literal["availability", "failures", "response_time", "flapping"]
+Rule = Literal["availability", "failures", "response_time", "flapping", "state"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class Verdict:
     """An alert to raise: its kind, the rule that decided, and the figures it saw."""
 
     kind: Literal["down", "recovered"]
-    rule: Literal["availability", "failures"]
+    rule: Literal["availability", "failures", "state"]
     availability_percent: float | None
     window_seconds: int
 
@@ -83,17 +83,30 @@ def evaluate(
     return _verdict("recovered", "failures", policy, failures)
 
 
+def by_state(state: AlertState, confirmed: EventKind | None) -> Verdict | None:
+    """The down and recovered alerts of a service judged by its confirmed state alone (a
+    heartbeat): down once a failure is confirmed, recovered once success is. A heartbeat's
+    failed or missed run is evidence enough however rarely it runs, where the availability
+    window of a daily job would hold a single check."""
+    if state == "ok" and confirmed == "downtime":
+        return Verdict("down", "state", None, 0)
+    if state == "alerting" and confirmed == "uptime":
+        return Verdict("recovered", "state", None, 0)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """What a batch showed of a service: its newest check, its confirmed period after the
-    batch, whether that check fell in maintenance, its failing parent, if any, and how many
-    failed checks confirm it down."""
+    """What a batch showed of a service: its newest check (and why it failed), its confirmed
+    period after the batch, whether that check fell in maintenance, its failing parent, if
+    any, and how many failed checks confirm it down."""
 
     at: datetime
     confirmed: EventKind | None
     in_maintenance: bool
     cause: int | None
     confirm_down_after: int = 1
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +120,8 @@ class Subject:
     time statistic (None: the rule is off or no successful check fell in its window), and
     how many times its confirmed state changed in the flapping window. For a service whose
     down alert was suppressed: when a failing parent was last seen, its failed checks since,
-    and how many confirm down.
+    and how many confirm down. `by_state`: its down and recovered alerts follow its confirmed
+    state (a heartbeat, see `by_state`); `reason`: why its newest check failed.
     """
 
     service_id: int
@@ -129,6 +143,8 @@ class Subject:
     cause_seen_at: datetime | None = None
     failures_since_cause_ended: int = 0
     confirm_down_after: int = 1
+    by_state: bool = False
+    reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -150,9 +166,10 @@ def decide(subject: Subject) -> Decision:
     1. Flapping (when the policy has the rule): more confirmed changes than `flap_changes`
        in the window flags it and raises one `flapping` alert; once a whole window passes
        without a change, one `stable` alert says where it settled.
-    2. Down and recovered, by the availability and failure rules (`evaluate`), but a down
-       alert only while the failure is confirmed and outside maintenance, and a recovery only
-       while no failure is confirmed. A down alert while a parent is failing is recorded with
+    2. Down and recovered, by the availability and failure rules (`evaluate`), or for a
+       heartbeat by its confirmed state (`by_state`), but a down alert only while the failure
+       is confirmed and outside maintenance, and a recovery only while no failure is
+       confirmed. A down alert while a parent is failing is recorded with
        `suppressed_by` (delivered to nobody), and so is the recovery that follows it; should
        the service go on failing on its own once the parent is well (`outlived_its_cause`),
        a down alert is delivered then. Alerts raised while flapping are `held` (delivered
@@ -179,7 +196,11 @@ def decide(subject: Subject) -> Decision:
             decision.flapping = False
             raise_("stable", "flapping", policy.flap_window_seconds, held=False)
 
-    verdict = evaluate(policy, subject.state, subject.availability, subject.failures)
+    verdict = (
+        by_state(subject.state, subject.confirmed)
+        if subject.by_state
+        else evaluate(policy, subject.state, subject.availability, subject.failures)
+    )
     if outlived_its_cause(subject):
         decision.suppressed_by = None
         raise_("down", "availability", policy.window_seconds)
@@ -303,7 +324,10 @@ def message(
     figure = f"{subject.response_time_ms or 0:.0f} ms"
     window = duration(policy.response_time_window_seconds)
     if kind == "down":
-        text = f"Service {name} is down. availability={availability}%, time={time}"
+        if rule == "state":
+            text = f"Service {name} is down: {subject.reason or 'failed'}. time={time}"
+        else:
+            text = f"Service {name} is down. availability={availability}%, time={time}"
         if decision.suppressed_by is not None:
             text += f"; not sent: service {decision.suppressed_by} it depends on is failing"
         elif subject.suppressed_by is not None:
@@ -315,8 +339,9 @@ def message(
             f"{window} is within {policy.response_time_ms_above:g} ms. time={time}"
         )
     if kind == "recovered":
+        figures = "" if rule == "state" else f" availability={availability}%,"
         return (
-            f"Service {name} recovered. availability={availability}%, time={time}, "
+            f"Service {name} recovered.{figures} time={time}, "
             f"downtime={duration(downtime_seconds or 0.0)}"
         )
     if kind == "degraded":

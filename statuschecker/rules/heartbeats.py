@@ -4,6 +4,7 @@ database, no clock, no I/O; times in and out are aware UTC datetimes."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -174,7 +175,9 @@ def start_overdue(schedule: HeartbeatSchedule, started_at: datetime, now: dateti
     elapsed = (now - started_at).total_seconds()
     if elapsed <= allowed:
         return None
-    return f"started {duration(elapsed)} ago and not finished (allowed {duration(allowed)})"
+    # Whole seconds up, so that a run found just past its allowance never reads as within it.
+    ago = duration(math.ceil(elapsed))
+    return f"started {ago} ago and not finished (allowed {duration(allowed)})"
 
 
 def _span(seconds: float) -> str:

@@ -136,7 +136,8 @@ def _changed_heartbeat(
     if refused:
         raise Conflict(
             f"service {current.id} is a heartbeat, which is not checked but reports in: "
-            f"{', '.join(refused)} applies to checked services only (its schedule is `heartbeat`)"
+            f"{', '.join(refused)} {'apply' if len(refused) > 1 else 'applies'} to checked "
+            "services only (its schedule is `heartbeat`)"
         )
     values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
     if "group" in changes:

@@ -132,6 +132,11 @@ class ServiceRegistry(ServiceQueries):
             if values:
                 store.change(conn, service_id, values)
                 announce(conn, [service_id])
+            if current.heartbeat is not None and values.get("paused", current.paused) != (
+                current.paused
+            ):
+                # A run open across a pause could not report its end (pings are ignored).
+                heartbeat_store.drop_runs(conn, service_id)
             service = store.get(conn, service_id)
         self._cache.put([service])
         return self._present([service])[0]

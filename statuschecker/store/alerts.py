@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Connection, RowMapping, any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from statuschecker.model import Alert, AlertPolicy, Page, Receiver, Visibility
+from statuschecker.model import HEARTBEAT, Alert, AlertPolicy, Page, Receiver, Visibility
 from statuschecker.rules.alerts import Decision, Seen, Subject, Window
 from statuschecker.store import cursor
 from statuschecker.store.arrays import column, floats
@@ -137,6 +137,7 @@ def subjects(
             select(
                 s.id,
                 s.name,
+                s.kind,
                 s.alert_policy,
                 s.alert_state,
                 s.alert_changed_at,
@@ -197,6 +198,8 @@ def subjects(
             cause_seen_at=rows[w.id].alert_cause_seen_at,
             failures_since_cause_ended=w.failures,
             confirm_down_after=seen[w.id].confirm_down_after,
+            by_state=rows[w.id].kind == HEARTBEAT,
+            reason=seen[w.id].reason,
         )
         for w in windows
     ]

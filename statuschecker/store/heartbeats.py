@@ -141,6 +141,11 @@ def write_heard(
         )
 
 
+def drop_runs(conn: Connection, service_id: int) -> None:
+    """Forget a heartbeat's open runs."""
+    conn.execute(_DROP_RUNS, {"ids": column([service_id])})
+
+
 def add_pings(conn: Connection, entries: Sequence[tuple[int, Ping, float | None]]) -> None:
     """Keep these pings in the log: (service id, ping, its run's duration in ms)."""
     if not entries:

@@ -17,6 +17,7 @@ from statuschecker.rules.alerts import (
     Rule,
     Subject,
     Window,
+    by_state,
     decide,
     duration,
     evaluate,
@@ -860,3 +861,27 @@ def test_recipients(
     policy: AlertPolicy, receivers: list[Receiver], expected: list[Receiver]
 ) -> None:
     assert recipients(policy, receivers) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "confirmed", "expected"),
+    [
+        ("ok", "downtime", "down"),
+        ("ok", "uptime", None),
+        ("ok", None, None),
+        ("alerting", "uptime", "recovered"),
+        ("alerting", "downtime", None),
+        ("alerting", None, None),
+    ],
+)
+def test_a_heartbeats_alerts_follow_its_confirmed_state(
+    state: Any, confirmed: EventKind | None, expected: str | None
+) -> None:
+    verdict = by_state(state, confirmed)
+    assert (verdict.kind if verdict else None) == expected
+    if verdict is not None:
+        assert (verdict.rule, verdict.availability_percent, verdict.window_seconds) == (
+            "state",
+            None,
+            0,
+        )

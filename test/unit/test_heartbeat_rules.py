@@ -634,6 +634,12 @@ def test_judge_run(
             "started 1h 2m 5s ago and not finished (allowed 1m 30s)",
             id="start grace alone",
         ),
+        pytest.param(
+            every(3600, start_grace_seconds=1),
+            1.05,
+            "started 2s ago and not finished (allowed 1s)",
+            id="just past the allowance reads as past it",
+        ),
     ],
 )
 def test_start_overdue(schedule: HeartbeatSchedule, elapsed: float, reason: str | None) -> None:

@@ -129,6 +129,28 @@ export function fmtDuration(seconds) {
   return parts.length ? parts.join(" ") : "0 s";
 }
 
+/** An RFC 3339 time relative to now (`now` in ms since the epoch): "in 5 min", "3 h 2 min ago",
+ * "now". */
+export function fmtRelative(iso, now = Date.now()) {
+  if (!iso) return DASH;
+  const seconds = (Date.parse(iso) - now) / 1000;
+  if (Math.abs(seconds) < 1) return "now";
+  return seconds > 0 ? `in ${fmtDuration(seconds)}` : `${fmtDuration(-seconds)} ago`;
+}
+
+/** A time as a <time> element: relative to now ("in 5 min"), the full time in its tooltip;
+ * `none` in its place without a time. */
+export function relTime(iso, none = DASH) {
+  if (!iso) return el("span", { class: "muted" }, none);
+  return el("time", { datetime: iso, title: fmtTime(iso) }, fmtRelative(iso));
+}
+
+/** A number of bytes as "512 B", "1.2 KB", "100 KB". */
+export function fmtBytes(bytes) {
+  if (bytes < 1000) return `${bytes} B`;
+  return `${(bytes / 1000).toLocaleString(undefined, { maximumFractionDigits: bytes < 10_000 ? 1 : 0 })} KB`;
+}
+
 /** Status codes and reasons with their counts, most frequent first: "200 ×58, timeout ×2". */
 export function fmtCodes(codes) {
   const entries = Object.entries(codes || {}).sort((a, b) => b[1] - a[1]);
@@ -140,8 +162,8 @@ export function fmtCodes(codes) {
  * The API counts a check with neither a status code nor an error as "unknown": every
  * success of these kinds, so that key is left out and failures without a reason counted
  * from `failed`. */
-export function fmtResults(stats) {
-  const reasons = { ...stats.status_codes };
+export function fmtResults(stats, kind = null) {
+  const reasons = kind === "heartbeat" ? heartbeatReasons(stats.status_codes) : { ...stats.status_codes };
   delete reasons.unknown;
   const unexplained = stats.failed - Object.values(reasons).reduce((sum, n) => sum + n, 0);
   if (unexplained > 0) reasons["failed without a reason"] = unexplained;
@@ -149,6 +171,73 @@ export function fmtResults(stats) {
   if (stats.successful) parts.push(`up ×${stats.successful}`);
   if (Object.keys(reasons).length) parts.push(fmtCodes(reasons));
   return parts.length ? parts.join(", ") : DASH;
+}
+
+/** The failures of a heartbeat by the rule they broke: its reasons name the times they saw
+ * ("no ping for 7m 12s", "ran for 12m 3s, longer than ..."), one key of the statistics per
+ * length of time, so they are counted by rule here ("late ×3"). Exit statuses and "failure
+ * reported" stay as they are. */
+const HEARTBEAT_REASONS = [
+  [/^no ping/, "late"],
+  [/^started .*not finished/, "not finished in time"],
+  [/^ran for /, "ran too long"],
+  [/^finished in /, "finished too soon"],
+  [/^pinged .*after the previous success/, "ran too often"],
+];
+
+function heartbeatReasons(codes) {
+  const counted = {};
+  for (const [reason, n] of Object.entries(codes || {})) {
+    const rule = HEARTBEAT_REASONS.find(([pattern]) => pattern.test(reason));
+    const key = rule ? rule[1] : reason;
+    counted[key] = (counted[key] || 0) + n;
+  }
+  return counted;
+}
+
+// ---- kinds and heartbeats --------------------------------------------------------------
+
+const KIND_WORDS = {
+  http: "HTTP check",
+  tcp: "TCP check",
+  icmp: "ping check (ICMP)",
+  dns: "DNS check",
+  tls: "TLS certificate check",
+  heartbeat: "heartbeat",
+};
+
+/** A kind of service in words ("HTTP check", "heartbeat"); a kind newer than this page as it
+ * comes. */
+export function kindWords(kind) {
+  return Object.hasOwn(KIND_WORDS, kind) ? KIND_WORDS[kind] : String(kind ?? "check");
+}
+
+/** A heartbeat's schedule in words: "Every 1 h" or "Cron 0 3 * * * (Europe/Berlin)". */
+export function scheduleWords(heartbeat) {
+  if (heartbeat.cron !== null && heartbeat.cron !== undefined) {
+    return `Cron ${heartbeat.cron} (${heartbeat.timezone || "UTC"})`;
+  }
+  return `Every ${fmtDuration(heartbeat.interval_seconds)}`;
+}
+
+/** The limits a heartbeat's runs are judged by, as [name, words] pairs (none set: []). */
+export function limitWords(heartbeat) {
+  const limits = [
+    ["max_duration_seconds", "Longest run", (s) => `${fmtDuration(s)}: a run taking longer is down`],
+    ["min_duration_seconds", "Shortest run", (s) => `${fmtDuration(s)}: a run finishing sooner is down`],
+    ["min_gap_seconds", "Least gap", (s) => `${fmtDuration(s)} between successes: closer ones are down`],
+    ["start_grace_seconds", "Start grace", (s) => `${fmtDuration(s)}: a run started and not finished by then is down`],
+  ];
+  return limits
+    .filter(([field]) => heartbeat[field] !== null && heartbeat[field] !== undefined)
+    .map(([field, name, words]) => [name, words(heartbeat[field])]);
+}
+
+/** What a heartbeat's response-time figures are: the runs' durations (start ping to finish). */
+export function measuredWords(kind) {
+  return kind === "heartbeat"
+    ? { title: "Run duration", row: "Run duration avg / max", none: "No run durations in this window: a run has one when a start ping comes before its success." }
+    : { title: "Response time", row: "Response avg / max", none: "No response times: every check in this window failed." };
 }
 
 /** The CSS class for an availability: good, fair, poor, bad, or none without data. */
@@ -237,7 +326,9 @@ function setAttrs(node, attrs) {
 export function statusBadge(service, { short = false } = {}) {
   const state = stateOf(service);
   const words = stateWords(state);
-  return el("span", { class: `badge ${stateClass(state)}`, title: short ? words.badge : null }, short ? words.label : words.badge);
+  // A heartbeat is not checked: it has no state until its first ping (or its first miss).
+  const label = state === "unknown" && service.kind === "heartbeat" ? "No ping yet" : words.label;
+  return el("span", { class: `badge ${stateClass(state)}`, title: short ? words.badge : null }, short ? label : words.badge);
 }
 
 /** Show `text` in the page's notice bar (kind: "error" or "info"), or hide it when empty. */
@@ -284,8 +375,9 @@ export function niceMax(value) {
   return [1, 2, 5, 10].map((m) => m * power).find((m) => m >= value);
 }
 
-/** Uptime bars: one rect per history bucket, coloured by its availability. */
-export function uptimeBars(buckets, label) {
+/** Uptime bars: one rect per history bucket, coloured by its availability (`noun` counts the
+ * bucket's results in its tooltip). */
+export function uptimeBars(buckets, label, noun = "checks") {
   const chart = chartBox(label, "bars");
   const step = W / Math.max(buckets.length, 1);
   const gap = Math.min(step * 0.2, 6);
@@ -293,7 +385,7 @@ export function uptimeBars(buckets, label) {
     const pct = b.availability_percent;
     const text =
       `${fmtTime(b.start)}: ` +
-      (b.checks ? `${fmtPct(pct)} of ${b.checks} checks` : "no checks");
+      (b.checks ? `${fmtPct(pct)} of ${b.checks} ${noun}` : `no ${noun}`);
     chart.append(
       svg(
         "rect",
@@ -318,17 +410,24 @@ function framed(chart, top, from, to, empty = null) {
   );
 }
 
-/** Why history buckets have no response time to plot (`unchecked` when there were no checks), or
- * null when they have some. Only successful checks have one. */
-function noResponseTimes(buckets, unchecked) {
+/** Why history buckets have no response time to plot (`unchecked` when there were no checks,
+ * `none` when there were), or null when they have some. Only successful checks have one. */
+function noResponseTimes(buckets, unchecked, none) {
   if (buckets.some((b) => b.avg_response_time_ms !== null && b.avg_response_time_ms !== undefined)) return null;
   if (!buckets.some((b) => b.checks)) return unchecked;
-  return "No response times: every check in this window failed.";
+  return none;
 }
 
 /** Average response time per history bucket (bars), a whisker up to the maximum; without any,
- * the reason in its place (`unchecked` says the one for no checks at all). */
-export function responseChart(buckets, bucketSeconds, label, unchecked = "No checks in this window.") {
+ * the reason in its place (`unchecked` says the one for no checks at all, `none` the one for
+ * checks without a response time). */
+export function responseChart(
+  buckets,
+  bucketSeconds,
+  label,
+  unchecked = "No checks in this window.",
+  none = measuredWords("http").none,
+) {
   const top = niceMax(1.05 * Math.max(0, ...buckets.map((b) => b.max_response_time_ms || 0)));
   const chart = chartBox(label, "response");
   const step = W / Math.max(buckets.length, 1);
@@ -355,7 +454,7 @@ export function responseChart(buckets, bucketSeconds, label, unchecked = "No che
   const first = buckets[0];
   const last = buckets[buckets.length - 1];
   const end = last ? new Date(Date.parse(last.start) + bucketSeconds * 1000).toISOString() : null;
-  const empty = noResponseTimes(buckets, unchecked);
+  const empty = noResponseTimes(buckets, unchecked, none);
   return framed(chart, fmtMs(top), first ? fmtTime(first.start) : "", fmtTime(end), empty);
 }
 

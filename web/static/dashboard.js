@@ -3,7 +3,9 @@
 // maintenance windows, and a page per service (#service/<id>) with its checks by phase, events
 // and latest results. The services can be filtered by status, tag and part of the name; the
 // filters live in the page's query string (?status=down&tag=eu&q=shop), so a view can be
-// shared and survives a reload.
+// shared and survives a reload. A heartbeat (a job that reports in at its ping URL) shows its
+// schedule, last ping, due time and running runs instead of a URL checked; its page has its
+// whole ping URL (to copy, or to replace with a new key) and its ping log with the runs' output.
 import {
   ApiError,
   api,
@@ -13,13 +15,19 @@ import {
   fmtDuration,
   fmtMs,
   fmtPct,
+  fmtBytes,
   fmtResults,
   fmtTime,
+  kindWords,
+  limitWords,
   mapLimit,
+  measuredWords,
   notify,
   orElse,
   phaseChart,
   phaseLegend,
+  relTime,
+  scheduleWords,
   stateClass,
   stateOf,
   stateWords,
@@ -33,6 +41,8 @@ const ALERTS_PAGE = 50;
 const TICKS_CHARTED = 60;
 const TICKS_LISTED = 20;
 const EVENTS_LISTED = 20;
+const PINGS_PAGE = 20; // pings of a heartbeat's log fetched at a time
+const RUNS_ON_CARD = 3; // running runs named on a heartbeat's card; the rest are counted
 const TYPING_PAUSE_MS = 250; // the filters typed in apply once the typing pauses this long
 
 const $ = (id) => document.getElementById(id);
@@ -49,6 +59,8 @@ const state = {
   olderAlerts: undefined, // the cursor of the next older page; null when there is none
   generation: 0, // bumped to stop the refresh loops of a previous start
   unreachableSince: null,
+  pingUrlBox: null, // { id, url, node }: the shown service's ping URL and its buttons, kept across refreshes
+  pingLog: null, // { id, items, cursor, open, node }: the shown heartbeat's ping log, kept likewise
 };
 
 // ---- settings --------------------------------------------------------------------------
@@ -112,6 +124,8 @@ function logOut(message = "") {
   state.maintenances = undefined;
   state.olderAlerts = undefined;
   state.stats = { short: new Map(), long: new Map() };
+  state.pingUrlBox = null;
+  state.pingLog = null;
   $("app").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
@@ -303,6 +317,7 @@ function clearFilters(event) {
  * status codes only mean something for http(s); the other kinds show their results instead. */
 function statsTable(short, long, kind) {
   const { shortWindow, longWindow } = state.settings;
+  const heartbeat = kind === "heartbeat";
   const row = (label, format) =>
     el("tr", {}, el("th", { scope: "row" }, label), [short, long].map((s) => el("td", {}, s ? format(s) : "–")));
   return el(
@@ -318,14 +333,14 @@ function statsTable(short, long, kind) {
       {},
       row("Availability", (s) => fmtPct(s.availability_percent)),
       row("SLA (maintenance excluded)", (s) => fmtPct(s.sla?.availability_percent)),
-      row("Checks (failed)", (s) => `${s.checks} (${s.failed})`),
-      row("Response avg / max", (s) => `${fmtMs(s.response_time_ms.avg)} / ${fmtMs(s.response_time_ms.max)}`),
+      row(heartbeat ? "Results (failed)" : "Checks (failed)", (s) => `${s.checks} (${s.failed})`),
+      row(measuredWords(kind).row, (s) => `${fmtMs(s.response_time_ms.avg)} / ${fmtMs(s.response_time_ms.max)}`),
       kind === "http"
         ? [
             row("First byte avg / max", (s) => `${fmtMs(s.ttfb_ms.avg)} / ${fmtMs(s.ttfb_ms.max)}`),
             row("Status codes", (s) => fmtCodes(s.status_codes)),
           ]
-        : row("Results", fmtResults),
+        : row(heartbeat ? "Outcomes" : "Results", (s) => fmtResults(s, kind)),
     ),
   );
 }
@@ -356,24 +371,64 @@ function badges(service) {
 
 function serviceCard(service) {
   const cause = causeOf(service);
+  const heartbeat = service.heartbeat;
   return el(
     "article",
-    { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id },
+    { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id, "data-kind": service.kind },
     el("header", {}, el("h3", {}, el("a", { href: `#service/${service.id}` }, service.name)), badges(service)),
     cause === null ? null : el("p", { class: "cause down" }, `Down, caused by ${serviceRef(cause)}`),
     el(
       "p",
       { class: "meta" },
-      el("span", { class: "url" }, service.url),
+      heartbeat ? [el("span", { class: "kind" }, kindWords(service.kind)), " · "] : null,
+      // A heartbeat's ping URL as the list gives it: masked, the key being a credential.
+      el("span", { class: "url" }, heartbeat ? service.ping_url : service.url),
       service.paused && service.latest_event
         ? ` · ${stateWords(service.latest_event.event === "uptime" ? "up" : "down").label.toLowerCase()} before the pause`
         : null,
-      ` · checked ${fmtTime(service.metric.last_checked_at)}`,
+      heartbeat ? null : ` · checked ${fmtTime(service.metric.last_checked_at)}`,
       service.warnings.length ? el("span", { class: "warned" }, ` · ${service.warnings.length} warning(s)`) : null,
     ),
+    heartbeat ? heartbeatSummary(service) : null,
     labels(service),
     statsTable(state.stats.short.get(service.id), state.stats.long.get(service.id), service.kind),
   );
+}
+
+/** A heartbeat on its card: its schedule and grace; its last ping, when the next is due and
+ * when it is late without it (or that it is paused); the runs going on. */
+function heartbeatSummary(service) {
+  const hb = service.heartbeat;
+  const runs = hb.running || [];
+  return el(
+    "div",
+    { class: "heartbeat" },
+    el("p", { class: "schedule" }, `${scheduleWords(hb)}, grace ${fmtDuration(hb.grace_seconds)}`),
+    el(
+      "p",
+      { class: "timing" },
+      el("span", { class: "last-ping" }, "Last ping ", relTime(hb.last_ping_at, "never")),
+      service.paused || !hb.due_at
+        ? el("span", { class: "due" }, "paused: pings are ignored")
+        : [
+            el("span", { class: "due" }, "due ", relTime(hb.due_at)),
+            el("span", { class: "late" }, "late ", relTime(hb.late_at)),
+          ],
+    ),
+    runs.length ? el("p", { class: "running" }, "Running: ", runList(runs, RUNS_ON_CARD)) : null,
+  );
+}
+
+/** Runs started and not finished, "r1 (started 2 min ago), ...": at most `shown` of them named,
+ * the newest, and the others counted. */
+function runList(runs, shown = Infinity) {
+  const named = runs.slice(-shown).reverse();
+  const parts = named.map((run, i) => [
+    i ? ", " : "",
+    el("span", { class: "run" }, run.rid ?? "a run without rid", " (started ", relTime(run.started_at), ")"),
+  ]);
+  const rest = runs.length - named.length;
+  return [parts, rest > 0 ? ` and ${rest} more` : ""];
 }
 
 /** The service's group and tags, or null without either. */
@@ -504,24 +559,215 @@ async function refreshServiceView(id) {
     return;
   }
   const [service, short, long, ticks, events] = parts;
+  const heartbeat = service.kind === "heartbeat";
+  if (heartbeat) await refreshPingLog(id);
+  if (serviceId() !== id) return;
   view.replaceChildren(
     back(),
     el(
       "article",
-      { class: `card service detail ${stateClass(stateOf(service))}`, "data-service-id": service.id },
+      { class: `card service detail ${stateClass(stateOf(service))}`, "data-service-id": service.id, "data-kind": service.kind },
       el("header", {}, el("h2", {}, service.name), badges(service)),
       warningsList(service),
       facts(service),
+      heartbeat ? pingUrlBox(service) : null,
       statsTable(short, long, service.kind),
-      el("h3", {}, `Latest ${ticks.data.length} checks, time by phase`),
-      ticks.data.length
-        ? [phaseChart(ticks.data, "Time of each check by phase, newest right"), phaseLegend()]
-        : el("p", { class: "muted" }, "Not checked yet."),
+      heartbeat
+        ? null
+        : [
+            el("h3", {}, `Latest ${ticks.data.length} checks, time by phase`),
+            ticks.data.length
+              ? [phaseChart(ticks.data, "Time of each check by phase, newest right"), phaseLegend()]
+              : el("p", { class: "muted" }, "Not checked yet."),
+          ],
       el("h3", {}, "Events"),
       eventsTable(events.data),
       el("h3", {}, "Latest results"),
       ticksTable(ticks.data.slice(0, TICKS_LISTED), service.kind),
+      heartbeat ? [el("h3", {}, "Ping log"), state.pingLog.node] : null,
     ),
+  );
+}
+
+// ---- a heartbeat's ping URL and ping log -------------------------------------------------
+
+/** Whether a ping URL is shown masked ("…/ping/myNy********"), its key left out. */
+const isMasked = (url) => /\*{8}$/.test(url ?? "");
+
+/** The heartbeat's whole ping URL (GET /v1/services/{id} gives it whole to its own account,
+ * with a token that may write; to others masked), a button that copies it and one that
+ * replaces its key. Kept from one refresh to the next while the URL stays the same, so that
+ * what the buttons said stays. */
+function pingUrlBox(service) {
+  const kept = state.pingUrlBox;
+  if (kept && kept.id === service.id && kept.url === service.ping_url) return kept.node;
+  const masked = isMasked(service.ping_url);
+  const input = el("input", {
+    class: "ping-url-full",
+    type: "text",
+    readonly: "",
+    value: service.ping_url ?? "",
+    "aria-label": "Ping URL",
+    spellcheck: "false",
+  });
+  const said = el("p", { class: "ping-url-status", "aria-live": "polite" });
+  const copy = el("button", { type: "button", class: "copy", disabled: masked ? "" : null }, "Copy");
+  const rotate = el("button", { type: "button", class: "new-key" }, "New key…");
+  input.addEventListener("focus", () => input.select());
+  copy.addEventListener("click", () => copyPingUrl(input, said));
+  rotate.addEventListener("click", () => newPingKey(service, said));
+  const node = el(
+    "section",
+    { class: "ping-url", "aria-label": "Ping URL" },
+    el("h3", {}, "Ping URL"),
+    el(
+      "p",
+      { class: "note" },
+      "The job reports in here (add /start, /fail or /<exit status>; ?rid= tells runs apart). " +
+        "Keep it secret: whoever has it can report for this job.",
+    ),
+    el("div", { class: "copy-row" }, input, copy, rotate),
+    masked
+      ? el(
+          "p",
+          { class: "note masked" },
+          "Shown masked: the whole URL is shown only to the heartbeat's own account, " +
+            "logged in or with an API token that may write.",
+        )
+      : null,
+    said,
+  );
+  state.pingUrlBox = { id: service.id, url: service.ping_url, node };
+  return node;
+}
+
+async function copyPingUrl(input, said) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    said.textContent = "Copied.";
+  } catch {
+    // No clipboard API (a page served over plain http from another host): select it instead.
+    input.focus();
+    input.select();
+    said.textContent = document.execCommand("copy") ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy it.";
+  }
+}
+
+/** Give the heartbeat a new ping key, once the viewer confirms: the old URL stops working. */
+async function newPingKey(service, said) {
+  const sure = window.confirm(
+    `Give “${service.name}” a new ping URL?\n\nThe current one stops working at once: ` +
+      "every job that pings it must be given the new one.",
+  );
+  if (!sure) return;
+  await guarded(async () => {
+    let changed;
+    try {
+      changed = await api(`/v1/services/${service.id}/ping-key`, { token: state.token, method: "POST" });
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.kind !== "http") throw error;
+      said.textContent = `No new key: ${error.message}`;
+      return;
+    }
+    const box = pingUrlBox(changed);
+    box.querySelector(".ping-url-status").textContent = isMasked(changed.ping_url)
+      ? "New ping URL made: the old one no longer works. Only the heartbeat's own account sees the new one."
+      : "New ping URL made: the old one no longer works. Give this one to the jobs.";
+    if (serviceId() === service.id) await refreshServiceView(service.id);
+  });
+}
+
+/** The heartbeat's newest pings into the log: those not shown yet go on top (when none of
+ * those shown is among them, the log starts again from them); older pages stay as loaded. */
+async function refreshPingLog(id) {
+  const answer = await api(`/v1/services/${id}/pings?limit=${PINGS_PAGE}`, { token: state.token });
+  let log = state.pingLog;
+  if (!log || log.id !== id) {
+    log = { id, items: [], cursor: null, open: new Set(), node: el("div", { class: "ping-log" }) };
+    state.pingLog = log;
+  }
+  const known = new Set(log.items.map((p) => p.id));
+  const fresh = answer.data.filter((p) => !known.has(p.id));
+  if (!log.items.length || fresh.length === answer.data.length) {
+    log.items = answer.data;
+    log.cursor = answer.next_cursor;
+  } else {
+    log.items = [...fresh, ...log.items];
+  }
+  if (fresh.length || !log.node.hasChildNodes()) renderPingLog(log);
+}
+
+async function olderPings() {
+  const log = state.pingLog;
+  if (!log || !log.cursor) return;
+  await guarded(async () => {
+    const query = new URLSearchParams({ limit: String(PINGS_PAGE), cursor: log.cursor });
+    const answer = await api(`/v1/services/${log.id}/pings?${query}`, { token: state.token });
+    if (state.pingLog !== log) return;
+    const known = new Set(log.items.map((p) => p.id));
+    log.items.push(...answer.data.filter((p) => !known.has(p.id)));
+    log.cursor = answer.next_cursor;
+    renderPingLog(log);
+  });
+}
+
+const PING_KINDS = { start: "Started", success: "Success", fail: "Failure" };
+
+/** One ping: when, what (its exit status), its run id, the run's duration and where it came
+ * from; its body, the run's output, in a box that opens on demand and scrolls. */
+function pingItem(ping, open) {
+  const what = PING_KINDS[ping.kind] ?? ping.kind;
+  const status = ping.exit_status !== null && ping.exit_status !== undefined ? `exit status ${ping.exit_status}` : null;
+  const body = ping.body ?? "";
+  let log = null;
+  if (body) {
+    log = el(
+      "details",
+      { class: "log", open: open.has(ping.id) ? "" : null },
+      el("summary", {}, `Output (${fmtBytes(new TextEncoder().encode(body).length)})`),
+      el("pre", { tabindex: "0" }, body),
+    );
+    // Opened at its end, where a job says how it ended; kept open across refreshes.
+    const scroll = () => {
+      const pre = log.querySelector("pre");
+      pre.scrollTop = pre.scrollHeight;
+    };
+    log.addEventListener("toggle", () => {
+      if (log.open) {
+        open.add(ping.id);
+        scroll();
+      } else {
+        open.delete(ping.id);
+      }
+    });
+  }
+  return el(
+    "li",
+    { class: `ping ${ping.kind}`, "data-ping-id": ping.id },
+    el(
+      "p",
+      { class: "what" },
+      el("time", { datetime: ping.received_at }, fmtTime(ping.received_at)),
+      el("span", { class: "kind" }, what),
+      status ? el("span", { class: "exit-status" }, status) : null,
+      ping.rid ? el("span", { class: "rid" }, `run ${ping.rid}`) : null,
+      ping.duration_ms !== null && ping.duration_ms !== undefined
+        ? el("span", { class: "duration" }, `took ${fmtMs(ping.duration_ms)}`)
+        : null,
+      ping.source ? el("span", { class: "source", title: ping.user_agent || null }, `from ${ping.source}`) : null,
+    ),
+    log,
+  );
+}
+
+function renderPingLog(log) {
+  const more = el("button", { type: "button", class: "older-pings" }, "Older pings");
+  more.addEventListener("click", olderPings);
+  log.node.replaceChildren(
+    log.items.length
+      ? el("ol", { class: "pings" }, log.items.map((ping) => pingItem(ping, log.open)))
+      : el("p", { class: "muted" }, "No pings yet."),
+    ...(log.cursor ? [more] : []),
   );
 }
 
@@ -535,13 +781,35 @@ function back() {
   return el("p", {}, el("a", { href: "#" }, "← All services"));
 }
 
+/** What a heartbeat has in place of a URL and its checks: its schedule, grace and limits, its
+ * last ping, when the next is due and when it is late, and the runs going on. */
+function heartbeatFacts(service) {
+  const hb = service.heartbeat;
+  const paused = service.paused || !hb.due_at;
+  const at = (iso, none) => [relTime(iso, none), iso ? ` (${fmtTime(iso)})` : ""];
+  return [
+    ["Kind", `${kindWords(service.kind)}: the job reports in at its ping URL`],
+    ["Schedule", scheduleWords(hb)],
+    ["Grace", `${fmtDuration(hb.grace_seconds)} after the due time`],
+    ...limitWords(hb),
+    ["Last ping", at(hb.last_ping_at, "never")],
+    paused ? ["Next ping", "not expected while paused: pings are ignored"] : ["Due", at(hb.due_at)],
+    paused ? null : ["Late", at(hb.late_at)],
+    ["Running", hb.running?.length ? runList(hb.running) : "no run started and not finished"],
+  ];
+}
+
 function facts(service) {
   const open = service.latest_event;
   const pairs = [
-    ["URL", service.url],
-    ["Kind", service.kind],
-    ["Checked every", `${fmtDuration(service.interval_seconds)}, timeout ${service.timeout_seconds} s`],
-    ["Last checked", fmtTime(service.metric.last_checked_at)],
+    ...(service.heartbeat
+      ? heartbeatFacts(service)
+      : [
+          ["URL", service.url],
+          ["Kind", service.kind],
+          ["Checked every", `${fmtDuration(service.interval_seconds)}, timeout ${service.timeout_seconds} s`],
+          ["Last checked", fmtTime(service.metric.last_checked_at)],
+        ]),
     open ? [open.event === "downtime" ? "Down since" : "Up since", fmtTime(open.date_started)] : null,
     open && open.reason ? ["Reason", open.reason] : null,
     causeOf(service) === null ? null : ["Caused by", serviceRef(causeOf(service))],
@@ -550,7 +818,7 @@ function facts(service) {
     service.tags?.length ? ["Tags", service.tags.join(", ")] : null,
     service.depends_on?.length ? ["Depends on", service.depends_on.map(serviceRef).join(", ")] : null,
     ["Public", service.public ? "yes, on the status page" : "no"],
-    service.paused ? ["Paused", "yes: not checked"] : null,
+    service.paused ? ["Paused", service.heartbeat ? "yes: its pings are ignored" : "yes: not checked"] : null,
   ].filter(Boolean);
   return el("dl", { class: "facts" }, pairs.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
@@ -601,15 +869,16 @@ const MEASURED = {
     ["Handshake", (t) => fmtMs(t.tls_ms)],
     ["Certificate expires", (t) => fmtTime(t.cert_expires_at)],
   ],
+  heartbeat: [["Run duration", (t) => fmtMs(t.response_time_ms)]],
 };
 
 function ticksTable(ticks, kind) {
   if (!ticks.length) return el("p", { class: "muted" }, "No results yet.");
   const columns = [
-    ["Checked", (t) => fmtTime(t.checked_at)],
+    [kind === "heartbeat" ? "At" : "Checked", (t) => fmtTime(t.checked_at)],
     ["Result", (t) => (t.up ? "Up" : "Down")],
     ...(Object.hasOwn(MEASURED, kind) ? MEASURED[kind] : [["Total", (t) => fmtMs(t.response_time_ms)]]),
-    ["Error", (t) => t.error || ""],
+    [kind === "heartbeat" ? "Reason" : "Error", (t) => t.error || ""],
   ];
   return el(
     "table",

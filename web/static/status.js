@@ -1,7 +1,8 @@
 // The public status page: ongoing and upcoming maintenance, then every public service by group
 // (each group with its own summary) with its state, uptime bars for 24 h, 7 d and 30 d, the
-// response time of the last 24 h and its recent incidents. No token is sent, so everybody sees
-// the same public page; `?tag=x` in its URL shows only the services tagged x.
+// response time of the last 24 h (a heartbeat's: its runs' durations) and its recent
+// incidents. No token is sent, so everybody sees the same public page; `?tag=x` in its URL shows
+// only the services tagged x. A heartbeat's ping URL is a credential: it is never shown here.
 import {
   api,
   apiAll,
@@ -9,7 +10,9 @@ import {
   fmtDuration,
   fmtPct,
   fmtTime,
+  kindWords,
   mapLimit,
+  measuredWords,
   notify,
   orElse,
   responseChart,
@@ -60,11 +63,14 @@ function availability(history) {
 
 function uptimeRow(service, key, label, history) {
   const pct = service.uptime?.[key] ?? availability(history);
+  const noun = service.kind === "heartbeat" ? "results" : "checks";
   return el(
     "div",
     { class: "uptime-row" },
     el("span", { class: "label" }, label),
-    history ? uptimeBars(history.buckets, `Availability per bucket, last ${label}`) : el("span", { class: "muted" }, "no history yet"),
+    history
+      ? uptimeBars(history.buckets, `Availability per bucket, last ${label}`, noun)
+      : el("span", { class: "muted" }, "no history yet"),
     el("span", { class: "pct" }, fmtPct(pct)),
   );
 }
@@ -94,25 +100,50 @@ function cause(service, byId) {
   return el("p", { class: `cause ${state}` }, `${state === "down" ? "Down" : "Failing"} because ${service.caused_by.name} ${how}.`);
 }
 
+/** What the card says under the name: the kind in words and when it was last checked (a
+ * heartbeat: when it last had a result, a run reported or a ping missed). */
+function meta(service) {
+  const heartbeat = service.kind === "heartbeat";
+  return el(
+    "p",
+    { class: "meta" },
+    el("span", { class: "kind" }, kindWords(service.kind)),
+    ` · ${heartbeat ? "Last result" : "Last checked"} ${fmtTime(service.last_performed)}`,
+  );
+}
+
 function card(service, { history, incidents }, byId, heading) {
   const day = history["24h"];
+  const heartbeat = service.kind === "heartbeat";
+  const words = measuredWords(service.kind);
   return el(
     "article",
-    { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id },
+    { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id, "data-kind": service.kind },
     el("header", {}, el(heading, {}, service.name), statusBadge(service)),
     cause(service, byId),
-    el("p", { class: "meta" }, `Last checked ${fmtTime(service.last_performed)}`),
+    meta(service),
     el("div", { class: "uptime" }, WINDOWS.map(([key, label]) => uptimeRow(service, key, label, history[key]))),
     day
       ? [
-          el("h3", {}, "Response time, last 24 hours"),
+          el("h3", {}, `${words.title}, last 24 hours`),
           responseChart(
             day.buckets,
             day.bucket_seconds,
-            "Average and maximum response time per hour",
-            service.last_performed ? "No checks in the last 24 hours." : "Not checked yet.",
+            `Average and maximum ${words.title.toLowerCase()} per hour`,
+            service.last_performed
+              ? `No ${heartbeat ? "results" : "checks"} in the last 24 hours.`
+              : heartbeat
+                ? "No ping yet."
+                : "Not checked yet.",
+            words.none,
           ),
-          el("p", { class: "note" }, "Bars: the hourly average; whiskers: the hourly maximum."),
+          el(
+            "p",
+            { class: "note" },
+            heartbeat
+              ? "Bars: the hourly average time from a run's start ping to its end; whiskers: the hourly maximum."
+              : "Bars: the hourly average; whiskers: the hourly maximum.",
+          ),
         ]
       : null,
     el("h3", {}, "Recent incidents"),
