@@ -645,6 +645,9 @@ def test_what_is_not_a_ping_is_refused_and_nothing_is_recorded(client: Any) -> N
         (ping(client, key, "1000"), 404, NOT_A_PING_URL),
         (ping(client, key, "abc"), 404, NOT_A_PING_URL),
         (ping(client, key, "start/fail"), 404, NOT_A_PING_URL),
+        # `/ping/KEY/$STATUS` with an empty variable: not a success in disguise.
+        (client.get(f"/ping/{key}/"), 404, NOT_A_PING_URL),
+        (ping(client, key, "start/"), 404, NOT_A_PING_URL),
         (ping(client, key, rid="r" * 65), 400, "rid is 64 characters at the most"),
         (ping(client, key, "start", rid="r" * 65), 400, "rid is 64 characters at the most"),
         (ping(client, "A" * 22), 404, UNKNOWN_KEY),  # well-formed, unknown

@@ -924,3 +924,234 @@ def test_dashboard_filters_by_status_tag_and_name_kept_in_the_url(
     expect(page.locator("#filter-name")).to_have_value("")
     expect(clear).to_be_hidden()
     _fits_a_phone(page, tmp_path / "dashboard-filtered-phone.png")
+
+
+# ---- heartbeats ------------------------------------------------------------------------
+
+
+def _heartbeat(site: str, account: Account, name: str, **fields: Any) -> dict[str, Any]:
+    """Register a heartbeat (`heartbeat` and more fields in `fields`); the API's answer."""
+    created = httpx.post(
+        f"{site}/v1/services", headers=account.headers, json={"name": name, **fields}
+    )
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
+def _ping(url: str, body: str | None = None) -> None:
+    """One ping, as a job sends it (POST with its output, or GET without)."""
+    answer = httpx.post(url, content=body) if body is not None else httpx.get(url)
+    assert answer.status_code == 200, answer.text
+    assert answer.text == "OK"
+
+
+def test_dashboard_shows_a_heartbeat_its_ping_url_and_its_ping_log(
+    site: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
+) -> None:
+    """A heartbeat has no URL checked: its card says its schedule, last ping, due and late times
+    and runs going on, with its ping URL masked as the list gives it; its page has the whole
+    ping URL (copied by a button, replaced by another after a confirmation), the run durations
+    labelled as such, and the ping log with each run's output, bounded and paginated."""
+    operator = make_account("operator@example.com")
+    backup = _heartbeat(
+        site,
+        operator,
+        "backup",
+        public=True,
+        heartbeat={"interval_seconds": 3600, "grace_seconds": 300, "max_duration_seconds": 600},
+    )
+    nightly = _heartbeat(
+        site,
+        operator,
+        "nightly",
+        heartbeat={"cron": "0 3 * * *", "timezone": "Europe/Berlin", "grace_seconds": 1800},
+    )
+    ping_url = backup["ping_url"]
+    key = ping_url.rsplit("/", 1)[1]
+    output = "".join(f"copied file {n}\n" for n in range(1, 301)) + "backup done\n"
+    _ping(f"{ping_url}/fail", "disk full\n")
+    _ping(f"{ping_url}/start?rid=r1")
+    _ping(f"{ping_url}/0?rid=r1", output)
+    _ping(f"{ping_url}/start?rid=r2")  # still running
+    listed = httpx.get(f"{site}/v1/services", headers=operator.headers).json()["data"]
+    masked = next(s["ping_url"] for s in listed if s["id"] == backup["id"])
+    assert key not in masked
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    _open_dashboard(page, site, operator)
+    card = page.locator(f'#services [data-service-id="{backup["id"]}"]')
+    expect(card).to_have_class(re.compile(r"\bup\b"))
+    expect(card.locator(".meta .kind")).to_have_text("heartbeat")
+    expect(card.locator(".meta .url")).to_have_text(masked)
+    expect(card).not_to_contain_text(key)
+    expect(card.locator(".heartbeat .schedule")).to_have_text("Every 1 h, grace 5 min")
+    expect(card.locator(".heartbeat .last-ping")).to_contain_text(
+        re.compile(r"Last ping (now|\d+ s ago)")
+    )
+    expect(card.locator(".heartbeat .due")).to_contain_text(re.compile(r"due in (59 min|1 h)"))
+    expect(card.locator(".heartbeat .late")).to_contain_text(re.compile(r"late in 1 h (4|5) min"))
+    expect(card.locator(".heartbeat .running")).to_contain_text(
+        re.compile(r"Running: r2 \(started")
+    )
+    stats = card.locator("table.stats")
+    expect(stats).to_contain_text("Run duration avg / max")
+    expect(stats).not_to_contain_text("Response avg")
+    expect(stats).to_contain_text(
+        re.compile(rf"Outcomes\s*up {TIMES}1, failure reported {TIMES}1"), timeout=15_000
+    )
+    cron_card = page.locator(f'#services [data-service-id="{nightly["id"]}"]')
+    expect(cron_card.locator(".badge")).to_have_text("No ping yet")
+    expect(cron_card.locator(".heartbeat .schedule")).to_have_text(
+        "Cron 0 3 * * * (Europe/Berlin), grace 30 min"
+    )
+    expect(cron_card.locator(".heartbeat .last-ping")).to_have_text("Last ping never")
+    page.screenshot(path=tmp_path / "dashboard-heartbeats.png", full_page=True)
+    _fits_a_phone(page, tmp_path / "dashboard-heartbeats-phone.png")
+
+    # Its page: the schedule and limits, the whole ping URL, the runs, no phases.
+    card.get_by_role("link", name="backup").click()
+    view = page.locator(f'#service-view [data-service-id="{backup["id"]}"]')
+    facts = view.locator(".facts")
+    expect(facts).to_contain_text(re.compile(r"Schedule\s*Every 1 h"))
+    expect(facts).to_contain_text(re.compile(r"Longest run\s*10 min: a run taking longer is down"))
+    expect(facts).to_contain_text(re.compile(r"Running\s*r2 \(started"))
+    full = view.locator("input.ping-url-full")
+    expect(full).to_have_value(ping_url)
+    expect(view.locator("svg.phases")).to_have_count(0)
+    expect(view.locator("table.list").last.locator("thead")).to_contain_text("Run duration")
+    view.get_by_role("button", name="Copy").click()
+    expect(view.locator(".ping-url-status")).to_have_text("Copied.")
+    assert page.evaluate("navigator.clipboard.readText()") == ping_url
+
+    # The ping log, newest first, each run's output closed until asked for.
+    log = view.locator(".ping-log li.ping")
+    expect(log).to_have_count(4)
+    assert log.evaluate_all("(items) => items.map((li) => li.className)") == [
+        "ping start",
+        "ping success",
+        "ping start",
+        "ping fail",
+    ]
+    finished = log.nth(1)
+    expect(finished.locator(".what")).to_contain_text(
+        re.compile(r"Success\s*exit status 0\s*run r1\s*took [\d.]+ ms\s*from 127\.0\.0\.1")
+    )
+    pre = finished.locator("details.log pre")
+    expect(pre).to_be_hidden()
+    finished.locator("details.log summary").click()
+    expect(pre).to_be_visible()
+    expect(pre).to_contain_text("backup done")
+    # Bounded: a box that scrolls, opened at the end of the output.
+    assert pre.evaluate("(p) => p.scrollHeight > p.clientHeight + 100 && p.scrollTop > 0")
+    expect(log.nth(3)).to_contain_text("Failure")
+    expect(log.nth(3).locator("details.log summary")).to_have_text("Output (10 B)")
+    expect(view.locator("button.older-pings")).to_have_count(0)
+    page.screenshot(path=tmp_path / "service-heartbeat.png", full_page=True)
+    _fits_a_phone(page, tmp_path / "service-heartbeat-phone.png")
+
+    # A new key only once confirmed; then the old URL is refused and the new one works.
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    view.get_by_role("button", name="New key…").click()
+    expect(full).to_have_value(ping_url)
+    assert _service(site, operator, backup["id"])["ping_url"] == ping_url
+    messages: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    view.get_by_role("button", name="New key…").click()
+    expect(full).not_to_have_value(ping_url)
+    expect(view.locator(".ping-url-status")).to_contain_text("the old one no longer works")
+    assert "stops working at once" in messages[0]
+    new_url = _service(site, operator, backup["id"])["ping_url"]
+    expect(full).to_have_value(new_url)
+    assert httpx.get(ping_url).status_code == 404
+    _ping(new_url)
+
+    # More pings than a page: the older ones come on demand.
+    for _ in range(22):
+        _ping(new_url)
+    every = httpx.get(
+        f"{site}/v1/services/{backup['id']}/pings?limit=500", headers=operator.headers
+    ).json()["data"]
+    assert len(every) == 27
+    page.reload()
+    expect(log).to_have_count(20)
+    view.get_by_role("button", name="Older pings").click()
+    expect(log).to_have_count(27)
+    expect(view.locator("button.older-pings")).to_have_count(0)
+    expect(log.last).to_contain_text("Failure")
+
+    # The status page: the public heartbeat in words, its run durations, never its ping URL.
+    page.goto(site + "/")
+    public = page.locator(f'[data-service-id="{backup["id"]}"]')
+    expect(public.locator(".meta .kind")).to_have_text("heartbeat")
+    expect(public).to_contain_text("Run duration, last 24 hours")
+    expect(page.locator(f'[data-service-id="{nightly["id"]}"]')).to_have_count(0)
+    content = page.content()
+    assert "/ping/" not in content
+    assert new_url.rsplit("/", 1)[1] not in content
+    page.screenshot(path=tmp_path / "status-heartbeat.png", full_page=True)
+
+
+def test_dashboard_counts_heartbeat_failures_by_rule_and_says_when_paused(
+    site: str, make_account: Callable[..., Account], page: Page
+) -> None:
+    """A heartbeat's reasons name the times they saw ("no ping for 7m 12s"), one entry of the
+    statistics each: the card counts them by rule. A paused heartbeat expects no ping."""
+    operator = make_account("operator@example.com")
+    job = _heartbeat(site, operator, "job", heartbeat={"interval_seconds": 60, "grace_seconds": 0})
+    paused = httpx.patch(
+        f"{site}/v1/services/{job['id']}", headers=operator.headers, json={"paused": True}
+    )
+    assert paused.status_code == 200, paused.text
+
+    def stats(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body.update(
+            checks=9,
+            successful=3,
+            failed=6,
+            status_codes={
+                "unknown": 3,
+                "no ping for 1m 3s": 1,
+                "no ping for 2m 5s": 2,
+                "ran for 12m 3s, longer than the 10m allowed": 1,
+                "exit status 2": 1,
+                "pinged 4.2s after the previous success, closer than the 1m allowed": 1,
+            },
+        )
+        route.fulfill(response=answer, json=body)
+
+    page.route(re.compile(r"/v1/services/\d+/stats\?"), stats)
+    _open_dashboard(page, site, operator)
+    card = page.locator(f'#services [data-service-id="{job["id"]}"]')
+    expect(card.locator(".badge")).to_have_text("Paused")
+    expect(card.locator(".heartbeat .due")).to_have_text("paused: pings are ignored")
+    expect(card.locator(".heartbeat .late")).to_have_count(0)
+    expect(card.locator("table.stats")).to_contain_text(
+        re.compile(
+            rf"Outcomes\s*up {TIMES}3, late {TIMES}3, ran too long {TIMES}1, "
+            rf"exit status 2 {TIMES}1, ran too often {TIMES}1"
+        )
+    )
+    page.goto(f"{site}/dashboard#service/{job['id']}")
+    facts = page.locator(f'#service-view [data-service-id="{job["id"]}"] .facts')
+    expect(facts).to_contain_text(re.compile(r"Next ping\s*not expected while paused"))
+    expect(facts).to_contain_text(re.compile(r"Paused\s*yes: its pings are ignored"))
+
+    # Shown masked (to a read-only token, to an admin looking at another account's heartbeat):
+    # said so, and nothing to copy.
+    masked = f"{site}/ping/abcd********"
+    page.route(
+        re.compile(rf"/v1/services/{job['id']}$"),
+        lambda route: _patched(route, {"ping_url": masked}),
+    )
+    page.reload()
+    box = page.locator(f'#service-view [data-service-id="{job["id"]}"] .ping-url')
+    expect(box.locator("input.ping-url-full")).to_have_value(masked)
+    expect(box.get_by_role("button", name="Copy")).to_be_disabled()
+    expect(box.locator(".masked")).to_contain_text("Shown masked")

@@ -27,7 +27,8 @@ from web import problems
 BODY_KEPT_BYTES = 102_400
 MAX_RID = 64
 MAX_USER_AGENT = 200
-_PING = re.compile(r"/ping/([A-Za-z0-9_-]{1,64})(?:/(start|fail|[0-9]{1,3}))?/?")
+# No trailing slash: `/ping/KEY/$STATUS` with an empty variable must not count as a success.
+_PING = re.compile(r"/ping/([A-Za-z0-9_-]{1,64})(?:/(start|fail|[0-9]{1,3}))?")
 _KEY = re.compile(r"[A-Za-z0-9_-]{22}")  # registration.new_ping_key's shape
 _METHODS = ("GET", "POST", "HEAD")
 _OK = PlainTextResponse("OK")

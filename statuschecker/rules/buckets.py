@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from statuschecker.model import CheckResult
+from statuschecker.rules import heartbeats
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -39,10 +40,12 @@ def ceil_to(moment: datetime, step: timedelta) -> datetime:
 
 def outcome_of(result: CheckResult) -> str:
     """How a check ended, for counting: its status code, or the reason when no response came
-    (`timeout`, `connection refused`, `DNS failure`, ...)."""
+    (`timeout`, `connection refused`, `DNS failure`, ...), or what a heartbeat's failure
+    counts as (`late`, `ran too long`, ...; `heartbeats.outcome`)."""
     if result.status_code is not None:
         return str(result.status_code)
-    reason = (result.error or "unknown").split(":")[0].split(" (")[0].strip()
+    error = result.error or "unknown"
+    reason = heartbeats.outcome(error) or error.split(":")[0].split(" (")[0].strip()
     return reason[:64] or "unknown"
 
 

@@ -180,6 +180,23 @@ def start_overdue(schedule: HeartbeatSchedule, started_at: datetime, now: dateti
     return f"started {ago} ago and not finished (allowed {duration(allowed)})"
 
 
+# How each of the reasons above begins, and what it counts as among a service's outcomes
+# (the reasons themselves carry times, which would make every one an outcome of its own).
+_OUTCOMES = (
+    ("no ping ", "late"),
+    ("ran for ", "ran too long"),
+    ("finished in ", "finished too soon"),
+    ("pinged ", "ran too often"),
+    ("started ", "did not finish"),
+)
+
+
+def outcome(reason: str) -> str | None:
+    """The outcome a heartbeat's failure counts as (`late`, `ran too long`, ...), None for a
+    reason not of the rules above (`exit status 2`, `failure reported` count as they are)."""
+    return next((name for start, name in _OUTCOMES if reason.startswith(start)), None)
+
+
 def _span(seconds: float) -> str:
     """A run's length: tenths under a minute (`0.4s`, `12s`), else as `duration` writes it.
     Tenths are cut, not rounded, so 4.96s is never shown as the 5s limit it fell short of."""

@@ -14,6 +14,7 @@ from statuschecker.rules.heartbeats import (
     judge_run,
     lateness_reason,
     next_due,
+    outcome,
     start_overdue,
     validate,
 )
@@ -644,3 +645,32 @@ def test_judge_run(
 )
 def test_start_overdue(schedule: HeartbeatSchedule, elapsed: float, reason: str | None) -> None:
     assert start_overdue(schedule, T0, at(elapsed)) == reason
+
+
+@pytest.mark.parametrize(
+    ("reason", "counted_as"),
+    [
+        (lateness_reason(T0, at(60), at(432)), "late"),
+        (lateness_reason(None, at(60), at(432)), "late"),
+        (
+            judge_run(every(60, max_duration_seconds=1), T0, at(2), None, None, False)[1],
+            "ran too long",
+        ),
+        (
+            judge_run(every(60, min_duration_seconds=5), T0, at(1), None, None, False)[1],
+            "finished too soon",
+        ),
+        (
+            judge_run(every(60, min_gap_seconds=30), None, at(10), T0, None, False)[1],
+            "ran too often",
+        ),
+        (start_overdue(every(60, start_grace_seconds=1), T0, at(5)), "did not finish"),
+        ("exit status 2", None),
+        ("failure reported", None),
+    ],
+)
+def test_a_failure_counts_as_one_outcome_whatever_its_times(
+    reason: str | None, counted_as: str | None
+) -> None:
+    assert reason is not None
+    assert outcome(reason) == counted_as
