@@ -130,7 +130,8 @@ def judge_run(
     2. Down, first reason wins: a non-zero exit status (`exit status 2`); a fail ping
        (`failure reported`); longer than `max_duration_seconds`; shorter than
        `min_duration_seconds`; sooner than `min_gap_seconds` after the previous success ping
-       (a previous success stamped later than this ping, by another clock, counts as 0s).
+       (not judged against a success stamped later: this ping came out of order, from
+       another API process, and the one before it is not known).
     3. Otherwise up.
     """
     seconds = None
@@ -152,8 +153,8 @@ def judge_run(
         )
         return False, reason, duration_ms
     gap = schedule.min_gap_seconds
-    if gap is not None and previous_success is not None:
-        since = max((finished_at - previous_success).total_seconds(), 0.0)
+    if gap is not None and previous_success is not None and previous_success <= finished_at:
+        since = (finished_at - previous_success).total_seconds()
         if since < gap:
             reason = (
                 f"pinged {_span(since)} after the previous success, closer than the "
@@ -319,6 +320,8 @@ def hear(
     2. `success` and `fail` close the run `rid` (if one was started) and are judged by
        `judge_run` against the previous success; either one makes the next ping due one
        schedule step after `at` (a job that ran and failed is not also late).
+    3. A ping older than one heard already (two API processes commit their batches in their
+       own order) is judged, but moves neither the due time nor the last pings back.
     """
     if kind == "start":
         heard.runs.pop(rid, None)
@@ -335,9 +338,10 @@ def hear(
         exit_status,
         failed=kind == "fail",
     )
-    heard.due_at = next_due(heard.schedule, at)
-    heard.last_ping_at = at
-    if kind == "success":
+    if heard.last_ping_at is None or at > heard.last_ping_at:
+        heard.due_at = next_due(heard.schedule, at)
+        heard.last_ping_at = at
+    if kind == "success" and (heard.last_success_at is None or at > heard.last_success_at):
         heard.last_success_at = at
     return Verdict(up, reason, duration_ms)
 

@@ -5,16 +5,23 @@ and started runs with their exact reasons."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from statuschecker.rules.heartbeats import (
+    MAX_RUNS,
     Heard,
     HeartbeatSchedule,
+    OpenRun,
+    Verdict,
+    hear,
     judge_run,
     lateness_reason,
     next_due,
+    next_look,
     outcome,
+    silence,
     start_overdue,
     validate,
 )
@@ -560,13 +567,8 @@ NO_LIMITS = every(3600)
             100.5,
             None,
             False,
-            (
-                False,
-                "pinged 0s after the previous success, closer than the 1m allowed: "
-                "it runs too often",
-                None,
-            ),
-            id="too often: a previous success stamped later counts as 0s",
+            (True, None, None),
+            id="out of order: a previous success stamped later is not judged against",
         ),
         pytest.param(LIMITS, None, 100, 40, None, False, (True, None, None), id="gap: ok"),
         pytest.param(
@@ -674,3 +676,148 @@ def test_a_failure_counts_as_one_outcome_whatever_its_times(
 ) -> None:
     assert reason is not None
     assert outcome(reason) == counted_as
+
+
+def heard(schedule: HeartbeatSchedule, due: float, **state: Any) -> Heard:
+    """What a heartbeat has heard: its next ping due `due` seconds after T0."""
+    return Heard(schedule, at(due), **state)
+
+
+def test_a_start_opens_a_run_and_its_finish_times_it() -> None:
+    state = heard(every(60, 10), 60)
+    assert hear(state, "start", at(5), "a") is None
+    assert hear(state, "start", at(6), "b") is None
+    assert list(state.runs) == ["a", "b"]
+    verdict = hear(state, "success", at(8), "a")
+    assert verdict == Verdict(True, None, 3000.0)
+    assert list(state.runs) == ["b"]
+    assert (state.due_at, state.last_ping_at, state.last_success_at) == (at(68), at(8), at(8))
+
+
+def test_a_failed_run_moves_the_due_time_but_not_the_last_success() -> None:
+    state = heard(every(60), 60, last_success_at=T0)
+    assert hear(state, "fail", at(30), exit_status=2) == Verdict(False, "exit status 2", None)
+    assert (state.due_at, state.last_ping_at, state.last_success_at) == (at(90), at(30), T0)
+
+
+def test_a_restarted_run_keeps_the_later_start_and_the_oldest_runs_go_beyond_the_bound() -> None:
+    state = heard(every(60), 60)
+    for index in range(MAX_RUNS + 2):
+        hear(state, "start", at(index), str(index))
+    hear(state, "start", at(500), "5")
+    assert len(state.runs) == MAX_RUNS
+    assert "0" not in state.runs and "1" not in state.runs
+    assert state.runs["5"] == OpenRun(at(500))
+    assert list(state.runs)[-1] == "5"
+
+
+def test_a_ping_older_than_one_heard_moves_nothing_back() -> None:
+    state = heard(every(60, min_gap_seconds=30), 100, last_ping_at=at(40), last_success_at=at(40))
+    verdict = hear(state, "success", at(35))
+    assert verdict == Verdict(True, None, None)  # not "too often": its predecessor is unknown
+    assert (state.due_at, state.last_ping_at, state.last_success_at) == (at(100), at(40), at(40))
+
+
+@pytest.mark.parametrize(
+    ("schedule", "due", "runs", "now", "reason", "due_after"),
+    [
+        pytest.param(every(60, 10), 60, {}, 65, None, 60, id="within grace: pinged meanwhile"),
+        pytest.param(
+            every(60, 10),
+            60,
+            {},
+            70,
+            "no ping yet (due at 2026-12-06T14:01:00Z)",
+            120,
+            id="late at due plus grace; the next due time is one step on",
+        ),
+        pytest.param(
+            every(60, 10),
+            60,
+            {},
+            200,
+            "no ping yet (due at 2026-12-06T14:01:00Z)",
+            240,
+            id="late for several steps: one failure, the due time past now",
+        ),
+        pytest.param(
+            every(3600, start_grace_seconds=60),
+            3600,
+            {"": OpenRun(T0)},
+            61,
+            "started 1m 1s ago and not finished (allowed 1m)",
+            3600,
+            id="a run open too long, before the due time",
+        ),
+        pytest.param(
+            every(3600, start_grace_seconds=60),
+            3600,
+            {"": OpenRun(T0, overdue=True)},
+            120,
+            None,
+            3600,
+            id="an overdue run is reported once",
+        ),
+        pytest.param(
+            every(60, start_grace_seconds=5),
+            60,
+            {"a": OpenRun(T0)},
+            70,
+            "started 1m 10s ago and not finished (allowed 5s); "
+            "no ping yet (due at 2026-12-06T14:01:00Z)",
+            120,
+            id="both at once: one failure naming both",
+        ),
+        pytest.param(
+            cron("0 3 * * *", BERLIN, grace=600),
+            -43200,
+            {},
+            3600,
+            "no ping yet (due at 2026-12-06T02:00:00Z)",
+            43200,
+            id="cron: the next due time is the first whose late time is after now",
+        ),
+    ],
+)
+def test_silence(
+    schedule: HeartbeatSchedule,
+    due: float,
+    runs: dict[str, OpenRun],
+    now: float,
+    reason: str | None,
+    due_after: float,
+) -> None:
+    state = heard(schedule, due, runs=dict(runs))
+    verdict = silence(state, at(now))
+    assert (verdict.reason if verdict else None) == reason
+    assert verdict is None or verdict.up is False
+    assert state.due_at == at(due_after)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "runs", "look"),
+    [
+        pytest.param(every(60, 10), {}, 70, id="the late time"),
+        pytest.param(
+            every(60, 10, start_grace_seconds=5),
+            {"a": OpenRun(at(20))},
+            25,
+            id="sooner, when a run will be overdue",
+        ),
+        pytest.param(
+            every(60, 10, max_duration_seconds=30),
+            {"a": OpenRun(at(20))},
+            50,
+            id="max duration when no start grace",
+        ),
+        pytest.param(
+            every(60, 10, start_grace_seconds=5),
+            {"a": OpenRun(at(20), overdue=True)},
+            70,
+            id="not for a run reported overdue",
+        ),
+        pytest.param(every(60, 10), {"a": OpenRun(at(20))}, 70, id="no limit on runs"),
+    ],
+)
+def test_next_look(schedule: HeartbeatSchedule, runs: dict[str, OpenRun], look: float) -> None:
+    assert next_look(heard(schedule, 60, runs=runs)) == at(look)
