@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import structlog
@@ -31,6 +31,7 @@ from statuschecker.rules.alerts import Seen
 from statuschecker.rules.periods import StateChange
 from statuschecker.store import alerts, maintenances, results, schedule
 from statuschecker.store import services as service_store
+from statuschecker.store.services import EVERYTHING
 from statuschecker.system.changes import announce
 
 log = structlog.get_logger(__name__)
@@ -39,12 +40,15 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class _Written:
     """What a batch stored: how many outcomes were new, the state changes and alerts they
-    led to, and their services as they are now."""
+    led to, the services it changed, as they are now (`fresh`) or only their ids
+    (`changed`, when not read back), and the names of those whose state changed."""
 
-    kept: int
-    changes: list[StateChange]
-    raised: list[Alert]
-    fresh: list[Service]
+    kept: int = 0
+    changes: list[StateChange] = field(default_factory=list)
+    raised: list[Alert] = field(default_factory=list)
+    changed: list[int] = field(default_factory=list)
+    fresh: list[Service] | None = None
+    names: dict[int, str] = field(default_factory=dict)
 
 
 class Recorder:
@@ -87,18 +91,19 @@ class Recorder:
             present = [o for o in outcomes if o.service_id in locked]
             judged = heartbeat_inputs.judge_silences(conn, present)
             silent = {o.service_id for o in present if o.silence}
-            written = self._write(conn, locked, judged, silent)
+            written = self._write(conn, locked, judged, silent, read_back=True)
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
         self._written(judged, written, started)
 
     def record_pings(self, pings: Sequence[Ping]) -> list[bool]:
         """Store heartbeat pings and what they change like `record` (one transaction); for
-        each ping, whether its key is known."""
+        each ping, whether its key is known. The services pinged leave the status cache
+        rather than being read back: they change faster than anyone reads them."""
         started = time.perf_counter()
         with self._engine.begin() as conn:
             outcomes, heard, known = heartbeat_inputs.receive(conn, pings)
             locked = results.lock(conn, {o.service_id for o in outcomes})
-            written = self._write(conn, locked, outcomes, heard)
+            written = self._write(conn, locked, outcomes, heard, read_back=False)
         self._written(outcomes, written, started)
         return known
 
@@ -108,23 +113,35 @@ class Recorder:
         locked: dict[int, results.Locked],
         outcomes: list[CheckOutcome],
         heard: set[int],
+        read_back: bool,
     ) -> _Written:
         """Steps 1 (from the maintenance marks) to 4 of `record`; then the services changed
         (those of the outcomes kept, and the heartbeats in `heard`, whose schedule moved) are
-        announced to the other processes and read as they are now."""
+        announced to the other processes and, with `read_back`, read as they are now."""
         kept = results.write(conn, _marked(conn, locked, outcomes))
         changes, raised = self._judge(conn, locked, kept) if kept else ([], [])
         changed = sorted({o.service_id for o in kept} | heard)
         if not changed:
-            return _Written(0, [], [], [])
+            return _Written()
         announce(conn, changed)
-        return _Written(len(kept), changes, raised, service_store.get_many(conn, changed))
+        if read_back:
+            fresh = service_store.get_many(conn, changed)
+            names = {s.id: s.name for s in fresh}
+        else:
+            fresh = None
+            moved = {change.service_id for change in changes}
+            names = service_store.names(conn, moved, EVERYTHING) if moved else {}
+        return _Written(len(kept), changes, raised, changed, fresh, names)
 
     def _written(self, outcomes: list[CheckOutcome], written: _Written, started: float) -> None:
         """After the commit: count, refresh the cache, log, wake the notifier."""
         self._metrics.recorded(outcomes, written.kept, time.perf_counter() - started)
-        self._cache.put(written.fresh)
-        _log(outcomes, written.changes, written.raised, {s.id: s.name for s in written.fresh})
+        if written.fresh is None:
+            for service_id in written.changed:
+                self._cache.drop(service_id)
+        else:
+            self._cache.put(written.fresh)
+        _log(outcomes, written.changes, written.raised, written.names)
         if written.raised and self._on_alert is not None:
             self._on_alert()
 

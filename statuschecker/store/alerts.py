@@ -158,8 +158,15 @@ def subjects(
         {
             "ids": column(present),
             "ats": column(seen[sid].at for sid in present),
-            "avail": floats(policies[sid].window_seconds for sid in present),
-            "fail": floats(policies[sid].failure_window_seconds for sid in present),
+            # A heartbeat's down and recovered alerts need no window (rules.alerts.by_state).
+            "avail": floats(
+                0 if rows[sid].kind == HEARTBEAT else policies[sid].window_seconds
+                for sid in present
+            ),
+            "fail": floats(
+                0 if rows[sid].kind == HEARTBEAT else policies[sid].failure_window_seconds
+                for sid in present
+            ),
             "rt": floats(
                 policies[sid].response_time_window_seconds
                 if policies[sid].response_time_ms_above is not None
