@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import subprocess
@@ -545,13 +546,7 @@ def goals(report: dict[str, Any]) -> dict[str, str]:
 def table(report: dict) -> str:
     """The report as one text table, like the other benchmarks'."""
     lines: list[str] = []
-
-    def section(title: str, values: dict) -> None:
-        lines.append(f"-- {title}")
-        for key, value in values.items():
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} {v}" for k, v in value.items())
-            lines.append(f"  {key:<36} {value}")
+    section = functools.partial(bench.add_section, lines)
 
     section("setup", report["setup"])
     section("pings", report["pings"])

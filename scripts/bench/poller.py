@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -736,18 +737,21 @@ def saturate(args: argparse.Namespace, server: Server, target, roles: bool) -> d
 # -- the report --------------------------------------------------------------------------------
 
 
+def add_section(lines: list[str], title: str, values: dict) -> None:
+    """Append a titled section of figures to a report's `lines`, one `key value` row each."""
+    lines.append(f"-- {title}")
+    for key, value in values.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "/".join(str(v) for v in value)
+        lines.append(f"  {key:<36} {value}")
+
+
 def table(report: dict) -> str:
     """The report as one text table: sections of figures, then a row per process."""
     lines: list[str] = []
-
-    def section(title: str, values: dict) -> None:
-        lines.append(f"-- {title}")
-        for key, value in values.items():
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} {v}" for k, v in value.items())
-            elif isinstance(value, list):
-                value = "/".join(str(v) for v in value)
-            lines.append(f"  {key:<36} {value}")
+    section = functools.partial(add_section, lines)
 
     for name in ("setup", "checks", "api"):
         if name in report:
