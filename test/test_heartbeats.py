@@ -22,8 +22,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from accounts import Account
+from sqlalchemy import text
 from waiting import wait_until
 
+from statuschecker.model import CheckOutcome, Ping
+from statuschecker.polling.poller import SILENCE
 from statuschecker.runtime import Runtime
 from web.app import create_app
 
@@ -1039,3 +1042,36 @@ def test_a_run_started_before_a_pause_is_not_overdue_after_the_resume(
     shown = service(api, sid)
     assert (shown["status"], ticks(api, sid)) == ("unknown", [])
     assert shown["heartbeat"]["running"] == []
+
+
+def test_a_ping_stored_and_not_yet_judged_is_judged_before_the_pollers_silence(
+    make_runtime: Callable[..., Runtime], account: Account
+) -> None:
+    """Under load a ping is answered once stored and judged behind; a poller that looks at the
+    heartbeat meanwhile, past its late time, judges that ping first: no false late."""
+    runtime = make_runtime(with_poller=True)
+    created = runtime.services.register(
+        account.caller, "job", heartbeat={"interval_seconds": 60, "grace_seconds": 0}
+    )
+    assert created.ping_key is not None
+    recorder = runtime.poller._recorder  # type: ignore[union-attr]
+    assert created.heartbeat is not None and created.heartbeat.late_at is not None
+    deadline = created.heartbeat.late_at  # the first ping due then, no grace
+    pinged_at = deadline - timedelta(seconds=1)  # in time
+    ping = Ping(key=created.ping_key, kind="success", received_at=pinged_at)
+    assert recorder.accept_pings([ping]) == [True]
+    with runtime.engine.connect() as conn:
+        stored = conn.execute(text("SELECT judged FROM pings")).scalars().all()
+    assert stored == [False]
+
+    # The poller's look past the deadline, before any judge ran over the ping.
+    look = deadline + timedelta(seconds=1)
+    recorder.record([CheckOutcome(created.id, look, SILENCE, silence=True)], "test")
+    with runtime.engine.connect() as conn:
+        ticks = conn.execute(text("SELECT up, error FROM service_ticks")).all()
+        judged = conn.execute(text("SELECT judged FROM pings")).scalars().all()
+        due = conn.execute(text("SELECT heartbeat_due_at FROM services")).scalar_one()
+    assert [tuple(t) for t in ticks] == [(True, None)]  # the ping, and no late tick
+    assert judged == [True]
+    assert due == pinged_at + timedelta(seconds=60)
+    assert recorder.judge_pings(10) == 0  # nothing left for the judge

@@ -1,7 +1,7 @@
 """Heartbeat pings: `GET|POST|HEAD /ping/{key}[/start|/fail|/{exit_status}][?rid=...]`,
-answered `OK` once recorded. The key is the credential, so no token is asked for. They are
-answered here, before the API's middleware, because they come in bursts at the top of every
-minute and a ping must stay cheap.
+answered `OK` once stored (statuschecker.polling.ping_intake). The key is the credential, so
+no token is asked for. They are answered here, before the API's middleware, because they come
+in bursts at the top of every minute and a ping must stay cheap.
 
 Errors are problem+json: 404 for an unknown key (or a path that is not a ping), 400 for an
 exit status above 255 or a run id that is too long, 405 for another method, 413 for a body
@@ -151,6 +151,6 @@ def _response(answer: Answer) -> Response:
     return problems.response(
         503,
         "Service Unavailable",
-        "the ping could not be recorded: try again shortly",
+        "the ping could not be stored: try again shortly",
         {"Retry-After": "1"},
     )

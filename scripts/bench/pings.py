@@ -436,7 +436,9 @@ def ping_figures(outcome: pingload.LoadOutcome, stored: dict[str, Any]) -> dict[
     else:
         missing = accepted - persisted
         figures["accepted_minus_persisted"] = missing
-        if missing > 0:
+        if accepted == 0:
+            figures["agreement"] = f"nothing accepted, {persisted} stored: see the refusals"
+        elif missing > 0:
             figures["agreement"] = f"LOST: {missing} accepted pings are not stored"
         elif missing == 0:
             figures["agreement"] = "every accepted ping is stored, and only those"

@@ -1,60 +1,59 @@
-"""A heartbeat's inputs to the recorder's transaction: the pings it received and the silences
-the pollers found, turned by the heartbeat rules into outcomes like any check's, with what each
-service has heard stored alongside."""
+"""A heartbeat's inputs to the recorder's transaction: the pings stored for it and not judged
+yet, and the silences the pollers found, turned by the heartbeat rules into outcomes like any
+check's, with what each service has heard stored alongside."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from statuschecker.model import CheckOutcome, CheckResult, Ping
+from statuschecker.model import CheckOutcome, CheckResult
 from statuschecker.rules import heartbeats as rules
 from statuschecker.store import heartbeats as store
 
 _TICK = timedelta(microseconds=1)
 
 
-def receive(
-    conn: Connection, pings: Sequence[Ping]
-) -> tuple[list[CheckOutcome], set[int], list[bool]]:
-    """The outcomes of `pings` (oldest first), the services that heard one, and for each
-    ping whether its key is known.
+def receive(conn: Connection, service_ids: set[int]) -> tuple[list[CheckOutcome], set[int]]:
+    """The outcomes of the pings of these services (locked) not judged yet, oldest first, and
+    the services that heard one; the pings are marked judged.
 
-    Pings of a paused service are known and ignored. A start ping opens a run and is only
-    logged; a finishing ping is an outcome judged by `rules.hear`, its run's duration the
-    response time. Two pings of one service at the same moment are a microsecond apart, since
-    a service keeps one tick per moment.
+    A start ping opens a run and is only marked; a finishing ping is an outcome judged by
+    `rules.hear`, its run's duration the response time. Two pings of one service at the same
+    moment are a microsecond apart, since a service keeps one tick per moment.
     """
-    found = store.keyed(conn, (p.key for p in pings))
-    heard = store.heard(conn, {k.service_id for k in found.values() if not k.paused})
+    pending = store.unjudged(conn, service_ids)
+    if not pending:
+        return [], set()
+    heard = store.heard(conn, {p.service_id for p in pending})
     outcomes: list[CheckOutcome] = []
-    logged: list[tuple[int, Ping, float | None]] = []
+    durations: dict[int, float | None] = {}
     runs_changed: set[int] = set()
     latest: dict[int, datetime] = {}
-    for ping in sorted(pings, key=lambda p: p.received_at):
-        keyed = found.get(ping.key)
-        if keyed is None or keyed.paused:
+    for ping in pending:
+        sid = ping.service_id
+        state = heard.get(sid)
+        if state is None:  # no longer a heartbeat
+            durations[ping.id] = None
             continue
-        sid = keyed.service_id
         at = ping.received_at
         if sid in latest and at <= latest[sid]:
             at = latest[sid] + _TICK
         latest[sid] = at
-        state = heard[sid]
         if ping.kind == "start" or ping.rid in state.runs:
             runs_changed.add(sid)
         verdict = rules.hear(state, ping.kind, at, ping.rid, ping.exit_status)
-        duration_ms = None if verdict is None else verdict.duration_ms
-        logged.append((sid, replace(ping, received_at=at), duration_ms))
+        durations[ping.id] = None if verdict is None else verdict.duration_ms
         if verdict is not None:
-            result = CheckResult(verdict.up, response_time_ms=duration_ms, error=verdict.reason)
+            result = CheckResult(
+                verdict.up, response_time_ms=verdict.duration_ms, error=verdict.reason
+            )
             outcomes.append(CheckOutcome(sid, at, result))
-    store.add_pings(conn, logged)
+    store.mark_judged(conn, durations)
     store.write_heard(conn, {sid: heard[sid] for sid in latest}, runs_changed)
-    return outcomes, set(latest), [p.key in found for p in pings]
+    return outcomes, set(latest)
 
 
 def judge_silences(conn: Connection, outcomes: list[CheckOutcome]) -> list[CheckOutcome]:

@@ -30,6 +30,7 @@ from statuschecker.rules import dependencies, maintenance, periods
 from statuschecker.rules.alerts import Seen
 from statuschecker.rules.periods import StateChange
 from statuschecker.store import alerts, maintenances, results, schedule
+from statuschecker.store import heartbeats as heartbeat_store
 from statuschecker.store import services as service_store
 from statuschecker.store.services import EVERYTHING
 from statuschecker.system.changes import announce
@@ -77,8 +78,8 @@ class Recorder:
         `lease_owner`'s leases, all in one transaction.
 
         1. Lock the services (outcomes of services deleted meanwhile are dropped), judge the
-           silences of heartbeats (`heartbeat_inputs`), and mark the outcomes that fall in
-           one of their maintenance windows.
+           silences of heartbeats (`heartbeat_inputs`; their pings stored and not judged yet
+           first), and mark the outcomes that fall in one of their maintenance windows.
         2. Store ticks, metrics and rollups (`kept`: the outcomes not stored before).
         3. Let the period rules confirm state changes; name the failing parent of each new
            downtime; keep each service's unconfirmed run, and check a service failing
@@ -89,23 +90,35 @@ class Recorder:
         with self._engine.begin() as conn:
             locked = results.lock(conn, {o.service_id for o in outcomes})
             present = [o for o in outcomes if o.service_id in locked]
-            judged = heartbeat_inputs.judge_silences(conn, present)
             silent = {o.service_id for o in present if o.silence}
+            # A silent heartbeat's pings stored and not judged yet come first.
+            pinged, _ = heartbeat_inputs.receive(conn, silent) if silent else ([], set())
+            judged = pinged + heartbeat_inputs.judge_silences(conn, present)
             written = self._write(conn, locked, judged, silent, read_back=True)
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
         self._written(judged, written, started)
 
-    def record_pings(self, pings: Sequence[Ping]) -> list[bool]:
-        """Store heartbeat pings and what they change like `record` (one transaction); for
-        each ping, whether its key is known. The services pinged leave the status cache
-        rather than being read back: they change faster than anyone reads them."""
+    def accept_pings(self, pings: Sequence[Ping]) -> list[bool]:
+        """Store heartbeat pings to be judged (`judge_pings`); for each, whether its key is
+        known. One short transaction: a ping is safe once this returns."""
+        with self._engine.begin() as conn:
+            return heartbeat_store.accept(conn, pings)
+
+    def judge_pings(self, max_services: int) -> int:
+        """Judge the stored pings of up to `max_services` heartbeats that have some, and
+        record what they change like `record` (one transaction); how many heartbeats. Those
+        another transaction is judging are left to it. The services judged leave the status
+        cache rather than being read back: they change faster than anyone reads them."""
         started = time.perf_counter()
         with self._engine.begin() as conn:
-            outcomes, heard, known = heartbeat_inputs.receive(conn, pings)
+            pending = set(heartbeat_store.pending_services(conn, max_services))
+            if not pending:
+                return 0
+            outcomes, heard = heartbeat_inputs.receive(conn, pending)
             locked = results.lock(conn, {o.service_id for o in outcomes})
             written = self._write(conn, locked, outcomes, heard, read_back=False)
         self._written(outcomes, written, started)
-        return known
+        return len(pending)
 
     def _write(
         self,

@@ -1,5 +1,6 @@
-"""Heartbeat storage: finding services by ping key, what each has heard (schedule, due time,
-last pings, open runs), the ping log, and key rotation. Stores what the rules decided."""
+"""Heartbeat storage: pings stored as they arrive and handed to the rules unjudged, what each
+heartbeat has heard (schedule, due time, last pings, open runs), the ping log, and key
+rotation. Stores what the rules decided."""
 
 from __future__ import annotations
 
@@ -11,25 +12,68 @@ from sqlalchemy import Connection, select, text, update
 
 from statuschecker.errors import NotFound
 from statuschecker.model import Page, Ping, PingRecord
-from statuschecker.rules.heartbeats import Heard, HeartbeatSchedule, OpenRun, next_look
+from statuschecker.rules.heartbeats import Heard, HeartbeatSchedule, OpenRun, PingKind, next_look
 from statuschecker.store import cursor
 from statuschecker.store.arrays import column, floats
 from statuschecker.store.tables import pings, services
 
 
 @dataclass(frozen=True, slots=True)
-class Keyed:
-    """The service a ping key belongs to."""
+class Pending:
+    """A stored ping the heartbeat rules have not judged yet."""
 
+    id: int
     service_id: int
-    paused: bool
+    received_at: datetime
+    kind: PingKind
+    rid: str
+    exit_status: int | None
 
 
-# Locked in id order, as the recorder locks services, so that batches never deadlock.
-_KEYED = text(
+# Each ping of the batch (n) whose key is a service's, stored unless the service is paused.
+_ACCEPT = text(
     """
-    SELECT id, ping_key, paused FROM services
-    WHERE ping_key = ANY(CAST(:keys AS text[])) ORDER BY id FOR UPDATE
+    WITH d AS (
+        SELECT * FROM unnest(
+            CAST(:key AS text[]), CAST(:received_at AS timestamptz[]), CAST(:kind AS text[]),
+            CAST(:exit_status AS smallint[]), CAST(:rid AS text[]), CAST(:body AS text[]),
+            CAST(:source AS text[]), CAST(:user_agent AS text[])
+        ) WITH ORDINALITY AS d(key, received_at, kind, exit_status, rid, body, source,
+                               user_agent, n)
+    ), found AS (
+        SELECT d.*, s.id AS service_id, s.paused FROM d JOIN services s ON s.ping_key = d.key
+    ), stored AS (
+        INSERT INTO pings (service_id, received_at, kind, exit_status, rid, body, source,
+                           user_agent)
+        SELECT service_id, received_at, kind, exit_status, rid, body, source, user_agent
+        FROM found WHERE NOT paused ORDER BY n
+    )
+    SELECT n FROM found
+    """
+)
+
+# Services with pings to judge that no other transaction is judging, locked in id order.
+_PENDING_SERVICES = text(
+    """
+    SELECT id FROM services
+    WHERE id IN (SELECT DISTINCT service_id FROM pings WHERE NOT judged LIMIT :limit)
+    ORDER BY id FOR UPDATE SKIP LOCKED
+    """
+)
+
+_UNJUDGED = text(
+    """
+    SELECT id, service_id, received_at, kind, coalesce(rid, '') AS rid, exit_status
+    FROM pings WHERE service_id = ANY(CAST(:ids AS bigint[])) AND NOT judged
+    ORDER BY received_at, id
+    """
+)
+
+_JUDGED = text(
+    """
+    UPDATE pings AS p SET judged = true, duration_ms = d.duration_ms
+    FROM unnest(CAST(:id AS bigint[]), CAST(:duration_ms AS float8[])) AS d(id, duration_ms)
+    WHERE p.id = d.id
     """
 )
 
@@ -68,26 +112,48 @@ _ADD_RUNS = text(
     """
 )
 
-_ADD_PINGS = text(
-    """
-    INSERT INTO pings (service_id, received_at, kind, exit_status, rid, duration_ms, body,
-                       source, user_agent)
-    SELECT * FROM unnest(CAST(:service_id AS bigint[]), CAST(:received_at AS timestamptz[]),
-                         CAST(:kind AS text[]), CAST(:exit_status AS smallint[]),
-                         CAST(:rid AS text[]), CAST(:duration_ms AS float8[]),
-                         CAST(:body AS text[]), CAST(:source AS text[]),
-                         CAST(:user_agent AS text[]))
-    """
-)
-
 _PRUNE = text("DELETE FROM pings WHERE received_at < :before")
 
 
-def keyed(conn: Connection, keys: Iterable[str]) -> dict[str, Keyed]:
-    """The services of these ping keys (unknown keys are left out), locked until the end of
-    the transaction."""
-    rows = conn.execute(_KEYED, {"keys": column(set(keys))})
-    return {row.ping_key: Keyed(row.id, row.paused) for row in rows}
+def accept(conn: Connection, received: Sequence[Ping]) -> list[bool]:
+    """Store these pings for their heartbeats (a paused one's are left out); for each,
+    whether its key is a heartbeat's."""
+    if not received:
+        return []
+    found = conn.execute(
+        _ACCEPT,
+        {
+            "key": column(p.key for p in received),
+            "received_at": column(p.received_at for p in received),
+            "kind": column(p.kind for p in received),
+            "exit_status": column(p.exit_status for p in received),
+            "rid": column(p.rid or None for p in received),
+            "body": column(p.body for p in received),
+            "source": column(p.source for p in received),
+            "user_agent": column(p.user_agent for p in received),
+        },
+    )
+    known = {row.n for row in found}
+    return [n in known for n in range(1, len(received) + 1)]
+
+
+def pending_services(conn: Connection, limit: int) -> list[int]:
+    """Up to `limit` services with pings to judge, locked (those another transaction holds
+    are skipped)."""
+    return list(conn.execute(_PENDING_SERVICES, {"limit": limit}).scalars())
+
+
+def unjudged(conn: Connection, service_ids: Iterable[int]) -> list[Pending]:
+    """The pings of these services not judged yet, oldest first."""
+    rows = conn.execute(_UNJUDGED, {"ids": column(set(service_ids))})
+    return [Pending(r.id, r.service_id, r.received_at, r.kind, r.rid, r.exit_status) for r in rows]
+
+
+def mark_judged(conn: Connection, durations: Mapping[int, float | None]) -> None:
+    """Mark these pings (by id) judged, each with its run's duration in ms."""
+    if durations:
+        ids = sorted(durations)
+        conn.execute(_JUDGED, {"id": column(ids), "duration_ms": floats(durations[i] for i in ids)})
 
 
 def heard(conn: Connection, service_ids: Iterable[int]) -> dict[int, Heard]:
@@ -144,26 +210,6 @@ def write_heard(
 def drop_runs(conn: Connection, service_id: int) -> None:
     """Forget a heartbeat's open runs."""
     conn.execute(_DROP_RUNS, {"ids": column([service_id])})
-
-
-def add_pings(conn: Connection, entries: Sequence[tuple[int, Ping, float | None]]) -> None:
-    """Keep these pings in the log: (service id, ping, its run's duration in ms)."""
-    if not entries:
-        return
-    conn.execute(
-        _ADD_PINGS,
-        {
-            "service_id": column(sid for sid, _, _ in entries),
-            "received_at": column(p.received_at for _, p, _ in entries),
-            "kind": column(p.kind for _, p, _ in entries),
-            "exit_status": column(p.exit_status for _, p, _ in entries),
-            "rid": column(p.rid or None for _, p, _ in entries),
-            "duration_ms": floats(ms for _, _, ms in entries),
-            "body": column(p.body for _, p, _ in entries),
-            "source": column(p.source for _, p, _ in entries),
-            "user_agent": column(p.user_agent for _, p, _ in entries),
-        },
-    )
 
 
 def pings_page(

@@ -346,8 +346,8 @@ heartbeat_runs = Table(
     PrimaryKeyConstraint("service_id", "rid"),
 )
 
-# Every ping a heartbeat received, with what the job sent (its log, bounded); pruned with the
-# ticks.
+# Every ping a heartbeat received, with what the job sent (its log, bounded), stored as it
+# arrives and judged soon after; pruned with the ticks.
 pings = Table(
     "pings",
     metadata,
@@ -361,9 +361,12 @@ pings = Table(
     Column("body", Text, nullable=True),
     Column("source", String(64), nullable=True),
     Column("user_agent", String(200), nullable=True),
+    # Whether the heartbeat rules have judged it yet (statuschecker.polling.heartbeat_inputs).
+    Column("judged", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("kind IN ('start', 'success', 'fail')", name="ping_kind"),
     Index("ix_pings_service_id_id", "service_id", "id"),
     Index("ix_pings_received_at", "received_at"),
+    Index("ix_pings_unjudged", "service_id", "id", postgresql_where=text("NOT judged")),
 )
 
 # How far raw ticks have been pruned (one row): statistics trust raw ticks only after this.

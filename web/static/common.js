@@ -157,13 +157,13 @@ export function fmtCodes(codes) {
   return entries.length ? entries.map(([code, n]) => `${code} ×${n}`).join(", ") : DASH;
 }
 
-/** How the checks of a kind without status codes (tcp, dns, icmp, tls) ended, from their
- * statistics: the successful ones, then the failures by reason ("up ×58, timeout ×2").
- * The API counts a check with neither a status code nor an error as "unknown": every
- * success of these kinds, so that key is left out and failures without a reason counted
- * from `failed`. */
-export function fmtResults(stats, kind = null) {
-  const reasons = kind === "heartbeat" ? heartbeatReasons(stats.status_codes) : { ...stats.status_codes };
+/** How the checks of a kind without status codes (tcp, dns, icmp, tls, heartbeat) ended,
+ * from their statistics: the successful ones, then the failures by reason ("up ×58,
+ * timeout ×2"; a heartbeat's by rule: "late ×3"). The API counts a check with neither a
+ * status code nor an error as "unknown": every success of these kinds, so that key is left
+ * out and failures without a reason counted from `failed`. */
+export function fmtResults(stats) {
+  const reasons = { ...stats.status_codes };
   delete reasons.unknown;
   const unexplained = stats.failed - Object.values(reasons).reduce((sum, n) => sum + n, 0);
   if (unexplained > 0) reasons["failed without a reason"] = unexplained;
@@ -171,28 +171,6 @@ export function fmtResults(stats, kind = null) {
   if (stats.successful) parts.push(`up ×${stats.successful}`);
   if (Object.keys(reasons).length) parts.push(fmtCodes(reasons));
   return parts.length ? parts.join(", ") : DASH;
-}
-
-/** The failures of a heartbeat by the rule they broke: its reasons name the times they saw
- * ("no ping for 7m 12s", "ran for 12m 3s, longer than ..."), one key of the statistics per
- * length of time, so they are counted by rule here ("late ×3"). Exit statuses and "failure
- * reported" stay as they are. */
-const HEARTBEAT_REASONS = [
-  [/^no ping/, "late"],
-  [/^started .*not finished/, "not finished in time"],
-  [/^ran for /, "ran too long"],
-  [/^finished in /, "finished too soon"],
-  [/^pinged .*after the previous success/, "ran too often"],
-];
-
-function heartbeatReasons(codes) {
-  const counted = {};
-  for (const [reason, n] of Object.entries(codes || {})) {
-    const rule = HEARTBEAT_REASONS.find(([pattern]) => pattern.test(reason));
-    const key = rule ? rule[1] : reason;
-    counted[key] = (counted[key] || 0) + n;
-  }
-  return counted;
 }
 
 // ---- kinds and heartbeats --------------------------------------------------------------

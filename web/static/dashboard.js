@@ -340,7 +340,7 @@ function statsTable(short, long, kind) {
             row("First byte avg / max", (s) => `${fmtMs(s.ttfb_ms.avg)} / ${fmtMs(s.ttfb_ms.max)}`),
             row("Status codes", (s) => fmtCodes(s.status_codes)),
           ]
-        : row(heartbeat ? "Outcomes" : "Results", (s) => fmtResults(s, kind)),
+        : row(heartbeat ? "Outcomes" : "Results", (s) => fmtResults(s)),
     ),
   );
 }

@@ -3,7 +3,7 @@
 A service of kind `heartbeat` has no URL to check; it has a ping key (its ping URL's
 credential), a schedule, the due time of its next ping, and the times of its last finishing
 and last successful pings. Runs started and not finished are kept per run id, and every ping
-is kept with the body its job sent.
+is kept with the body its job sent: stored when it arrives, judged (`judged`) soon after.
 
 Revision ID: 0009
 Revises: 0008
@@ -67,11 +67,18 @@ def upgrade() -> None:
         sa.Column("body", sa.Text, nullable=True),
         sa.Column("source", sa.String(64), nullable=True),
         sa.Column("user_agent", sa.String(200), nullable=True),
+        sa.Column("judged", sa.Boolean, nullable=False, server_default=sa.text("false")),
         sa.CheckConstraint("kind IN ('start', 'success', 'fail')", name=op.f("ck_pings_ping_kind")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pings")),
     )
     op.create_index(op.f("ix_pings_service_id_id"), "pings", ["service_id", "id"])
     op.create_index(op.f("ix_pings_received_at"), "pings", ["received_at"])
+    op.create_index(
+        op.f("ix_pings_unjudged"),
+        "pings",
+        ["service_id", "id"],
+        postgresql_where=sa.text("NOT judged"),
+    )
 
 
 def downgrade() -> None:
