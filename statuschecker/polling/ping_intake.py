@@ -2,8 +2,8 @@
 arrive while one batch is stored go together in the next) and judged behind them, so a burst
 costs a few short transactions to store and a few large ones to judge.
 
-A ping is answered once stored. When the judge is idle and its last run was small (the
-server is not busy), the answer also waits for the judge to have run over it, so that a lone
+A ping is answered once stored. While the judge's runs are small (the server is not busy),
+the answer also waits for a judge run that began after the ping was stored, so that a lone
 ping's answer means its heartbeat's status has moved; under load, answers come once stored
 and the judge catches up in large batches.
 """
@@ -63,7 +63,6 @@ class PingIntake:
         self._limiter = FixedWindowRateLimiter(MemoryStorage())
         self._pending: list[tuple[Ping, asyncio.Future[Answer]]] = []
         self._waiting: _Waiting = []  # answers given once the judge has run over them
-        self._judging = False
         self._busy = False  # the judge's last run was over more than QUIET_SERVICES
         self._store_now: asyncio.Event | None = None
         self._judge_now: asyncio.Event | None = None
@@ -118,7 +117,7 @@ class PingIntake:
 
     async def _store_pending(self) -> None:
         """Store the pending pings, `MAX_BATCH` at a time, and have the judge run over them;
-        their answers now if it is busy, else once it has run."""
+        their answers now if it is busy, else once a run that began after them has ended."""
         while self._pending:
             batch = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
@@ -127,7 +126,7 @@ class PingIntake:
                 (future, UNAVAILABLE if found is None else OK if found else UNKNOWN)
                 for (_, future), found in zip(batch, known, strict=True)
             ]
-            if self._judging or self._busy or self._judge_now is None:
+            if self._busy or self._judge_now is None:
                 _give(stored)
             else:
                 self._waiting += stored
@@ -151,7 +150,6 @@ class PingIntake:
         while True:
             await self._judge_now.wait()
             self._judge_now.clear()
-            self._judging = True
             waiting, self._waiting = self._waiting, []
             try:
                 judged = await self._judge_once()
@@ -165,7 +163,6 @@ class PingIntake:
                     await asyncio.sleep(RETRY_SECONDS)
                     self._judge_now.set()
             finally:
-                self._judging = False
                 _give(waiting)
 
     async def _judge(self) -> None:
