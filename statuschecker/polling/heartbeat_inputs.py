@@ -34,10 +34,7 @@ def receive(conn: Connection, service_ids: set[int]) -> tuple[list[CheckOutcome]
     latest: dict[int, datetime] = {}
     for ping in pending:
         sid = ping.service_id
-        state = heard.get(sid)
-        if state is None:  # no longer a heartbeat
-            durations[ping.id] = None
-            continue
+        state = heard[sid]  # a service with pings is a heartbeat (its kind never changes)
         at = ping.received_at
         if sid in latest and at <= latest[sid]:
             at = latest[sid] + _TICK
