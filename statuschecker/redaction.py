@@ -25,6 +25,8 @@ _SECRET_WORD = re.compile(r"(?:^|[-_.])(?:key|sig|auth|pass|pwd)(?:$|[-_.])", re
 _QUERY_PARAM = re.compile(r"(?<=[?&])([^=&#\s'\"<>]+)=([^&#\s'\"<>]*)")
 # A URL in free text, up to a blank or a quote.
 _URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>`]+")
+# A heartbeat's ping path: its key is the credential (all but its first 4 characters masked).
+_PING_KEY = re.compile(r"(/ping/[A-Za-z0-9_-]{4})[A-Za-z0-9_-]+")
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _TOP_LABEL = re.compile(r"[a-z][a-z0-9-]*")
@@ -119,8 +121,10 @@ def redact(channel: str, target: str) -> str:
 
 def masked_text(text: str, show: Callable[[str], str] = masked_url) -> str:
     """`text` (an error detail, a log line) with each URL in it as `show` shows it (by default
-    as answers show a service's URL), and secret-like query values of URLs without a scheme
-    (`GET /path?token=...`) masked."""
+    as answers show a service's URL), secret-like query values of URLs without a scheme
+    (`GET /path?token=...`) masked, and the keys of heartbeats' ping paths (`GET /ping/KEY`)."""
+    if "/ping/" in text:
+        text = _PING_KEY.sub(rf"\1{MASK}", text)
     if "=" not in text and "://" not in text:
         return text
     parts, end = [], 0

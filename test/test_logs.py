@@ -26,8 +26,15 @@ logging.getLogger("uvicorn.error").info(
     "Uvicorn running on %s (Press CTRL+C to quit)", "http://127.0.0.1:9999"
 )
 logging.getLogger("uvicorn.access").info(
+    '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5001", "POST", "/ping/Ne7_PINGSECRET1x/3?rid=r1",
+    "1.1", 200,
+)
+logging.getLogger("uvicorn.access").info(
     '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/v1/status?api_key=QSECRET1&page=2",
     "1.1", 200,
+)
+logging.getLogger("statuschecker.wrap").warning(
+    "gave up on http://127.0.0.1:9999/ping/Ne7_PINGSECRET2x/start after 2 attempts"
 )
 logging.getLogger("httpx").warning(
     "GET https://bot:PWSECRET1@api.example.test/x?token=QSECRET2&page=3 failed"
@@ -49,9 +56,13 @@ def test_no_log_line_carries_a_secret_whoever_writes_it() -> None:
     )
     assert ran.returncode == 0, ran.stderr
     lines = [json.loads(line) for line in ran.stderr.splitlines() if line.startswith("{")]
-    assert len(lines) == 7, ran.stderr
-    for secret in ("APPRISESECRET", "QSECRET", "PWSECRET"):
+    assert len(lines) == 9, ran.stderr
+    for secret in ("APPRISESECRET", "QSECRET", "PWSECRET", "PINGSECRET"):
         assert secret not in ran.stderr
+    pings = [line["event"] for line in lines if "/ping/" in line["event"]]
+    # A heartbeat's ping key is its credential: all but its first 4 characters masked.
+    assert '"POST /ping/Ne7_********/3?rid=r1 HTTP/1.1" 200' in pings[0]
+    assert pings[1] == "gave up on http://127.0.0.1:9999/ping/Ne7_********/start after 2 attempts"
     by_logger = {line["logger"]: line for line in lines}
     # apprise's URLs carry tokens in every part: shown as the API shows them, scheme://host.
     assert by_logger["apprise"]["event"] == "Unparseable URL slakc://"
