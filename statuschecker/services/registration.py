@@ -101,16 +101,16 @@ def changed_values(
     it was shown, keeps its stored value. For a heartbeat, its schedule merged with the stored
     one; a heartbeat resumed or rescheduled expects its next ping one step after the later of
     `now` (resumed) or its last ping."""
+    values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
+    if "group" in changes:
+        values["group_name"] = changes["group"]
     if current.heartbeat is not None:
-        return _changed_heartbeat(current, changes, now)
+        return values | _heartbeat_changes(current, changes, now)
     if "heartbeat" in changes:
         raise Conflict(
             f"service {current.id} is checked, and cannot become a heartbeat: register the "
             "heartbeat as a new service"
         )
-    values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
-    if "group" in changes:
-        values["group_name"] = changes["group"]
     if "url" in values:
         values["url"] = unmasked_url(values["url"], current.url)
         values["kind"] = kind(values["url"])
@@ -127,10 +127,12 @@ def changed_values(
     return values
 
 
-def _changed_heartbeat(
+def _heartbeat_changes(
     current: Service, changes: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
-    """`changed_values` for a heartbeat: Conflict for what only a checked service has."""
+    """What `changed_values` sets besides the editable fields for a heartbeat: its check
+    options kept unchecked (see `warnings`) and its schedule; Conflict for what only a
+    checked service has."""
     assert current.heartbeat is not None
     refused = sorted(NOT_FOR_HEARTBEATS & changes.keys())
     if refused:
@@ -139,9 +141,7 @@ def _changed_heartbeat(
             f"{', '.join(refused)} {'apply' if len(refused) > 1 else 'applies'} to checked "
             "services only (its schedule is `heartbeat`)"
         )
-    values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
-    if "group" in changes:
-        values["group_name"] = changes["group"]
+    values: dict[str, Any] = {}
     option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
     if option_changes:
         merged = {**current.check_options, **option_changes}
