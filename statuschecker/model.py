@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from statuschecker.redaction import redact
-from statuschecker.rules.heartbeats import HeartbeatSchedule, PingKind
+from statuschecker.rules.heartbeats import HeartbeatSchedule, PingKind, late_at
 from statuschecker.rules.status import status_of
 
 Status = Literal["up", "down", "pending", "degraded", "maintenance", "unknown", "paused"]
@@ -283,9 +283,7 @@ class HeartbeatView:
     @property
     def late_at(self) -> datetime | None:
         """When it is late without a ping."""
-        if self.due_at is None:
-            return None
-        return self.due_at + timedelta(seconds=self.schedule.grace_seconds)
+        return None if self.due_at is None else late_at(self.schedule, self.due_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1075,3 +1075,30 @@ def test_a_ping_stored_and_not_yet_judged_is_judged_before_the_pollers_silence(
     assert judged == [True]
     assert due == pinged_at + timedelta(seconds=60)
     assert recorder.judge_pings(10) == 0  # nothing left for the judge
+
+
+def test_prometheus_shows_a_heartbeats_last_ping_and_late_time(
+    make_api: Callable[..., Any],
+) -> None:
+    api = make_api(signup_policy="first-only")  # the per-service series are served
+    job = register(api, {"interval_seconds": 300, "grace_seconds": 60})
+    assert_ok(ping(api, key_of(job)))
+    shown = service(api, job["id"])["heartbeat"]
+    text = api.get("/metrics").text
+    labels = f'service_id="{job["id"]}",service_name="job"'
+
+    def sample(name: str) -> float:
+        found = re.search(rf"^{name}\{{{labels}\}} (\S+)$", text, re.MULTILINE)
+        assert found, text
+        return float(found[1])
+
+    last = sample("statuschecker_heartbeat_last_ping_timestamp_seconds")
+    late = sample("statuschecker_heartbeat_late_timestamp_seconds")
+    assert last == pytest.approx(moment(shown["last_ping_at"]).timestamp())
+    assert late == pytest.approx(moment(shown["late_at"]).timestamp())
+    assert late - last == pytest.approx(360)
+    assert re.search(r'^statuschecker_pings_total\{outcome="ok"\} 1\.0$', text, re.MULTILINE)
+
+    api.patch(f"/v1/services/{job['id']}", json={"paused": True})
+    text = api.get("/metrics").text
+    assert "statuschecker_heartbeat_late_timestamp_seconds{" not in text  # none while paused

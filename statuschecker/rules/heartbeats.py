@@ -106,6 +106,11 @@ def next_due(schedule: HeartbeatSchedule, after: datetime) -> datetime:
             return due.astimezone(UTC)
 
 
+def late_at(schedule: HeartbeatSchedule, due: datetime) -> datetime:
+    """When a heartbeat whose next ping is due at `due` is late without it: plus the grace."""
+    return due + timedelta(seconds=schedule.grace_seconds)
+
+
 def lateness_reason(last_ping: datetime | None, due: datetime, now: datetime) -> str:
     """Why a late service is down: `no ping for 7m 12s (due at 2026-12-06T14:03:00Z)`, or `no
     ping yet (due at ...)` if no run ever finished."""
@@ -296,8 +301,8 @@ class Heard:
 
     @property
     def late_at(self) -> datetime:
-        """When the service is late without a ping: the due time plus the grace."""
-        return self.due_at + timedelta(seconds=self.schedule.grace_seconds)
+        """When the service is late without a ping (`late_at`)."""
+        return late_at(self.schedule, self.due_at)
 
 
 @dataclass(frozen=True, slots=True)

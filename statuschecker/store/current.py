@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, select, true
+from sqlalchemy import Connection, Row, and_, select, true
 
 from statuschecker.model import Status
+from statuschecker.rules.heartbeats import HeartbeatSchedule, late_at
 from statuschecker.rules.status import status_of
 from statuschecker.store.tables import service_events, service_metrics, service_ticks, services
 
@@ -29,9 +30,11 @@ class ServiceState:
     late_at: datetime | None = None  # heartbeats: late without a ping by then (None: paused)
 
 
-_late_at = services.c.heartbeat_due_at + func.make_interval(
-    0, 0, 0, 0, 0, 0, services.c.heartbeat["grace_seconds"].as_integer()
-)
+def _late_at(row: Row) -> datetime | None:
+    """A heartbeat's late time (None for other kinds, and while paused)."""
+    if row.heartbeat is None or row.paused:
+        return None
+    return late_at(HeartbeatSchedule.from_json(row.heartbeat), row.heartbeat_due_at)
 
 
 def states(conn: Connection) -> list[ServiceState]:
@@ -62,7 +65,8 @@ def states(conn: Connection) -> list[ServiceState]:
             m.down_count,
             last.c.response_time_ms,
             services.c.last_ping_at,
-            _late_at.label("late_at"),
+            services.c.heartbeat,
+            services.c.heartbeat_due_at,
         )
         .select_from(services)
         .outerjoin(service_metrics, m.service_id == services.c.id)
@@ -92,7 +96,7 @@ def states(conn: Connection) -> list[ServiceState]:
             up_count=row.up_count or 0,
             down_count=row.down_count or 0,
             last_ping_at=row.last_ping_at,
-            late_at=None if row.paused else row.late_at,
+            late_at=_late_at(row),
         )
         for row in conn.execute(query)
     ]
