@@ -1059,7 +1059,7 @@ def test_a_ping_stored_and_not_yet_judged_is_judged_before_the_pollers_silence(
     deadline = created.heartbeat.late_at  # the first ping due then, no grace
     pinged_at = deadline - timedelta(seconds=1)  # in time
     ping = Ping(key=created.ping_key, kind="success", received_at=pinged_at)
-    assert recorder.accept_pings([ping]) == [True]
+    assert recorder.accept_pings([ping]) == [created.id]
     with runtime.engine.connect() as conn:
         stored = conn.execute(text("SELECT judged FROM pings")).scalars().all()
     assert stored == [False]

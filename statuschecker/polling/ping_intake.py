@@ -1,18 +1,22 @@
 """The API's intake of heartbeat pings: pings are stored in batches (group commit: those that
-arrive while one batch is stored go together in the next) and judged behind them, so a burst
-costs a few short transactions to store and a few large ones to judge.
+arrive while one batch is stored go together in the next), answered once stored, and judged
+behind them.
 
-A ping is answered once stored. While the judge's runs are small (the server is not busy),
-the answer also waits for a judge run that began after the ping was stored, so that a lone
-ping's answer means its heartbeat's status has moved; under load, answers come once stored
-and the judge catches up in large batches.
+Who judges depends on the load. A batch of at most `QUIET_PINGS` (the server is not busy) is
+judged here at once, and its answers wait for that run, so that a lone ping's answer means its
+heartbeat's status has moved. Larger batches are answered once stored and left to the pollers,
+which judge the pings stored at least `POLLERS_JUDGE_AFTER` seconds ago in large runs, on
+cores of their own (`Poller`); what they leave (no poller runs) is judged here after
+`LEFT_OVER_AFTER` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,9 +34,10 @@ from statuschecker.polling.recorder import Recorder
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 1000  # pings stored by one transaction at the most
+QUIET_PINGS = 10  # a stored batch of at most this many is judged here at once
 JUDGE_SERVICES = 200  # heartbeats judged by one transaction at the most
-RETRY_SECONDS = 1.0  # how soon a judge that failed tries again
-QUIET_SERVICES = 10  # a judge run over at most this many heartbeats: not busy (see PingIntake)
+POLLERS_JUDGE_AFTER = 0.25  # seconds: pollers judge pings this old, this often
+LEFT_OVER_AFTER = 2.0  # seconds: the API judges pings the pollers left this old, this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +68,14 @@ class PingIntake:
         self._limiter = FixedWindowRateLimiter(MemoryStorage())
         self._pending: list[tuple[Ping, asyncio.Future[Answer]]] = []
         self._waiting: _Waiting = []  # answers given once the judge has run over them
-        self._busy = False  # the judge's last run was over more than QUIET_SERVICES
+        self._heard: set[int] = set()  # the heartbeats of those answers
         self._store_now: asyncio.Event | None = None
         self._judge_now: asyncio.Event | None = None
         self._tasks: list[asyncio.Task] = []
 
     async def submit(self, ping: Ping) -> Answer:
-        """Store `ping` with the others pending; its answer once stored (and judged, when the
-        judge was idle)."""
+        """Store `ping` with the others pending; its answer once stored (and judged, when its
+        batch was a quiet one)."""
         started = time.perf_counter()
         answer = await self._answer(ping)
         self._metrics.answered.labels(answer.outcome).inc()
@@ -86,7 +91,8 @@ class PingIntake:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._store_pending()
-        await self._judge()
+        await asyncio.to_thread(judge_stored, self._recorder)
+        _give(self._waiting)
 
     async def _answer(self, ping: Ping) -> Answer:
         if not self._limiter.hit(self._limit, "ping", ping.key):
@@ -116,69 +122,74 @@ class PingIntake:
             await self._store_pending()
 
     async def _store_pending(self) -> None:
-        """Store the pending pings, `MAX_BATCH` at a time, and have the judge run over them;
-        their answers now if it is busy, else once a run that began after them has ended."""
+        """Store the pending pings, `MAX_BATCH` at a time; a quiet batch's answers once the
+        judge has run over its heartbeats, a busy one's now."""
+        assert self._judge_now is not None
         while self._pending:
             batch = self._pending[:MAX_BATCH]
             del self._pending[:MAX_BATCH]
-            known = await asyncio.to_thread(self._store, [p for p, _ in batch])
-            stored = [
-                (future, UNAVAILABLE if found is None else OK if found else UNKNOWN)
-                for (_, future), found in zip(batch, known, strict=True)
-            ]
-            if self._busy or self._judge_now is None:
-                _give(stored)
+            stored = await asyncio.to_thread(self._store, [p for p, _ in batch])
+            answers = [(f, answer) for (_, f), (answer, _) in zip(batch, stored, strict=True)]
+            if len(batch) > QUIET_PINGS:
+                _give(answers)
             else:
-                self._waiting += stored
-            if self._judge_now is not None:
+                self._waiting += answers
+                self._heard.update(sid for _, sid in stored if sid is not None)
                 self._judge_now.set()
 
-    def _store(self, pings: list[Ping]) -> list[bool | None]:
-        """For each ping whether its key is known, None if it could not be stored. A batch
-        the database refuses for its content is stored one ping at a time, so that one bad
-        ping cannot keep the others out; none is while the database is out of reach."""
+    def _store(self, pings: list[Ping]) -> list[tuple[Answer, int | None]]:
+        """For each ping its answer, and its heartbeat's id once stored. A batch the database
+        refuses for its content is stored one ping at a time, so that one bad ping cannot
+        keep the others out; none is while the database is out of reach."""
         try:
-            return list(self._recorder.accept_pings(pings))
+            found = self._recorder.accept_pings(pings)
         except SQLAlchemyError as exc:
             if len(pings) > 1 and not database_unreachable(exc):
-                return [found for ping in pings for found in self._store([ping])]
+                return [stored for ping in pings for stored in self._store([ping])]
             log.warning("pings.unstored", count=len(pings), error=str(exc).splitlines()[0])
-            return [None] * len(pings)
+            return [(UNAVAILABLE, None)] * len(pings)
+        return [(UNKNOWN, None) if sid is None else (OK, sid) for sid in found]
 
     async def _judge_loop(self) -> None:
+        """When asked, judge the heartbeats quiet batches stored pings for (and answer those
+        pings then); every `LEFT_OVER_AFTER` seconds, the pings the pollers left."""
         assert self._judge_now is not None
+        swept = time.monotonic()
         while True:
-            await self._judge_now.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._judge_now.wait(), LEFT_OVER_AFTER)
             self._judge_now.clear()
             waiting, self._waiting = self._waiting, []
+            heard, self._heard = sorted(self._heard), set()
             try:
-                judged = await self._judge_once()
-                _give(waiting)  # stored before that run began: judged by it
-                total = judged or 0
-                while judged:  # more may have been stored meanwhile
-                    judged = await self._judge_once()
-                    total += judged or 0
-                self._busy = total > QUIET_SERVICES
-                if judged is None:
-                    await asyncio.sleep(RETRY_SECONDS)
-                    self._judge_now.set()
+                for at in range(0, len(heard), JUDGE_SERVICES):
+                    chunk = heard[at : at + JUDGE_SERVICES]
+                    await asyncio.to_thread(judge_once, self._recorder, among=chunk)
             finally:
                 _give(waiting)
+            if time.monotonic() - swept >= LEFT_OVER_AFTER:
+                swept = time.monotonic()
+                await asyncio.to_thread(judge_stored, self._recorder, LEFT_OVER_AFTER)
 
-    async def _judge(self) -> None:
-        """Judge the stored pings until none is left or the database fails."""
-        while await self._judge_once():
-            pass
 
-    async def _judge_once(self) -> int | None:
-        """Judge the stored pings of up to `JUDGE_SERVICES` heartbeats (those another process
-        is judging are left to it); how many, or None if the database failed (they wait for
-        the next run)."""
-        try:
-            return await asyncio.to_thread(self._recorder.judge_pings, JUDGE_SERVICES)
-        except SQLAlchemyError as exc:
-            log.warning("pings.unjudged", error=str(exc).splitlines()[0])
-            return None
+def judge_once(
+    recorder: Recorder, age_seconds: float = 0.0, among: Collection[int] | None = None
+) -> int | None:
+    """Judge the stored pings (some at least `age_seconds` old; with `among`, of these
+    heartbeats) of up to `JUDGE_SERVICES` heartbeats (those another process is judging are
+    left to it); how many, or None if the database failed (they wait for a later run)."""
+    try:
+        return recorder.judge_pings(JUDGE_SERVICES, age_seconds, among)
+    except SQLAlchemyError as exc:
+        log.warning("pings.unjudged", error=str(exc).splitlines()[0])
+        return None
+
+
+def judge_stored(recorder: Recorder, age_seconds: float = 0.0) -> None:
+    """Judge the stored pings (those of heartbeats with some at least `age_seconds` old) until
+    none is left or the database fails."""
+    while judge_once(recorder, age_seconds):
+        pass
 
 
 def _give(answers: _Waiting) -> None:

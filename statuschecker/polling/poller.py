@@ -20,6 +20,7 @@ from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import HEARTBEAT, Assignment, CheckLimits, CheckOutcome, CheckResult
 from statuschecker.polling import retention
 from statuschecker.polling.local_schedule import LocalSchedule
+from statuschecker.polling.ping_intake import POLLERS_JUDGE_AFTER, judge_stored
 from statuschecker.polling.recorder import Recorder
 from statuschecker.polling.results_buffer import ResultsBuffer
 from statuschecker.store import schedule
@@ -46,7 +47,8 @@ class Poller(LoopThread):
     The loop claims as many due services as it has free check slots, starts one task per
     claimed service, and buffers the outcomes; a flusher hands them to the recorder in
     batches, oldest first. A batch the database refuses for its content is recorded one
-    outcome at a time so that one bad row cannot block the rest.
+    outcome at a time so that one bad row cannot block the rest. Beside, it judges the
+    heartbeat pings the API processes stored and left to the pollers (`ping_intake`).
 
     While the database is out of reach the poller goes on checking the services it last
     claimed, on their own schedule (`LocalSchedule`), keeps the outcomes in a bounded buffer
@@ -116,6 +118,7 @@ class Poller(LoopThread):
         in_flight: set[asyncio.Task] = set()
         flusher = asyncio.create_task(self._flush_loop())
         pruner = asyncio.create_task(self._prune_loop())
+        judge = asyncio.create_task(self._judge_loop())
         try:
             while not self.stopping.is_set():
                 self.heartbeat = time.monotonic()
@@ -133,7 +136,8 @@ class Poller(LoopThread):
                 await self._idle(in_flight, full=free <= 0, next_due=next_due)
         finally:
             pruner.cancel()
-            await asyncio.gather(pruner, return_exceptions=True)
+            judge.cancel()
+            await asyncio.gather(pruner, judge, return_exceptions=True)
             await self._finish(in_flight, flusher)
             log.info("poller.stopped", owner=self.owner)
 
@@ -255,6 +259,14 @@ class Poller(LoopThread):
             except SQLAlchemyError as exc:
                 log.warning("ticks.prune_failed", error=str(exc).splitlines()[0])
             await asyncio.sleep(self._settings.prune_every_seconds)
+
+    async def _judge_loop(self) -> None:
+        """Judge the heartbeat pings an API process stored and left to the pollers (it does
+        while busy: `ping_intake`), every `POLLERS_JUDGE_AFTER` seconds."""
+        while True:
+            await asyncio.sleep(POLLERS_JUDGE_AFTER)
+            if self.database_reachable:
+                await asyncio.to_thread(judge_stored, self._recorder, POLLERS_JUDGE_AFTER)
 
     # -- handing results to the recorder ----------------------------------------------------
 

@@ -5,7 +5,7 @@ and logs."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -98,20 +98,24 @@ class Recorder:
             schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
         self._written(judged, written, started)
 
-    def accept_pings(self, pings: Sequence[Ping]) -> list[bool]:
-        """Store heartbeat pings to be judged (`judge_pings`); for each, whether its key is
-        known. One short transaction: a ping is safe once this returns."""
+    def accept_pings(self, pings: Sequence[Ping]) -> list[int | None]:
+        """Store heartbeat pings to be judged (`judge_pings`); for each, the id of the
+        heartbeat whose key it names, None if none does. One short transaction: a ping is
+        safe once this returns."""
         with self._engine.begin() as conn:
             return heartbeat_store.accept(conn, pings)
 
-    def judge_pings(self, max_services: int) -> int:
-        """Judge the stored pings of up to `max_services` heartbeats that have some, and
-        record what they change like `record` (one transaction); how many heartbeats. Those
-        another transaction is judging are left to it. The services judged leave the status
-        cache rather than being read back: they change faster than anyone reads them."""
+    def judge_pings(
+        self, max_services: int, age_seconds: float = 0.0, among: Collection[int] | None = None
+    ) -> int:
+        """Judge the stored pings of up to `max_services` heartbeats that have some (with
+        `age_seconds`, some at least that old; with `among`, of these heartbeats), and record
+        what they change like `record` (one transaction); how many heartbeats. Those another
+        transaction is judging are left to it. The services judged leave the status cache
+        rather than being read back: they change faster than anyone reads them."""
         started = time.perf_counter()
         with self._engine.begin() as conn:
-            pending = set(heartbeat_store.pending_services(conn, max_services))
+            pending = set(heartbeat_store.pending_services(conn, max_services, age_seconds, among))
             if not pending:
                 return 0
             outcomes, heard = heartbeat_inputs.receive(conn, pending)

@@ -4,7 +4,7 @@ rotation. Stores what the rules decided."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,16 +48,32 @@ _ACCEPT = text(
         SELECT service_id, received_at, kind, exit_status, rid, body, source, user_agent
         FROM found WHERE NOT paused ORDER BY n
     )
-    SELECT n FROM found
+    SELECT n, service_id FROM found
     """
 )
 
-# Services with pings to judge that no other transaction is judging, locked in id order.
+# Services with pings to judge (with :age > 0, only those received at least :age seconds ago by
+# the database's clock) that no other transaction is judging, locked in id order.
 _PENDING_SERVICES = text(
     """
     SELECT id FROM services
-    WHERE id IN (SELECT DISTINCT service_id FROM pings WHERE NOT judged LIMIT :limit)
-    ORDER BY id FOR UPDATE SKIP LOCKED
+    WHERE id IN (
+        SELECT DISTINCT service_id FROM pings
+        WHERE NOT judged
+            AND (CAST(:age AS float8) = 0 OR received_at <= now() - make_interval(secs => :age))
+        LIMIT :limit
+    )
+    ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
+    """
+)
+
+# Those of the services :ids with pings to judge that no other transaction is judging.
+_PENDING_AMONG = text(
+    """
+    SELECT id FROM services
+    WHERE id = ANY(CAST(:ids AS bigint[]))
+        AND EXISTS (SELECT 1 FROM pings WHERE service_id = services.id AND NOT judged)
+    ORDER BY id FOR NO KEY UPDATE SKIP LOCKED
     """
 )
 
@@ -115,9 +131,9 @@ _ADD_RUNS = text(
 _PRUNE = text("DELETE FROM pings WHERE received_at < :before")
 
 
-def accept(conn: Connection, received: Sequence[Ping]) -> list[bool]:
-    """Store these pings for their heartbeats (a paused one's are left out); for each,
-    whether its key is a heartbeat's."""
+def accept(conn: Connection, received: Sequence[Ping]) -> list[int | None]:
+    """Store these pings for their heartbeats (a paused one's are left out); for each, the
+    id of the heartbeat whose key it names, None if none does."""
     if not received:
         return []
     found = conn.execute(
@@ -133,14 +149,20 @@ def accept(conn: Connection, received: Sequence[Ping]) -> list[bool]:
             "user_agent": column(p.user_agent for p in received),
         },
     )
-    known = {row.n for row in found}
-    return [n in known for n in range(1, len(received) + 1)]
+    known = {row.n: row.service_id for row in found}
+    return [known.get(n) for n in range(1, len(received) + 1)]
 
 
-def pending_services(conn: Connection, limit: int) -> list[int]:
-    """Up to `limit` services with pings to judge, locked (those another transaction holds
-    are skipped)."""
-    return list(conn.execute(_PENDING_SERVICES, {"limit": limit}).scalars())
+def pending_services(
+    conn: Connection, limit: int, age_seconds: float = 0.0, among: Collection[int] | None = None
+) -> list[int]:
+    """Up to `limit` services with pings to judge (received at least `age_seconds` ago; with
+    `among`, those of these services), locked: those another transaction holds are
+    skipped."""
+    if among is not None:
+        ids = sorted(among)[:limit]
+        return list(conn.execute(_PENDING_AMONG, {"ids": column(ids)}).scalars())
+    return list(conn.execute(_PENDING_SERVICES, {"limit": limit, "age": age_seconds}).scalars())
 
 
 def unjudged(conn: Connection, service_ids: Iterable[int]) -> list[Pending]:

@@ -24,7 +24,7 @@ _LOCK = text(
     """
     SELECT id, kind, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
            retry_interval_seconds, run_kind, run_count, run_started_at, run_reason, in_maintenance
-    FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE
+    FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE
     """
 )
 

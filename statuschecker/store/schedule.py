@@ -28,7 +28,7 @@ _CLAIM = text(
           AND (lease_expires_at IS NULL OR lease_expires_at < now())
         ORDER BY next_check_at
         LIMIT :limit
-        FOR UPDATE SKIP LOCKED
+        FOR NO KEY UPDATE SKIP LOCKED
     ), slot AS (
         SELECT s.id,
                s.next_check_at + make_interval(secs => s.interval_seconds * floor(
