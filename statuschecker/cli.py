@@ -58,13 +58,16 @@ def migrated_database(settings: Settings) -> Iterator[str]:
 
 
 def cmd_run(settings: Settings) -> None:
-    """API and poller in one process (the poller unless `poller_enabled` is false)."""
-    serve_api(settings, with_poller=None)
+    """The API and, unless `poller_enabled` is false, the pollers: as worker processes (one per
+    core unless `poller_processes` says otherwise) or, with `single_process`, a poller thread
+    in the API's process."""
+    workers = settings.poller_enabled and not settings.single_process
+    serve_api(settings, with_poller=settings.poller_enabled and not workers, workers=workers)
 
 
 def cmd_api(settings: Settings) -> None:
     """The API alone: no poller, no notifier; pollers run elsewhere (`statuschecker poller`)."""
-    serve_api(settings, with_poller=False)
+    serve_api(settings, with_poller=False, workers=False)
 
 
 GC_THRESHOLDS = (50_000, 20, 100)
@@ -83,33 +86,47 @@ def _fewer_collections() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def serve_api(settings: Settings, with_poller: bool | None) -> None:
-    """Migrate, then serve the API (and run the poller, as `with_poller` or the settings say)
-    until stopped.
+def serve_api(settings: Settings, with_poller: bool, workers: bool) -> None:
+    """Migrate, then serve the API (with a poller thread if `with_poller`, beside poller
+    worker processes if `workers`) until stopped.
 
     On SIGTERM or SIGINT, requests in flight get `poller_shutdown_seconds` (at least one
     second) to finish and are then cancelled: a request stuck on the database would otherwise
     hold the stop forever, the poller still claiming and the embedded server still running,
     until a supervisor's SIGKILL lost the poller's pending results. Then the poller stops
-    within the same deadline (see `Runtime.close`).
+    within the same deadline (see `Runtime.close`), and the worker processes, which write
+    what they hold, before the embedded database does.
     """
     import uvicorn
 
+    from statuschecker.polling.supervisor import PollerProcesses
     from statuschecker.runtime import Runtime
     from web.app import create_app
 
     with migrated_database(settings) as url:
-        app = create_app(Runtime.build(settings, url, with_poller=with_poller, listen=True))
-        log.info("api.listening", url=f"http://{settings.host}:{settings.port}/v1/ui/")
-        _fewer_collections()
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=max(math.ceil(settings.poller_shutdown_seconds), 1),
-        )
+        runtime = Runtime.build(settings, url, with_poller=with_poller, listen=True)
+        app = create_app(runtime)
+        pollers = PollerProcesses(settings, url, poller_count(settings))
+        if workers:
+            pollers.start_beside(runtime.registry)
+        try:
+            log.info("api.listening", url=f"http://{settings.host}:{settings.port}/v1/ui/")
+            _fewer_collections()
+            uvicorn.run(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                lifespan="on",
+                timeout_graceful_shutdown=max(math.ceil(settings.poller_shutdown_seconds), 1),
+            )
+        finally:
+            pollers.stop()
+
+
+def poller_count(settings: Settings, processes: int | None = None) -> int:
+    """How many poller worker processes: as asked, else as set, else one per core."""
+    return processes or settings.poller_processes or os.cpu_count() or 1
 
 
 def cmd_poller(settings: Settings, processes: int | None, metrics_port: int | None) -> None:
@@ -117,10 +134,11 @@ def cmd_poller(settings: Settings, processes: int | None, metrics_port: int | No
     summed work metrics on /metrics, until SIGTERM or SIGINT."""
     from statuschecker.polling.supervisor import PollerProcesses
 
-    count = processes or settings.poller_processes or os.cpu_count() or 1
     port = settings.poller_metrics_port if metrics_port is None else metrics_port
     with migrated_database(settings) as url:
-        PollerProcesses(settings, url, count, settings.poller_metrics_host, port).run()
+        PollerProcesses(settings, url, poller_count(settings, processes)).run(
+            settings.poller_metrics_host, port
+        )
 
 
 def cmd_migrate(settings: Settings) -> None:

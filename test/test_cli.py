@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from accounts import PASSWORD
+from prometheus_client.parser import text_string_to_metric_families
 from targets import Target, closed_port_url, free_port
 from waiting import wait_until
 
@@ -91,7 +92,9 @@ def sign_up_and_log_in(api: str) -> dict[str, str]:
 def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> None:
     port = free_port()
     # Sign-up for the first account only: /metrics serves the per-service series.
-    process = start(data_dir, port, STATUSCHECKER_SIGNUP_POLICY="first-only")
+    process = start(
+        data_dir, port, STATUSCHECKER_SIGNUP_POLICY="first-only", STATUSCHECKER_POLLER_PROCESSES="2"
+    )
     api = f"http://127.0.0.1:{port}/v1"
     auth = sign_up_and_log_in(api)
     with Target("up") as target:
@@ -105,15 +108,47 @@ def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> N
         wait_until(lambda: httpx.get(service_url, headers=auth).json()["status"] == "up")
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert 'statuschecker_service_up{service_id="1",service_name="cli"} 1.0' in metrics
+    # The pollers are two worker processes; their work sits on the API's /metrics, and each
+    # family once (a worker's unused ping metrics are not served beside the API's own).
+    families = {f.name: f for f in text_string_to_metric_families(metrics)}
+    assert families["statuschecker_poller_processes"].samples[0].value == 2
+    checks = families["statuschecker_checks"].samples
+    assert sum(s.value for s in checks if s.labels == {"result": "up"}) >= 1
+    assert metrics.count("# TYPE statuschecker_ping_wait_seconds ") == 1
     logs = stop(process, signal.SIGTERM)
 
     events = [entry["event"] for entry in logs]
     assert "embedded_db.started" in events and "embedded_db.stopped" in events
-    assert "poller.stopped" in events
+    assert events.count("poller.process_started") == 2
+    assert events.count("poller.stopped") == 2  # each worker wrote what it held
+    assert "poller.process_died" not in events
+    assert events.index("poller.processes_stopped") < events.index("embedded_db.stopped")
     assert "account.created" in events and "account.logged_in" in events
     state = next(e for e in logs if e["event"] == "service.state_changed")
     assert state["service_id"] == 1 and state["current"] == "uptime" and state["level"] == "info"
     assert not EmbeddedPostgres(data_dir / "postgres").is_running()
+
+
+def test_run_in_one_process_polls_from_a_thread_and_stops_on_sigint(data_dir: Path) -> None:
+    port = free_port()
+    process = start(data_dir, port, STATUSCHECKER_SINGLE_PROCESS="true")
+    api = f"http://127.0.0.1:{port}/v1"
+    auth = sign_up_and_log_in(api)
+    with Target("up") as target:
+        created = httpx.post(
+            f"{api}/services",
+            json={"name": "one", "url": target.url, "interval_seconds": 1},
+            headers=auth,
+        )
+        assert created.status_code == 201
+        service_url = f"{api}/services/{created.json()['id']}"
+        wait_until(lambda: httpx.get(service_url, headers=auth).json()["status"] == "up")
+    logs = stop(process, signal.SIGINT)
+
+    events = [entry["event"] for entry in logs]
+    assert "poller.process_started" not in events  # no worker process: the API's poller
+    assert events.count("poller.started") == events.count("poller.stopped") == 1
+    assert "embedded_db.stopped" in events
 
 
 def test_a_later_start_recovers_the_server_a_killed_process_left(data_dir: Path) -> None:

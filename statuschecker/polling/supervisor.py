@@ -1,20 +1,21 @@
-"""`statuschecker poller`: N worker processes (`polling.worker`), each a poller claiming its
-own share of the due services through the database leases, supervised by the parent that
-started them.
+"""Poller worker processes (`polling.worker`), each a poller claiming its own share of the due
+services through the database leases, supervised by the process that started them:
+`statuschecker poller`, or `statuschecker run` beside its API.
 
 The parent
 1. makes a fresh directory for prometheus_client's multiprocess mode and names it in
    PROMETHEUS_MULTIPROC_DIR *before* starting any worker, so the workers' work metrics go to
-   files there; it serves their sum on its own /metrics;
+   files there; it serves their sum on a /metrics of its own (`run`: on the API's);
 2. starts the workers with the "spawn" method (a fresh interpreter each: no fork of a process
    that has threads), giving each the settings and the database URL (the embedded server, when
    there is one, belongs to the parent);
-3. watches them: a worker that ends while no stop was asked for is logged, its live gauges are
-   dropped (`mark_process_dead`) and it is replaced, no sooner than RESTART_MIN_SECONDS after
-   that slot's previous start, so a worker that cannot start does not spin;
-4. on SIGTERM or SIGINT sends SIGTERM to every worker, waits for each to finish or abandon its
-   in-flight checks and write what it holds, kills a worker that overruns that bound by
-   STOP_GRACE_SECONDS, and returns.
+3. watches them: a worker that ends while no stop was asked for, other than cleanly (exit
+   status 0, as a signal to it asks), is logged, its live gauges are dropped
+   (`mark_process_dead`) and it is replaced, no sooner than RESTART_MIN_SECONDS after that
+   slot's previous start, so a worker that cannot start does not spin;
+4. on SIGTERM or SIGINT (`run`: once its API has stopped) sends SIGTERM to every worker, waits
+   for each to finish or abandon its in-flight checks and write what it holds, kills a worker
+   that overruns that bound by STOP_GRACE_SECONDS, and returns.
 
 A worker runs until SIGTERM/SIGINT, until its parent is gone (it then stops too rather than
 run unsupervised), or until its poller loop has been quiet for `health_poller_stale_seconds`
@@ -35,14 +36,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIServer
 
 import structlog
 
 from statuschecker.metrics import server as metrics_server
+from statuschecker.metrics.pings import NAMES as ping_metrics
 from statuschecker.polling.worker import worker_main
 from statuschecker.system.config import Settings
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = structlog.get_logger(__name__)
 
@@ -54,57 +59,80 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 @dataclass
 class _Slot:
-    """One worker place: the process in it now, when it started, how often it was replaced."""
+    """One worker place: the process in it now, when it started, how often it was replaced,
+    whether its worker stopped as asked (and is not replaced)."""
 
     number: int
     process: BaseProcess | None = None
     started_at: float = float("-inf")
     restarts: int = 0
+    stopped: bool = False
 
 
 class PollerProcesses:
-    """Runs and supervises `processes` poller workers and serves their summed work metrics."""
+    """Runs and supervises `processes` poller workers, their summed work metrics served."""
 
     def __init__(
         self,
         settings: Settings,
         database_url: str,
         processes: int,
-        metrics_host: str,
-        metrics_port: int,
     ) -> None:
         self._settings = settings.model_copy(update={"database_url": database_url})
         self._slots = [_Slot(number) for number in range(processes)]
-        self._metrics_host = metrics_host
-        self._metrics_port = metrics_port
         self._context = multiprocessing.get_context("spawn")
         self._stop = threading.Event()
         self._metrics_dir = ""
 
-    def run(self) -> None:
-        """Start the workers and keep them running until SIGTERM or SIGINT; then stop them."""
-        self._metrics_dir = tempfile.mkdtemp(prefix="statuschecker-metrics-")
-        os.environ[MULTIPROC_ENV] = self._metrics_dir
+    def run(self, metrics_host: str, metrics_port: int) -> None:
+        """`statuschecker poller`: start the workers, serve their summed metrics on
+        `metrics_host:metrics_port` and keep them running until SIGTERM or SIGINT; then stop
+        them."""
         previous = {
             signum: signal.signal(signum, self._on_signal)
             for signum in (signal.SIGTERM, signal.SIGINT)
         }
         server = None
         try:
-            server = self._serve_metrics()
-            for slot in self._slots:
-                self._start(slot)
+            self._prepare()
+            server = self._serve_metrics(metrics_host, metrics_port)
+            self._start_all()
             self._watch()
         finally:
-            self._stop_all()
+            self.stop()
             if server is not None:
                 server.shutdown()
                 server.server_close()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
-            os.environ.pop(MULTIPROC_ENV, None)
-            shutil.rmtree(self._metrics_dir, ignore_errors=True)
-            log.info("poller.processes_stopped", processes=len(self._slots))
+
+    def start_beside(self, registry: CollectorRegistry) -> None:
+        """`statuschecker run`: start the workers and watch them from a thread, their summed
+        metrics added to `registry` (the API's); `stop` ends it all."""
+        self._prepare()
+        registry.register(_WorkersCollector(self._metrics_dir))
+        registry.register(_SupervisorCollector(self._slots))
+        self._start_all()
+        threading.Thread(target=self._watch, name="poller-supervisor", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop the workers (see `_stop_all`) and drop their metrics' files."""
+        if not self._metrics_dir:
+            return
+        self._stop_all()
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(self._metrics_dir, ignore_errors=True)
+        self._metrics_dir = ""
+        log.info("poller.processes_stopped", processes=len(self._slots))
+
+    def _prepare(self) -> None:
+        """The directory the workers' metrics go to, named for them before any starts."""
+        self._metrics_dir = tempfile.mkdtemp(prefix="statuschecker-metrics-")
+        os.environ[MULTIPROC_ENV] = self._metrics_dir
+
+    def _start_all(self) -> None:
+        for slot in self._slots:
+            self._start(slot)
 
     def _on_signal(self, signum: int, _: FrameType | None) -> None:
         if not self._stop.is_set():
@@ -123,7 +151,9 @@ class PollerProcesses:
         log.info("poller.process_started", slot=slot.number, pid=process.pid)
 
     def _watch(self) -> None:
-        """Replace workers that end until a stop is asked for."""
+        """Replace workers that end until a stop is asked for, but those that stopped cleanly
+        (exit status 0): a signal told them to, as Ctrl-C tells a terminal's whole process
+        group while the API of `statuschecker run` is still stopping."""
         while not self._stop.is_set():
             running = [s.process.sentinel for s in self._slots if s.process is not None]
             if running:
@@ -136,15 +166,18 @@ class PollerProcesses:
             for slot in self._slots:
                 process = slot.process
                 if process is not None and process.exitcode is not None:
-                    log.error(
-                        "poller.process_died",
-                        slot=slot.number,
-                        pid=process.pid,
-                        exitcode=process.exitcode,
+                    slot.stopped = process.exitcode == 0
+                    event = "poller.process_stopped" if slot.stopped else "poller.process_died"
+                    (log.info if slot.stopped else log.error)(
+                        event, slot=slot.number, pid=process.pid, exitcode=process.exitcode
                     )
                     slot.process = None
                     self._forget(process)
-                if slot.process is None and now - slot.started_at >= RESTART_MIN_SECONDS:
+                if (
+                    slot.process is None
+                    and not slot.stopped
+                    and now - slot.started_at >= RESTART_MIN_SECONDS
+                ):
                     slot.restarts += 1
                     self._start(slot)
 
@@ -182,31 +215,42 @@ class PollerProcesses:
 
     # -- the parent's /metrics --------------------------------------------------------------
 
-    def _serve_metrics(self) -> WSGIServer:
+    def _serve_metrics(self, host: str, port: int) -> WSGIServer:
         """Serve the workers' summed work metrics on /metrics, behind the metrics token if
         one is set, from a thread of its own."""
-        from prometheus_client import CollectorRegistry, multiprocess
+        from prometheus_client import CollectorRegistry
 
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=self._metrics_dir)
+        registry.register(_WorkersCollector(self._metrics_dir))
         registry.register(_SupervisorCollector(self._slots))
         try:
-            server = metrics_server.serve(
-                registry, self._metrics_host, self._metrics_port, self._settings.metrics_token
-            )
+            server = metrics_server.serve(registry, host, port, self._settings.metrics_token)
         except OSError as exc:  # the port is taken, say: a line, not a traceback
             log.error(
                 "poller.metrics_unavailable",
-                host=self._metrics_host,
-                port=self._metrics_port,
+                host=host,
+                port=port,
                 error=str(exc),
             )
             raise SystemExit(1) from exc
         log.info(
             "poller.metrics_listening",
-            url=f"http://{self._metrics_host}:{server.server_port}/metrics",
+            url=f"http://{host}:{server.server_port}/metrics",
         )
         return server
+
+
+class _WorkersCollector:
+    """The workers' metrics, summed from their files in `path`, but for the ping intake's: a
+    worker takes no pings, and the API process that serves these serves its own."""
+
+    def __init__(self, path: str) -> None:
+        from prometheus_client import multiprocess
+
+        self._files = multiprocess.MultiProcessCollector(None, path=path)
+
+    def collect(self) -> Iterator[Any]:
+        return (family for family in self._files.collect() if family.name not in ping_metrics)
 
 
 class _SupervisorCollector:

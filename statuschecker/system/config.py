@@ -35,9 +35,16 @@ class Settings(BaseSettings):
         default=10.0, ge=0.1, le=60, description="shortened to the interval when that is shorter"
     )
 
-    poller_enabled: bool = Field(default=True, description="run the poller in `statuschecker run`")
+    poller_enabled: bool = Field(default=True, description="run pollers in `statuschecker run`")
     poller_processes: int | None = Field(
-        default=None, ge=1, le=1024, description="worker processes of `statuschecker poller`"
+        default=None,
+        ge=1,
+        le=1024,
+        description="poller worker processes of `statuschecker poller` and `run`",
+    )
+    single_process: bool = Field(
+        default=False,
+        description="`statuschecker run` polls from a thread of its own process, not workers",
     )
     poller_metrics_host: str = Field(
         default="127.0.0.1", description="address the /metrics of `statuschecker poller` uses"
