@@ -8,9 +8,11 @@ Uses STATUSCHECKER_DATABASE_URL's server if set, else an embedded PostgreSQL in 
 directory, and a fresh database on it (dropped at the end). Starts the target (nginx with a
 minimal config in a temp dir; target.py when nginx is not installed), creates a bench account
 and inserts N services owned by it, pointing to distinct paths of the target, with their first
-checks spread over one interval. Then runs statuschecker as deployed: `statuschecker api` and
-`statuschecker poller --processes P --metrics-port M` (or `statuschecker run`, API and poller in
-one process, when this statuschecker has no roles yet), configured by STATUSCHECKER_* variables.
+checks spread over one interval. Then runs statuschecker as deployed, configured by
+STATUSCHECKER_* variables: `--mode roles`, `statuschecker api` and `statuschecker poller
+--processes P --metrics-port M`; `--mode run`, `statuschecker run` alone (the API and P poller
+worker processes beside it: what `make run` starts); `--mode single`, `statuschecker run` in one
+process (STATUSCHECKER_SINGLE_PROCESS, and what a statuschecker without roles runs).
 After a warm-up it measures a window: checks from the stored ticks, CPU and memory of every
 process from /proc (statuschecker's and, separately, the database's), row and byte rates from
 PostgreSQL's statistics, and the latency of `GET /v1/services?limit=100` with K concurrent
@@ -84,6 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, help="seconds before measuring (2 intervals)")
     parser.add_argument("--processes", type=int, default=2, help="poller child processes")
+    parser.add_argument("--mode", choices=["roles", "run", "single"], default="roles",
+                        help="api + poller roles, run with workers, run alone")  # fmt: skip
     parser.add_argument("--concurrency", type=int, help="poller_concurrency per process")
     parser.add_argument("--api-clients", type=int, default=8, help="concurrent API clients")
     parser.add_argument(
@@ -233,9 +237,9 @@ class Node:
 
 
 def start_node(
-    stack: contextlib.ExitStack, url: str, data_dir: Path, args: argparse.Namespace, roles: bool
+    stack: contextlib.ExitStack, url: str, data_dir: Path, args: argparse.Namespace, mode: str
 ) -> Node:
-    """statuschecker's API and poller roles (or `run`) as processes, configured by env."""
+    """statuschecker's processes in `mode` (see the module's docstring), configured by env."""
     api_port = servers.free_port()
     env = {
         "STATUSCHECKER_DATABASE_URL": url,
@@ -249,7 +253,7 @@ def start_node(
     if args.concurrency:
         env["STATUSCHECKER_POLLER_CONCURRENCY"] = str(args.concurrency)
     log = data_dir / "statuschecker.log"
-    if roles:
+    if mode == "roles":
         metrics_port = servers.free_port()
         api = servers.start_statuschecker(
             stack, ["api"], env | {"STATUSCHECKER_POLLER_ENABLED": "false"}, log
@@ -260,8 +264,14 @@ def start_node(
         )
         mode = f"statuschecker api + statuschecker {' '.join(poller_args)}"
         node = Node({"api": api, "poller": poller}, api_port, metrics_port, mode)
+    elif mode == "run":
+        run_env = env | {"STATUSCHECKER_POLLER_PROCESSES": str(args.processes)}
+        run = servers.start_statuschecker(stack, ["run"], run_env, log)
+        described = f"statuschecker run (API + {args.processes} poller processes)"
+        node = Node({"run": run}, api_port, None, described)
     else:
-        run = servers.start_statuschecker(stack, ["run"], env, log)
+        single = env | {"STATUSCHECKER_SINGLE_PROCESS": "true"}
+        run = servers.start_statuschecker(stack, ["run"], single, log)
         node = Node({"run": run}, api_port, None, "statuschecker run (API + poller, 1 process)")
     main = node.roles.get("api") or node.roles["run"]
     servers.wait_until(
@@ -305,6 +315,13 @@ def db_counters(engine: Engine) -> dict[str, list[int]]:
             row = totals.setdefault(key, [0, 0, 0])
             row[0], row[1], row[2] = row[0] + ins, row[1] + upd, row[2] + dele
     return totals
+
+
+def hot_updates(engine: Engine) -> dict[str, int]:
+    """Updates so far that were HOT (no index touched, the row kept on its page), per table."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT relname, n_tup_hot_upd FROM pg_stat_user_tables"))
+        return {name: hot for name, hot in rows}
 
 
 def tick_storage(engine: Engine) -> tuple[int, int]:
@@ -414,7 +431,7 @@ def measure_rate(
     server: Server,
     target: servers.Started,
     services_count: int,
-    roles: bool,
+    mode: str,
     api_clients: int,
 ) -> dict:
     """One run at one rate: fresh database, services, processes, warm-up, window, report."""
@@ -429,7 +446,7 @@ def measure_rate(
         data_dir = servers.temp_dir(stack, "statuschecker-bench-data-")
         settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
         token = issue_access_token(user_id, signing_key(settings), 24 * 3600)
-        node = start_node(stack, url, data_dir, args, roles)
+        node = start_node(stack, url, data_dir, args, mode)
         listed = check_api(node.api_port, token)
 
         trees = {role: proc.pid for role, proc in node.roles.items()}
@@ -439,7 +456,7 @@ def measure_rate(
         warmup = args.warmup if args.warmup is not None else 2 * interval
         time.sleep(warmup)
 
-        rows0 = db_counters(engine)
+        rows0, hot0 = db_counters(engine), hot_updates(engine)
         snap0 = sampler.groups()
         t0 = datetime.now(UTC)
         thread = threading.Thread(target=sampler.run, name="sampler", daemon=True)
@@ -448,7 +465,7 @@ def measure_rate(
         time.sleep(args.duration)
         snap1 = sampler.groups()
         t1 = datetime.now(UTC)
-        rows1 = db_counters(engine)
+        rows1, hot1 = db_counters(engine), hot_updates(engine)
         sampler.stop.set()
         thread.join(timeout=5)
         api = join_api() if join_api is not None else None
@@ -501,6 +518,11 @@ def measure_rate(
     }
     report["processes"], report["totals"] = process_figures(snap0, snap1, sampler, checks, window)
     report["database"] = db_figures(rows0, rows1, window, stored_bytes, stored_ticks)
+    for name, figures in report["database"]["by_table"].items():
+        updated = rows1[name][1] - rows0.get(name, [0, 0, 0])[1]
+        if updated and name in hot1:
+            hot = hot1[name] - hot0.get(name, 0)
+            figures["hot_updates_pct"] = round(100 * hot / updated, 1)
     if api is not None:
         lat = sorted(api.latencies)
         report["api"] = {
@@ -607,7 +629,9 @@ def db_figures(rows0: dict, rows1: dict, window: float, size: int, ticks: int) -
                 "updated_per_s": round(changed[1] / window, 1),
                 "deleted_per_s": round(changed[2] / window, 1),
             }
-    total = sum(sum(v.values()) for v in by_table.values())
+    total = sum(
+        v["inserted_per_s"] + v["updated_per_s"] + v["deleted_per_s"] for v in by_table.values()
+    )
     return {
         "rows_written_per_s": round(total, 1),
         "by_table": by_table,
@@ -683,7 +707,7 @@ def clean(report: dict) -> bool:
     return c["missed_checks"] == 0 and (c["lag_p99_ms"] or 0) < LAG_LIMIT_S * 1000
 
 
-def saturate(args: argparse.Namespace, server: Server, target, roles: bool) -> dict:
+def saturate(args: argparse.Namespace, server: Server, target, mode: str) -> dict:
     """Raise the number of services (fixed interval) by --saturate-factor while runs are clean,
     then try once between the last clean and the first failing rate; bounded in steps and
     seconds. API clients stay off: this measures the poller's capacity."""
@@ -692,7 +716,7 @@ def saturate(args: argparse.Namespace, server: Server, target, roles: bool) -> d
     for _ in range(args.saturate_steps):
         if time.monotonic() > deadline:
             break
-        report = measure_rate(args, server, target, count, roles, api_clients=0)
+        report = measure_rate(args, server, target, count, mode, api_clients=0)
         ok = clean(report)
         c, t = report["checks"], report["totals"]
         steps.append(
@@ -804,12 +828,12 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     """The whole benchmark: the main run (or saturation), then the peer."""
     server = start_server(stack)
     target = servers.start_target(stack, use_nginx=args.target == "auto")
-    roles = servers.has_roles()
+    mode = args.mode if servers.has_roles() else "single"
     if args.saturate:
         report: dict[str, Any] = {"setup": {"target": target.name, "database": server.name}}
-        report["saturation"] = saturate(args, server, target, roles)
+        report["saturation"] = saturate(args, server, target, mode)
         return report
-    report = measure_rate(args, server, target, args.services, roles, args.api_clients)
+    report = measure_rate(args, server, target, args.services, mode, args.api_clients)
     if args.peer == "blackbox":
         rate = args.peer_rate or args.services / args.interval
         report["peer"] = measure_blackbox(args, target, rate, args.services)

@@ -32,7 +32,6 @@ from statuschecker.rules.periods import StateChange
 from statuschecker.store import alerts, maintenances, results, schedule
 from statuschecker.store import heartbeats as heartbeat_store
 from statuschecker.store import services as service_store
-from statuschecker.store.services import EVERYTHING
 from statuschecker.system.changes import announce
 
 log = structlog.get_logger(__name__)
@@ -41,14 +40,14 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class _Written:
     """What a batch stored: how many outcomes were new, the state changes and alerts they
-    led to, the services it changed, as they are now (`fresh`) or only their ids
-    (`changed`, when not read back), and the names of those whose state changed."""
+    led to, the services it changed (`changed`), those of them the cache held as they are
+    now (`fresh`), and the names of those whose state changed."""
 
     kept: int = 0
     changes: list[StateChange] = field(default_factory=list)
     raised: list[Alert] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
-    fresh: list[Service] | None = None
+    fresh: list[Service] = field(default_factory=list)
     names: dict[int, str] = field(default_factory=dict)
 
 
@@ -88,14 +87,13 @@ class Recorder:
         """
         started = time.perf_counter()
         with self._engine.begin() as conn:
-            locked = results.lock(conn, {o.service_id for o in outcomes})
+            locked = results.lock(conn, {o.service_id for o in outcomes}, lease_owner)
             present = [o for o in outcomes if o.service_id in locked]
             silent = {o.service_id for o in present if o.silence}
             # A silent heartbeat's pings stored and not judged yet come first.
             pinged, _ = heartbeat_inputs.receive(conn, silent) if silent else ([], set())
             judged = pinged + heartbeat_inputs.judge_silences(conn, present)
-            written = self._write(conn, locked, judged, silent, read_back=True)
-            schedule.release(conn, lease_owner, {o.service_id for o in outcomes})
+            written = self._write(conn, locked, judged, silent)
         self._written(judged, written, started)
 
     def accept_pings(self, pings: Sequence[Ping]) -> list[int | None]:
@@ -111,8 +109,7 @@ class Recorder:
         """Judge the stored pings of up to `max_services` heartbeats that have some (with
         `age_seconds`, some at least that old; with `among`, of these heartbeats), and record
         what they change like `record` (one transaction); how many heartbeats. Those another
-        transaction is judging are left to it. The services judged leave the status cache
-        rather than being read back: they change faster than anyone reads them."""
+        transaction is judging are left to it."""
         started = time.perf_counter()
         with self._engine.begin() as conn:
             pending = set(heartbeat_store.pending_services(conn, max_services, age_seconds, among))
@@ -120,7 +117,7 @@ class Recorder:
                 return 0
             outcomes, heard = heartbeat_inputs.receive(conn, pending)
             locked = results.lock(conn, {o.service_id for o in outcomes})
-            written = self._write(conn, locked, outcomes, heard, read_back=False)
+            written = self._write(conn, locked, outcomes, heard)
         self._written(outcomes, written, started)
         return len(pending)
 
@@ -130,34 +127,28 @@ class Recorder:
         locked: dict[int, results.Locked],
         outcomes: list[CheckOutcome],
         heard: set[int],
-        read_back: bool,
     ) -> _Written:
         """Steps 1 (from the maintenance marks) to 4 of `record`; then the services changed
         (those of the outcomes kept, and the heartbeats in `heard`, whose schedule moved) are
-        announced to the other processes and, with `read_back`, read as they are now."""
+        announced to the other processes, and those this process's cache holds are read as
+        they are now (a poller worker's holds none: nobody asks it)."""
         kept = results.write(conn, _marked(conn, locked, outcomes))
         changes, raised = self._judge(conn, locked, kept) if kept else ([], [])
         changed = sorted({o.service_id for o in kept} | heard)
         if not changed:
             return _Written()
         announce(conn, changed)
-        if read_back:
-            fresh = service_store.get_many(conn, changed)
-            names = {s.id: s.name for s in fresh}
-        else:
-            fresh = None
-            moved = {change.service_id for change in changes}
-            names = service_store.names(conn, moved, EVERYTHING) if moved else {}
+        held = self._cache.held(changed)
+        fresh = service_store.get_many(conn, held) if held else []
+        names = {c.service_id: locked[c.service_id].alerting.name for c in changes}
         return _Written(len(kept), changes, raised, changed, fresh, names)
 
     def _written(self, outcomes: list[CheckOutcome], written: _Written, started: float) -> None:
         """After the commit: count, refresh the cache, log, wake the notifier."""
         self._metrics.recorded(outcomes, written.kept, time.perf_counter() - started)
-        if written.fresh is None:
-            for service_id in written.changed:
-                self._cache.drop(service_id)
-        else:
-            self._cache.put(written.fresh)
+        for service_id in written.changed:
+            self._cache.drop(service_id)
+        self._cache.put(written.fresh)
         _log(outcomes, written.changes, written.raised, written.names)
         if written.raised and self._on_alert is not None:
             self._on_alert()
@@ -225,7 +216,9 @@ class Recorder:
         }
         decisions = [
             (subject, rules.decide(subject), rules.recipients(subject.policy, self._receivers))
-            for subject in alerts.subjects(conn, seen, self._alert_policy)
+            for subject in alerts.subjects(
+                conn, seen, self._alert_policy, {sid: locked[sid].alerting for sid in seen}
+            )
         ]
         return decided.changes, alerts.insert(conn, decisions)
 

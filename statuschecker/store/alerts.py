@@ -4,18 +4,34 @@ writing what they raised with its deliveries, and reading alerts back."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Connection, RowMapping, any_, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, RowMapping, select, text
 
 from statuschecker.model import HEARTBEAT, Alert, AlertPolicy, Page, Receiver, Visibility
-from statuschecker.rules.alerts import Decision, Seen, Subject, Window
+from statuschecker.rules.alerts import AlertState, Decision, Seen, Subject, Window
 from statuschecker.store import cursor
 from statuschecker.store.arrays import column, floats
 from statuschecker.store.services import EVERYTHING, within
 from statuschecker.store.tables import alerts, services
+
+
+@dataclass(frozen=True, slots=True)
+class AlertColumns:
+    """What the alert rules read of a service's row: its policy and its alert state."""
+
+    name: str
+    kind: str
+    alert_policy: dict[str, Any] | None
+    alert_state: AlertState
+    alert_changed_at: datetime | None
+    alert_suppressed_by: int | None
+    alert_cause_seen_at: datetime | None
+    degraded: bool
+    flapping: bool
+
 
 # For each service, at its newest check of the batch: how many checks, and failures, fell in
 # each rule's window; the response time statistic of its successful checks in the degraded
@@ -117,40 +133,23 @@ _INSERT_DELIVERIES = text(
 
 
 def subjects(
-    conn: Connection, seen: Mapping[int, Seen], default_policy: AlertPolicy
+    conn: Connection,
+    seen: Mapping[int, Seen],
+    default_policy: AlertPolicy,
+    rows: Mapping[int, AlertColumns],
 ) -> list[Subject]:
-    """The services of `seen` (service id -> what the batch showed of it) as their alert rules
-    see them at their newest check.
+    """The services of `seen` (service id -> what the batch showed of it; `rows`: their alert
+    columns, read with their row locks) as their alert rules see them at their newest check.
 
     Runs after the batch's ticks and periods are written, with the services' rows locked, so
-    the state read here cannot change underneath: one alert per transition, even with several
-    pollers.
-
-    1. Read the services' alert policies and states (one statement).
-    2. Measure every service's rule windows (one statement).
+    the state read cannot change underneath: one alert per transition, even with several
+    pollers. Every service's rule windows are measured in one statement.
     """
     ids = sorted(seen)
-    s = services.c
-    rows = {
-        row.id: row
-        for row in conn.execute(
-            select(
-                s.id,
-                s.name,
-                s.kind,
-                s.alert_policy,
-                s.alert_state,
-                s.alert_changed_at,
-                s.alert_suppressed_by,
-                s.alert_cause_seen_at,
-                s.degraded,
-                s.flapping,
-            ).where(s.id == any_(bindparam("ids", ids, type_=ARRAY(BigInteger))))
-        )
-    }
     policies = {
         sid: default_policy.merged(row.alert_policy) if row.alert_policy else default_policy
         for sid, row in rows.items()
+        if sid in seen
     }
     present = [sid for sid in ids if sid in rows]
     windows = conn.execute(

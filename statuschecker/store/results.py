@@ -17,14 +17,25 @@ from statuschecker.model import CheckOutcome, EventKind
 from statuschecker.rules import dependencies
 from statuschecker.rules.periods import OpenPeriod, Run, Transitions
 from statuschecker.store import partitions, result_columns, rollups
+from statuschecker.store.alerts import AlertColumns
 from statuschecker.store.arrays import column, floats
 from statuschecker.text import storable
 
+# The batch's services locked in id order and read as the rules need them; with :owner, its
+# leases on them ended in the same statement.
 _LOCK = text(
     """
-    SELECT id, kind, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
-           retry_interval_seconds, run_kind, run_count, run_started_at, run_reason, in_maintenance
-    FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE
+    WITH locked AS (
+        SELECT id, kind, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
+               retry_interval_seconds, run_kind, run_count, run_started_at, run_reason,
+               in_maintenance, name, alert_policy, alert_state, alert_changed_at,
+               alert_suppressed_by, alert_cause_seen_at, degraded, flapping
+        FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE
+    ), released AS (
+        UPDATE services s SET lease_owner = NULL, lease_expires_at = NULL
+        FROM locked WHERE s.id = locked.id AND s.lease_owner = CAST(:owner AS text)
+    )
+    SELECT * FROM locked
     """
 )
 
@@ -130,12 +141,16 @@ class Locked:
     confirm: tuple[int | None, int | None, int | None]  # down_after, up_after, retry interval
     run: Run | None
     in_maintenance: bool
+    alerting: AlertColumns
 
 
-def lock(conn: Connection, service_ids: set[int]) -> dict[int, Locked]:
+def lock(
+    conn: Connection, service_ids: set[int], release_for: str | None = None
+) -> dict[int, Locked]:
     """Lock the services' rows in id order (the order every recorder uses, so two never
-    deadlock) and read what the rules need of them; services deleted meanwhile are absent."""
-    rows = conn.execute(_LOCK, {"ids": column(sorted(service_ids))})
+    deadlock) and read what the rules need of them; services deleted meanwhile are absent.
+    With `release_for`, that lease owner's leases on them end (in the same statement)."""
+    rows = conn.execute(_LOCK, {"ids": column(sorted(service_ids)), "owner": release_for})
     return {
         row.id: Locked(
             row.kind,
@@ -147,6 +162,17 @@ def lock(conn: Connection, service_ids: set[int]) -> dict[int, Locked]:
             if row.run_kind
             else None,
             row.in_maintenance,
+            AlertColumns(
+                row.name,
+                row.kind,
+                row.alert_policy,
+                row.alert_state,
+                row.alert_changed_at,
+                row.alert_suppressed_by,
+                row.alert_cause_seen_at,
+                row.degraded,
+                row.flapping,
+            ),
         )
         for row in rows
     }

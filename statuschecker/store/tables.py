@@ -70,6 +70,7 @@ api_tokens = Table(
     Index("ix_api_tokens_user_id_id", "user_id", "id"),
 )
 
+# fillfactor 70 (migration 0010): room on each page for its rows' next versions.
 services = Table(
     "services",
     metadata,
@@ -169,6 +170,7 @@ service_ticks = Table(
     postgresql_partition_by="RANGE (checked_at)",
 )
 
+# fillfactor 70 (migration 0010): room on each page for its rows' next versions.
 service_metrics = Table(
     "service_metrics",
     metadata,
@@ -220,6 +222,7 @@ service_events = Table(
 # Rollups of ticks per hour and per day (UTC), kept when raw ticks are pruned. Response-time and
 # TTFB figures cover successful checks; `rt_histogram` counts them per log-spaced bucket of
 # statuschecker.rules.histogram (sparse: {bucket index: count}).
+# fillfactor 70 (migration 0010): room on each page for its rows' next versions.
 service_rollups = Table(
     "service_rollups",
     metadata,
@@ -244,6 +247,7 @@ service_rollups = Table(
 
 # Per hour and per day, how many checks ended with each status code or, without a response,
 # each reason.
+# fillfactor 70 (migration 0010): room on each page for its rows' next versions.
 service_rollup_outcomes = Table(
     "service_rollup_outcomes",
     metadata,
