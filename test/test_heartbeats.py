@@ -10,6 +10,7 @@ client has its own loop, which must still be running when the intake is closed."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import time
@@ -26,6 +27,7 @@ from sqlalchemy import text
 from waiting import wait_until
 
 from statuschecker.model import CheckOutcome, Ping
+from statuschecker.polling.ping_intake import LEFT_OVER_AFTER, POLLERS_JUDGE_AFTER, QUIET_PINGS
 from statuschecker.polling.poller import SILENCE
 from statuschecker.runtime import Runtime
 from web.app import create_app
@@ -1075,6 +1077,65 @@ def test_a_ping_stored_and_not_yet_judged_is_judged_before_the_pollers_silence(
     assert judged == [True]
     assert due == pinged_at + timedelta(seconds=60)
     assert recorder.judge_pings(10) == 0  # nothing left for the judge
+
+
+def _judged(runtime: Runtime) -> list[bool]:
+    with runtime.engine.connect() as conn:
+        return list(conn.execute(text("SELECT judged FROM pings ORDER BY id")).scalars())
+
+
+def test_a_burst_is_answered_once_stored_and_what_no_poller_judged_is_judged_by_the_api(
+    make_runtime: Callable[..., Runtime], account: Account
+) -> None:
+    """A batch of more than QUIET_PINGS is answered once stored and left to the pollers; with
+    none running, the API's own judge takes what is left after LEFT_OVER_AFTER."""
+    runtime = make_runtime()  # no poller
+    created = runtime.services.register(account.caller, "job", heartbeat={"interval_seconds": 60})
+    assert created.ping_key is not None
+    sent = now()
+    burst = [
+        Ping(key=created.ping_key, kind="success", received_at=sent + timedelta(milliseconds=i))
+        for i in range(3 * QUIET_PINGS)
+    ]
+
+    async def send() -> tuple[list[str], list[bool], list[bool]]:
+        answers = await asyncio.gather(*(runtime.pings.submit(p) for p in burst))
+        at_answer = await asyncio.to_thread(_judged, runtime)
+        deadline = time.monotonic() + LEFT_OVER_AFTER + 10
+        while not all(judged := await asyncio.to_thread(_judged, runtime)):
+            assert time.monotonic() < deadline, judged
+            await asyncio.sleep(0.1)
+        await runtime.pings.close()
+        return [a.outcome for a in answers], at_answer, judged
+
+    outcomes, at_answer, judged = asyncio.run(send())
+    assert outcomes == ["ok"] * len(burst)
+    assert at_answer == [False] * len(burst)  # stored, not judged yet: answered at once
+    assert judged == [True] * len(burst)
+    assert len(ticks_of(runtime, created.id)) == len(burst)
+
+
+def test_a_poller_judges_the_pings_an_api_left_to_it(
+    make_runtime: Callable[..., Runtime], account: Account
+) -> None:
+    runtime = make_runtime(with_poller=True)
+    created = runtime.services.register(account.caller, "job", heartbeat={"interval_seconds": 60})
+    assert created.ping_key is not None and runtime.poller is not None
+    sent = now()
+    stored = [
+        Ping(key=created.ping_key, kind="success", received_at=sent + timedelta(milliseconds=i))
+        for i in range(5)
+    ]
+    assert runtime.poller._recorder.accept_pings(stored) == [created.id] * 5
+    runtime.start()  # no API judge in this runtime's loop: only the poller judges
+    wait_until(lambda: all(_judged(runtime)), timeout=POLLERS_JUDGE_AFTER + 10)
+    assert len(ticks_of(runtime, created.id)) == 5
+
+
+def ticks_of(runtime: Runtime, sid: int) -> list[Any]:
+    with runtime.engine.connect() as conn:
+        query = text("SELECT up FROM service_ticks WHERE service_id = :id")
+        return list(conn.execute(query, {"id": sid}).scalars())
 
 
 def test_prometheus_shows_a_heartbeats_last_ping_and_late_time(
