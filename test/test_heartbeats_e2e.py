@@ -411,8 +411,8 @@ def test_two_apis_and_two_pollers_store_every_ping_once_and_alert_once(
         "GROUP BY service_id",
     )
     assert set(looks) == set(silent)
-    expected = {service_of[k]: n + looks.get(service_of[k], 0) for k, n in successes.items()}
-    wait_until(lambda: counted(db, TICKS_PER_SERVICE) == expected, timeout=10)
+    all_ticks = {service_of[k]: n + looks.get(service_of[k], 0) for k, n in successes.items()}
+    wait_until(lambda: counted(db, TICKS_PER_SERVICE) == all_ticks, timeout=10)
 
     for role in [*(api.role for api in apis), *pollers]:
         assert role.stop() == 0
