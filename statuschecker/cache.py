@@ -1,14 +1,19 @@
-"""In-memory state of services: their current state, refreshed by the recorder and by every
-write, and their settings as shown, kept by the version they were read at."""
+"""In-memory state of services, refreshed by the recorder and by every write; and values kept for
+a while, looked up many at a time (a list's uptime figures and settings)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
+from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
 from statuschecker.model import Service
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class StatusCache:
@@ -49,22 +54,35 @@ class StatusCache:
             return len(self._items)
 
 
-class SettingsCache:
-    """Services as read, by id, each with the version of its settings it was read at (a digest
-    the database makes of them): an entry serves a read that finds that same version, so
-    changes need not be announced to it. Bounded in size and age, safe across threads."""
+class Expiring(Generic[K, V]):
+    """Values by key, each kept for `ttl_seconds` from when it was put, at most `maxsize` of
+    them (the oldest go first); looked up and put many at a time under one lock, for lists
+    whose every item would pay a cache's own bookkeeping. Safe across threads."""
 
     def __init__(self, maxsize: int, ttl_seconds: float) -> None:
-        self._items: TTLCache[int, tuple[str, Service]] = TTLCache(maxsize, ttl_seconds)
+        self._items: dict[K, tuple[float, V]] = {}
+        self._maxsize = maxsize
+        self._ttl = ttl_seconds
         self._lock = threading.Lock()
 
-    def get(self, service_id: int, version: str) -> Service | None:
-        """The service read at this version of its settings, or None."""
+    def get_many(self, keys: Iterable[K]) -> dict[K, V]:
+        """The values kept of these keys (those not kept, or expired, left out)."""
+        now = time.monotonic()
         with self._lock:
-            found = self._items.get(service_id)
-        return found[1] if found is not None and found[0] == version else None
+            found = {key: self._items.get(key) for key in keys}
+        return {key: kept[1] for key, kept in found.items() if kept is not None and kept[0] > now}
 
-    def put(self, service_id: int, version: str, service: Service) -> None:
-        """Keep `service`, read at this version of its settings (replacing any other)."""
+    def put_many(self, values: Mapping[K, V]) -> None:
+        """Keep these values (replacing what was kept of their keys)."""
+        expires = time.monotonic() + self._ttl
         with self._lock:
-            self._items[service_id] = (version, service)
+            for key, value in values.items():
+                self._items.pop(key, None)  # to the end: the newest
+                self._items[key] = (expires, value)
+            while len(self._items) > self._maxsize:
+                del self._items[next(iter(self._items))]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()

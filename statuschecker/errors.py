@@ -50,6 +50,26 @@ class Unavailable(DomainError):
     """A dependency (the database) cannot answer right now."""
 
 
+class ItemsRejected(DomainError):
+    """Items of a request that stands or falls as a whole cannot be accepted, each for its own
+    error, by index. The request is refused as its most basic fault: an invalid item before
+    one a policy forbids, before one that clashes with what is stored (`kind`)."""
+
+    PRECEDENCE: tuple[type[DomainError], ...] = (InvalidInput, Forbidden, NotFound, Conflict)
+
+    def __init__(self, detail: str, items: list[tuple[int, DomainError]]) -> None:
+        super().__init__(detail)
+        self.items = sorted(items, key=lambda item: item[0])
+
+    @property
+    def kind(self) -> type[DomainError]:
+        """The kind of error the whole request is refused as."""
+        found = {type(error) for _, error in self.items}
+        return next(
+            (k for k in self.PRECEDENCE if any(issubclass(f, k) for f in found)), InvalidInput
+        )
+
+
 def database_unreachable(exc: BaseException) -> bool:
     """Whether a database error means the database was out of reach (down, restarting, the
     connection lost), as opposed to refusing the statement or its data."""

@@ -28,6 +28,7 @@ EXPECTED = {
     "tokens.sh",
     "revoke.sh",
     "register.sh",
+    "register-batch.sh",
     "list.sh",
     "get.sh",
     "update.sh",

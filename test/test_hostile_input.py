@@ -51,6 +51,11 @@ def operations(account: Account, service_id: int, maintenance_id: int = 1) -> li
             "/v1/services",
             {"name": "new", "url": "http://127.0.0.1:9/", "timeout_seconds": 5},
         ),
+        Operation(
+            "POST",
+            "/v1/services:batch",
+            {"services": [{"name": "batched", "url": "http://127.0.0.1:9/", "timeout_seconds": 5}]},
+        ),
         Operation("PATCH", f"/v1/services/{service_id}", {"name": "renamed", "timeout_seconds": 5}),
         Operation("POST", "/v1/maintenances", {**MAINTENANCE, "service_ids": [service_id]}),
         Operation(

@@ -42,23 +42,35 @@ DOMAIN_PROBLEMS: dict[type[errors.DomainError], tuple[int, str]] = {
 """The status and title of each kind of domain error."""
 
 
+def _status(kind: type[errors.DomainError]) -> tuple[int, str]:
+    return DOMAIN_PROBLEMS[next(k for k in kind.__mro__ if k in DOMAIN_PROBLEMS)]
+
+
 def _domain_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, errors.DomainError)
-    kind = next(k for k in type(exc).__mro__ if k in DOMAIN_PROBLEMS)
-    status, title = DOMAIN_PROBLEMS[kind]
     headers: dict[str, str] = {}
+    ext: dict[str, Any] | None = None
     if isinstance(exc, errors.Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"  # the scheme to authenticate with (RFC 6750)
     if isinstance(exc, errors.TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
-    return problem(status, title, exc.detail, headers=headers or None)
+    if isinstance(exc, errors.ItemsRejected):  # each item's own problem, as an extension
+        ext = {"errors": [item_error(i, _status(type(e))[0], e.detail) for i, e in exc.items]}
+    status, title = _status(exc.kind if isinstance(exc, errors.ItemsRejected) else type(exc))
+    return problem(status, title, exc.detail, headers=headers or None, ext=ext)
+
+
+def item_error(index: int, status: int, detail: str) -> dict[str, Any]:
+    """One item's fault in a problem's `errors` member: its index in the request's list, the
+    status a request of that item alone would get, and what is wrong with it."""
+    return {"index": index, "status": status, "detail": detail}
 
 
 def _bad_request(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Connexion's validation message without the schema dump that follows it."""
     assert isinstance(exc, BadRequestProblem)
     detail = str(exc.detail or "the request does not match the API contract")
-    return problem(400, "Bad Request", detail.split("\n\n")[0])
+    return problem(400, "Bad Request", detail.split("\n\n")[0], ext=exc.ext)
 
 
 def _no_credentials(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:

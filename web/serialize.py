@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from typing import Any
+
+from starlette.responses import Response
 
 from statuschecker.model import (
     Alert,
@@ -24,6 +27,7 @@ from statuschecker.model import (
 )
 from statuschecker.redaction import MASK, masked_options, masked_url, redact
 from statuschecker.services.maintenances import Planned, Upcoming
+from statuschecker.services.queries import Listed
 from statuschecker.services.registration import warnings
 from statuschecker.services.stats import Stats
 from statuschecker.timefmt import rfc3339
@@ -59,20 +63,61 @@ def event(value: Event) -> dict[str, Any]:
 def service(value: Service, ping_base: str = "", reveal_key: bool = False) -> dict[str, Any]:
     """A service with its current state as the API shows it; a heartbeat's ping URL under
     `ping_base`, its key whole only with `reveal_key`."""
-    m = value.metric
+    return {**service_settings(value), **service_state(value, ping_base, reveal_key)}
+
+
+def listed_page(value: Page[Listed], ping_base: str) -> Response:
+    """A page of a list of services as its JSON answer, `{data, next_cursor}`, each service as
+    `service` shows it (a heartbeat's key masked), encoded in two parts: its settings as the
+    list's `show`, `settings_json`, encoded them once for their version, and its state now.
+    Most of a service's JSON is its settings: a list's answer is mostly encoded already."""
+    items = [
+        item.shown + ", " + json.dumps(service_state(item.service, ping_base, False))[1:]
+        for item in value.items
+    ]
+    body = f'{{"data": [{", ".join(items)}], "next_cursor": {json.dumps(value.next_cursor)}}}'
+    return Response(body, 200, media_type=JSON["Content-Type"])
+
+
+def settings_json(value: Service) -> str:
+    """`service_settings` encoded as the start of the service's JSON object (no closing
+    brace), for `listed_page`."""
+    return json.dumps(service_settings(value))[:-1]
+
+
+def service_settings(value: Service) -> dict[str, Any]:
+    """What `service` shows of a service's settings: all but its state and ping URL, the same
+    for every read until the settings change."""
     return {
         "id": value.id,
         "owner_id": value.owner_id,
         "public": value.public,
         "name": value.name,
         "url": None if value.heartbeat else masked_url(value.url),
-        "heartbeat": heartbeat(value.heartbeat) if value.heartbeat else None,
-        "ping_url": ping_url(ping_base, value.ping_key, reveal_key) if value.ping_key else None,
         "kind": value.kind,
         "interval_seconds": value.interval_seconds,
         "timeout_seconds": value.timeout_seconds,
-        "paused": value.paused,
         "created_at": timestamp(value.created_at),
+        "alert_policy": policy(value.alert_policy or AlertPolicy()),
+        "check_options": masked_options(value.check_options),
+        "warnings": warnings(value),
+        "confirm_down_after": value.confirm_down_after,
+        "confirm_up_after": value.confirm_up_after,
+        "retry_interval_seconds": value.retry_interval_seconds,
+        "tags": list(value.tags),
+        "group": value.group,
+        "depends_on": list(value.depends_on),
+    }
+
+
+def service_state(value: Service, ping_base: str, reveal_key: bool) -> dict[str, Any]:
+    """What `service` shows of a service's state (what checks, pings and pauses change), and
+    its ping URL."""
+    m = value.metric
+    return {
+        "heartbeat": heartbeat(value.heartbeat) if value.heartbeat else None,
+        "ping_url": ping_url(ping_base, value.ping_key, reveal_key) if value.ping_key else None,
+        "paused": value.paused,
         "updated_at": timestamp(value.updated_at),
         "status": value.status,
         "latest_event": event(value.latest_event) if value.latest_event else None,
@@ -86,16 +131,7 @@ def service(value: Service, ping_base: str = "", reveal_key: bool = False) -> di
             "last_checked_at": timestamp(m.last_checked_at),
         },
         "uptime": uptime(value.uptime),
-        "alert_policy": policy(value.alert_policy or AlertPolicy()),
         "alert_state": value.alert_state,
-        "check_options": masked_options(value.check_options),
-        "warnings": warnings(value),
-        "confirm_down_after": value.confirm_down_after,
-        "confirm_up_after": value.confirm_up_after,
-        "retry_interval_seconds": value.retry_interval_seconds,
-        "tags": list(value.tags),
-        "group": value.group,
-        "depends_on": list(value.depends_on),
         "flapping": value.flapping,
     }
 

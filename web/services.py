@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import Response
+
 from web import serialize
 from web.context import caller, own_service, ping_base, services, visible
 from web.params import parse_time
@@ -16,24 +18,32 @@ def register(body: dict[str, Any]) -> tuple:
     return serialize.respond(shown, 201, Location=f"/v1/services/{created.id}")
 
 
+def register_batch(body: dict[str, Any]) -> tuple:
+    """POST /services:batch"""
+    created = services().register_many(caller(), body["services"])
+    base = ping_base()
+    shown = [serialize.service(s, base, reveal_key=True) for s in created]
+    return serialize.respond({"services": shown}, 201)
+
+
 def list_services(
     limit: int = 50,
     cursor: str | None = None,
     status: str | None = None,
     name: str | None = None,
     tag: str | None = None,
-) -> tuple:
+) -> Response:
     """GET /services"""
-    page = services().list_services(
+    page = services().list_shown(
         visible(),
         limit=limit,
         cursor=cursor,
         status=status,  # type: ignore[arg-type]
         name=name,
         tag=tag,
+        show=serialize.settings_json,
     )
-    base = ping_base()
-    return serialize.respond(serialize.page(page, lambda s: serialize.service(s, base)))
+    return serialize.listed_page(page, ping_base())
 
 
 def get_service(service_id: int) -> tuple:

@@ -10,7 +10,7 @@ import math
 import re
 import sys
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 from connexion.datastructures import MediaTypeDict
@@ -23,6 +23,7 @@ from starlette.types import Scope
 
 from statuschecker.redaction import is_secret_name, masked_url
 from statuschecker.text import unstorable
+from web.problems import item_error
 
 # Values under these keys may carry secrets (header values, apprise and webhook URLs).
 SECRET_CONTAINERS = frozenset({"headers", "apprise_urls", "webhooks"})
@@ -39,13 +40,57 @@ class SecretSafeJSONBodyValidator(JSONRequestBodyValidator):
     def _validate(self, body: Any) -> dict | None:
         if not self._nullable and body is None:
             raise BadRequestProblem("Request body must not be empty")
+        validator = self._validator
+        lists = item_lists(self._schema)
         try:
-            validated = self._validator.validate(body)
+            validated = validator.validate(body)
         except ValidationError as exc:
-            raise BadRequestProblem(detail=describe(exc)) from None
-        if unstorable(_bounded_part(body)):
-            raise BadRequestProblem(detail=f"the body {UNSTORABLE}")
+            faults = {}
+            if lists:
+                faults = _item_faults(validator.iter_errors(body), lists)
+            raise _refused(describe(exc), faults) from None
+        if unstorable(_bounded_part(body, lists)):
+            faults = {
+                i: f"'{key}.{i}' {UNSTORABLE}"
+                for key in lists
+                for i, item in enumerate(body.get(key) or ())
+                if unstorable(_bounded_part(item))
+            }
+            raise _refused(f"the body {UNSTORABLE}", faults)
         return validated
+
+
+ITEM_ERRORS = "x-item-errors"
+"""Marks an array of a body's schema whose items stand or fall together (a batch): a body
+refused for faults in its items alone lists each faulty item by index, in its `errors`."""
+
+
+def item_lists(schema: Any) -> list[str]:
+    """The properties of a body's (object) schema that are arrays marked ITEM_ERRORS."""
+    properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    return [k for k, v in properties.items() if isinstance(v, dict) and v.get(ITEM_ERRORS)]
+
+
+def _item_faults(errors: Iterable[ValidationError], lists: list[str]) -> dict[int, str]:
+    """Each faulty item's index and its first fault, when every error lies inside an item of
+    one of `lists`; none when one does not (the body is refused as a whole: too many items,
+    a field beside the list)."""
+    faults: dict[int, str] = {}
+    for error in errors:
+        path = list(error.absolute_path)
+        if len(path) < 2 or path[0] not in lists or not isinstance(path[1], int):
+            return {}
+        faults.setdefault(path[1], describe(error))
+    return faults
+
+
+def _refused(detail: str, faults: dict[int, str]) -> BadRequestProblem:
+    """A 400 with `detail` and, when items are at fault, each of them in `errors`."""
+    refused = BadRequestProblem(detail=detail)
+    if faults:
+        errors = [item_error(i, 400, fault) for i, fault in sorted(faults.items())]
+        refused.ext = {"errors": errors}
+    return refused
 
 
 MAX_DEPTH = 32
@@ -135,13 +180,17 @@ FREE_FORM = frozenset({"json_value"})
 storable (see statuschecker.text.storable), as they do the names of `headers`."""
 
 
-def _bounded_part(body: Any) -> Any:
-    """The body without what the contract cannot bound: free-form fields, header names."""
+def _bounded_part(body: Any, lists: Iterable[str] = ()) -> Any:
+    """The body without what the contract cannot bound: free-form fields, header names (of
+    the body, and of each item of its `lists`)."""
     if not isinstance(body, dict):
         return body
     bounded = {k: v for k, v in body.items() if k not in FREE_FORM}
     if isinstance(bounded.get("headers"), dict):
         bounded["headers"] = list(bounded["headers"].values())
+    for key in lists:
+        if isinstance(bounded.get(key), list):
+            bounded[key] = [_bounded_part(item) for item in bounded[key]]
     return bounded
 
 

@@ -3,16 +3,15 @@ statistics and alerts, each within what the caller may see."""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cachetools import TTLCache
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.cache import StatusCache
+from statuschecker.cache import Expiring, StatusCache
 from statuschecker.errors import NotFound, database_unreachable
 from statuschecker.model import (
     Alert,
@@ -53,10 +52,12 @@ class ServiceQueries:
         self._cache = cache
         self._settings = settings
         self._alert_defaults = alert_defaults
-        self._uptimes: TTLCache[int, Uptime] = TTLCache(
-            maxsize=settings.cache_max_services, ttl=UPTIME_TTL_SECONDS
+        self._uptimes: Expiring[int, Uptime] = Expiring(
+            settings.cache_max_services, UPTIME_TTL_SECONDS
         )
-        self._uptimes_lock = threading.Lock()
+        self._settings_read: Expiring[int, _Read] = Expiring(
+            settings.cache_max_services, settings.cache_ttl_seconds
+        )
 
     def get(self, service_id: int, visibility: Visibility) -> Service:
         """One service of `visibility` with its current state, from the cache when it is there."""
@@ -79,9 +80,35 @@ class ServiceQueries:
         tag: str | None = None,
     ) -> Page[Service]:
         """A page of the services `visibility` admits, in id order, filtered by status, by a
-        part of the name and by tag."""
-        with self._engine.connect() as conn:
-            page = store.list_page(
+        part of the name and by tag, as `_present` shows them (see `list_shown`)."""
+        page = self.list_shown(visibility, limit, cursor, status, name, tag)
+        return Page([item.service for item in page.items], page.next_cursor)
+
+    def list_shown(
+        self,
+        visibility: Visibility,
+        limit: int,
+        cursor: str | None = None,
+        status: Status | None = None,
+        name: str | None = None,
+        tag: str | None = None,
+        show: Callable[[Service], Any] | None = None,
+    ) -> Page[Listed]:
+        """`list_services`, each service with what `show` makes of it from its settings
+        alone (made once per version of them, kept with them).
+
+        1. One statement reads each service's state (metrics, open event, what the rules keep)
+           and the version of its settings.
+        2. Settings read before are kept (for the cache's TTL) with the version they were read
+           at; only services whose settings are not kept at the version read (new to this
+           process, changed since, or not listed for a while) are read whole, in a second
+           statement.
+        3. Uptime figures come from `_uptimes_of`, read in the same connection when not kept.
+        4. Each service is made once, from its settings and its state.
+        The statements run outside a transaction: a service deleted in between is left out.
+        """
+        with self._reading() as conn:
+            page = store.state_page(
                 conn,
                 limit=limit,
                 after=cursor,
@@ -90,7 +117,25 @@ class ServiceQueries:
                 tag=tag,
                 visibility=visibility,
             )
-        return Page(self._present(page.items), page.next_cursor)
+            versions = {row.id: row.settings_version for row in page.items}
+            read = {
+                sid: kept
+                for sid, kept in self._settings_read.get_many(versions).items()
+                if kept.version == versions[sid]
+            }
+            missing = [sid for sid in versions if sid not in read]
+            if missing:
+                fresh = {
+                    service.id: _Read.of(version, self._with_settings_shown(service))
+                    for service, version in store.versioned(conn, missing)
+                }
+                self._settings_read.put_many(fresh)
+                read |= fresh
+            uptimes = self._uptimes_of(list(versions), conn)
+        items = [
+            read[row.id].listed(row, uptimes[row.id], show) for row in page.items if row.id in read
+        ]
+        return Page(items, page.next_cursor)
 
     def events(
         self, service_id: int, visibility: Visibility, limit: int, cursor: str | None = None
@@ -218,55 +263,74 @@ class ServiceQueries:
         return timedelta(days=self._settings.tick_retention_days)
 
     def forget_cached(self, service_ids: list[int]) -> None:
-        """Drop what is cached of these services (changed by another process), so that the
-        next read comes from the database."""
+        """Drop the cached state of these services (changed by another process), so that the
+        next read comes from the database. Their uptime figures are kept (for a minute at
+        most): a check moves them by its share of a day or more, and every check of every
+        service is announced, so dropping them would have them read again for every list;
+        their settings as shown are kept by version, which a change of them changes."""
         for service_id in service_ids:
             self._cache.drop(service_id)
-        with self._uptimes_lock:
-            for service_id in service_ids:
-                self._uptimes.pop(service_id, None)
 
     def forget_all_cached(self) -> None:
         """Drop everything cached (changes may have been missed)."""
         self._cache.clear()
-        with self._uptimes_lock:
-            self._uptimes.clear()
+        self._uptimes.clear()
+        self._settings_read.clear()
 
     def _present(self, services: list[Service]) -> list[Service]:
         """Services as shown: with their effective alert policy and confirmation and (at most
         a minute old) uptime figures, or none while the database is away."""
-        with self._uptimes_lock:
-            known = {s.id: self._uptimes.get(s.id) for s in services}
-        missing = [sid for sid, value in known.items() if value is None]
-        if missing:
+        uptimes = self._uptimes_of([s.id for s in services])
+        return [self._with_settings_shown(s, uptime=uptimes[s.id]) for s in services]
+
+    def _with_settings_shown(self, service: Service, **shown: Any) -> Service:
+        """`service` with its effective alert policy and confirmation (and `shown` besides)."""
+        confirm = (
+            self._settings.confirmation()
+            .for_kind(service.kind)
+            .merged(
+                service.confirm_down_after,
+                service.confirm_up_after,
+                service.retry_interval_seconds,
+            )
+        )
+        return replace(
+            service,
+            alert_policy=service.alert_policy or self._alert_defaults,
+            confirm_down_after=confirm.down_after,
+            confirm_up_after=confirm.up_after,
+            retry_interval_seconds=confirm.retry_interval_seconds,
+            **shown,
+        )
+
+    def _uptimes_of(
+        self, service_ids: list[int], conn: Connection | None = None
+    ) -> dict[int, Uptime | None]:
+        """The uptime figures of these services, kept for a minute: those not kept are read
+        (in `conn`, else in a connection of their own, without them while the database is
+        away)."""
+        known: dict[int, Uptime | None] = dict(self._uptimes.get_many(service_ids))
+        missing = [sid for sid in service_ids if sid not in known]
+        if not missing:
+            return known
+        now = datetime.now(UTC)
+        if conn is not None:
+            fresh = rollups.uptime(conn, missing, now)
+        else:
             try:
-                with self._engine.connect() as conn:
-                    fresh = rollups.uptime(conn, missing, datetime.now(UTC))
+                with self._reading() as own:
+                    fresh = rollups.uptime(own, missing, now)
             except SQLAlchemyError as exc:
                 if not database_unreachable(exc):
                     raise
                 fresh = {}  # shown without uptime figures while the database is away
-            with self._uptimes_lock:
-                for sid, value in fresh.items():
-                    self._uptimes[sid] = value
-            known.update(fresh)
-        defaults = self._settings.confirmation()
-        shown = []
-        for s in services:
-            confirm = defaults.for_kind(s.kind).merged(
-                s.confirm_down_after, s.confirm_up_after, s.retry_interval_seconds
-            )
-            shown.append(
-                replace(
-                    s,
-                    alert_policy=s.alert_policy or self._alert_defaults,
-                    uptime=known[s.id],
-                    confirm_down_after=confirm.down_after,
-                    confirm_up_after=confirm.up_after,
-                    retry_interval_seconds=confirm.retry_interval_seconds,
-                )
-            )
-        return shown
+        self._uptimes.put_many(fresh)
+        return {sid: fresh.get(sid, known.get(sid)) for sid in service_ids}
+
+    def _reading(self) -> Connection:
+        """A connection for reads: without a transaction (autocommit), a statement costs one
+        round trip, with no BEGIN before nor ROLLBACK after; each sees its own snapshot."""
+        return self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def names(self, service_ids: set[int], visibility: Visibility) -> dict[int, str]:
         """The names of those of the services `visibility` admits."""
@@ -285,3 +349,38 @@ def _before(time: datetime, span: timedelta) -> datetime:
     """`span` before `time`, or the earliest time there is."""
     earliest = datetime.min.replace(tzinfo=UTC)
     return time - span if time - earliest > span else earliest
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A service of a list, and what the list's `show` made of its settings (None without)."""
+
+    service: Service
+    shown: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A service's settings as shown, kept with the version they were read at, and what each
+    `show` made of them (made once: they do not change while the version does not)."""
+
+    version: str
+    service: Service
+    kept: store.Kept
+    shown: dict[Callable[[Service], Any], Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, version: str, service: Service) -> _Read:
+        return cls(version, service, store.kept(service))
+
+    def listed(
+        self, row: Row, uptime: Uptime | None, show: Callable[[Service], Any] | None
+    ) -> Listed:
+        """The service with the state of `row` (see `store.with_state`)."""
+        service = store.with_state(self.kept, row, uptime=uptime)
+        if show is None:
+            return Listed(service)
+        shown = self.shown.get(show)
+        if shown is None:
+            shown = self.shown[show] = show(self.service)
+        return Listed(service, shown)

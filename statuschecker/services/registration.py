@@ -11,13 +11,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from statuschecker import checks
-from statuschecker.errors import Conflict, Forbidden, InvalidInput
+from statuschecker.errors import Conflict, DomainError, Forbidden, InvalidInput
 from statuschecker.model import HEARTBEAT, AlertPolicy, Service
 from statuschecker.notify.apprise_channel import valid_apprise_url
 from statuschecker.redaction import masked_url, redact, unmasked_headers, unmasked_url
 from statuschecker.rules import dependencies as rules
 from statuschecker.rules import heartbeats
 from statuschecker.rules.heartbeats import HeartbeatSchedule
+from statuschecker.text import storable
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -53,11 +54,19 @@ def kind(url: str) -> str:
 
 
 def check_options(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The options for a service checking `url`, normalised; InvalidInput naming the fault."""
+    """The options for a service checking `url`, normalised; InvalidInput naming the fault.
+    Free-form text the contract cannot bound (a header's name, `json_value`) is kept
+    storable also in the options of other kinds, which are kept as given."""
     try:
-        return checks.validate_options(url, options)
+        return storable(checks.validate_options(url, options))
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
+
+
+def kept_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """A heartbeat's check options: kept, unchecked and unused (see `warnings`), storable;
+    null means not set."""
+    return storable({k: v for k, v in options.items() if v is not None})
 
 
 def heartbeat_values(
@@ -72,7 +81,7 @@ def heartbeat_values(
         "kind": HEARTBEAT,
         "ping_key": new_ping_key(),
         "timeout_seconds": 1.0,
-        "check_options": {k: v for k, v in options.items() if v is not None},
+        "check_options": kept_options(options),
         **_schedule_values(schedule, now),
     }
 
@@ -144,8 +153,7 @@ def _heartbeat_changes(
     values: dict[str, Any] = {}
     option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
     if option_changes:
-        merged = {**current.check_options, **option_changes}
-        values["check_options"] = {k: v for k, v in merged.items() if v is not None}
+        values["check_options"] = kept_options({**current.check_options, **option_changes})
     schedule = current.heartbeat.schedule
     if changes.get("heartbeat"):
         schedule = heartbeat_schedule({**schedule.to_json(), **changes["heartbeat"]})
@@ -188,6 +196,40 @@ def dependencies(
         if loop:
             raise InvalidInput("depends_on would make a loop: " + " -> ".join(map(str, loop)))
     return list(depends_on)
+
+
+def repeated(names: Sequence[str]) -> dict[int, int]:
+    """The places of `names` that repeat a name before them, each with the first place of
+    that name."""
+    first: dict[str, int] = {}
+    return {i: first[name] for i, name in enumerate(names) if first.setdefault(name, i) != i}
+
+
+def named_twice(name: str, first: int) -> Conflict:
+    """The refusal of a batch's item named like the item at `first`: names are unique per
+    account, among the items of a batch too."""
+    return Conflict(
+        f"item {first} of the batch is named {name!r} too; names are unique per account"
+    )
+
+
+def batch_refusal(refused: Mapping[int, DomainError], total: int) -> str:
+    """The detail of a batch refused for its `refused` items (by index) of `total`."""
+    index = min(refused)
+    return (
+        f"{len(refused)} of the {total} services cannot be registered, so none was; "
+        f"item {index}: {refused[index].detail}"
+    )
+
+
+def over_limit(limit: int, have: int, adding: int) -> str:
+    """Why an account that has `have` services cannot register `adding` more."""
+    if adding == 1:
+        return f"an account may have at most {limit} services; delete one first"
+    return (
+        f"an account may have at most {limit} services: it has {have}, and {adding} more "
+        f"would make {have + adding}; register at most {max(limit - have, 0)}"
+    )
 
 
 def policy(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine
 
 from statuschecker.cache import StatusCache
-from statuschecker.errors import Conflict, Forbidden, InvalidInput
+from statuschecker.errors import Conflict, DomainError, Forbidden, InvalidInput, ItemsRejected
 from statuschecker.model import AlertPolicy, Caller, Service, Visibility
 from statuschecker.net import policy as netpolicy
 from statuschecker.services import registration
@@ -49,6 +49,84 @@ class ServiceRegistry(ServiceQueries):
         url: str | None = None,
         interval_seconds: int | None = None,
         timeout_seconds: float | None = None,
+        **fields: Any,
+    ) -> Service:
+        """Register a service of `owner`'s account: checked at `url` (due at once), or a
+        heartbeat reporting in on the schedule `heartbeat`; one of the two. Defaults come from
+        the settings; a default timeout longer than the interval is shortened to the interval;
+        the alert policy is the settings' defaults with the fields given here. The other
+        `fields` are those of `_new_values`. Forbidden beyond the per-account limit."""
+        values = self._new_values(owner, name, url, interval_seconds, timeout_seconds, **fields)
+        with self._engine.begin() as conn:
+            if owner.user_id is not None:
+                self._within_limit(conn, owner.user_id)
+            values["depends_on"] = self._dependencies(
+                conn, None, owner.user_id, values["depends_on"]
+            )
+            service_id = store.create(conn, values)
+            announce(conn, [service_id])
+            service = store.get(conn, service_id)
+        self._cache.put([service])
+        return self._present([service])[0]
+
+    def register_many(self, owner: Caller, items: Sequence[Mapping[str, Any]]) -> list[Service]:
+        """Register the services `items` describe (each with the fields `register` takes) for
+        `owner`'s account, all or none; the services in the order of `items`.
+
+        1. Each item's settings are checked and normalised as a registration's are
+           (`_new_values`); an item named like one before it is refused too.
+        2. In one transaction, the account's row locked as a registration locks it: each
+           item's `depends_on` is checked against the account's stored services (not the
+           batch's own, whose ids do not exist yet), and its name against theirs.
+        3. Any item refused: ItemsRejected, naming each by its index; nothing is stored.
+        4. Forbidden when the account's services and the batch pass the per-account limit.
+        5. One statement per table inserts the batch; the change is announced with it.
+        """
+        refused: dict[int, DomainError] = {}
+        prepared: dict[int, dict[str, Any]] = {}
+        for index, item in enumerate(items):
+            try:
+                prepared[index] = self._new_values(owner, **item)
+            except DomainError as exc:
+                refused[index] = exc
+        names = [item["name"] for item in items]
+        for index, first in registration.repeated(names).items():
+            refused.setdefault(index, registration.named_twice(names[index], first))
+        with self._engine.begin() as conn:
+            if owner.user_id is not None:
+                accounts.get_user(conn, owner.user_id, lock=True)
+            parents = {i for values in prepared.values() for i in values["depends_on"]}
+            owned = store.owned_ids(conn, owner.user_id, parents) if parents else set()
+            taken = store.taken_names(conn, owner.user_id, names)
+            for index, values in prepared.items():
+                try:
+                    values["depends_on"] = registration.dependencies(
+                        None, values["depends_on"], owned, {}
+                    )
+                    if values["name"] in taken:
+                        raise Conflict(f"you already have a service named {values['name']!r}")
+                except DomainError as exc:
+                    refused.setdefault(index, exc)
+            if refused:
+                raise ItemsRejected(
+                    registration.batch_refusal(refused, len(items)), [*refused.items()]
+                )
+            if owner.user_id is not None:
+                self._within_limit(conn, owner.user_id, adding=len(items))
+            ids = store.create_many(conn, [prepared[i] for i in range(len(items))])
+            announce(conn, ids)
+            found = {s.id: s for s in store.get_many(conn, ids)}
+        created = [found[i] for i in ids]
+        self._cache.put(created)
+        return self._present(created)
+
+    def _new_values(
+        self,
+        owner: Caller,
+        name: str,
+        url: str | None = None,
+        interval_seconds: int | None = None,
+        timeout_seconds: float | None = None,
         alert_policy: Mapping[str, Any] | None = None,
         public: bool = False,
         confirm_down_after: int | None = None,
@@ -59,12 +137,10 @@ class ServiceRegistry(ServiceQueries):
         depends_on: Sequence[int] = (),
         heartbeat: Mapping[str, Any] | None = None,
         **check_options: Any,
-    ) -> Service:
-        """Register a service of `owner`'s account: checked at `url` (due at once), or a
-        heartbeat reporting in on the schedule `heartbeat`; one of the two. Defaults come from
-        the settings; a default timeout longer than the interval is shortened to the interval;
-        the alert policy is the settings' defaults with the fields given here. Forbidden
-        beyond the per-account limit."""
+    ) -> dict[str, Any]:
+        """The stored values of a new service (see `register`) with its settings checked
+        (InvalidInput, or Forbidden by the target policy); `depends_on` as given, for the
+        caller to check against the account's services."""
         policy = self._policy(self._alert_defaults, alert_policy or {})
         values: dict[str, Any] = {
             "name": name,
@@ -76,6 +152,7 @@ class ServiceRegistry(ServiceQueries):
             "retry_interval_seconds": retry_interval_seconds,
             "tags": list(tags),
             "group_name": group,
+            "depends_on": list(depends_on),
         }
         if (url is None) == (heartbeat is None):
             raise InvalidInput(
@@ -87,29 +164,20 @@ class ServiceRegistry(ServiceQueries):
             values["next_check_at"] = values["heartbeat_due_at"] + timedelta(
                 seconds=values["heartbeat"]["grace_seconds"]
             )
-        else:
-            assert url is not None
-            options = registration.check_options(url, check_options)
-            self._verify_target(url, options)
-            interval = interval_seconds or self._settings.default_interval_seconds
-            if timeout_seconds is None:
-                timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
-            values |= {
-                "url": url,
-                "kind": registration.kind(url),
-                "interval_seconds": interval,
-                "timeout_seconds": timeout_seconds,
-                "check_options": options,
-            }
-        with self._engine.begin() as conn:
-            if owner.user_id is not None:
-                self._within_limit(conn, owner.user_id)
-            values["depends_on"] = self._dependencies(conn, None, owner.user_id, depends_on)
-            service_id = store.create(conn, values)
-            announce(conn, [service_id])
-            service = store.get(conn, service_id)
-        self._cache.put([service])
-        return self._present([service])[0]
+            return values
+        assert url is not None
+        options = registration.check_options(url, check_options)
+        self._verify_target(url, options)
+        interval = interval_seconds or self._settings.default_interval_seconds
+        if timeout_seconds is None:
+            timeout_seconds = min(self._settings.default_timeout_seconds, float(interval))
+        return values | {
+            "url": url,
+            "kind": registration.kind(url),
+            "interval_seconds": interval,
+            "timeout_seconds": timeout_seconds,
+            "check_options": options,
+        }
 
     def update(
         self, service_id: int, changes: Mapping[str, Any], visibility: Visibility
@@ -199,10 +267,12 @@ class ServiceRegistry(ServiceQueries):
         graph = store.dependency_graph(conn, owner_id) if service_id is not None else {}
         return registration.dependencies(service_id, depends_on, owned, graph)
 
-    def _within_limit(self, conn: Connection, owner_id: int) -> None:
-        """Forbidden when the account has as many services as it may (its row is locked until
-        the registration commits, so concurrent registrations cannot overshoot)."""
+    def _within_limit(self, conn: Connection, owner_id: int, adding: int = 1) -> None:
+        """Forbidden when the account would have more services than it may with `adding`
+        more (its row is locked until the registration commits, so concurrent registrations
+        cannot overshoot)."""
         accounts.get_user(conn, owner_id, lock=True)
         limit = self._settings.max_services_per_user
-        if store.count_owned(conn, owner_id) >= limit:
-            raise Forbidden(f"an account may have at most {limit} services; delete one first")
+        have = store.count_owned(conn, owner_id)
+        if have + adding > limit:
+            raise Forbidden(registration.over_limit(limit, have, adding))

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
-    RowMapping,
+    Row,
     Select,
+    Text,
     and_,
+    bindparam,
     case,
+    cast,
     delete,
     func,
     insert,
+    null,
     or_,
     select,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 
 from statuschecker.errors import Conflict, NotFound
@@ -40,6 +47,7 @@ from statuschecker.store import cursor
 from statuschecker.store.tables import heartbeat_runs, service_events, service_metrics, services
 
 EVERYTHING = Visibility()
+T = TypeVar("T")
 
 _open_event = service_events.alias("open_event")
 
@@ -66,52 +74,78 @@ _running = case(
 )
 
 
-def _service_select() -> Select:
+# What a service is shown with but for its state: changed by its account alone (a key rotated,
+# a dependency deleted among them).
+_SETTINGS = (
+    services.c.owner_id,
+    services.c.public,
+    services.c.name,
+    services.c.url,
+    services.c.kind,
+    services.c.interval_seconds,
+    services.c.timeout_seconds,
+    services.c.created_at,
+    services.c.alert_policy,
+    services.c.check_options,
+    services.c.confirm_down_after,
+    services.c.confirm_up_after,
+    services.c.retry_interval_seconds,
+    services.c.tags,
+    services.c.group_name,
+    services.c.depends_on,
+    services.c.heartbeat,
+    services.c.ping_key,
+)
+# A digest of them, equal for two reads of a service exactly when its settings are: a row's
+# text form tells NULL from empty and quotes each field.
+_SETTINGS_VERSION = func.md5(cast(func.row(*_SETTINGS), Text)).label("settings_version")
+# What the checks, pings and rules change (`paused` and `updated_at` besides): its state.
+_STATE = (
+    services.c.id,
+    services.c.paused,
+    services.c.updated_at,
+    services.c.alert_state,
+    services.c.run_kind,
+    services.c.in_maintenance,
+    services.c.degraded,
+    services.c.flapping,
+    services.c.heartbeat_due_at,
+    services.c.last_ping_at,
+    _running.label("running"),
+    service_metrics.c.tick_count,
+    service_metrics.c.up_count,
+    service_metrics.c.down_count,
+    service_metrics.c.uptime_percent,
+    service_metrics.c.average_response_time_ms,
+    service_metrics.c.max_response_time_ms,
+    service_metrics.c.last_checked_at,
+    _open_event.c.id.label("event_id"),
+    _open_event.c.event,
+    _open_event.c.date_started,
+    _open_event.c.reason,
+    _open_event.c.caused_by,
+)
+_STATE_FIELDS = frozenset(
+    {
+        "paused",
+        "updated_at",
+        "latest_event",
+        "metric",
+        "alert_state",
+        "failing_unconfirmed",
+        "in_maintenance",
+        "degraded",
+        "flapping",
+        "heartbeat",
+        "uptime",
+    }
+)
+_SETTINGS_FIELDS = tuple(f.name for f in fields(Service) if f.name not in _STATE_FIELDS)
+
+
+def _with_metrics_and_event(query: Select) -> Select:
     return (
-        select(
-            services.c.id,
-            services.c.owner_id,
-            services.c.public,
-            services.c.name,
-            services.c.url,
-            services.c.kind,
-            services.c.interval_seconds,
-            services.c.timeout_seconds,
-            services.c.paused,
-            services.c.created_at,
-            services.c.updated_at,
-            services.c.alert_policy,
-            services.c.alert_state,
-            services.c.check_options,
-            services.c.confirm_down_after,
-            services.c.confirm_up_after,
-            services.c.retry_interval_seconds,
-            services.c.tags,
-            services.c.group_name,
-            services.c.depends_on,
-            services.c.run_kind,
-            services.c.in_maintenance,
-            services.c.degraded,
-            services.c.flapping,
-            services.c.heartbeat,
-            services.c.ping_key,
-            services.c.heartbeat_due_at,
-            services.c.last_ping_at,
-            _running.label("running"),
-            service_metrics.c.tick_count,
-            service_metrics.c.up_count,
-            service_metrics.c.down_count,
-            service_metrics.c.uptime_percent,
-            service_metrics.c.average_response_time_ms,
-            service_metrics.c.max_response_time_ms,
-            service_metrics.c.last_checked_at,
-            _open_event.c.id.label("event_id"),
-            _open_event.c.event,
-            _open_event.c.date_started,
-            _open_event.c.reason,
-            _open_event.c.caused_by,
-        )
-        .select_from(services)
+        query.select_from(services)
         .outerjoin(service_metrics, service_metrics.c.service_id == services.c.id)
         .outerjoin(
             _open_event,
@@ -120,68 +154,116 @@ def _service_select() -> Select:
     )
 
 
-def _to_service(row: RowMapping) -> Service:
-    event = None
-    if row["event_id"] is not None:
-        event = Event(
-            row["event_id"],
-            row["id"],
-            row["event"],
-            row["date_started"],
-            None,
-            row["reason"],
-            row["caused_by"],
-        )
-    metric = Metric(
-        tick_count=row["tick_count"] or 0,
-        up_count=row["up_count"] or 0,
-        down_count=row["down_count"] or 0,
-        uptime_percent=row["uptime_percent"],
-        average_response_time_ms=row["average_response_time_ms"],
-        max_response_time_ms=row["max_response_time_ms"],
-        last_checked_at=row["last_checked_at"],
-    )
+def _service_select(*extra: ColumnElement[Any]) -> Select:
+    return _with_metrics_and_event(select(*_STATE, *_SETTINGS, *extra))
+
+
+def _to_service(row: Row) -> Service:
+    schedule = HeartbeatSchedule.from_json(row.heartbeat) if row.heartbeat is not None else None
     return Service(
-        id=row["id"],
-        name=row["name"],
-        url=row["url"],
-        kind=row["kind"],
-        interval_seconds=row["interval_seconds"],
-        timeout_seconds=row["timeout_seconds"],
-        paused=row["paused"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        latest_event=event,
-        metric=metric,
-        alert_policy=AlertPolicy().merged(row["alert_policy"]) if row["alert_policy"] else None,
-        alert_state=row["alert_state"],
-        check_options=row["check_options"],
-        owner_id=row["owner_id"],
-        public=row["public"],
-        confirm_down_after=row["confirm_down_after"],
-        confirm_up_after=row["confirm_up_after"],
-        retry_interval_seconds=row["retry_interval_seconds"],
-        tags=tuple(row["tags"]),
-        group=row["group_name"],
-        depends_on=tuple(row["depends_on"]),
-        failing_unconfirmed=row["run_kind"] == "downtime",
-        in_maintenance=row["in_maintenance"],
-        degraded=row["degraded"],
-        flapping=row["flapping"],
-        heartbeat=_heartbeat(row),
-        ping_key=row["ping_key"],
+        id=row.id,
+        name=row.name,
+        url=row.url,
+        kind=row.kind,
+        interval_seconds=row.interval_seconds,
+        timeout_seconds=row.timeout_seconds,
+        created_at=row.created_at,
+        alert_policy=AlertPolicy().merged(row.alert_policy) if row.alert_policy else None,
+        check_options=row.check_options,
+        owner_id=row.owner_id,
+        public=row.public,
+        confirm_down_after=row.confirm_down_after,
+        confirm_up_after=row.confirm_up_after,
+        retry_interval_seconds=row.retry_interval_seconds,
+        tags=tuple(row.tags),
+        group=row.group_name,
+        depends_on=tuple(row.depends_on),
+        ping_key=row.ping_key,
+        **_state(row, schedule),
     )
 
 
-def _heartbeat(row: RowMapping) -> HeartbeatView | None:
-    if row["heartbeat"] is None:
-        return None
-    return HeartbeatView(
-        HeartbeatSchedule.from_json(row["heartbeat"]),
-        None if row["paused"] else row["heartbeat_due_at"],
-        row["last_ping_at"],
-        tuple((rid, datetime.fromisoformat(at)) for rid, at in row["running"] or ()),
-    )
+def _state(row: Row, schedule: HeartbeatSchedule | None) -> dict[str, Any]:
+    """The fields of a Service that hold its state, from a row that starts with the `_STATE`
+    columns (taken by position: a row's attributes cost more); a heartbeat's view with its
+    `schedule`."""
+    (
+        service_id,
+        paused,
+        updated_at,
+        alert_state,
+        run_kind,
+        in_maintenance,
+        degraded,
+        flapping,
+        due_at,
+        last_ping_at,
+        running,
+        tick_count,
+        up_count,
+        down_count,
+        uptime_percent,
+        average_response_time_ms,
+        max_response_time_ms,
+        last_checked_at,
+        event_id,
+        event,
+        date_started,
+        reason,
+        caused_by,
+    ) = row[: len(_STATE)]
+    heartbeat = None
+    if schedule is not None:
+        heartbeat = HeartbeatView(
+            schedule,
+            None if paused else due_at,
+            last_ping_at,
+            tuple((rid, datetime.fromisoformat(at)) for rid, at in running or ()),
+        )
+    return {
+        "paused": paused,
+        "updated_at": updated_at,
+        "latest_event": None
+        if event_id is None
+        else Event(event_id, service_id, event, date_started, None, reason, caused_by),
+        "metric": Metric(
+            tick_count or 0,
+            up_count or 0,
+            down_count or 0,
+            uptime_percent,
+            average_response_time_ms,
+            max_response_time_ms,
+            last_checked_at,
+        ),
+        "alert_state": alert_state,
+        "failing_unconfirmed": run_kind == "downtime",
+        "in_maintenance": in_maintenance,
+        "degraded": degraded,
+        "flapping": flapping,
+        "heartbeat": heartbeat,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """What a service read before gives a later read of its state (`with_state`): the fields
+    of its settings, and a heartbeat's schedule."""
+
+    fields: Mapping[str, Any]
+    schedule: HeartbeatSchedule | None
+
+
+def kept(service: Service) -> Kept:
+    """What `with_state` needs of `service` (as read with some `settings_version`)."""
+    fields = {name: getattr(service, name) for name in _SETTINGS_FIELDS}
+    heartbeat = service.heartbeat
+    return Kept(fields, heartbeat.schedule if heartbeat is not None else None)
+
+
+def with_state(settings: Kept, row: Row, **shown: Any) -> Service:
+    """A service from its `settings`, kept from a read at the `settings_version` of `row` (a
+    row of `state_page`), and the state in `row`; `shown` fields besides (its uptime)."""
+    return Service(**settings.fields, **_state(row, settings.schedule), **shown)
 
 
 def status_sql() -> ColumnElement[str]:
@@ -209,9 +291,15 @@ def within(visibility: Visibility) -> ColumnElement[bool]:
     return true()
 
 
-def _raise_if_duplicate_name(exc: IntegrityError, name: object) -> None:
+def _raise_if_duplicate_name(exc: IntegrityError, name: object = None) -> None:
     if "_name" in str(exc.orig) and "uq_services_" in str(exc.orig):
-        raise Conflict(f"you already have a service named {name!r}") from exc
+        what = "like one of these (registered meanwhile)" if name is None else repr(name)
+        raise Conflict(f"you already have a service named {what}") from exc
+
+
+def _null(column: str) -> Any:
+    """SQL NULL as a value of the column: null() for JSON, whose None is JSON's null."""
+    return null() if isinstance(services.c[column].type, JSON) else None
 
 
 def create(conn: Connection, values: Mapping[str, Any]) -> int:
@@ -228,6 +316,33 @@ def create(conn: Connection, values: Mapping[str, Any]) -> int:
     return service_id
 
 
+def create_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert services with empty metrics, one set-based statement per table (a multi-row
+    INSERT per thousand rows); their ids, in the order of `rows`. A column some rows leave out
+    gets what the database gives a single registration: `next_check_at` the transaction's
+    now (due at once), any other SQL NULL. Conflict when a name is taken (the names are
+    checked first; this is a registration that came between)."""
+    columns = set().union(*rows)
+    absent: dict[str, Any] = {c: _null(c) for c in columns}
+    absent["next_check_at"] = conn.execute(select(func.now())).scalar_one()
+    filled = [{c: row.get(c, absent[c]) for c in columns} for row in rows]
+    statement = insert(services).returning(services.c.id, sort_by_parameter_order=True)
+    try:
+        with conn.begin_nested():
+            ids = list(conn.execute(statement, filled).scalars())
+    except IntegrityError as exc:
+        _raise_if_duplicate_name(exc)
+        raise
+    conn.execute(insert(service_metrics), [{"service_id": i} for i in ids])
+    return ids
+
+
+def taken_names(conn: Connection, owner_id: int | None, names: Iterable[str]) -> set[str]:
+    """Those of `names` the account (those without an owner for None) has services named."""
+    query = select(services.c.name).where(owned_by(owner_id), services.c.name.in_(list(names)))
+    return set(conn.execute(query).scalars())
+
+
 def count_owned(conn: Connection, owner_id: int) -> int:
     """How many services an account has."""
     query = select(func.count()).select_from(services).where(services.c.owner_id == owner_id)
@@ -237,7 +352,7 @@ def count_owned(conn: Connection, owner_id: int) -> int:
 def get(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> Service:
     """One service with its current state; NotFound if `visibility` has none with that id."""
     query = _service_select().where(services.c.id == service_id, within(visibility))
-    row = conn.execute(query).mappings().first()
+    row = conn.execute(query).first()
     if row is None:
         raise NotFound(f"no service with id {service_id}")
     return _to_service(row)
@@ -249,7 +364,7 @@ def get_by_name(conn: Connection, name: str, visibility: Visibility = EVERYTHING
     query = _service_select().where(services.c.name == name, within(visibility))
     if visibility.owner_id is not None:
         query = query.order_by(case((services.c.owner_id == visibility.owner_id, 0), else_=1))
-    row = conn.execute(query.order_by(services.c.id)).mappings().first()
+    row = conn.execute(query.order_by(services.c.id)).first()
     if row is None:
         raise NotFound(f"no service named {name!r}")
     return _to_service(row)
@@ -258,7 +373,7 @@ def get_by_name(conn: Connection, name: str, visibility: Visibility = EVERYTHING
 def get_many(conn: Connection, service_ids: Iterable[int]) -> list[Service]:
     """The services among `service_ids` that still exist."""
     query = _service_select().where(services.c.id.in_(list(service_ids)))
-    return [_to_service(row) for row in conn.execute(query).mappings()]
+    return [_to_service(row) for row in conn.execute(query)]
 
 
 def exists(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> bool:
@@ -279,18 +394,98 @@ def list_page(
 ) -> Page[Service]:
     """Services of `visibility` in id order, `limit` at a time, optionally filtered by status,
     name part and tag."""
-    query = _service_select().where(within(visibility)).order_by(services.c.id).limit(limit + 1)
+    return _page(conn, True, _to_service, limit, after, status, name, tag, visibility)
+
+
+def _page(
+    conn: Connection,
+    full: bool,
+    item: Callable[[Row], T],
+    limit: int,
+    after: str | None,
+    status: Status | None,
+    name: str | None,
+    tag: str | None,
+    visibility: Visibility,
+) -> Page[T]:
+    """A page of services in id order, each row read whole (`full`) or as its state and
+    settings version, as `item` makes it."""
+    query = _page_query(
+        full,
+        visibility.public_only,
+        visibility.owner_id is not None,
+        visibility.with_public,
+        after is not None,
+        status is not None,
+        tag is not None,
+        bool(name),
+    )
+    values: dict[str, Any] = {"limit": limit + 1, "owner_id": visibility.owner_id}
     if after is not None:
-        (last_id,) = cursor.decode(after, int)
-        query = query.where(services.c.id > last_id)
+        (values["after"],) = cursor.decode(after, int)
     if status is not None:
-        query = query.where(status_sql() == status)
+        values["status"] = status
     if tag is not None:
-        query = query.where(services.c.tags.contains([tag]))
+        values["tags"] = [tag]
+    if name:  # LIKE's wildcards in it taken literally, as autoescape would
+        values["name"] = name.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    found = cursor.page(conn.execute(query, values).all(), limit, lambda row: (row.id,))
+    return Page([item(row) for row in found.items], found.next_cursor)
+
+
+@functools.cache
+def _page_query(
+    full: bool,
+    public_only: bool,
+    owned: bool,
+    with_public: bool,
+    after: bool,
+    status: bool,
+    tag: bool,
+    name: bool,
+) -> Select:
+    """The statement of `_page` for one combination of what is given (values bound): built
+    once, so that SQLAlchemy does not build it and its cache key again for every page."""
+    if full:
+        query = _service_select()
+    else:
+        query = _with_metrics_and_event(select(*_STATE, _SETTINGS_VERSION))
+    if public_only:
+        query = query.where(services.c.public)
+    elif owned:
+        own = services.c.owner_id == bindparam("owner_id")
+        query = query.where(or_(own, services.c.public) if with_public else own)
+    query = query.order_by(services.c.id).limit(bindparam("limit"))
+    if after:
+        query = query.where(services.c.id > bindparam("after"))
+    if status:
+        query = query.where(status_sql() == bindparam("status"))
+    if tag:
+        query = query.where(services.c.tags.contains(bindparam("tags", type_=ARRAY(Text))))
     if name:
-        query = query.where(services.c.name.icontains(name, autoescape=True))
-    rows = [_to_service(row) for row in conn.execute(query).mappings()]
-    return cursor.page(rows, limit, lambda s: (s.id,))
+        query = query.where(services.c.name.icontains(bindparam("name"), escape="/"))
+    return query
+
+
+def state_page(
+    conn: Connection,
+    *,
+    limit: int,
+    after: str | None = None,
+    status: Status | None = None,
+    name: str | None = None,
+    tag: str | None = None,
+    visibility: Visibility = EVERYTHING,
+) -> Page[Row]:
+    """What `list_page` finds, as rows of each service's state and `settings_version` only:
+    services whose settings are known as of that version need no more (see `with_state`)."""
+    return _page(conn, False, lambda row: row, limit, after, status, name, tag, visibility)
+
+
+def versioned(conn: Connection, service_ids: Iterable[int]) -> list[tuple[Service, str]]:
+    """The services among `service_ids` that still exist, each with its `settings_version`."""
+    query = _service_select(_SETTINGS_VERSION).where(services.c.id.in_(list(service_ids)))
+    return [(_to_service(row), row.settings_version) for row in conn.execute(query)]
 
 
 def change(conn: Connection, service_id: int, values: Mapping[str, Any]) -> None:
