@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-profile client clean
+.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-writes bench-profile client clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ bench: $(STAMP) ## Scale-out benchmark: api + poller processes vs nginx (BENCH_A
 
 bench-pings: $(STAMP) ## Heartbeat ping benchmark: K clients pinging N heartbeats flat out (BENCH_ARGS="--services 1000 --clients 50 --duration 30")
 	$(BIN)/python scripts/bench/pings.py $(BENCH_ARGS)
+
+bench-register: $(STAMP) ## Registration benchmark: one POST at a time vs POST /v1/services:batch (BENCH_ARGS="--services 10000")
+	$(BIN)/python scripts/bench/register.py $(BENCH_ARGS)
+
+bench-writes: $(STAMP) ## The database statements of a check, timed (BENCH_ARGS="--services 3000 --seconds 30")
+	$(BIN)/python scripts/bench/write_path.py $(BENCH_ARGS)
 
 bench-profile: $(STAMP) ## cProfile of one poller (or --role api) process's work (BENCH_ARGS="--services 3000 --seconds 30")
 	$(BIN)/python scripts/bench/profile_poller.py $(BENCH_ARGS)
