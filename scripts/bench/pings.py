@@ -2,6 +2,7 @@
 
     python scripts/bench/pings.py --services 1000 --clients 50 --duration 30
     python scripts/bench/pings.py --api-processes 2 --body-bytes 1000 --start-ratio 0.5
+    python scripts/bench/pings.py --peer healthchecks --peer-conn-max-age 0
 
 Uses --database-url, else STATUSCHECKER_DATABASE_URL's server, else an embedded PostgreSQL in a
 temporary directory, and a fresh database on it (dropped at the end), as `poller.py` does. Runs
@@ -17,6 +18,16 @@ Reported: pings/s accepted (2xx answers counted by the client) and persisted (ro
 and `service_ticks` received in the window, counted in the database; they must agree),
 client-side latency p50/p99, and CPU from /proc per process group (API processes, pollers,
 PostgreSQL with all its backends, the load generator), per persisted ping and in all.
+
+`--peer healthchecks` then, with statuschecker's processes stopped (the two never share the
+cores), runs Healthchecks v4.3 under uWSGI as its Docker image does (`healthchecks.py`: installed
+once in ~/.cache, Python >= 3.12) on a fresh database of the same server, with `--peer-checks`
+checks (timeout and grace 60 s), and drives their `/ping/<uuid>` URLs with the same load
+generator, clients, warm-up and window. Its persisted pings are the change of the sum of
+`api_check.n_pings`. `--peer-conn-max-age` is its DB_CONN_MAX_AGE: 600 (persistent
+connections) by default; 0 is what it ships with, a new database connection per request. The
+report adds its figures and a comparison: persisted pings/s and CPU per ping, statuschecker's
+over Healthchecks'.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import healthchecks
 import httpx
 import pingload
 import poller as bench
@@ -56,6 +68,8 @@ GOAL_PERSISTED_PER_S = 2500.0
 GOAL_P99_MS = 50.0
 GOAL_CPU_MS_PER_PING = 0.8
 DISTURBED_PCT = 20.0  # the rest of the machine busier than this (% of a core): disturbed
+SERVER = "= server (no loadgen)"  # the process table's row of the server's groups in all
+PARTS = {"poller": bench._kind_of, "uwsgi": healthchecks.role_of}  # groups shown per process
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,6 +94,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--database-url", help="PostgreSQL server to use (a fresh database)")
     parser.add_argument("--py-spy", action="store_true",
                         help="sample the API processes with py-spy during the window")  # fmt: skip
+    parser.add_argument("--peer", choices=["healthchecks"],
+                        help="then run this peer the same way, statuschecker stopped")  # fmt: skip
+    parser.add_argument("--peer-checks", type=int, default=100, help="the peer's checks")
+    parser.add_argument("--peer-conn-max-age", type=int, default=600,
+                        help="its DB_CONN_MAX_AGE (0: as shipped, one per request)")  # fmt: skip
+    parser.add_argument("--healthchecks-git", type=Path, default=healthchecks.DEFAULT_GIT,
+                        help=f"git directory with the tag {healthchecks.TAG}")  # fmt: skip
+    parser.add_argument("--healthchecks-python",
+                        help="Python >= 3.12 for its venv (default: the newest found)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.services < 1 or args.clients < 1 or args.duration <= 0 or args.warmup < 0:
@@ -94,6 +117,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--py-spy: py-spy is not installed (pip install py-spy)")
     if args.client == "wrk" and pingload.wrk_path() is None:
         parser.error("--client wrk: wrk is not installed (apt install wrk)")
+    if args.peer:
+        if args.peer_checks < 1 or args.peer_conn_max_age < 0:
+            parser.error("need --peer-checks >= 1 and --peer-conn-max-age >= 0")
+        args.healthchecks_python = healthchecks.find_python(args.healthchecks_python)
+        if args.healthchecks_python is None:
+            parser.error(f"--peer healthchecks: Healthchecks {healthchecks.TAG} needs Python >= "
+                         "3.12 (Django 6.0); none found: give --healthchecks-python")  # fmt: skip
     return args
 
 
@@ -254,7 +284,8 @@ def kernel_threads_s() -> float:
 
 
 def stored_since(engine: Engine, since: datetime) -> dict[str, Any]:
-    """Rows of `pings` (by kind) and `service_ticks` (up and down) received since `since`."""
+    """Rows of `pings` (in all and by kind) and `service_ticks` (up and down) received since
+    `since`."""
     with engine.connect() as conn:
         has_pings = conn.execute(text("SELECT to_regclass('pings') IS NOT NULL")).scalar_one()
         by_kind: dict[str, int] | None = None
@@ -271,7 +302,12 @@ def stored_since(engine: Engine, since: datetime) -> dict[str, Any]:
             ),
             {"t": since},
         ).one()
-    return {"pings_by_kind": by_kind, "ticks": int(ticks), "down_ticks": int(down)}
+    return {
+        "persisted": None if by_kind is None else sum(by_kind.values()),
+        "pings_by_kind": by_kind,
+        "ticks": int(ticks),
+        "down_ticks": int(down),
+    }
 
 
 def ping_storage(engine: Engine) -> tuple[int, int] | None:
@@ -285,36 +321,57 @@ def ping_storage(engine: Engine) -> tuple[int, int] | None:
     return int(size), int(rows)
 
 
-def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
-    """Server, database, processes, services; warm-up, window; the report."""
-    server = start_server(stack, args.database_url)
-    url = bench.fresh_database(stack, server.url)
-    engine = create_db_engine(url, pool_size=2)
-    stack.callback(engine.dispose)
-    data_dir = servers.temp_dir(stack, "statuschecker-bench-pings-")
-    token = bench_token(engine, data_dir)
-    node = start_node(stack, url, data_dir, args)
+@dataclass
+class Window:
+    """One measured load run: what the client saw and what the machine did meanwhile."""
 
-    began = time.perf_counter()
-    keys = register(node.ports, token, args)
-    register_s = time.perf_counter() - began
+    outcome: pingload.LoadOutcome
+    sampler: bench.Sampler
+    snaps: tuple[dict, dict]  # the groups' processes at the start and at the end
+    me: tuple[procstat.Proc, procstat.Proc]  # this script
+    busy_s: float  # the whole machine
+    kernel_s: float  # the kernel's threads
+    rows: tuple[dict, dict]  # pg_stat_user_tables' counters
+    t0: datetime
+    seconds: float
 
-    tool = "python" if args.client == "python" or pingload.wrk_path() is None else "wrk"
-    plan = pingload.Plan(
-        ports=node.ports,
+
+def plan_of(args: argparse.Namespace, ports: list[int], keys: list[str]) -> pingload.Plan:
+    """The load of the command line over these ports and ping keys."""
+    return pingload.Plan(
+        ports=ports,
         keys=keys,
         clients=args.clients,
         seconds=args.duration,
         body_bytes=args.body_bytes,
         start_ratio=args.start_ratio,
     )
-    if args.warmup > 0:
-        load(stack, replace(plan, seconds=args.warmup, seed=2), tool, data_dir)
+
+
+def load_tool(args: argparse.Namespace) -> str:
+    """The load generator to use: wrk when installed, unless --client python."""
+    return "python" if args.client == "python" or pingload.wrk_path() is None else "wrk"
+
+
+def warm_up(
+    stack: contextlib.ExitStack, plan: pingload.Plan, tool: str, workdir: Path, seconds: float
+) -> None:
+    """`seconds` of the plan's load, then a pause for the pings in flight."""
+    if seconds > 0:
+        load(stack, replace(plan, seconds=seconds, seed=2), tool, workdir)
         time.sleep(SETTLE_S)
 
-    trees = node.trees()
-    if server.postmaster is not None:
-        trees["database"] = server.postmaster
+
+def measure_window(
+    stack: contextlib.ExitStack,
+    plan: pingload.Plan,
+    tool: str,
+    workdir: Path,
+    trees: dict[str, int],
+    engine: Engine,
+) -> Window:
+    """The plan's load, with the process groups (name -> root pid), the machine and the
+    database's row counters looked at before it and a pause after it."""
     sampler = bench.Sampler(trees)
     rows0 = bench.db_counters(engine)
     busy0, kernel0 = machine_busy_s(), kernel_threads_s()
@@ -323,14 +380,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     t0 = datetime.now(UTC)
     thread = threading.Thread(target=sampler.run, name="sampler", daemon=True)
     thread.start()
-    spies = {
-        group: pyspy.record(spawner(stack), pid, args.duration, data_dir / f"{group}.spy")
-        for group, pid in node.trees().items()
-        if args.py_spy and group.startswith("api")
-    }
-    outcome = load(stack, plan, tool, data_dir)
-    for spy in spies.values():
-        pyspy.finish(spy)
+    outcome = load(stack, plan, tool, workdir)
     time.sleep(SETTLE_S)
     snap1 = sampler.groups()
     me1 = procstat.read(os.getpid())
@@ -342,53 +392,119 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     for group, procs in snap1.items():  # the last look counts for the peak too
         rss = procstat.tree_rss_mb(procs)
         sampler.peak_mb[group] = max(sampler.peak_mb.get(group, 0.0), rss)
-    stored = stored_since(engine, t0)
+    assert me0 is not None and me1 is not None
+    return Window(outcome, sampler, (snap0, snap1), (me0, me1), busy1 - busy0,
+                  kernel1 - kernel0, (rows0, rows1), t0, (t1 - t0).total_seconds())  # fmt: skip
+
+
+def run_setup(args: argparse.Namespace, win: Window) -> dict[str, Any]:
+    """The setup figures of a window's load."""
+    return {
+        "load_generator": win.outcome.tool,
+        "requests": (f"POST with a {args.body_bytes}-byte body" if args.body_bytes else "GET")
+        + f", start ping before {args.start_ratio:.0%} of the runs",
+        "warmup_s": args.warmup,
+        "load_s": win.outcome.seconds,
+        "cpu_window_s": round(win.seconds, 2),
+    }
+
+
+def machine_rows(win: Window, persisted: int | None) -> list[dict[str, Any]]:
+    """The process table of a window: the groups, the load generator, this script, the
+    kernel's threads and the rest of the machine."""
+    window = win.seconds
+    rows = process_figures(*win.snaps, win.sampler, persisted, window)
+    rows.append(cpu_row("load generator", "1", win.outcome.cpu_s, window, persisted, None, None))
+    bench_cpu = win.me[1].own_s - win.me[0].own_s
+    rows.append(cpu_row("bench (this script)", "1", bench_cpu, window, persisted,
+                        win.me[1].rss_mb, None))  # fmt: skip
+    measured = sum(r["cpu_s"] for r in rows if r["count"])  # groups, not parts
+    rest = win.busy_s - measured - win.kernel_s
+    return [
+        *rows,
+        cpu_row("kernel threads", "", win.kernel_s, window, persisted, None, None),
+        cpu_row("rest of the machine", "", rest, window, None, None, None),
+    ]
+
+
+def disturbance(rows: list[dict[str, Any]]) -> str | None:
+    """A warning when the rest of the machine was busy in the window, else None."""
+    pct = next(r["cpu_pct_of_core"] for r in rows if r["process"] == "rest of the machine")
+    if pct <= DISTURBED_PCT:
+        return None
+    return f"the rest of the machine used {pct}% of a core in the window: not a clean run"
+
+
+def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
+    """statuschecker's run, then (its processes stopped) the peer's, on one PostgreSQL server."""
+    say = functools.partial(print, file=sys.stderr, flush=True)
+    found = None
+    if args.peer:  # installed first: a failure shows before the runs
+        found = healthchecks.install(args.healthchecks_git, args.healthchecks_python, say)
+    server = start_server(stack, args.database_url)
+    with contextlib.ExitStack() as ours:
+        report = measure_statuschecker(args, ours, server)
+    if found is not None:
+        say(f"healthchecks: statuschecker stopped; starting {healthchecks.TAG} under uWSGI")
+        with contextlib.ExitStack() as theirs:
+            report["peer"] = measure_healthchecks(args, theirs, server, found)
+        report["comparison"] = comparison(report, report["peer"])
+    return report
+
+
+def measure_statuschecker(
+    args: argparse.Namespace, stack: contextlib.ExitStack, server: bench.Server
+) -> dict:
+    """Database, processes, services; warm-up, window; the report."""
+    url = bench.fresh_database(stack, server.url)
+    engine = create_db_engine(url, pool_size=2)
+    stack.callback(engine.dispose)
+    data_dir = servers.temp_dir(stack, "statuschecker-bench-pings-")
+    token = bench_token(engine, data_dir)
+    node = start_node(stack, url, data_dir, args)
+
+    began = time.perf_counter()
+    keys = register(node.ports, token, args)
+    register_s = time.perf_counter() - began
+
+    tool = load_tool(args)
+    plan = plan_of(args, node.ports, keys)
+    warm_up(stack, plan, tool, data_dir, args.warmup)
+    trees = node.trees()
+    if server.postmaster is not None:
+        trees["database"] = server.postmaster
+    spies = {  # sampling from just before the window
+        group: pyspy.record(spawner(stack), pid, args.duration, data_dir / f"{group}.spy")
+        for group, pid in node.trees().items()
+        if args.py_spy and group.startswith("api")
+    }
+    win = measure_window(stack, plan, tool, data_dir, trees, engine)
+    for spy in spies.values():
+        pyspy.finish(spy)
+    stored = stored_since(engine, win.t0)
     storage = ping_storage(engine)
     log_tail = bench._log_problems(data_dir / "statuschecker.log")
 
-    assert me0 is not None and me1 is not None
-    window = (t1 - t0).total_seconds()
     report: dict[str, Any] = {
         "setup": {
             "mode": node.mode,
-            "load_generator": outcome.tool,
             "database": server.name,
             "services": len(keys),
             "heartbeat": f"interval {args.interval} s, grace {args.grace} s",
             "clients": f"{args.clients} connections over {len(node.ports)} API port(s)",
-            "requests": (f"POST with a {args.body_bytes}-byte body" if args.body_bytes else "GET")
-            + f", start ping before {args.start_ratio:.0%} of the runs",
             "ping_rate_limit": f"{args.rate_limit} per key per API process",
             "register_s": round(register_s, 2),
-            "warmup_s": args.warmup,
-            "load_s": outcome.seconds,
-            "cpu_window_s": round(window, 2),
+            **run_setup(args, win),
         }
     }
-    report["pings"] = ping_figures(outcome, stored)
+    report["pings"] = ping_figures(win.outcome, stored)
     persisted = report["pings"]["persisted_pings"]
-    report["processes"] = process_figures(snap0, snap1, sampler, persisted, window)
-    bench_cpu = me1.own_s - me0.own_s
-    report["processes"].append(
-        cpu_row("load generator", "1", outcome.cpu_s, window, persisted, None, None)
-    )
-    report["processes"].append(cpu_row("bench (this script)", "1", bench_cpu, window, persisted,
-                                       me1.rss_mb, None))  # fmt: skip
-    measured = sum(r["cpu_s"] for r in report["processes"] if r["count"])  # groups, not parts
-    kernel = kernel1 - kernel0
-    rest = busy1 - busy0 - measured - kernel
-    report["processes"] += [
-        cpu_row("kernel threads", "", kernel, window, persisted, None, None),
-        cpu_row("rest of the machine", "", rest, window, None, None, None),
-    ]
+    report["processes"] = machine_rows(win, persisted)
     report["goals"] = goals(report)
-    if 100 * rest / window > DISTURBED_PCT:
-        report["goals"]["warning"] = (
-            f"the rest of the machine used {100 * rest / window:.1f}% of a core in the window:"
-            " not a clean run"
-        )
+    if warning := disturbance(report["processes"]):
+        report["goals"]["warning"] = warning
     report["database"] = {
-        **row_figures(rows0, rows1, outcome.seconds, persisted),
+        **row_figures(*win.rows, win.outcome.seconds, persisted),
         "pings_table_bytes": storage[0] if storage else None,
         "bytes_per_stored_ping": round(storage[0] / storage[1], 1)
         if storage and storage[1]
@@ -401,13 +517,94 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     return report
 
 
+def measure_healthchecks(
+    args: argparse.Namespace,
+    stack: contextlib.ExitStack,
+    server: bench.Server,
+    found: healthchecks.Install,
+) -> dict:
+    """Healthchecks on a fresh database of `server` with --peer-checks checks, driven as
+    statuschecker was: warm-up, window; its report."""
+    say = functools.partial(print, file=sys.stderr, flush=True)
+    url = healthchecks.empty_database(stack, server.url)
+    engine = create_db_engine(url, pool_size=2)
+    stack.callback(engine.dispose)
+    workdir = servers.temp_dir(stack, "statuschecker-bench-healthchecks-")
+    port = servers.free_port()
+    env = healthchecks.environment(found, url, port, args.peer_conn_max_age)
+    say(f"healthchecks: migrate, {args.peer_checks} checks, uWSGI on 127.0.0.1:{port}")
+    healthchecks.migrate(found, env)
+    codes = healthchecks.create_checks(found, env, args.peer_checks, 60, 60)
+    started = healthchecks.start(stack, found, env, port, workdir)
+    sample = healthchecks.answer(f"http://127.0.0.1:{port}/ping/{codes[0]}")
+
+    tool = load_tool(args)
+    plan = plan_of(args, [port], codes)
+    warm_up(stack, plan, tool, workdir, args.warmup)
+    trees = {"uwsgi": started.pid}
+    if server.postmaster is not None:
+        trees["database"] = server.postmaster
+    before = healthchecks.pings_so_far(engine)
+    win = measure_window(stack, plan, tool, workdir, trees, engine)
+    persisted = healthchecks.pings_so_far(engine) - before
+
+    age = args.peer_conn_max_age
+    report: dict[str, Any] = {
+        "setup": {
+            "mode": f"{started.name}, the image's docker/uwsgi.ini on 127.0.0.1",
+            "database": f"{server.name}, a fresh database",
+            "db_conn_max_age": f"{age} s (persistent connections)"
+            if age
+            else "0 (as shipped: a new connection per request)",
+            "checks": f"{len(codes)}, timeout 60 s, grace 60 s",
+            "clients": f"{args.clients} connections to one port",
+            "sample_ping": f"{sample[0]} {sample[1]!r}",
+            "installed_in": str(healthchecks.CACHE),
+            **run_setup(args, win),
+        }
+    }
+    counted_as = "the change of sum(api_check.n_pings) (api_ping rows are pruned)"
+    report["pings"] = ping_figures(win.outcome, {"persisted": persisted, "counted_as": counted_as})
+    report["pings"]["connections"] = (
+        "closed by uWSGI after each answer (http-socket: no keep-alive); the client finds out"
+        f" on its next request and reconnects ({win.outcome.errors.get('read', 0)} read errors)"
+    )
+    report["processes"] = machine_rows(win, persisted)
+    if warning := disturbance(report["processes"]):
+        report["warning"] = warning
+    report["database"] = row_figures(*win.rows, win.outcome.seconds, persisted)
+    return report
+
+
+def comparison(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, str]:
+    """statuschecker over Healthchecks: persisted pings/s, CPU per ping, latency."""
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{a} / {b} = {round(a / b, 2) if a and b else '-'}"
+
+    def ms_per_ping(report: dict[str, Any], process: str) -> float | None:
+        return next(r for r in report["processes"] if r["process"] == process)["cpu_ms_per_ping"]
+
+    latency = [r["pings"]["latency_ms"] for r in (ours, theirs)]
+    return {
+        "persisted_pings_per_s": ratio(
+            ours["pings"]["persisted_per_s"], theirs["pings"]["persisted_per_s"]
+        ),
+        "cpu_ms_per_ping_server": ratio(*(ms_per_ping(r, SERVER) for r in (ours, theirs)))
+        + " (app + database)",
+        "cpu_ms_per_ping_load_generator": ratio(
+            *(ms_per_ping(r, "load generator") for r in (ours, theirs))
+        ),
+        "latency_p50_p99_ms": " vs ".join(f"{lat['p50']}/{lat['p99']}" for lat in latency),
+    }
+
+
 def ping_figures(outcome: pingload.LoadOutcome, stored: dict[str, Any]) -> dict[str, Any]:
-    """Accepted (client) against persisted (database), rates and latency."""
+    """Accepted (client) against persisted (database), rates and latency. `stored` is
+    `stored_since`'s, or a peer's {"persisted": n, "counted_as": how}."""
     seconds = outcome.seconds or 1.0
     accepted = outcome.count(ok=True)
-    by_kind = stored["pings_by_kind"]
-    persisted = sum(by_kind.values()) if by_kind is not None else None
-    finishing = None if by_kind is None else sum(n for k, n in by_kind.items() if k != "start")
+    persisted = stored["persisted"]
     refused: dict[int, int] = {}
     for counts in outcome.statuses.values():
         for status, n in counts.items():
@@ -425,12 +622,15 @@ def ping_figures(outcome: pingload.LoadOutcome, stored: dict[str, Any]) -> dict[
         "refused_by_status": refused or "none",
         "errors": {k: v for k, v in outcome.errors.items() if v} or "none",
         "persisted_pings": persisted,
-        "persisted_pings_by_kind": by_kind,
-        "persisted_ticks": stored["ticks"],
-        "down_ticks": stored["down_ticks"],
-        "accepted_per_s": round(accepted / seconds, 1),
-        "persisted_per_s": None if persisted is None else round(persisted / seconds, 1),
     }
+    if "ticks" in stored:
+        figures["persisted_pings_by_kind"] = stored["pings_by_kind"]
+        figures["persisted_ticks"] = stored["ticks"]
+        figures["down_ticks"] = stored["down_ticks"]
+    else:
+        figures["persisted_counted_as"] = stored["counted_as"]
+    figures["accepted_per_s"] = round(accepted / seconds, 1)
+    figures["persisted_per_s"] = None if persisted is None else round(persisted / seconds, 1)
     if persisted is None:
         figures["agreement"] = "no `pings` table: nothing to compare"
     else:
@@ -447,9 +647,12 @@ def ping_figures(outcome: pingload.LoadOutcome, stored: dict[str, Any]) -> dict[
                 f"none lost; {-missing} more stored than seen accepted: requests in flight when"
                 f" the client stopped ({outcome.in_flight_at_stop})"
             )
-        figures["ticks_vs_finishing_pings"] = (
-            "agree" if finishing == stored["ticks"] else f"{stored['ticks']} vs {finishing}"
-        )
+        if "ticks" in stored:
+            by_kind = stored["pings_by_kind"]
+            finishing = sum(n for k, n in by_kind.items() if k != "start")
+            figures["ticks_vs_finishing_pings"] = (
+                "agree" if finishing == stored["ticks"] else f"{stored['ticks']} vs {finishing}"
+            )
     figures["latency_ms"] = outcome.latency_ms
     figures["latency_of"] = f"{outcome.latency_of}, client side"
     figures["connections"] = f"keep-alive, {outcome.connections_opened} opened"
@@ -502,8 +705,8 @@ def cpu_row(
 def process_figures(
     snap0: dict, snap1: dict, sampler: bench.Sampler, pings: int | None, window: float
 ) -> list[dict[str, Any]]:
-    """Per group (and each poller worker): CPU over the window, per persisted ping; the
-    server's total (API + pollers + database)."""
+    """Per group (and each process of the poller's or uWSGI's): CPU over the window, per
+    persisted ping; the server's total (API + pollers + database, or uWSGI + database)."""
     rows = []
     server_cpu = 0.0
     for group, procs in snap1.items():
@@ -513,19 +716,19 @@ def process_figures(
         rss = procstat.tree_rss_mb(procs)
         rows.append(cpu_row(group, str(len(procs)), cpu, window, pings, rss,
                             sampler.peak_mb.get(group)))  # fmt: skip
-        if group == "poller" and len(procs) > 1:
+        if group in PARTS and len(procs) > 1:
             for pid, proc in procs.items():
                 own = proc.own_s - (before[pid].own_s if pid in before else 0.0)
-                name = f"  {bench._kind_of(pid)} {pid}"
+                name = f"  {PARTS[group](pid)} {pid}"
                 rows.append(cpu_row(name, "", own, window, pings, proc.rss_mb, None))
-    rows.append(cpu_row("= server (no loadgen)", "", server_cpu, window, pings, None, None))
+    rows.append(cpu_row(SERVER, "", server_cpu, window, pings, None, None))
     return rows
 
 
 def goals(report: dict[str, Any]) -> dict[str, str]:
     """The issue's goals, met or not."""
     pings = report["pings"]
-    server = next(r for r in report["processes"] if r["process"].startswith("= server"))
+    server = next(r for r in report["processes"] if r["process"] == SERVER)
     rate, p99, cpu = pings["persisted_per_s"], pings["latency_ms"]["p99"], server["cpu_ms_per_ping"]
 
     def verdict(value: float | None, ok: bool, what: str) -> str:
@@ -546,7 +749,7 @@ def goals(report: dict[str, Any]) -> dict[str, str]:
 
 
 def table(report: dict) -> str:
-    """The report as one text table, like the other benchmarks'."""
+    """The report as one text table, like the other benchmarks' (the peer's in it)."""
     lines: list[str] = []
     section = functools.partial(bench.add_section, lines)
 
@@ -567,7 +770,10 @@ def table(report: dict) -> str:
             f"{show(row['cpu_pct_of_core']):>8}{show(row['cpu_ms_per_ping']):>10}"
             f"{show(row['rss_mb']):>9}{show(row['peak_rss_mb']):>10}"
         )
-    section("goals (2-core machine)", report["goals"])
+    if "goals" in report:
+        section("goals (2-core machine)", report["goals"])
+    if "warning" in report:
+        lines.append(f"  warning: {report['warning']}")
     db = dict(report["database"])
     tables = db.pop("by_table")
     section("database", db)
@@ -581,6 +787,10 @@ def table(report: dict) -> str:
             lines.extend(f"  {pct:>7}  {name}" for name, pct in found.get(key, {}).items())
     for problem in report.get("statuschecker_log_problems", []):
         lines.append(f"  log: {problem}")
+    if "peer" in report:
+        lines.append(f"== peer: {report['peer']['setup']['mode']}")
+        lines.append(table(report["peer"]))
+        section("comparison: statuschecker / Healthchecks", report["comparison"])
     return "\n".join(lines)
 
 
