@@ -3,53 +3,56 @@ bounded body, and judge the final response against the service's expectations.
 
 Up means the final response meets every expectation (see `expectations`; by default, a 2xx
 status); each one missed is named in `error`, joined with "; ". A target that gives no response
-is a down result whose `error` names the reason ("timeout (connect)", "connection refused",
+is a down result whose `error` names the reason ("timeout (deadline 10s)", "connection refused",
 "DNS failure: host", "refused by target policy: 10.0.0.1 is a private address", "not an HTTP
 response: '-ERR unknown command'", ...); one that fails after its response headers is down with
 the status it gave and the reason "... while reading the body" ("connection reset while reading
 the body"); only `asyncio.CancelledError` propagates.
 
-Phases: the host is resolved here (timed as `dns_ms`) and the request is sent to the address
-found, with the URL's host in the Host header and as the TLS server name, against which the
-certificate is still verified; `connect_ms` and `tls_ms` come from httpcore's trace events. For
-a redirect chain they are the final request's: no connection is kept for a second request.
-Without private targets allowed, the transport verifies each address it connects to, on every
-hop (`netpolicy.guard`).
+Each request of a redirect chain gets a connection of its own, made here in steps timed as its
+phases: the host is resolved (`dns_ms`; an IP address stands for itself); without private
+targets allowed, every address found is verified (`netpolicy.refuse_forbidden`), on every hop;
+TCP connects to the first address that takes the connection (`connect_ms`), never to the name
+again; over https, TLS starts on it with the URL's host as server name, against which the
+certificate is verified (`tls_ms`). The request names that host in its Host header. The phases
+of a redirect chain are the final request's.
 
-Cost per check is kept small on purpose: one TLS context per trust store (building one costs
-milliseconds), a fresh `AsyncClient` with its own transport per check (a shared pool degrades
-under high concurrency and would hide connection problems behind kept-alive sockets), and no
-work the check does not need (no proxy lookup from the environment, a body kept and decoded
-only when an expectation looks at it).
+HTTP/1.1 itself is h11's (a protocol state machine that does no I/O of its own) over asyncio
+streams: one request per connection needs no client, pool or transport layer, and those cost
+most of a check's CPU (scripts/bench/http_check.py measures the difference). Cost is also kept
+down by one TLS context per trust store (building one costs milliseconds), no connection kept
+for later (a shared pool would hide connection problems behind kept-alive sockets), and no work
+the check does not need (a body kept and decoded only when an expectation looks at it).
 
-The first bytes each connection receives are kept (`_Recording`, a wrapper of the transport's
-network backend), so that a peer speaking something else than HTTP is named as such, whether
-the parser rejects what it sent or waits in vain for the end of a header block that never
-comes (a Redis or SMTP server answers line by line, without the blank line HTTP ends on).
+The first bytes each connection receives (after TLS) are kept, so that a peer speaking something
+else than HTTP is named as such, whether the parser rejects what it sent or waits in vain for the
+end of a header block that never comes (a Redis or SMTP server answers line by line, without the
+blank line HTTP ends on).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import httpcore
+import h11
 import httpx
 import regex
 
 from statuschecker.checks import expectations
 from statuschecker.checks.expectations import Expectations
-from statuschecker.model import CheckResult, CheckSpec
+from statuschecker.model import CheckLimits, CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
-from statuschecker.net.policy import TargetRefused, guard
+from statuschecker.net.policy import TargetRefused, refuse_forbidden
 from statuschecker.net.tls import client_context, peer_cert_expiry
 from statuschecker.text import storable
 
@@ -62,7 +65,18 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 _SET_BY_THE_CHECK = frozenset({"host", "content-length", "transfer-encoding"})
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_NO_KEEPALIVE = httpx.Limits(max_keepalive_connections=0)  # each request times its own connect
+# The headers httpx sends by default (the engine's User-Agent is added); a service's own
+# headers replace them by name, in any case.
+_DEFAULT_HEADERS = (
+    ("Accept", "*/*"),
+    ("Accept-Encoding", "gzip, deflate"),
+    ("Connection", "keep-alive"),
+)
+_WBITS = {b"gzip": zlib.MAX_WBITS | 16, b"deflate": zlib.MAX_WBITS}  # the codings accepted
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_READ_BYTES = 65_536
+_MAX_HEAD_BYTES = 102_400  # the largest response head taken, as httpcore takes it
+_PARSED_URLS = 8_192  # how many service URLs `_parsed` keeps (about 600 bytes each)
 _HEAD_BYTES = 64  # how much of what a connection receives first is kept, to name a non-HTTP peer
 _SHOWN_CHARS = 40  # how much of that an error message quotes
 _TLS_RECORD_TYPES = frozenset({0x15, 0x16})  # alert, handshake: a TLS server's first words
@@ -78,63 +92,38 @@ async def check(spec: CheckSpec) -> CheckResult:
     phases = _Phases()
     deadline = asyncio.timeout(spec.timeout_seconds)
     try:
-        async with deadline, _client(spec, phases) as client:
-            return await _probe(client, spec, phases, started)
-    except TimeoutError as exc:
+        async with deadline:
+            return await _probe(spec, phases, started)
+    except TimeoutError:  # the deadline, or the kernel giving up on the connection
         if deadline.expired():
             return phases.down(f"timeout (deadline {spec.timeout_seconds:g}s)")
-        return phases.down(describe_error(exc, spec.url))
+        return phases.down(f"timeout ({'read' if phases.connected else 'connect'})")
     except (_Down, TargetRefused) as exc:
         return phases.down(str(exc))
-    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+    except h11.ProtocolError as exc:
+        return phases.down(f"protocol error: {exc}")
+    except (httpx.InvalidURL, OSError) as exc:
         return phases.down(describe_error(exc, spec.url))
 
 
-def _client(spec: CheckSpec, phases: _Phases) -> httpx.AsyncClient:
-    """A client with its own one-shot transport, closed when the check ends; without private
-    targets allowed, the transport verifies each address it connects to (every redirect hop).
-    Each connection's first bytes go to `phases`."""
-    transport = httpx.AsyncHTTPTransport(
-        verify=client_context(spec.limits.ca_bundle),
-        retries=0,
-        limits=_NO_KEEPALIVE,
-    )
-    if not spec.limits.allow_private_targets:
-        guard(transport)
-    # httpx 0.28 takes no network backend (encode/httpx#3749): its httpcore pool does.
-    pool = transport._pool
-    pool._network_backend = _Recording(pool._network_backend, phases)
-    return httpx.AsyncClient(
-        transport=transport,
-        headers={"User-Agent": spec.limits.user_agent},
-        timeout=httpx.Timeout(spec.timeout_seconds),
-        follow_redirects=False,  # followed by hand in `_final_response`: see there why
-        trust_env=False,
-    )
-
-
-async def _probe(
-    client: httpx.AsyncClient, spec: CheckSpec, phases: _Phases, started: float
-) -> CheckResult:
+async def _probe(spec: CheckSpec, phases: _Phases, started: float) -> CheckResult:
     """Send the request, time the headers and the bounded body, and judge the response."""
     options = _usable(spec.options)  # what `unused` names stays out of the request and judgement
     try:
         expect = Expectations.of(options)
     except regex.error as exc:
         raise _Down(f"body_regex is not a valid regular expression: {exc}") from None
-    response = await _final_response(client, spec, options, phases)
-    try:
+    with contextlib.ExitStack() as connections:
+        exchange = await _final_exchange(spec, options, phases, connections)
         ttfb_ms = _ms_since(started)
-        phases.status_code = response.status_code  # from now on, a failure is the body's
-        cert_expires_at = _cert_expiry(response)
+        status = phases.status_code = exchange.status  # from now on, a failure is the body's
+        cert_expires_at = peer_cert_expiry(exchange.ssl_object)
         max_bytes = spec.limits.max_body_bytes
-        body, cut = await _read_bounded(response, max_bytes, keep=expect.reads_body)
+        body, cut = await exchange.read_body(max_bytes, keep=expect.reads_body)
         total_ms = _ms_since(started)
-    finally:
-        await response.aclose()
     dns_ms, connect_ms, tls_ms = phases.dns_ms, phases.connect_ms, phases.tls_ms
     failures = expect.failures(
-        response.status_code,
+        status,
         body,
         max_bytes if cut else None,
         {"dns": dns_ms, "connect": connect_ms, "tls": tls_ms, "ttfb": ttfb_ms, "total": total_ms},
@@ -143,7 +132,7 @@ async def _probe(
         up=not failures,
         response_time_ms=total_ms,
         ttfb_ms=ttfb_ms,
-        status_code=response.status_code,
+        status_code=status,
         error="; ".join(failures) or None,
         dns_ms=dns_ms,
         connect_ms=connect_ms,
@@ -152,24 +141,28 @@ async def _probe(
     )
 
 
-async def _final_response(
-    client: httpx.AsyncClient, spec: CheckSpec, options: Mapping[str, Any], phases: _Phases
-) -> httpx.Response:
-    """Send the request and, with `follow_redirects`, up to `max_redirects` redirects; return
-    the final response, body unread.
+async def _final_exchange(
+    spec: CheckSpec,
+    options: Mapping[str, Any],
+    phases: _Phases,
+    connections: contextlib.ExitStack,
+) -> _Exchange:
+    """Send the request and, with `follow_redirects`, up to `max_redirects` redirects, each on
+    a connection of its own that `connections` closes; the final exchange, its body unread.
 
-    Redirects are followed here rather than by httpx because httpx reads every intermediate
-    redirect body in full, without any bound, and because each request of the chain goes to an
-    address resolved here.
+    A redirect's body is never read, and each request of the chain goes to an address
+    resolved (and verified) for its own host.
     """
     hop = _Hop.first(spec.url, options)
     follow = options.get("follow_redirects", True)
     for _ in range(spec.limits.max_redirects + 1):
-        response = await _send(client, hop, phases)
-        if not (follow and response.has_redirect_location):
-            return response
-        await response.aclose()
-        hop = hop.redirected(response)
+        exchange = await _Exchange.open(hop.url, spec.limits, phases, connections)
+        await exchange.send(hop.request(spec.limits.user_agent))
+        location = exchange.location() if follow else None
+        if location is None:
+            return exchange
+        exchange.close()
+        hop = hop.redirected(exchange.status, location)
     raise _Down("too many redirects")
 
 
@@ -188,18 +181,35 @@ class _Hop:
         body = options.get("body")
         return cls(
             method=options.get("method", "GET"),
-            url=httpx.URL(url),
+            url=_parsed(url),
             headers=options.get("headers", {}),
             body=None if body is None else body.encode(),
         )
 
-    def redirected(self, response: httpx.Response) -> _Hop:
+    def request(self, user_agent: str) -> list[h11.Event]:
+        """The request as h11 events, with the headers httpx would send: Host, its defaults
+        with `user_agent` and the hop's headers over them, and the body's Content-Length."""
+        fields = {name.lower(): (name, value) for name, value in _DEFAULT_HEADERS}
+        fields["user-agent"] = ("User-Agent", user_agent)
+        fields.update((name.lower(), (name, value)) for name, value in self.headers.items())
+        headers = [("Host", self.url.netloc.decode("ascii")), *fields.values()]
+        if self.body is not None or self.method in ("POST", "PUT", "PATCH"):
+            headers.append(("Content-Length", str(len(self.body or b""))))
+        events: list[h11.Event] = [
+            h11.Request(method=self.method, target=self.url.raw_path, headers=headers)
+        ]
+        if self.body:
+            events.append(h11.Data(data=self.body))
+        events.append(h11.EndOfMessage())
+        return events
+
+    def redirected(self, status: int, location: str) -> _Hop:
         """The request a redirect response asks for, made as httpx makes it: 301 (from POST),
         302 and 303 become GET without a body, and credentials stay with their origin."""
-        url = self.url.join(response.headers["Location"])
+        url = self.url.join(location)
         if url.scheme not in _DEFAULT_PORTS:
             raise _Down(f"redirect to an unsupported URL scheme {url.scheme!r}")
-        status, method = response.status_code, self.method
+        method = self.method
         if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
             method = "GET"
         headers = self.headers
@@ -208,96 +218,194 @@ class _Hop:
         return _Hop(method, url, headers, self.body if method == self.method else None)
 
 
-async def _send(client: httpx.AsyncClient, hop: _Hop, phases: _Phases) -> httpx.Response:
-    """Send `hop` to the first address of its host that takes the connection."""
-    *others, last = await phases.resolve(hop.url)
-    for address in others:
-        try:
-            return await _send_to(client, hop, address, phases)
-        except httpx.ConnectError:
-            if phases.connected:  # the address took the connection; TLS failed
-                raise
-    return await _send_to(client, hop, last, phases)
+class _Exchange:
+    """One request and its response on a connection of its own: h11's state machine over an
+    asyncio stream, handing what the connection receives to the check's `_Phases`."""
 
+    __slots__ = ("_h11", "_phases", "_reader", "_response", "_writer")
 
-async def _send_to(
-    client: httpx.AsyncClient, hop: _Hop, address: str, phases: _Phases
-) -> httpx.Response:
-    """Send `hop` to `address`, naming its host in the Host header and as TLS server name."""
-    phases.new_attempt()
-    url, headers = hop.url, hop.headers
-    extensions: dict[str, Any] = {"trace": phases.trace}
-    host = url.raw_host.decode("ascii")
-    if address != host:
-        url = url.copy_with(host=address)
-        headers = {**headers, "Host": hop.url.netloc.decode("ascii")}
-        extensions["sni_hostname"] = host
-    request = client.build_request(
-        hop.method, url, headers=headers, content=hop.body, extensions=extensions
-    )
-    return await client.send(request, stream=True)
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, phases: _Phases
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._phases = phases
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=_MAX_HEAD_BYTES)
+        self._response: h11.Response | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        url: httpx.URL,
+        limits: CheckLimits,
+        phases: _Phases,
+        connections: contextlib.ExitStack,
+    ) -> _Exchange:
+        """A connection to `url`'s host (see the module's docstring), closed when
+        `connections` exits if not before."""
+        addresses = await phases.resolve(url, limits.allow_private_targets)
+        reader, writer = await _connect(addresses, url.port or _DEFAULT_PORTS[url.scheme], phases)
+        exchange = cls(reader, writer, phases)
+        connections.callback(exchange.close)
+        if url.scheme == "https":
+            context = client_context(limits.ca_bundle)
+            await phases.start_tls(writer, context, url.raw_host.decode("ascii"))
+        return exchange
+
+    @property
+    def status(self) -> int:
+        """The response's status code, once `send` returned."""
+        assert self._response is not None, "no response yet"
+        return self._response.status_code
+
+    @property
+    def ssl_object(self) -> Any:
+        """The connection's TLS object (None over plain HTTP)."""
+        return self._writer.get_extra_info("ssl_object")
+
+    async def send(self, request: list[h11.Event]) -> None:
+        """Send the request and wait for the response's head (interim 1xx responses skipped).
+
+        A failure to write is not raised here: a server may answer and close before it has read
+        the whole request, and what it answered (or the reset) comes from the reading.
+        """
+        self._writer.write(b"".join(self._h11.send(event) or b"" for event in request))
+        while self._response is None:
+            event = await self._next_event()
+            if isinstance(event, h11.Response):
+                self._response = event
+            elif not isinstance(event, h11.InformationalResponse):
+                raise _Down(f"protocol error: {type(event).__name__} before the response")
+
+    def location(self) -> str | None:
+        """Where the response redirects to; None when it is no redirect (or names no place)."""
+        assert self._response is not None, "no response yet"
+        if self._response.status_code not in _REDIRECT_STATUSES:
+            return None
+        return next(
+            (_text(value) for name, value in self._response.headers if name == b"location"), None
+        )
+
+    async def read_body(self, max_bytes: int, keep: bool) -> tuple[bytes, bool]:
+        """Read at most about `max_bytes` of the body; return the part kept (decoded from gzip
+        or deflate, up to `max_bytes`, and only when `keep`: else b"") and whether the body went
+        on past the bound. Decoding stops at the bound too: a small body may inflate to any
+        size."""
+        decoder = self._decoder() if keep else None
+        kept: list[bytes] = []
+        received = 0
+        while not isinstance(event := await self._next_event(), h11.EndOfMessage):
+            if not isinstance(event, h11.Data):
+                raise _Down(f"protocol error: {type(event).__name__} within the body")
+            chunk = event.data
+            if decoder is not None:
+                try:
+                    chunk = decoder.decompress(chunk, max_bytes + 1 - received)
+                except zlib.error as exc:
+                    raise _Down(f"content decoding failed: {exc}") from None
+            received += len(chunk)
+            if keep:
+                kept.append(chunk)
+            if received > max_bytes:
+                return b"".join(kept)[:max_bytes], True
+        return b"".join(kept), False
+
+    def close(self) -> None:
+        """Close the connection at once (no TLS close_notify waited for)."""
+        self._writer.transport.abort()
+
+    async def _next_event(self) -> object:
+        """h11's next event, reading from the connection as it needs; a peer that closes
+        before its response is `_Down`, in httpcore's words."""
+        while (event := self._h11.next_event()) is h11.NEED_DATA:
+            data = await self._reader.read(_READ_BYTES)
+            if not data and self._h11.their_state is h11.SEND_RESPONSE:
+                raise _Down("protocol error: Server disconnected without sending a response.")
+            self._phases.received(data)
+            self._h11.receive_data(data)
+        return event
+
+    def _decoder(self) -> Any:
+        """A decompressor for the body's content coding when it is gzip or deflate, else None
+        (the body is kept as it came)."""
+        assert self._response is not None, "no response yet"
+        for name, value in self._response.headers:
+            if name == b"content-encoding":
+                wbits = _WBITS.get(value.strip().lower())
+                return None if wbits is None else zlib.decompressobj(wbits)
+        return None
 
 
 class _Phases:
-    """The timing of the request in flight: its DNS lookup, made and timed here, and httpcore's
-    trace events for the rest."""
+    """The phases of the request in flight, each timed as the check goes through it, and what
+    its connection received first."""
 
-    __slots__ = ("_head", "_marks", "dns_ms", "status_code")
+    __slots__ = ("_head", "connect_ms", "dns_ms", "status_code", "tls_ms")
 
     def __init__(self) -> None:
         self.dns_ms: float | None = None
+        self.connect_ms: float | None = None
+        self.tls_ms: float | None = None
         self.status_code: int | None = None  # the final response's, once its headers are in
-        self._marks: dict[str, float] = {}
         self._head = bytearray()  # what the current connection received first
 
-    async def resolve(self, url: httpx.URL) -> list[str]:
-        """Start timing a new request: the addresses of `url`'s host, in the resolver's order
-        (an IP address stands for itself); `_Down` "DNS failure: host" when there are none."""
+    @property
+    def connected(self) -> bool:
+        """Whether the current attempt got a TCP connection."""
+        return self.connect_ms is not None
+
+    async def resolve(self, url: httpx.URL, allow_private_targets: bool) -> list[str]:
+        """Start timing a new request: the addresses of `url`'s host, in the resolver's order (an
+        IP address stands for itself); `_Down` "DNS failure: host" when there are none, and
+        without `allow_private_targets`, `TargetRefused` when the policy forbids any of them."""
         self.dns_ms = None
         self.new_attempt()
         host = url.raw_host.decode("ascii")
         if _is_ip_address(host):
             self.dns_ms = 0.0
-            return [host]
-        started = time.perf_counter()
-        port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
-        try:
-            found = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-        except socket.gaierror:
-            raise _Down(f"DNS failure: {url.host}") from None
-        self.dns_ms = _ms_since(started)
-        return list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+            addresses = [host]
+        else:
+            started = time.perf_counter()
+            port = url.port or _DEFAULT_PORTS[url.scheme]
+            try:
+                found = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM
+                )
+            except (socket.gaierror, UnicodeError):  # UnicodeError: a label too long for IDNA
+                raise _Down(f"DNS failure: {url.host}") from None
+            self.dns_ms = _ms_since(started)
+            addresses = list(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in found))
+        if not allow_private_targets:
+            refuse_forbidden(addresses)
+        return addresses
 
     def new_attempt(self) -> None:
-        """Forget the trace events and first bytes of an earlier connection attempt."""
-        self._marks.clear()
+        """Forget the connection times and first bytes of an earlier connection attempt."""
+        self.connect_ms = self.tls_ms = None
         self._head.clear()
+
+    async def connect(
+        self, address: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A timed TCP connection to `address`."""
+        self.new_attempt()
+        started = time.perf_counter()
+        connection = await asyncio.open_connection(address, port)
+        self.connect_ms = _ms_since(started)
+        return connection
+
+    async def start_tls(
+        self, writer: asyncio.StreamWriter, context: ssl.SSLContext, host: str
+    ) -> None:
+        """A timed TLS handshake on `writer`'s connection, naming and verifying `host`."""
+        started = time.perf_counter()
+        await writer.start_tls(context, server_hostname=host)
+        self.tls_ms = _ms_since(started)
 
     def received(self, data: bytes) -> None:
         """Keep the first `_HEAD_BYTES` the current connection receives (after TLS)."""
         if len(self._head) < _HEAD_BYTES:
             self._head += data[: _HEAD_BYTES - len(self._head)]
-
-    async def trace(self, event: str, info: Mapping[str, Any]) -> None:
-        """httpcore's `trace` extension: note when each event happened."""
-        self._marks[event] = time.perf_counter()
-
-    @property
-    def connected(self) -> bool:
-        """Whether the current attempt got a TCP connection."""
-        return "connection.connect_tcp.complete" in self._marks
-
-    @property
-    def connect_ms(self) -> float | None:
-        """TCP connect time of the current request, once connected."""
-        return self._span("connect_tcp")
-
-    @property
-    def tls_ms(self) -> float | None:
-        """TLS handshake time of the current request, once done; None over plain HTTP."""
-        return self._span("start_tls")
 
     def down(self, error: str) -> CheckResult:
         """A down result with a reason and the phases the last request got through.
@@ -334,81 +442,24 @@ class _Phases:
         shown = repr(line[:_SHOWN_CHARS].decode("latin-1"))
         return f"not an HTTP response: {shown}{'...' if cut else ''}"
 
-    def _span(self, step: str) -> float | None:
-        started = self._marks.get(f"connection.{step}.started")
-        done = self._marks.get(f"connection.{step}.complete")
-        return None if started is None or done is None else (done - started) * 1000.0
+
+async def _connect(
+    addresses: list[str], port: int, phases: _Phases
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the first of `addresses` that takes it; the last one's error when none
+    does."""
+    *others, last = addresses
+    for address in others:
+        with contextlib.suppress(OSError):
+            return await phases.connect(address, port)
+    return await phases.connect(last, port)
 
 
-class _Recording(httpcore.AsyncNetworkBackend):
-    """A network backend handing what each of its connections receives to the check's
-    `_Phases` (after TLS, if any); everything else is the wrapped backend's."""
-
-    def __init__(self, backend: httpcore.AsyncNetworkBackend, phases: _Phases) -> None:
-        self._backend = backend
-        self._phases = phases
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """A recorded stream to `host`."""
-        stream = await self._backend.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _RecordedStream(stream, self._phases)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        """A recorded stream to the Unix socket `path` (when the wrapped backend allows it)."""
-        stream = await self._backend.connect_unix_socket(path, timeout, socket_options)
-        return _RecordedStream(stream, self._phases)
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep, as the wrapped backend does."""
-        await self._backend.sleep(seconds)
-
-
-class _RecordedStream(httpcore.AsyncNetworkStream):
-    """A network stream whose reads are also handed to `_Phases.received`."""
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream, phases: _Phases) -> None:
-        self._stream = stream
-        self._phases = phases
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        """Read, and record what came."""
-        data = await self._stream.read(max_bytes, timeout)
-        self._phases.received(data)
-        return data
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """Write, as the wrapped stream does."""
-        await self._stream.write(buffer, timeout)
-
-    async def aclose(self) -> None:
-        """Close the wrapped stream."""
-        await self._stream.aclose()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-    ) -> httpcore.AsyncNetworkStream:
-        """Start TLS; what the TLS stream receives (in clear) is recorded in turn."""
-        tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
-        return _RecordedStream(tls, self._phases)
-
-    def get_extra_info(self, info: str) -> Any:
-        """The wrapped stream's (the TLS object, the socket, ...)."""
-        return self._stream.get_extra_info(info)
+@functools.lru_cache(maxsize=_PARSED_URLS)
+def _parsed(url: str) -> httpx.URL:
+    """`url` parsed, from a cache: a poller checks the same URLs over and over, and parsing one
+    costs about a twentieth of a check's CPU."""
+    return httpx.URL(url)
 
 
 def _is_ip_address(host: str) -> bool:
@@ -422,26 +473,12 @@ def _is_ip_address(host: str) -> bool:
     return False
 
 
-def _cert_expiry(response: httpx.Response) -> datetime | None:
-    """The end of validity of the server certificate, when the response came over TLS."""
-    stream = response.extensions.get("network_stream")
-    if stream is None or response.url.scheme != "https":
-        return None
-    return peer_cert_expiry(stream.get_extra_info("ssl_object"))
-
-
-async def _read_bounded(response: httpx.Response, max_bytes: int, keep: bool) -> tuple[bytes, bool]:
-    """Read at most about `max_bytes` of the body; return the part kept (decoded, up to
-    `max_bytes`, and only when `keep`: else b"") and whether the body went on past the bound."""
-    kept: list[bytes] = []
-    received = 0
-    async for chunk in response.aiter_bytes() if keep else response.aiter_raw():
-        received += len(chunk)
-        if keep:
-            kept.append(chunk)
-        if received > max_bytes:
-            return b"".join(kept)[:max_bytes], True
-    return b"".join(kept), False
+def _text(value: bytes) -> str:
+    """A header value as text: UTF-8 when it is, else Latin-1 (as httpx reads headers)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 def _usable(options: Mapping[str, Any]) -> dict[str, Any]:
