@@ -89,23 +89,28 @@ def sign_up_and_log_in(api: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {logged_in.json()['access_token']}"}
 
 
+def watch_one_come_up(api: str, name: str) -> None:
+    """Sign up through the API, register a service `name` checked every second against a
+    local target, and wait until the pollers find it up."""
+    auth = sign_up_and_log_in(api)
+    with Target("up") as target:
+        created = httpx.post(
+            f"{api}/services",
+            json={"name": name, "url": target.url, "interval_seconds": 1},
+            headers=auth,
+        )
+        assert created.status_code == 201
+        service_url = f"{api}/services/{created.json()['id']}"
+        wait_until(lambda: httpx.get(service_url, headers=auth).json()["status"] == "up")
+
+
 def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> None:
     port = free_port()
     # Sign-up for the first account only: /metrics serves the per-service series.
     process = start(
         data_dir, port, STATUSCHECKER_SIGNUP_POLICY="first-only", STATUSCHECKER_POLLER_PROCESSES="2"
     )
-    api = f"http://127.0.0.1:{port}/v1"
-    auth = sign_up_and_log_in(api)
-    with Target("up") as target:
-        created = httpx.post(
-            f"{api}/services",
-            json={"name": "cli", "url": target.url, "interval_seconds": 1},
-            headers=auth,
-        )
-        assert created.status_code == 201
-        service_url = f"{api}/services/{created.json()['id']}"
-        wait_until(lambda: httpx.get(service_url, headers=auth).json()["status"] == "up")
+    watch_one_come_up(f"http://127.0.0.1:{port}/v1", "cli")
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert 'statuschecker_service_up{service_id="1",service_name="cli"} 1.0' in metrics
     # The pollers are two worker processes; their work sits on the API's /metrics, and each
@@ -132,17 +137,7 @@ def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> N
 def test_run_in_one_process_polls_from_a_thread_and_stops_on_sigint(data_dir: Path) -> None:
     port = free_port()
     process = start(data_dir, port, STATUSCHECKER_SINGLE_PROCESS="true")
-    api = f"http://127.0.0.1:{port}/v1"
-    auth = sign_up_and_log_in(api)
-    with Target("up") as target:
-        created = httpx.post(
-            f"{api}/services",
-            json={"name": "one", "url": target.url, "interval_seconds": 1},
-            headers=auth,
-        )
-        assert created.status_code == 201
-        service_url = f"{api}/services/{created.json()['id']}"
-        wait_until(lambda: httpx.get(service_url, headers=auth).json()["status"] == "up")
+    watch_one_come_up(f"http://127.0.0.1:{port}/v1", "one")
     logs = stop(process, signal.SIGINT)
 
     events = [entry["event"] for entry in logs]

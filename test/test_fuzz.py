@@ -191,39 +191,56 @@ def tally(request: pytest.FixtureRequest) -> Tally:
 # One pytest item per operation (`@schema.parametrize()` on a schema loaded at import): the lazy
 # `schemathesis.pytest.from_fixture` would share one server among all operations, but
 # schemathesis 4.32 sets `Function._nodeid`, which pytest 9 no longer has.
-schema = schemathesis.openapi.from_path(
-    SPEC,
-    config=schemathesis.Config.from_dict(
-        {
-            "seed": SEED,
-            "generation": {"mode": "all"},
-            # Every built-in check, positive_data_acceptance included: the contract says what
-            # the server enforces, so schema-valid input is acceptable input (2xx, or a 401,
-            # 403, 404, 409 or 429 that depends on who asks and on what is stored).
-            "checks": {"enabled": True},
-            # Except a maintenance window's schedule: the grammar of an RRULE, the names of
-            # time zones, the order of its times and which services exist are beyond a JSON
-            # schema, so a schema-valid window may be one the server refuses, with a 400
-            # saying what is wrong (test/test_maintenances.py holds each refusal).
-            "operations": [
-                {
-                    "include-operation-id-regex": "^(create|update)_maintenance$",
-                    "checks": {
-                        "positive_data_acceptance": {
-                            "expected-statuses": ["2xx", "400", "401", "403", "404", "409", "429"]
-                        }
-                    },
-                }
-            ],
-            "phases": {
-                "examples": {"enabled": True},
-                "coverage": {"enabled": True},
-                "fuzzing": {"enabled": True},
-                "stateful": {"enabled": True},
-            },
-        }
-    ),
-)
+def load(mode: str) -> Any:
+    """The contract as schemathesis reads it, generating `mode` data (positive, negative, all)."""
+    return schemathesis.openapi.from_path(
+        SPEC,
+        config=schemathesis.Config.from_dict(
+            {
+                "seed": SEED,
+                "generation": {"mode": mode},
+                # Every built-in check, positive_data_acceptance included: the contract says what
+                # the server enforces, so schema-valid input is acceptable input (2xx, or a 401,
+                # 403, 404, 409 or 429 that depends on who asks and on what is stored).
+                "checks": {"enabled": True},
+                # Except a maintenance window's schedule: the grammar of an RRULE, the names of
+                # time zones, the order of its times and which services exist are beyond a JSON
+                # schema, so a schema-valid window may be one the server refuses, with a 400
+                # saying what is wrong (test/test_maintenances.py holds each refusal).
+                "operations": [
+                    {
+                        "include-operation-id-regex": "^(create|update)_maintenance$",
+                        "checks": {
+                            "positive_data_acceptance": {
+                                "expected-statuses": [
+                                    "2xx",
+                                    "400",
+                                    "401",
+                                    "403",
+                                    "404",
+                                    "409",
+                                    "429",
+                                ]
+                            }
+                        },
+                    }
+                ],
+                "phases": {
+                    "examples": {"enabled": True},
+                    "coverage": {"enabled": True},
+                    "fuzzing": {"enabled": True},
+                    "stateful": {"enabled": True},
+                },
+            }
+        ),
+    )
+
+
+schema = load("all")
+# The chains act with a log-in token on every call, so a case made negative by leaving out
+# its Authorization header would be sent with one: they generate schema-valid data only (the
+# one-call fuzz above covers the invalid).
+chains_schema = load("positive")
 
 
 MAX_PARENTS = 50
@@ -351,7 +368,7 @@ def test_api_conforms_to_its_contract_statefully(
     deletes, so operations on a service answer about one that exists and not only 404. Acts
     with a log-in (JWT) token, which no chain can revoke (it revokes API tokens only)."""
 
-    class Chains(schema.as_state_machine()):  # type: ignore[misc]
+    class Chains(chains_schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"base_url": f"{fuzz_server}{BASE_PATH}", "headers": fuzz_account.headers}
 

@@ -61,7 +61,7 @@ from typing import Any
 import loadgen
 import procstat
 import servers
-from sqlalchemy import Engine, Row, create_engine, insert, select, text
+from sqlalchemy import Engine, Row, create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from statuschecker.accounts.credentials import hash_password, issue_access_token, signing_key
@@ -315,6 +315,17 @@ def db_counters(engine: Engine) -> dict[str, list[int]]:
             row = totals.setdefault(key, [0, 0, 0])
             row[0], row[1], row[2] = row[0] + ins, row[1] + upd, row[2] + dele
     return totals
+
+
+def ticks_between(engine: Engine, t0: datetime, t1: datetime) -> int:
+    """Ticks checked from `t0` until a second after `t1` (a check begun by then, written)."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).where(
+                service_ticks.c.checked_at >= t0,
+                service_ticks.c.checked_at < t1 + timedelta(seconds=1),
+            )
+        ).scalar_one()
 
 
 def hot_updates(engine: Engine) -> dict[str, int]:

@@ -29,18 +29,16 @@ import resource
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import poller as bench
 import servers
 from prometheus_client import CollectorRegistry
-from sqlalchemy import func, select
 
 from statuschecker.accounts.credentials import issue_access_token, signing_key
 from statuschecker.runtime import Runtime
 from statuschecker.store.engine import create_db_engine
-from statuschecker.store.tables import service_ticks
 from statuschecker.system.config import Settings
 
 _profiles: list[tuple[threading.Thread | None, cProfile.Profile]] = []
@@ -105,13 +103,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
         time.sleep(args.seconds)
         runtime.close()
         cpu, t1 = cpu_seconds() - cpu0, datetime.now(UTC)
-        with engine.connect() as conn:
-            checks = conn.execute(
-                select(func.count()).where(
-                    service_ticks.c.checked_at >= t0,
-                    service_ticks.c.checked_at < t1 + timedelta(seconds=1),
-                )
-            ).scalar_one()
+        checks = bench.ticks_between(engine, t0, t1)
         figures |= {"expected_checks_per_s": args.services / args.interval, "checks": checks}
     else:
         from web.app import create_app

@@ -19,18 +19,17 @@ import re
 import sys
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import poller as bench
 import procstat
 import servers
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event
 
 from statuschecker.runtime import Runtime
 from statuschecker.store.engine import create_db_engine
-from statuschecker.store.tables import service_ticks
 from statuschecker.system.config import Settings
 
 _WORDS = re.compile(r"\s+")
@@ -107,13 +106,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     rows1, hot1 = bench.db_counters(engine), bench.hot_updates(engine)
     seconds, count = dict(times.seconds), dict(times.count)
     runtime.close()
-    with engine.connect() as conn:
-        checks = conn.execute(
-            select(func.count()).where(
-                service_ticks.c.checked_at >= t0,
-                service_ticks.c.checked_at < t1 + timedelta(seconds=1),
-            )
-        ).scalar_one()
+    checks = bench.ticks_between(engine, t0, t1)
     total = sum(seconds.values())
     return {
         "target": target.name,
