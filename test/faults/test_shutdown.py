@@ -83,6 +83,8 @@ def test_sigterm_writes_the_pending_batch_and_stops_the_database(
         "STATUSCHECKER_RECORDER_FLUSH_SECONDS": str(FLUSH_SECONDS),
         "STATUSCHECKER_RECORDER_BATCH_SIZE": "10000",
         "STATUSCHECKER_LEASE_GRACE_SECONDS": str(LEASE_GRACE_SECONDS),
+        # One poller, whose pending batch and abandoned checks this test counts.
+        "STATUSCHECKER_SINGLE_PROCESS": "true",
     }
     port = free_port()
     first = start_role("run", STATUSCHECKER_PORT=str(port), **settings)
