@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,8 +20,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from statuschecker.accounts import credentials
-from statuschecker.errors import InvalidInput, TooManyRequests
+from statuschecker.accounts import credentials, users
+from statuschecker.errors import InvalidInput, TooManyRequests, Unauthorized
 from statuschecker.model import Caller
 from statuschecker.runtime import Runtime
 from statuschecker.store.engine import create_db_engine
@@ -419,8 +420,12 @@ def test_per_service_series_need_a_token_while_anyone_may_sign_up(
 
 
 def test_without_the_database_only_tokens_lately_found_valid_authenticate(
-    make_runtime: Callable[..., Runtime], account: Account, settings: Settings
+    make_runtime: Callable[..., Runtime],
+    account: Account,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(users, "FRESH_SECONDS", 0.0)  # every authentication asks the database
     accounts = make_runtime().accounts
     _, kept = accounts.create_token(account.caller, "kept", read_only=True, expires_in_seconds=None)
     gone, revoked = accounts.create_token(account.caller, "gone", False, None)
@@ -435,3 +440,39 @@ def test_without_the_database_only_tokens_lately_found_valid_authenticate(
     for token in (revoked, unseen):
         with pytest.raises(OperationalError):
             accounts.authenticate(token)
+
+
+def test_a_token_found_valid_stands_for_a_few_seconds_without_the_database(
+    make_runtime: Callable[..., Runtime],
+    account: Account,
+    db: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What another API process changes (a token revoked, or expired by hand) holds here within
+    FRESH_SECONDS; a token's own expiry and a revocation here hold at once."""
+    clock = [1000.0]
+    monkeypatch.setattr(users, "monotonic", lambda: clock[0])
+    accounts = make_runtime().accounts
+    _, elsewhere = accounts.create_token(account.caller, "elsewhere", False, None)
+    here, revoked_here = accounts.create_token(account.caller, "here", False, None)
+    _, expiring = accounts.create_token(account.caller, "expiring", True, 1)
+    for token in (elsewhere, revoked_here, expiring, account.token):
+        assert accounts.authenticate(token).user_id == account.user.id
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM api_tokens WHERE name = 'elsewhere'"))
+    accounts.revoke(account.caller, here.id)
+    time.sleep(1.0)  # `expiring` has expired (the monotonic clock stands still)
+
+    clock[0] += users.FRESH_SECONDS - 0.1
+    assert accounts.fresh_caller(elsewhere) == account.caller
+    assert accounts.authenticate(elsewhere) == account.caller
+    assert accounts.fresh_caller(revoked_here) is None
+    for token in (revoked_here, expiring):
+        with pytest.raises(Unauthorized):
+            accounts.authenticate(token)
+
+    clock[0] += 0.1
+    assert accounts.fresh_caller(elsewhere) is None
+    with pytest.raises(Unauthorized, match="unknown, revoked or expired"):
+        accounts.authenticate(elsewhere)
+    assert accounts.authenticate(account.token) == account.caller

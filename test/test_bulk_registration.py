@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from accounts import Account
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, text
 from test_api_services import PROBLEM, assert_problem
 from test_curl_examples import Shell
 
@@ -161,6 +161,23 @@ def test_a_batch_of_the_most_items_registers_in_one_request(
     # The account is now at the default limit (1,000): one more is one too many.
     errors = refused(batch(client, item("one-more")), 403, "at most 1000 services")
     assert errors == []
+
+
+def test_a_batch_that_grows_the_table_by_a_tenth_has_it_analysed(client: Any, db: Engine) -> None:
+    """The planner counts a large batch at once, not at autovacuum's next round: pages of an
+    account that just registered thousands are read in index order, not sorted whole."""
+
+    def counted() -> float:
+        with db.connect() as conn:
+            query = "SELECT reltuples FROM pg_class WHERE oid = 'services'::regclass"
+            return float(conn.execute(text(query)).scalar_one())
+
+    registered(client, *[item(f"a{i:03d}") for i in range(300)])
+    assert counted() == 300
+    registered(client, *[item(f"b{i:03d}") for i in range(41)])  # 341: not 50 + a tenth more
+    assert counted() == 300
+    registered(client, *[item(f"c{i:03d}") for i in range(50)])  # 391: more than 380
+    assert counted() == 391
 
 
 # ---------------------------------------------------------------------------------------------

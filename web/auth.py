@@ -17,7 +17,8 @@ async def bearer_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
     """Authenticate `token` (Unauthorized when it is not valid) and refuse writes with a
     read-only token; the caller goes into the request's context as `token_info`."""
     runtime: Runtime = request.scope["state"]["runtime"]
-    caller = await run_in_threadpool(runtime.accounts.authenticate, token)
+    accounts = runtime.accounts
+    caller = accounts.fresh_caller(token) or await run_in_threadpool(accounts.authenticate, token)
     if caller.read_only and request.method not in SAFE_METHODS:
         raise Forbidden("this API token is read-only")
     return {"sub": str(caller.user_id), "caller": caller}

@@ -71,12 +71,21 @@ def listed_page(value: Page[Listed], ping_base: str) -> Response:
     `service` shows it (a heartbeat's key masked), encoded in two parts: its settings as the
     list's `show`, `settings_json`, encoded them once for their version, and its state now.
     Most of a service's JSON is its settings: a list's answer is mostly encoded already."""
-    items = [
-        item.shown + ", " + json.dumps(service_state(item.service, ping_base, False))[1:]
-        for item in value.items
-    ]
+    items = [_listed_json(item, ping_base) for item in value.items]
     body = f'{{"data": [{", ".join(items)}], "next_cursor": {json.dumps(value.next_cursor)}}}'
     return Response(body, 200, media_type=JSON["Content-Type"])
+
+
+def _listed_json(item: Listed, ping_base: str) -> str:
+    """A listed service's JSON object, kept with the listing (made once per state) for the
+    last `ping_base` only (it comes from the request's Host when no public URL is set)."""
+    encoded = item.memo.get(ping_base)
+    if encoded is None:
+        state = json.dumps(service_state(item.service, ping_base, False))
+        encoded = item.shown + ", " + state[1:]
+        item.memo.clear()
+        item.memo[ping_base] = encoded
+    return encoded
 
 
 def settings_json(value: Service) -> str:

@@ -68,6 +68,7 @@ from statuschecker.accounts.credentials import hash_password, issue_access_token
 from statuschecker.checks import kind_of
 from statuschecker.store.accounts import create_user
 from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
+from statuschecker.store.services import analyse_if_grown
 from statuschecker.store.tables import service_metrics, service_ticks, services
 from statuschecker.system import logs
 from statuschecker.system.config import Settings
@@ -212,6 +213,9 @@ def register(engine: Engine, count: int, port: int, interval: int) -> tuple[int,
             for row in conn.execute(select(services.c.id, services.c.next_check_at))
         }
         conn.execute(insert(service_metrics), [{"service_id": sid} for sid in phases])
+    with engine.connect() as conn:  # as a batch registration through the API does
+        analyse_if_grown(conn)
+        conn.commit()
     return user.id, phases
 
 

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 import structlog
 from cachetools import TTLCache
@@ -30,7 +31,18 @@ log = structlog.get_logger(__name__)
 
 MIN_PASSWORD_CHARS = 12
 OFFLINE_TRUST_SECONDS = 600.0  # how long a token found valid is trusted while the database is away
+FRESH_SECONDS = 5.0  # how long a token found valid is taken without asking the database again
 TRUSTED_TOKENS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A caller a token was found to stand for, when (monotonic seconds), and until when an API
+    token stands at most (None: a log-in JWT, whose own expiry is checked, or no expiry)."""
+
+    caller: Caller
+    at: float
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +61,8 @@ class Accounts:
         self._settings = settings
         self._key = credentials.signing_key(settings)
         self._attempts = AttemptLimiter(settings.auth_rate_limit)
-        # Callers of tokens recently found valid, by token hash: used only without a database.
-        self._trusted: TTLCache[str, Caller] = TTLCache(
+        # Callers of tokens recently found valid, by token hash (see `authenticate`).
+        self._trusted: TTLCache[str, _Found] = TTLCache(
             maxsize=TRUSTED_TOKENS, ttl=OFFLINE_TRUST_SECONDS
         )
         self._trusted_lock = threading.Lock()
@@ -113,38 +125,59 @@ class Accounts:
         """The caller a bearer token stands for: a log-in JWT or an API token. Unauthorized
         when it is malformed, tampered with, expired, revoked or its account is gone.
 
-        While the database is away, a token found valid within `OFFLINE_TRUST_SECONDS` (and
-        neither refused nor revoked here since) still stands for the same caller (a log-in JWT
-        only until it expires), so that what can be answered without the database (cached
-        status) is; any other token fails with the database error."""
+        A token found valid within `FRESH_SECONDS` stands for the same caller without asking
+        the database again (until it expires; revoking it here forgets it at once, in another
+        API process within those seconds). While the database is away, one found valid within
+        `OFFLINE_TRUST_SECONDS` (and neither refused nor revoked here since) still does, so that
+        what can be answered without the database (cached status) is; any other token fails
+        with the database error."""
         key = credentials.api_token_hash(token)
+        with self._trusted_lock:
+            trusted = self._trusted.get(key)
+        fresh = self._still(token, trusted, FRESH_SECONDS)
+        if fresh is not None:
+            return fresh
         try:
-            caller = self._look_up(token)
+            found = self._look_up(token)
         except Unauthorized:
             with self._trusted_lock:
                 self._trusted.pop(key, None)
             raise
         except SQLAlchemyError as exc:
-            with self._trusted_lock:
-                trusted = self._trusted.get(key)
-            expired = not credentials.is_api_token(token) and (
-                credentials.access_token_user(token, self._key) is None
-            )
-            if trusted is None or expired or not database_unreachable(exc):
+            offline = self._still(token, trusted, OFFLINE_TRUST_SECONDS)
+            if offline is None or not database_unreachable(exc):
                 raise
-            return trusted
+            return offline
         with self._trusted_lock:
-            self._trusted[key] = caller
-        return caller
+            self._trusted[key] = found
+        return found.caller
 
-    def _look_up(self, token: str) -> Caller:
+    def fresh_caller(self, token: str) -> Caller | None:
+        """The caller of a token found valid within `FRESH_SECONDS`, if it has not expired
+        since: what `authenticate` answers without the database (None: ask it)."""
+        with self._trusted_lock:
+            trusted = self._trusted.get(credentials.api_token_hash(token))
+        return self._still(token, trusted, FRESH_SECONDS)
+
+    def _still(self, token: str, found: _Found | None, seconds: float) -> Caller | None:
+        """The caller of a token found valid within `seconds`, if it has not expired since."""
+        if found is None or monotonic() - found.at >= seconds:
+            return None
+        if credentials.is_api_token(token):
+            unexpired = found.expires_at is None or found.expires_at > datetime.now(UTC)
+        else:
+            unexpired = credentials.access_token_user(token, self._key) is not None
+        return found.caller if unexpired else None
+
+    def _look_up(self, token: str) -> _Found:
         with self._engine.connect() as conn:
             if credentials.is_api_token(token):
                 found = store.token_owner(conn, credentials.api_token_hash(token))
                 if found is None:
                     raise Unauthorized("the API token is unknown, revoked or expired")
                 user, api_token = found
-                return Caller(user.id, user.is_admin, read_only=api_token.read_only)
+                caller = Caller(user.id, user.is_admin, read_only=api_token.read_only)
+                return _Found(caller, monotonic(), api_token.expires_at)
             user_id = credentials.access_token_user(token, self._key)
             if user_id is None:
                 raise Unauthorized("the access token is malformed, altered or expired")
@@ -152,7 +185,7 @@ class Accounts:
                 user = store.get_user(conn, user_id)
             except NotFound:
                 raise Unauthorized("the access token's account no longer exists") from None
-        return Caller(user.id, user.is_admin, read_only=False)
+        return _Found(Caller(user.id, user.is_admin, read_only=False), monotonic())
 
     def me(self, caller: Caller) -> User:
         """The caller's account."""

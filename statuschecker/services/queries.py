@@ -353,21 +353,29 @@ def _before(time: datetime, span: timedelta) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """A service of a list, and what the list's `show` made of its settings (None without)."""
+    """A service of a list, what the list's `show` made of its settings (None without), and
+    what a reader of the list made of it, by the reader's own key (`memo`): a listing is made
+    once per state of its service (see `_Read.listed`), so what is made of it is kept with it
+    until that state changes."""
 
     service: Service
     shown: Any = None
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """A service's settings as shown, kept with the version they were read at, and what each
-    `show` made of them (made once: they do not change while the version does not)."""
+    """A service's settings as shown, kept with the version they were read at, what each
+    `show` made of them (made once: they do not change while the version does not), and the
+    last listing made for each `show` with the state it was made from."""
 
     version: str
     service: Service
     kept: store.Kept
     shown: dict[Callable[[Service], Any], Any] = field(default_factory=dict)
+    last: dict[Callable[[Service], Any] | None, tuple[Row, Uptime | None, Listed]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def of(cls, version: str, service: Service) -> _Read:
@@ -376,11 +384,19 @@ class _Read:
     def listed(
         self, row: Row, uptime: Uptime | None, show: Callable[[Service], Any] | None
     ) -> Listed:
-        """The service with the state of `row` (see `store.with_state`)."""
+        """The service with the state of `row` (see `store.with_state`): the same listing as
+        last time when the row and uptime are the same as then (a service's state is made of
+        them alone)."""
+        last = self.last.get(show)
+        if last is not None and last[0] == row and last[1] == uptime:
+            return last[2]
         service = store.with_state(self.kept, row, uptime=uptime)
         if show is None:
-            return Listed(service)
-        shown = self.shown.get(show)
-        if shown is None:
-            shown = self.shown[show] = show(self.service)
-        return Listed(service, shown)
+            made = Listed(service)
+        else:
+            shown = self.shown.get(show)
+            if shown is None:
+                shown = self.shown[show] = show(self.service)
+            made = Listed(service, shown)
+        self.last[show] = (row, uptime, made)
+        return made

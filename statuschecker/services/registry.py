@@ -81,6 +81,7 @@ class ServiceRegistry(ServiceQueries):
         3. Any item refused: ItemsRejected, naming each by its index; nothing is stored.
         4. Forbidden when the account's services and the batch pass the per-account limit.
         5. One statement per table inserts the batch; the change is announced with it.
+        6. Committed, the table is analysed if it has grown by a tenth (`analyse_if_grown`).
         """
         refused: dict[int, DomainError] = {}
         prepared: dict[int, dict[str, Any]] = {}
@@ -116,6 +117,9 @@ class ServiceRegistry(ServiceQueries):
             ids = store.create_many(conn, [prepared[i] for i in range(len(items))])
             announce(conn, ids)
             found = {s.id: s for s in store.get_many(conn, ids)}
+        with self._engine.connect() as conn:
+            store.analyse_if_grown(conn)
+            conn.commit()
         created = [found[i] for i in ids]
         self._cache.put(created)
         return self._present(created)

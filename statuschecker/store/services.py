@@ -15,7 +15,6 @@ from sqlalchemy import (
     Row,
     Select,
     Text,
-    and_,
     bindparam,
     case,
     cast,
@@ -25,6 +24,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -49,7 +49,22 @@ from statuschecker.store.tables import heartbeat_runs, service_events, service_m
 EVERYTHING = Visibility()
 T = TypeVar("T")
 
-_open_event = service_events.alias("open_event")
+# A service's open event, looked up by its own index for each service read (a LATERAL join,
+# kept apart from the outer query by its LIMIT), whatever the planner thinks of the events
+# table: one not analysed since thousands of services opened their first event looks nearly
+# empty, and a join planned on that scanned it whole for every service of a page.
+_open_event = (
+    select(
+        service_events.c.id,
+        service_events.c.event,
+        service_events.c.date_started,
+        service_events.c.reason,
+        service_events.c.caused_by,
+    )
+    .where(service_events.c.service_id == services.c.id, service_events.c.date_ended.is_(None))
+    .limit(1)
+    .lateral("open_event")
+)
 
 # Changing any of these makes the service due at once, so the change shows at the next check.
 RESCHEDULING_FIELDS = frozenset(
@@ -147,10 +162,7 @@ def _with_metrics_and_event(query: Select) -> Select:
     return (
         query.select_from(services)
         .outerjoin(service_metrics, service_metrics.c.service_id == services.c.id)
-        .outerjoin(
-            _open_event,
-            and_(_open_event.c.service_id == services.c.id, _open_event.c.date_ended.is_(None)),
-        )
+        .outerjoin(_open_event, true())
     )
 
 
@@ -314,6 +326,22 @@ def create(conn: Connection, values: Mapping[str, Any]) -> int:
         raise
     conn.execute(insert(service_metrics).values(service_id=service_id))
     return service_id
+
+
+def analyse_if_grown(conn: Connection) -> bool:
+    """ANALYZE `services` when it holds a tenth more rows (and 50) than the planner last
+    counted, as autovacuum would in its next round (up to a minute later): until then the
+    planner takes an account that just registered thousands for a few dozen rows and sorts
+    them all for every page. Whether it analysed."""
+    grown = conn.execute(
+        text(
+            "SELECT (SELECT count(*) FROM services) > 50 + 1.1 * greatest(reltuples, 0) "
+            "FROM pg_class WHERE oid = 'services'::regclass"
+        )
+    ).scalar()
+    if grown:
+        conn.execute(text("ANALYZE services"))
+    return bool(grown)
 
 
 def create_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:

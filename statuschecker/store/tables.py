@@ -149,6 +149,7 @@ services = Table(
         unique=True,
         postgresql_where=text("owner_id IS NULL"),
     ),
+    Index("ix_services_owner_id_id", "owner_id", "id"),  # an account's pages in id order
     Index("ix_services_public", "id", postgresql_where=text("public")),
     Index("ix_services_tags", "tags", postgresql_using="gin"),
     Index("uq_services_ping_key", "ping_key", unique=True),
