@@ -18,7 +18,9 @@ async def bearer_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
     read-only token; the caller goes into the request's context as `token_info`."""
     runtime: Runtime = request.scope["state"]["runtime"]
     accounts = runtime.accounts
-    caller = accounts.fresh_caller(token) or await run_in_threadpool(accounts.authenticate, token)
+    caller = accounts.fresh_caller(token)
+    if caller is None:  # not found valid lately: the database is asked, off the event loop
+        caller = await run_in_threadpool(accounts.authenticate, token)
     if caller.read_only and request.method not in SAFE_METHODS:
         raise Forbidden("this API token is read-only")
     return {"sub": str(caller.user_id), "caller": caller}
