@@ -259,16 +259,17 @@ def test_claims_skip_locked_rows_and_advance_the_schedule(
     limits = CheckLimits()
     with engine.connect() as first, engine.connect() as second:
         tx = first.begin()
-        mine = schedule.claim_due(first, "first", 4, 5.0, limits)
-        theirs = schedule.claim_due(second, "second", 10, 5.0, limits)  # while first holds locks
+        mine, _ = schedule.claim_due(first, "first", 4, 5.0, limits)
+        theirs, _ = schedule.claim_due(second, "second", 10, 5.0, limits)  # first holds locks
         second.commit()
         tx.commit()
-        again = schedule.claim_due(second, "second", 10, 5.0, limits)
+        again, ahead = schedule.claim_due(second, "second", 10, 5.0, limits)
         second.commit()
     assert len(mine) == 4 and len(theirs) == 2
     assert {a.service_id for a in mine}.isdisjoint(a.service_id for a in theirs)
     assert {a.service_id for a in mine} | {a.service_id for a in theirs} == set(ids)
     assert again == []  # leased and scheduled for the next slot: nobody claims them now
+    assert ahead is not None and 0 < ahead <= 10  # the next slot, one interval on at most
 
 
 def test_missed_slots_are_skipped_and_the_phase_kept(make_runtime: Callable[..., Runtime]) -> None:
@@ -278,12 +279,13 @@ def test_missed_slots_are_skipped_and_the_phase_kept(make_runtime: Callable[...,
         now = conn.execute(select(func.now())).scalar_one()
         phase = now - timedelta(seconds=35)  # 3.5 intervals ago: three slots were missed
         conn.execute(update(services).values(next_check_at=phase))
-        (claimed,) = schedule.claim_due(conn, "p", 10, 5.0, CheckLimits())
+        (claimed,), ahead = schedule.claim_due(conn, "p", 10, 5.0, CheckLimits())
         next_at = conn.execute(
             select(services.c.next_check_at).where(services.c.id == service.id)
         ).scalar_one()
     assert claimed.due_at == phase + timedelta(seconds=30)  # the latest slot, not the first
     assert next_at == phase + timedelta(seconds=40)  # exactly one interval on: no drift
+    assert ahead == 5.0  # its next slot is the next thing due, 40 - 35 s from now
 
 
 def test_two_pollers_never_check_one_service_twice_in_a_slot(
@@ -322,7 +324,8 @@ def test_a_dead_pollers_leases_are_taken_over(
     runtime = make_runtime(with_poller=True)
     service = runtime.services.register(UNOWNED, "orphan", target.url, 1, 0.5)
     with runtime.engine.begin() as conn:  # a poller claims it, then dies before recording
-        assert len(schedule.claim_due(conn, "dead-poller", 10, 1.0, CheckLimits())) == 1
+        claimed, _ = schedule.claim_due(conn, "dead-poller", 10, 1.0, CheckLimits())
+        assert len(claimed) == 1
         lease_ends = conn.execute(
             select(services.c.lease_expires_at).where(services.c.id == service.id)
         ).scalar_one()

@@ -36,7 +36,8 @@ log = structlog.get_logger(__name__)
 MAX_BATCH = 1000  # pings stored by one transaction at the most
 QUIET_PINGS = 10  # a stored batch of at most this many is judged here at once
 JUDGE_SERVICES = 200  # heartbeats judged by one transaction at the most
-POLLERS_JUDGE_AFTER = 0.25  # seconds: pollers judge pings this old, this often
+POLLERS_JUDGE_AFTER = 0.25  # seconds: pollers judge pings this old, this often while there are
+POLLERS_JUDGE_IDLE = 1.0  # seconds: how often at most they look while they found none lately
 LEFT_OVER_AFTER = 2.0  # seconds: the API judges pings the pollers left this old, this often
 
 
@@ -185,11 +186,13 @@ def judge_once(
         return None
 
 
-def judge_stored(recorder: Recorder, age_seconds: float = 0.0) -> None:
+def judge_stored(recorder: Recorder, age_seconds: float = 0.0) -> int:
     """Judge the stored pings (those of heartbeats with some at least `age_seconds` old) until
-    none is left or the database fails."""
-    while judge_once(recorder, age_seconds):
-        pass
+    none is left or the database fails; of how many heartbeats."""
+    judged = 0
+    while found := judge_once(recorder, age_seconds):
+        judged += found
+    return judged
 
 
 def _give(answers: _Waiting) -> None:

@@ -20,7 +20,11 @@ from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import HEARTBEAT, Assignment, CheckLimits, CheckOutcome, CheckResult
 from statuschecker.polling import retention
 from statuschecker.polling.local_schedule import LocalSchedule
-from statuschecker.polling.ping_intake import POLLERS_JUDGE_AFTER, judge_stored
+from statuschecker.polling.ping_intake import (
+    POLLERS_JUDGE_AFTER,
+    POLLERS_JUDGE_IDLE,
+    judge_stored,
+)
 from statuschecker.polling.recorder import Recorder
 from statuschecker.polling.results_buffer import ResultsBuffer
 from statuschecker.store import schedule
@@ -30,7 +34,7 @@ from statuschecker.system.loopthread import LoopThread
 log = structlog.get_logger(__name__)
 
 MAX_CLAIM = 1000  # services claimed by one query at the most
-MIN_NAP_SECONDS = 0.05  # the shortest wait between claims: fewer, fuller claims cost less CPU
+MIN_NAP_SECONDS = 0.1  # the shortest wait between claims: fewer, fuller claims cost less CPU
 PROBE_EVERY_SECONDS = 1.0  # how often a poller without its database asks whether it is back
 FORGET_EVERY_SECONDS = 10.0  # how often the local schedule drops services no longer claimed
 SILENCE = CheckResult(up=False)  # a heartbeat found due, until the recorder judges it
@@ -161,11 +165,11 @@ class Poller(LoopThread):
             return self._claim_locally(limit)
 
         def claim() -> tuple[list[Assignment], float | None]:
-            with self._engine.begin() as conn:
-                claimed = schedule.claim_due(
+            with self._engine.connect() as conn:  # one statement: its own transaction
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                return schedule.claim_due(
                     conn, self.owner, limit, self._settings.lease_grace_seconds, self._limits
                 )
-                return claimed, schedule.seconds_until_next_due(conn)
 
         try:
             claimed, next_due = await asyncio.to_thread(claim)
@@ -262,11 +266,15 @@ class Poller(LoopThread):
 
     async def _judge_loop(self) -> None:
         """Judge the heartbeat pings an API process stored and left to the pollers (it does
-        while busy: `ping_intake`), every `POLLERS_JUDGE_AFTER` seconds."""
+        while busy: `ping_intake`), every `POLLERS_JUDGE_AFTER` seconds while there are some;
+        after a look that found none, the wait doubles up to `POLLERS_JUDGE_IDLE`."""
+        wait = POLLERS_JUDGE_AFTER
         while True:
-            await asyncio.sleep(POLLERS_JUDGE_AFTER)
+            await asyncio.sleep(wait)
+            judged = 0
             if self.database_reachable:
-                await asyncio.to_thread(judge_stored, self._recorder, POLLERS_JUDGE_AFTER)
+                judged = await asyncio.to_thread(judge_stored, self._recorder, POLLERS_JUDGE_AFTER)
+            wait = POLLERS_JUDGE_AFTER if judged else min(2 * wait, POLLERS_JUDGE_IDLE)
 
     # -- handing results to the recorder ----------------------------------------------------
 

@@ -17,6 +17,9 @@ from statuschecker.store.arrays import column
 # 3. Move next_check_at to the first slot after now: the schedule keeps its phase (no drift)
 #    and slots missed while nobody polled are skipped, not queued up.
 # 4. Return the slot being served (due_at) so the poller can measure its lateness.
+# 5. Say, in every row (one with no service when none was claimed), how long until the next
+#    service falls due: the earliest of those not due yet (in the statement's snapshot, which
+#    does not see this claim) and of the claimed ones' next slots.
 # A heartbeat is due when the pollers should look whether it is late; the recorder then sets
 # its next look itself (statuschecker.polling.heartbeat_inputs).
 _CLAIM = text(
@@ -35,22 +38,24 @@ _CLAIM = text(
                    extract(epoch FROM now() - s.next_check_at) / s.interval_seconds
                )) AS due_at
         FROM services s JOIN due USING (id)
+    ), claimed AS (
+        UPDATE services s
+        SET lease_owner = :owner,
+            lease_expires_at = now() + make_interval(secs => s.timeout_seconds + :grace),
+            next_check_at = slot.due_at + make_interval(secs => s.interval_seconds)
+        FROM slot
+        WHERE s.id = slot.id
+        RETURNING s.id, s.name, s.kind, s.url, s.interval_seconds, s.timeout_seconds,
+                  s.check_options, slot.due_at, s.next_check_at
+    ), ahead AS (
+        SELECT min(next_check_at) AS next_at FROM services
+        WHERE NOT paused AND next_check_at > now()
     )
-    UPDATE services s
-    SET lease_owner = :owner,
-        lease_expires_at = now() + make_interval(secs => s.timeout_seconds + :grace),
-        next_check_at = slot.due_at + make_interval(secs => s.interval_seconds)
-    FROM slot
-    WHERE s.id = slot.id
-    RETURNING s.id, s.name, s.kind, s.url, s.interval_seconds, s.timeout_seconds,
-              s.check_options, slot.due_at
-    """
-)
-
-_NEXT_DUE = text(
-    """
-    SELECT extract(epoch FROM min(next_check_at) - now()) FROM services
-    WHERE NOT paused AND next_check_at > now()
+    SELECT extract(epoch FROM least(
+               ahead.next_at, (SELECT min(next_check_at) FROM claimed)
+           ) - now()) AS seconds_ahead,
+           claimed.*
+    FROM ahead LEFT JOIN claimed ON true
     """
 )
 
@@ -64,10 +69,12 @@ _RELEASE = text(
 
 def claim_due(
     conn: Connection, owner: str, limit: int, grace_seconds: float, limits: CheckLimits
-) -> list[Assignment]:
-    """Lease up to `limit` due services to `owner` and advance their schedule."""
-    rows = conn.execute(_CLAIM, {"owner": owner, "limit": limit, "grace": grace_seconds})
-    return [
+) -> tuple[list[Assignment], float | None]:
+    """Lease up to `limit` due services to `owner` and advance their schedule, in one
+    statement; also say how long until the next service falls due (None when nothing is
+    scheduled ahead)."""
+    rows = conn.execute(_CLAIM, {"owner": owner, "limit": limit, "grace": grace_seconds}).all()
+    claimed = [
         Assignment(
             service_id=row.id,
             name=row.name,
@@ -82,13 +89,10 @@ def claim_due(
             kind=row.kind,
         )
         for row in rows
+        if row.id is not None
     ]
-
-
-def seconds_until_next_due(conn: Connection) -> float | None:
-    """How long until the next service falls due (None when nothing is scheduled ahead)."""
-    seconds = conn.execute(_NEXT_DUE).scalar_one()
-    return float(seconds) if seconds is not None else None
+    ahead = rows[0].seconds_ahead
+    return claimed, float(ahead) if ahead is not None else None
 
 
 def release(conn: Connection, owner: str, service_ids: Iterable[int]) -> None:
