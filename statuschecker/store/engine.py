@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from statuschecker.resources import MIGRATIONS_DIR
+
+if TYPE_CHECKING:  # alembic is imported where it is used: a poller worker never migrates
+    from alembic.config import Config
 
 MIGRATION_LOCK = 0x5C4D16  # the advisory lock key every migrating process takes
 
@@ -35,6 +38,8 @@ def create_db_engine(url: str, pool_size: int = 10) -> Engine:
 
 def alembic_config(url: str) -> Config:
     """Alembic configuration pointing at our migrations and the given database."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
@@ -45,6 +50,8 @@ def migrate(url: str, revision: str = "head") -> None:
     """Bring the schema to `revision` (default: the newest). Processes that start together take
     turns under an advisory lock (concurrent migrations would wait on each other's DDL for
     ever); those after the first find nothing left to do."""
+    from alembic import command
+
     engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
     try:
         with engine.begin() as conn:
