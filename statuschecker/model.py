@@ -436,6 +436,19 @@ class Visibility:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceFilter:
+    """Which services of those visible a list keeps: of a status, with a part of the name
+    (case-insensitive), with a tag (None: any)."""
+
+    status: Status | None = None
+    name: str | None = None
+    tag: str | None = None
+
+
+ANY_SERVICE = ServiceFilter()
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """A claimed delivery with everything sending it needs: the receiver, the alert and its
     service's URL. Target and secret stay out of `repr` (apprise URLs carry tokens)."""

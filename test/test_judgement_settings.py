@@ -16,7 +16,7 @@ from targets import Target
 from test_api_services import assert_problem, register
 from waiting import wait_until
 
-from statuschecker.model import STATUSES
+from statuschecker.model import STATUSES, ServiceFilter
 from statuschecker.runtime import Runtime
 from statuschecker.store import services as store
 from statuschecker.system.config import Settings
@@ -166,7 +166,10 @@ def test_the_status_filter_in_sql_agrees_with_the_rule(
     with db.connect() as conn:
         every = {s.id: s.status for s in store.list_page(conn, limit=1000).items}
         listed = {
-            status: {s.id for s in store.list_page(conn, limit=1000, status=status).items}
+            status: {
+                s.id
+                for s in store.list_page(conn, limit=1000, kept=ServiceFilter(status=status)).items
+            }
             for status in STATUSES
         }
     assert len(every) == len(combos)

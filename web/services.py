@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from statuschecker.model import ServiceFilter
 from web import serialize
 from web.context import caller, own_service, ping_base, services, visible
 from web.params import parse_time
@@ -34,15 +35,8 @@ def list_services(
     tag: str | None = None,
 ) -> Response:
     """GET /services"""
-    page = services().list_shown(
-        visible(),
-        limit=limit,
-        cursor=cursor,
-        status=status,  # type: ignore[arg-type]
-        name=name,
-        tag=tag,
-        show=serialize.settings_json,
-    )
+    kept = ServiceFilter(status, name, tag)  # type: ignore[arg-type]
+    page = services().list_shown(visible(), limit, cursor, kept, show=serialize.settings_json)
     return serialize.listed_page(page, ping_base())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from statuschecker.model import Event, Page, Service
+from statuschecker.model import Event, Page, Service, ServiceFilter
 from statuschecker.redaction import masked_url
 from web import serialize
 from web.context import services, visible_on_status
@@ -54,13 +54,15 @@ def _incident(event: Event) -> dict[str, Any]:
 
 def list_status(limit: int = 1000, cursor: str | None = None, tag: str | None = None) -> tuple:
     """GET /status"""
-    page = services().list_services(visible_on_status(), limit=limit, cursor=cursor, tag=tag)
+    page = services().list_services(visible_on_status(), limit, cursor, ServiceFilter(tag=tag))
     return serialize.respond(_page(page))
 
 
 def list_down(limit: int = 1000, cursor: str | None = None) -> tuple:
     """GET /status/down"""
-    page = services().list_services(visible_on_status(), limit=limit, cursor=cursor, status="down")
+    page = services().list_services(
+        visible_on_status(), limit, cursor, ServiceFilter(status="down")
+    )
     return serialize.respond(_page(page))
 
 

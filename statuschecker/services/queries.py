@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from statuschecker.cache import Expiring, StatusCache
 from statuschecker.errors import NotFound, database_unreachable
 from statuschecker.model import (
+    ANY_SERVICE,
     Alert,
     AlertPolicy,
     Bucket,
@@ -22,7 +23,7 @@ from statuschecker.model import (
     Page,
     PingRecord,
     Service,
-    Status,
+    ServiceFilter,
     Tick,
     Uptime,
     Visibility,
@@ -75,13 +76,11 @@ class ServiceQueries:
         visibility: Visibility,
         limit: int,
         cursor: str | None = None,
-        status: Status | None = None,
-        name: str | None = None,
-        tag: str | None = None,
+        kept: ServiceFilter = ANY_SERVICE,
     ) -> Page[Service]:
-        """A page of the services `visibility` admits, in id order, filtered by status, by a
-        part of the name and by tag, as `_present` shows them (see `list_shown`)."""
-        page = self.list_shown(visibility, limit, cursor, status, name, tag)
+        """A page of the services `visibility` admits and `kept` keeps, in id order, as
+        `_present` shows them (see `list_shown`)."""
+        page = self.list_shown(visibility, limit, cursor, kept)
         return Page([item.service for item in page.items], page.next_cursor)
 
     def list_shown(
@@ -89,9 +88,7 @@ class ServiceQueries:
         visibility: Visibility,
         limit: int,
         cursor: str | None = None,
-        status: Status | None = None,
-        name: str | None = None,
-        tag: str | None = None,
+        kept: ServiceFilter = ANY_SERVICE,
         show: Callable[[Service], Any] | None = None,
     ) -> Page[Listed]:
         """`list_services`, each service with what `show` makes of it from its settings
@@ -109,13 +106,7 @@ class ServiceQueries:
         """
         with self._reading() as conn:
             page = store.state_page(
-                conn,
-                limit=limit,
-                after=cursor,
-                status=status,
-                name=name,
-                tag=tag,
-                visibility=visibility,
+                conn, limit=limit, after=cursor, kept=kept, visibility=visibility
             )
             versions = {row.id: row.settings_version for row in page.items}
             read = {

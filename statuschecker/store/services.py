@@ -33,13 +33,14 @@ from sqlalchemy.exc import IntegrityError
 
 from statuschecker.errors import Conflict, NotFound
 from statuschecker.model import (
+    ANY_SERVICE,
     AlertPolicy,
     Event,
     HeartbeatView,
     Metric,
     Page,
     Service,
-    Status,
+    ServiceFilter,
     Visibility,
 )
 from statuschecker.rules.heartbeats import HeartbeatSchedule
@@ -415,14 +416,11 @@ def list_page(
     *,
     limit: int,
     after: str | None = None,
-    status: Status | None = None,
-    name: str | None = None,
-    tag: str | None = None,
+    kept: ServiceFilter = ANY_SERVICE,
     visibility: Visibility = EVERYTHING,
 ) -> Page[Service]:
-    """Services of `visibility` in id order, `limit` at a time, optionally filtered by status,
-    name part and tag."""
-    return _page(conn, True, _to_service, limit, after, status, name, tag, visibility)
+    """Services of `visibility` that `kept` keeps, in id order, `limit` at a time."""
+    return _page(conn, True, _to_service, limit, after, kept, visibility)
 
 
 def _page(
@@ -431,13 +429,12 @@ def _page(
     item: Callable[[Row], T],
     limit: int,
     after: str | None,
-    status: Status | None,
-    name: str | None,
-    tag: str | None,
+    kept: ServiceFilter,
     visibility: Visibility,
 ) -> Page[T]:
     """A page of services in id order, each row read whole (`full`) or as its state and
     settings version, as `item` makes it."""
+    status, name, tag = kept.status, kept.name, kept.tag
     query = _page_query(
         full,
         visibility.public_only,
@@ -500,14 +497,12 @@ def state_page(
     *,
     limit: int,
     after: str | None = None,
-    status: Status | None = None,
-    name: str | None = None,
-    tag: str | None = None,
+    kept: ServiceFilter = ANY_SERVICE,
     visibility: Visibility = EVERYTHING,
 ) -> Page[Row]:
     """What `list_page` finds, as rows of each service's state and `settings_version` only:
     services whose settings are known as of that version need no more (see `with_state`)."""
-    return _page(conn, False, lambda row: row, limit, after, status, name, tag, visibility)
+    return _page(conn, False, lambda row: row, limit, after, kept, visibility)
 
 
 def versioned(conn: Connection, service_ids: Iterable[int]) -> list[tuple[Service, str]]:
