@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         default=15.0, gt=0, description="a claim expires at timeout + this grace"
     )
     recorder_batch_size: int = Field(default=500, ge=1, le=10000)
-    recorder_flush_seconds: float = Field(default=0.2, gt=0, le=10)
+    recorder_flush_seconds: float = Field(default=0.5, gt=0, le=10)
     recorder_buffer_max_results: int = Field(
         default=100_000,
         ge=1,
