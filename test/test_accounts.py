@@ -446,17 +446,21 @@ def test_a_token_found_valid_stands_for_a_few_seconds_without_the_database(
     make_runtime: Callable[..., Runtime],
     account: Account,
     db: Engine,
+    settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What another API process changes (a token revoked, or expired by hand) holds here within
-    FRESH_SECONDS; a token's own expiry and a revocation here hold at once."""
+    FRESH_SECONDS; a token's own expiry (an API token's or a log-in JWT's) and a revocation
+    here hold at once."""
     clock = [1000.0]
     monkeypatch.setattr(users, "monotonic", lambda: clock[0])
     accounts = make_runtime().accounts
     _, elsewhere = accounts.create_token(account.caller, "elsewhere", False, None)
     here, revoked_here = accounts.create_token(account.caller, "here", False, None)
     _, expiring = accounts.create_token(account.caller, "expiring", True, 1)
-    for token in (elsewhere, revoked_here, expiring, account.token):
+    key = credentials.signing_key(settings)
+    short_jwt = credentials.issue_access_token(account.user.id, key, ttl_seconds=1)
+    for token in (elsewhere, revoked_here, expiring, short_jwt, account.token):
         assert accounts.authenticate(token).user_id == account.user.id
     with db.begin() as conn:
         conn.execute(text("DELETE FROM api_tokens WHERE name = 'elsewhere'"))
@@ -467,7 +471,9 @@ def test_a_token_found_valid_stands_for_a_few_seconds_without_the_database(
     assert accounts.fresh_caller(elsewhere) == account.caller
     assert accounts.authenticate(elsewhere) == account.caller
     assert accounts.fresh_caller(revoked_here) is None
-    for token in (revoked_here, expiring):
+    assert accounts.fresh_caller(short_jwt) is None
+    assert accounts.fresh_caller(account.token) == account.caller
+    for token in (revoked_here, expiring, short_jwt):
         with pytest.raises(Unauthorized):
             accounts.authenticate(token)
 

@@ -191,23 +191,45 @@ def test_db_commands_manage_a_development_server(data_dir: Path) -> None:
         dev.stop()
 
 
+def test_a_server_whose_migrations_fail_exits_with_1_and_says_so(data_dir: Path) -> None:
+    url = f"postgresql://statuschecker:hunter2@127.0.0.1:{free_port()}/statuschecker"
+    done = subprocess.run(
+        [sys.executable, "-m", "statuschecker.cli", "api"],
+        env=environment(data_dir, 0, STATUSCHECKER_DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.endswith("statuschecker: the migrations failed (exit status 1)\n")
+    assert "Connection refused" in done.stderr  # the migrating process said why
+    assert "hunter2" not in done.stderr
+
+
 def test_poller_owns_the_embedded_database_and_shares_it_with_its_workers(
     data_dir: Path, tmp_path: Path
 ) -> None:
+    """... and runs them `poller_nice` steps below its own CPU priority."""
     output = tmp_path / "poller.log"
+    env = environment(
+        data_dir, 0, STATUSCHECKER_POLLER_METRICS_PORT="0", STATUSCHECKER_POLLER_NICE="7"
+    )
     with output.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "statuschecker.cli", "poller", "--processes", "1"],
             cwd=data_dir.parent,
-            env={**environment(data_dir, 0), "STATUSCHECKER_POLLER_METRICS_PORT": "0"},
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
 
-        def events() -> list[str]:
+        def entries() -> list[dict]:
             lines = output.read_text().splitlines()
-            return [json.loads(line)["event"] for line in lines if line.startswith("{")]
+            return [json.loads(line) for line in lines if line.startswith("{")]
+
+        def events() -> list[str]:
+            return [entry["event"] for entry in entries()]
 
         def worker_polling() -> bool:
             if process.poll() is not None:
@@ -216,6 +238,9 @@ def test_poller_owns_the_embedded_database_and_shares_it_with_its_workers(
 
         wait_until(worker_polling, timeout=30, every=0.2)
         assert EmbeddedPostgres(data_dir / "postgres").is_running()
+        (worker,) = [e["pid"] for e in entries() if e["event"] == "poller.process_started"]
+        parent_nice = os.getpriority(os.PRIO_PROCESS, process.pid)
+        assert os.getpriority(os.PRIO_PROCESS, worker) == min(parent_nice + 7, 19)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, output.read_text()
     finally:

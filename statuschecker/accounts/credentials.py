@@ -58,8 +58,9 @@ def issue_access_token(user_id: int, key: str, ttl_seconds: int) -> str:
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
 
-def access_token_user(token: str, key: str) -> int | None:
-    """The account a valid, unexpired JWT of ours names; None for anything else."""
+def access_token_claims(token: str, key: str) -> tuple[int, datetime] | None:
+    """The account a valid, unexpired JWT of ours names, and when the JWT expires; None for
+    anything else."""
     try:
         claims = jwt.decode(
             token,
@@ -68,8 +69,8 @@ def access_token_user(token: str, key: str) -> int | None:
             issuer=JWT_ISSUER,
             options={"require": ["sub", "exp", "iat", "iss"]},
         )
-        return int(claims["sub"])
-    except (jwt.PyJWTError, ValueError):
+        return int(claims["sub"]), datetime.fromtimestamp(claims["exp"], UTC)
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
         return None
 
 

@@ -37,8 +37,8 @@ TRUSTED_TOKENS = 10_000
 
 @dataclass(frozen=True, slots=True)
 class _Found:
-    """A caller a token was found to stand for, when (monotonic seconds), and until when an API
-    token stands at most (None: a log-in JWT, whose own expiry is checked, or no expiry)."""
+    """A caller a token was found to stand for, when (monotonic seconds), and until when the
+    token stands at most (None: an API token without expiry)."""
 
     caller: Caller
     at: float
@@ -134,7 +134,7 @@ class Accounts:
         key = credentials.api_token_hash(token)
         with self._trusted_lock:
             trusted = self._trusted.get(key)
-        fresh = self._still(token, trusted, FRESH_SECONDS)
+        fresh = self._still(trusted, FRESH_SECONDS)
         if fresh is not None:
             return fresh
         try:
@@ -144,7 +144,7 @@ class Accounts:
                 self._trusted.pop(key, None)
             raise
         except SQLAlchemyError as exc:
-            offline = self._still(token, trusted, OFFLINE_TRUST_SECONDS)
+            offline = self._still(trusted, OFFLINE_TRUST_SECONDS)
             if offline is None or not database_unreachable(exc):
                 raise
             return offline
@@ -157,16 +157,13 @@ class Accounts:
         since: what `authenticate` answers without the database (None: ask it)."""
         with self._trusted_lock:
             trusted = self._trusted.get(credentials.api_token_hash(token))
-        return self._still(token, trusted, FRESH_SECONDS)
+        return self._still(trusted, FRESH_SECONDS)
 
-    def _still(self, token: str, found: _Found | None, seconds: float) -> Caller | None:
+    def _still(self, found: _Found | None, seconds: float) -> Caller | None:
         """The caller of a token found valid within `seconds`, if it has not expired since."""
         if found is None or monotonic() - found.at >= seconds:
             return None
-        if credentials.is_api_token(token):
-            unexpired = found.expires_at is None or found.expires_at > datetime.now(UTC)
-        else:
-            unexpired = credentials.access_token_user(token, self._key) is not None
+        unexpired = found.expires_at is None or found.expires_at > datetime.now(UTC)
         return found.caller if unexpired else None
 
     def _look_up(self, token: str) -> _Found:
@@ -178,14 +175,15 @@ class Accounts:
                 user, api_token = found
                 caller = Caller(user.id, user.is_admin, read_only=api_token.read_only)
                 return _Found(caller, monotonic(), api_token.expires_at)
-            user_id = credentials.access_token_user(token, self._key)
-            if user_id is None:
+            claims = credentials.access_token_claims(token, self._key)
+            if claims is None:
                 raise Unauthorized("the access token is malformed, altered or expired")
+            user_id, expires_at = claims
             try:
                 user = store.get_user(conn, user_id)
             except NotFound:
                 raise Unauthorized("the access token's account no longer exists") from None
-        return _Found(Caller(user.id, user.is_admin, read_only=False), monotonic())
+        return _Found(Caller(user.id, user.is_admin, read_only=False), monotonic(), expires_at)
 
     def me(self, caller: Caller) -> User:
         """The caller's account."""

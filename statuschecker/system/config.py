@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         le=1024,
         description="poller worker processes of `statuschecker poller` and `run`",
     )
+    poller_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="how much lower the poller workers' CPU priority is (their niceness)",
+    )
     single_process: bool = Field(
         default=False,
         description="`statuschecker run` polls from a thread of its own process, not workers",
