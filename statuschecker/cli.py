@@ -9,6 +9,7 @@ import argparse
 import getpass
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -149,11 +150,16 @@ def poller_count(settings: Settings, processes: int | None = None) -> int:
     return processes or settings.poller_processes or os.cpu_count() or 1
 
 
-def cmd_poller(settings: Settings, processes: int | None, metrics_port: int | None) -> None:
-    """Migrate, then run poller worker processes (one per core unless told otherwise) with their
-    summed work metrics on /metrics, until SIGTERM or SIGINT."""
+def cmd_poller(
+    settings: Settings, processes: int | None, metrics_port: int | None, location: str | None
+) -> None:
+    """Migrate, then run poller worker processes (one per core unless told otherwise), checking
+    from `location` (else the settings'), with their summed work metrics on /metrics, until
+    SIGTERM or SIGINT."""
     from statuschecker.polling.supervisor import PollerProcesses
 
+    if location is not None:
+        settings = settings.model_copy(update={"location": location})
     port = settings.poller_metrics_port if metrics_port is None else metrics_port
     with migrated_database(settings) as url:
         PollerProcesses(settings, url, poller_count(settings, processes)).run(
@@ -225,6 +231,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _location(text: str) -> str:
+    from statuschecker.system.config import LOCATION_PATTERN
+
+    if not re.fullmatch(LOCATION_PATTERN, text):
+        raise argparse.ArgumentTypeError(
+            f"not a location name (lower-case letters, digits and dashes, up to 40): {text!r}"
+        )
+    return text
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -254,6 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="P",
         help="port of the poller's /metrics (default: $STATUSCHECKER_POLLER_METRICS_PORT, 9998)",
+    )
+    poller.add_argument(
+        "--location",
+        type=_location,
+        default=None,
+        metavar="NAME",
+        help="where these pollers check from (default: $STATUSCHECKER_LOCATION, else default)",
     )
     commands.add_parser("migrate", help="apply the database migrations")
     db = commands.add_parser("db", help="a standalone development PostgreSQL")
@@ -311,7 +334,10 @@ def _serve(args: argparse.Namespace) -> int:
         "run": lambda: cmd_run(settings),
         "api": lambda: cmd_api(settings),
         "poller": lambda: cmd_poller(
-            settings, getattr(args, "processes", None), getattr(args, "metrics_port", None)
+            settings,
+            getattr(args, "processes", None),
+            getattr(args, "metrics_port", None),
+            getattr(args, "location", None),
         ),
         "migrate": lambda: cmd_migrate(settings),
         "db": lambda: cmd_db(settings, getattr(args, "action", "url")),

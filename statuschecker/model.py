@@ -37,6 +37,9 @@ class CheckLimits:
     ca_bundle: str | None = None  # CAs trusted besides certifi's, for internal services
     # False: loopback, private, link-local and unspecified addresses are refused at connect time.
     allow_private_targets: bool = True
+    # The local address checks connect from (None: the system's choice), for targets of its
+    # family (IPv4 or IPv6); those of the other family connect as if none were set.
+    source_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,3 +482,36 @@ class DeliveryView:
     last_error: str | None
     delivered_at: datetime | None
     next_attempt_at: datetime | None  # None unless still pending
+
+
+LocationStatus = Literal["live", "stale"]
+
+
+@dataclass(frozen=True, slots=True)
+class PollerSighting:
+    """A poller as it last reported itself: its lease owner id, where it checks from, its host
+    and version, when it started, when it was last seen and, once it stopped cleanly, when."""
+
+    owner: str
+    location: str
+    host: str
+    version: str
+    started_at: datetime
+    last_seen_at: datetime
+    stopped_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place pollers check from, its pollers (the most recently seen first) and those of them
+    that count (`statuschecker.rules.locations`)."""
+
+    name: str
+    last_seen_at: datetime
+    pollers: list[PollerSighting]
+    live_owners: frozenset[str]
+
+    @property
+    def status(self) -> LocationStatus:
+        """`live` while one of its pollers counts, else `stale`."""
+        return "live" if self.live_owners else "stale"

@@ -9,7 +9,11 @@ from sqlalchemy import Engine
 
 from statuschecker.accounts.users import Accounts
 from statuschecker.cache import StatusCache
-from statuschecker.metrics.collectors import ServiceStateCollector, service_series_served
+from statuschecker.metrics.collectors import (
+    LocationsCollector,
+    ServiceStateCollector,
+    service_series_served,
+)
 from statuschecker.metrics.pings import PingMetrics
 from statuschecker.metrics.work import WorkMetrics
 from statuschecker.model import AlertPolicy, Receiver
@@ -17,6 +21,7 @@ from statuschecker.notify.outbox import Notifier
 from statuschecker.polling.ping_intake import PingIntake
 from statuschecker.polling.poller import Poller
 from statuschecker.polling.recorder import Recorder
+from statuschecker.services.locations import Locations
 from statuschecker.services.maintenances import Maintenances
 from statuschecker.services.registry import ServiceRegistry
 from statuschecker.store.engine import create_db_engine
@@ -36,6 +41,7 @@ class Runtime:
     services: ServiceRegistry
     accounts: Accounts
     maintenances: Maintenances
+    locations: Locations
     pings: PingIntake
     poller: Poller | None
     notifier: Notifier | None
@@ -84,6 +90,8 @@ class Runtime:
             poller,
         )
         accounts = Accounts(engine, settings)
+        locations = Locations(engine, settings.location_stale_seconds)
+        registry.register(LocationsCollector(locations))
         listener = (
             ChangeListener(database_url, services.forget_cached, services.forget_all_cached)
             if listen
@@ -98,6 +106,7 @@ class Runtime:
             services,
             accounts,
             Maintenances(engine),
+            locations,
             PingIntake(recorder, settings.ping_rate_limit, PingMetrics(registry)),
             poller,
             notifier,

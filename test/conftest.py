@@ -120,7 +120,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 def db(engine: Engine) -> Engine:
     """The session's database, emptied before the test."""
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE users, services, tick_pruning RESTART IDENTITY CASCADE"))
+        tables = "users, services, tick_pruning, pollers"
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     return engine
 
 

@@ -1,4 +1,5 @@
-"""Local HTTP targets for tests: real servers on 127.0.0.1 whose behaviour flips at run time."""
+"""Local HTTP targets for tests: real servers on 127.0.0.1 (or ::1) whose behaviour flips at run
+time."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import json
 import multiprocessing
 import socket
+import socketserver
 import ssl
 import struct
 import threading
@@ -39,10 +41,11 @@ MIDWAY_BODY_BYTES = 1024  # what "reset-midway" sends of the body it announces, 
 _MIDWAY_PAUSE_SECONDS = 0.1  # lets the bytes sent reach the client before the RST
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on `host` that was free a moment ago."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -59,7 +62,19 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, port: int, target: Target) -> None:
         self.target = target
-        super().__init__(("127.0.0.1", port), _Handler)
+        self.address_family = socket.AF_INET6 if ":" in target.host else socket.AF_INET
+        super().__init__((target.host, port), _Handler)
+
+    def server_bind(self) -> None:
+        """Bind, without HTTPServer's reverse lookup of the address (::1 is not in every
+        /etc/hosts, and the lookup must not leave the machine)."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.target.host, self.server_address[1]
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """Note the peer of every connection accepted, before anything is read from it."""
+        self.target._count_peer(client_address[0])
+        return True
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Serve one connection, over TLS when the target has a context (the handshake runs in
@@ -87,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.server.target
         self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        mode = target._count_hit(self.command, headers, self.body)
+        mode = target._count_hit(self.command, headers, self.body, self.client_address[0])
         getattr(self, "_" + mode.replace("-", "_"))(target)
 
     do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
@@ -117,6 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _down(self, target: Target) -> None:
         self._send(503, b"unavailable")
+
+    def _refused_peer(self, target: Target) -> None:
+        self._send(503, b"refused: " + self.client_address[0].encode())
 
     def _slow(self, target: Target) -> None:
         if target._released.wait(target.slow_seconds):
@@ -215,11 +233,18 @@ class Target(LocalServer):
     "redirect" (302 to `location`, by default `REDIRECTED_PATH`, which is answered as in
     "serve"), "trickle" (sends a complete 200 response one byte every `trickle_seconds`),
     "reset-midway" (sends the headers and part of the body, then aborts with RST). Every mode
-    answers every method; with a `tls` server context, it speaks HTTPS.
+    answers every method; with a `tls` server context, it speaks HTTPS. It listens on `host`,
+    127.0.0.1 by default, or ::1.
+
+    A request from an address in `refused_peers` (a set a test may change at any time) is
+    answered 503 "refused: <address>" whatever the mode, and takes no turn of `play`: as a
+    target that refuses one checking location (`source_address`) and serves the others.
 
     `hits` counts requests received in any mode, including ones never answered;
     `last_method`, `last_headers` (names lower-cased) and `last_body` describe the latest;
-    `sent_bytes` counts the body bytes "big" handed to the kernel, over all its requests.
+    `sent_bytes` counts the body bytes "big" handed to the kernel, over all its requests;
+    `peers` lists the client address of every connection accepted (also one that sent no
+    request, as a tcp:// check's), in order; `last_peer` is the latest request's.
     """
 
     def __init__(
@@ -235,8 +260,12 @@ class Target(LocalServer):
         content_type: str = "text/plain",
         location: str = REDIRECTED_PATH,
         tls: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
+        refused_peers: set[str] | None = None,
     ) -> None:
         _validate(mode)
+        self.host = host
+        self.refused_peers: set[str] = set() if refused_peers is None else refused_peers
         self.mode = mode
         self.slow_seconds = slow_seconds
         self.big_bytes = big_bytes
@@ -253,6 +282,8 @@ class Target(LocalServer):
         self.last_method = ""
         self.last_headers: dict[str, str] = {}
         self.last_body = b""
+        self.last_peer = ""
+        self._peers: list[str] = []
         self._lock = threading.Lock()  # guards mode switches, start and stop
         self._hits_lock = threading.Lock()
         self._released = threading.Event()
@@ -263,7 +294,14 @@ class Target(LocalServer):
     def url(self) -> str:
         """The target's base URL."""
         scheme = "http" if self.tls is None else "https"
-        return f"{scheme}://127.0.0.1:{self.port}/"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}/"
+
+    @property
+    def peers(self) -> list[str]:
+        """The client address of every connection accepted so far, in order."""
+        with self._hits_lock:
+            return list(self._peers)
 
     @property
     def hits(self) -> int:
@@ -297,7 +335,7 @@ class Target(LocalServer):
             self._released.clear()
             self._started = True
             if self.mode == "refuse":
-                self.port = self.port or free_port()
+                self.port = self.port or free_port(self.host)
             else:
                 self._listen()
         return self
@@ -317,12 +355,19 @@ class Target(LocalServer):
         with self._hits_lock:
             self._script = list(modes)
 
-    def _count_hit(self, method: str, headers: dict[str, str], body: bytes) -> str:
-        """Count a request; the mode to answer it in."""
+    def _count_hit(self, method: str, headers: dict[str, str], body: bytes, peer: str) -> str:
+        """Count a request from `peer`; the mode to answer it in."""
         with self._hits_lock:
             self._hits += 1
             self.last_method, self.last_headers, self.last_body = method, headers, body
+            self.last_peer = peer
+            if peer in self.refused_peers:
+                return "refused-peer"
             return self._script.pop(0) if self._script else self.mode
+
+    def _count_peer(self, peer: str) -> None:
+        with self._hits_lock:
+            self._peers.append(peer)
 
     def _count_sent(self, count: int) -> None:
         with self._hits_lock:

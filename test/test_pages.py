@@ -23,11 +23,13 @@ import pytest
 from accounts import PASSWORD, Account
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from sqlalchemy import Engine
 from targets import Target
 from waiting import wait_until
 
 from statuschecker.accounts import credentials
 from statuschecker.runtime import Runtime
+from statuschecker.store import pollers
 from statuschecker.system.config import Settings
 from web.app import create_app
 from web.pages import STATIC
@@ -1164,3 +1166,18 @@ def test_dashboard_counts_heartbeat_failures_by_rule_and_says_when_paused(
     expect(box.locator(".masked")).to_contain_text("Shown masked")
     # The dashboard refreshes on its own: no route may answer a request after the test.
     page.unroute_all(behavior="ignoreErrors")
+
+
+def test_dashboard_shows_where_pollers_check_from(
+    site: str, page: Page, account: Account, db: Engine
+) -> None:
+    with db.begin() as conn:
+        pollers.seen(conn, "h1:1:aa", "eu-west", "h1", "0.1.0")
+        pollers.seen(conn, "h2:2:bb", "us-east", "h2", "0.1.0")
+        pollers.stopped(conn, "h2:2:bb")
+    _open_dashboard(page, site, account)
+    feed = page.locator("#locations")
+    expect(feed.locator('[data-location="eu-west"]')).to_contain_text("live")
+    expect(feed.locator('[data-location="eu-west"]')).to_contain_text("1 poller reporting")
+    expect(feed.locator('[data-location="us-east"]')).to_contain_text("stale")
+    expect(feed.locator('[data-location="us-east"]')).to_contain_text("0 pollers reporting")

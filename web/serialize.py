@@ -18,6 +18,7 @@ from statuschecker.model import (
     DeliveryView,
     Event,
     HeartbeatView,
+    Location,
     Page,
     PingRecord,
     Service,
@@ -355,3 +356,26 @@ def status_maintenance(value: Upcoming) -> dict[str, Any]:
         "ends_at": timestamp(value.ends_at),
         "services": [{"id": i, "name": name} for i, name in value.services],
     }
+
+
+def location(value: Location) -> dict[str, Any]:
+    """A location with its health; its pollers when the caller may see them."""
+    shown: dict[str, Any] = {
+        "name": value.name,
+        "status": value.status,
+        "live_pollers": len(value.live_owners),
+        "last_seen_at": timestamp(value.last_seen_at),
+    }
+    if value.pollers:
+        shown["pollers"] = [
+            {
+                "host": p.host,
+                "version": p.version,
+                "started_at": timestamp(p.started_at),
+                "last_seen_at": timestamp(p.last_seen_at),
+                "stopped_at": timestamp(p.stopped_at),
+                "status": "live" if p.owner in value.live_owners else "stale",
+            }
+            for p in value.pollers
+        ]
+    return shown

@@ -4,9 +4,10 @@ Up means the resolver answered with at least one record of the type and, when th
 `expected_value` option is set, with one that matches it. A failing lookup is a down result
 whose `error` names the reason ("NXDOMAIN", "no MX records", "SERVFAIL", "resolver refused",
 "timeout (deadline 2s)", "answer does not contain ...", "refused by target policy: 10.0.0.53 is
-a private address" for a `resolver` option the policy forbids); only `asyncio.CancelledError`
-propagates. `dns_ms` and `response_time_ms` are the lookup time, reported whenever the resolver
-replied.
+a private address" for a `resolver` option the policy forbids, "cannot connect from 10.9.9.9:
+..." for a source address that cannot be used); only `asyncio.CancelledError` propagates.
+`dns_ms` and `response_time_ms` are the lookup time, reported whenever the resolver replied.
+Each nameserver is asked from the source address `net.source` picks for its address.
 
 How `expected_value` matches a record:
 
@@ -26,8 +27,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import dns.asyncbackend
 import dns.asyncresolver
 import dns.exception
+import dns.inet
+import dns.message
 import dns.name
 import dns.nameserver
 import dns.rdata
@@ -40,6 +44,7 @@ from dns.rdtypes.IN.SRV import SRV
 from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.policy import TargetRefused, refuse_forbidden
+from statuschecker.net.source import check_bindable, source_for
 
 _RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "PTR", "CAA")
 _DEFAULT_RECORD_TYPE = "A"
@@ -58,7 +63,11 @@ async def check(spec: CheckSpec) -> CheckResult:
     try:
         qname = _query_name(spec.url, record_type)
         wanted = None if expected is None else _normalise_value(record_type, expected)
-        resolver = _resolver(spec.options.get("resolver"), spec.limits.allow_private_targets)
+        resolver = _resolver(
+            spec.options.get("resolver"),
+            spec.limits.allow_private_targets,
+            spec.limits.source_address,
+        )
     except (ValueError, TargetRefused) as exc:
         return CheckResult(up=False, error=str(exc))
     except dns.resolver.NoResolverConfiguration:
@@ -83,18 +92,77 @@ async def check(spec: CheckSpec) -> CheckResult:
     return CheckResult(up=True, response_time_ms=took, dns_ms=took)
 
 
-def _resolver(address: str | None, allow_private_targets: bool) -> dns.asyncresolver.Resolver:
+def _resolver(
+    address: str | None, allow_private_targets: bool, source: str | None
+) -> dns.asyncresolver.Resolver:
     """The system's stub resolver, or one asking only the server at `address`: without
     `allow_private_targets`, `TargetRefused` when the policy forbids that address (the system's
-    resolvers are the operator's, and allowed)."""
+    resolvers are the operator's, and allowed). Either asks from `source` where it applies."""
     if address is None:
-        return dns.asyncresolver.Resolver()  # reads /etc/resolv.conf: picks up its changes
+        resolver = dns.asyncresolver.Resolver()  # reads /etc/resolv.conf: picks up its changes
+        if source is not None:
+            resolver.nameservers = [
+                _from_source(ns, resolver, source) for ns in resolver.nameservers
+            ]
+        return resolver
     resolver = dns.asyncresolver.Resolver(configure=False)
     host, port = _nameserver(address)
     if not allow_private_targets:
         refuse_forbidden([host])
-    resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port)]
+    resolver.nameservers = [
+        _from_source(dns.nameserver.Do53Nameserver(host, port), resolver, source)
+    ]
     return resolver
+
+
+def _from_source(
+    nameserver: str | dns.nameserver.Nameserver,
+    resolver: dns.resolver.BaseResolver,
+    source: str | None,
+) -> str | dns.nameserver.Nameserver:
+    """`nameserver` (an address as the resolver holds it, or a nameserver), asked from `source`
+    when that applies to its address; other nameservers as they are."""
+    if isinstance(nameserver, str) and dns.inet.is_address(nameserver):
+        port = resolver.nameserver_ports.get(nameserver, resolver.port)
+        nameserver = dns.nameserver.Do53Nameserver(nameserver, port)
+    if not isinstance(nameserver, dns.nameserver.Do53Nameserver):
+        return nameserver
+    local = source_for(source, nameserver.address)
+    return nameserver if local is None else _SourcedNameserver(nameserver, local)
+
+
+class _SourcedNameserver(dns.nameserver.Do53Nameserver):
+    """A Do53 nameserver asked from a source address: the resolver passes one source to all
+    its nameservers, which may be of both address families."""
+
+    def __init__(self, nameserver: dns.nameserver.Do53Nameserver, source: str) -> None:
+        super().__init__(nameserver.address, nameserver.port)
+        self.source = source
+
+    async def async_query(
+        self,
+        request: dns.message.QueryMessage,
+        timeout: float,  # noqa: ASYNC109 - dnspython's interface
+        source: str | None,
+        source_port: int,
+        max_size: bool,
+        backend: dns.asyncbackend.Backend,
+        one_rr_per_rrset: bool = False,
+        ignore_trailing: bool = False,
+    ) -> dns.message.Message:
+        """The query, from `self.source`; `SourceUnavailable` (an OSError, which takes this
+        nameserver out of the lookup) when that cannot be bound."""
+        check_bindable(self.source)
+        return await super().async_query(
+            request,
+            timeout,
+            self.source,
+            source_port,
+            max_size,
+            backend,
+            one_rr_per_rrset,
+            ignore_trailing,
+        )
 
 
 def _replied(exc: dns.exception.DNSException) -> bool:

@@ -13,9 +13,9 @@ Each request of a redirect chain gets a connection of its own, made here in step
 phases: the host is resolved (`dns_ms`; an IP address stands for itself); without private
 targets allowed, every address found is verified (`netpolicy.refuse_forbidden`), on every hop;
 TCP connects to the first address that takes the connection (`connect_ms`), never to the name
-again; over https, TLS starts on it with the URL's host as server name, against which the
-certificate is verified (`tls_ms`). The request names that host in its Host header. The phases
-of a redirect chain are the final request's.
+again, from the source address `net.source` picks for it; over https, TLS starts on it with the
+URL's host as server name, against which the certificate is verified (`tls_ms`). The request
+names that host in its Host header. The phases of a redirect chain are the final request's.
 
 HTTP/1.1 itself is h11's (a protocol state machine that does no I/O of its own) over asyncio
 streams: one request per connection needs no client, pool or transport layer, and those cost
@@ -53,6 +53,7 @@ from statuschecker.checks.expectations import Expectations
 from statuschecker.model import CheckLimits, CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.policy import TargetRefused, refuse_forbidden
+from statuschecker.net.source import open_connection
 from statuschecker.net.tls import client_context, peer_cert_expiry
 from statuschecker.text import storable
 
@@ -244,7 +245,8 @@ class _Exchange:
         """A connection to `url`'s host (see the module's docstring), closed when
         `connections` exits if not before."""
         addresses = await phases.resolve(url, limits.allow_private_targets)
-        reader, writer = await _connect(addresses, url.port or _DEFAULT_PORTS[url.scheme], phases)
+        port = url.port or _DEFAULT_PORTS[url.scheme]
+        reader, writer = await _connect(addresses, port, limits.source_address, phases)
         exchange = cls(reader, writer, phases)
         connections.callback(exchange.close)
         if url.scheme == "https":
@@ -385,12 +387,12 @@ class _Phases:
         self._head.clear()
 
     async def connect(
-        self, address: str, port: int
+        self, address: str, port: int, source: str | None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """A timed TCP connection to `address`."""
+        """A timed TCP connection to `address`, from `source` when it applies to it."""
         self.new_attempt()
         started = time.perf_counter()
-        connection = await asyncio.open_connection(address, port)
+        connection = await open_connection(address, port, source)
         self.connect_ms = _ms_since(started)
         return connection
 
@@ -444,15 +446,15 @@ class _Phases:
 
 
 async def _connect(
-    addresses: list[str], port: int, phases: _Phases
+    addresses: list[str], port: int, source: str | None, phases: _Phases
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A connection to the first of `addresses` that takes it; the last one's error when none
-    does."""
+    """A connection to the first of `addresses` that takes it, from `source` where it applies;
+    the last one's error when none does."""
     *others, last = addresses
     for address in others:
         with contextlib.suppress(OSError):
-            return await phases.connect(address, port)
-    return await phases.connect(last, port)
+            return await phases.connect(address, port, source)
+    return await phases.connect(last, port, source)
 
 
 @functools.lru_cache(maxsize=_PARSED_URLS)

@@ -5,15 +5,16 @@ replies, `packet_loss_percent` the share of the `packet_count` requests left wit
 `dns_ms` the name lookup when the URL names a host rather than an address. A failing target is a
 down result whose `error` names the reason ("no reply (3 packets lost)", "destination host
 unreachable (3 packets lost)", "DNS failure: host", "ICMP not permitted", "refused by target
-policy: 10.0.0.1 is a private address"); only `asyncio.CancelledError` propagates.
+policy: 10.0.0.1 is a private address", "cannot connect from 10.9.9.9: ..." for a source address
+that cannot be used); only `asyncio.CancelledError` propagates.
 
 Sockets: unprivileged ICMP (datagram) sockets where net.ipv4.ping_group_range admits our group,
 raw sockets otherwise (root or CAP_NET_RAW); see `icmp_mode`. Every ping on an event loop shares
-one socket per address family (`_Pinger`), opened while any ping is in flight: the kernel hands
-each ICMP packet to every raw socket open, so a socket per ping would cost N² copies with N
-pings in flight, overflow the sockets' buffers and lose replies. Bounding N instead (a
-semaphore) starves answering hosts behind ones that never answer, each holding its slot until
-its deadline.
+one socket per address family and source address (`_Pinger`; the source `net.source` picks for
+the target, or none), opened while any ping is in flight: the kernel hands each ICMP packet to
+every raw socket open, so a socket per ping would cost N² copies with N pings in flight,
+overflow the sockets' buffers and lose replies. Bounding N instead (a semaphore) starves
+answering hosts behind ones that never answer, each holding its slot until its deadline.
 
 Pacing: requests go one after another, `interval` apart (at most 1 s, and at most a quarter of
 the deadline shared among the requests); each waits for its reply until its share of what is
@@ -52,6 +53,7 @@ from icmplib.utils import unique_identifier
 from statuschecker.checks.urls import bare_host
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.policy import TargetRefused, refuse_forbidden
+from statuschecker.net.source import SourceUnavailable, bind, source_for
 
 Mode = Literal["unprivileged", "privileged"]
 
@@ -72,6 +74,10 @@ _NOT_PERMITTED = (
 )
 
 
+_Key = tuple[int, str | None]
+"""What a `_Pinger` is shared by: the address family (4 or 6) and the source address."""
+
+
 @functools.cache
 def icmp_mode() -> Mode | None:
     """How this process can ping: "unprivileged" (datagram ICMP sockets), "privileged" (raw
@@ -86,37 +92,47 @@ def icmp_mode() -> Mode | None:
 
 
 class _Pinger:
-    """One ICMP socket of one address family on one event loop, shared by the pings in flight
-    there: each packet is read once and handed to the ping it answers, matched by source address
-    and sequence number (and identifier: the kernel matches it for unprivileged sockets)."""
+    """One ICMP socket of one address family, bound to one source address or none, on one event
+    loop, shared by the pings in flight there: each packet is read once and handed to the ping
+    it answers, matched by source address and sequence number (and identifier: the kernel
+    matches it for unprivileged sockets)."""
 
-    _open: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Pinger]]]
+    _open: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, _Pinger]]]
     _open = weakref.WeakKeyDictionary()
 
     @classmethod
     @contextlib.contextmanager
-    def use(cls, family: int, privileged: bool) -> Iterator[_Pinger]:
-        """The loop's pinger for `family`, opened on first use, closed when its last user
-        leaves."""
+    def use(cls, family: int, privileged: bool, source: str | None) -> Iterator[_Pinger]:
+        """The loop's pinger for `family` from `source`, opened on first use (a source that
+        cannot be bound is `SourceUnavailable`), closed when its last user leaves."""
         loop = asyncio.get_running_loop()
         pingers = cls._open.setdefault(loop, {})
-        pinger = pingers.get(family) or cls(loop, family, privileged)
-        pingers[family] = pinger
+        key = (family, source)
+        pinger = pingers.get(key) or cls(loop, family, privileged, source)
+        pingers[key] = pinger
         pinger._users += 1
         try:
             yield pinger
         finally:
             pinger._users -= 1
             if not pinger._users:
-                del pingers[family]
+                del pingers[key]
                 pinger._close()
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, family: int, privileged: bool) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, family: int, privileged: bool, source: str | None
+    ) -> None:
         self._loop = loop
         self._family = family
         self._icmp = (ICMPv6Socket if family == 6 else ICMPv4Socket)(privileged=privileged)
         self._icmp.blocking = False
         self._sock: socket.socket = self._icmp.sock
+        if source is not None:
+            try:
+                bind(self._sock, source)
+            except SourceUnavailable:
+                self._icmp.close()
+                raise
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER_BYTES)
         # Raw IPv4 sockets receive the IP header; IPv6 and unprivileged IPv4 ones do not.
         self._ip_header = family == 4 and privileged
@@ -214,7 +230,10 @@ async def check(spec: CheckSpec) -> CheckResult:
         return CheckResult(up=False, error=str(exc))
     dns_ms = None if address == host else (time.perf_counter() - started) * 1000.0
     try:
-        tally = await _ping(address, count, end, privileged=mode == "privileged")
+        source = source_for(spec.limits.source_address, address)
+        tally = await _ping(address, count, end, privileged=mode == "privileged", source=source)
+    except SourceUnavailable as exc:
+        return CheckResult(up=False, dns_ms=dns_ms, error=str(exc))
     except SocketPermissionError:
         return CheckResult(up=False, dns_ms=dns_ms, error="ICMP not permitted")
     except ICMPSocketError as exc:
@@ -245,8 +264,11 @@ async def _address(host: str, allow_private_targets: bool) -> str:
     return str(ipaddress.ip_address(addresses[0]))
 
 
-async def _ping(address: str, count: int, end: float, *, privileged: bool) -> _Tally:
-    """Send `count` echo requests to `address`, paced to end by loop time `end`."""
+async def _ping(
+    address: str, count: int, end: float, *, privileged: bool, source: str | None
+) -> _Tally:
+    """Send `count` echo requests to `address` from `source` (None: the system's choice), paced
+    to end by loop time `end`."""
     loop = asyncio.get_running_loop()
     family = ipaddress.ip_address(address).version
     interval = min(_MAX_INTERVAL_SECONDS, (end - loop.time()) / (4 * count))
@@ -257,7 +279,7 @@ async def _ping(address: str, count: int, end: float, *, privileged: bool) -> _T
         left = count - sequence
         wait = (end - loop.time() - (left - 1) * interval) / left
         try:
-            with _Pinger.use(family, privileged) as pinger:
+            with _Pinger.use(family, privileged, source) as pinger:
                 async with asyncio.timeout(wait):
                     tally.rtts_ms.append(await pinger.echo(address))
         except TimeoutError:

@@ -6,8 +6,9 @@ Up means a connection to `tcp://host:port` opened within `spec.timeout_seconds` 
 "reply does not contain 'x'", "refused by target policy: 10.0.0.1 is a private address", ...);
 only `asyncio.CancelledError` propagates.
 
-URL parsing (`address`), phases (`Phases`), name resolution (`resolve`), connecting (`connect`)
-are shared with the tls check, which adds a handshake to the connection.
+URL parsing (`address`), phases (`Phases`), name resolution (`resolve`), connecting (`connect`,
+from the source address `net.source` picks for each address) are shared with the tls check,
+which adds a handshake to the connection.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.policy import TargetRefused, refuse_forbidden
+from statuschecker.net.source import open_connection
 
 MAX_BODY_CHARS = 65_536
 MAX_BODY_CONTAINS_CHARS = 4096
@@ -83,7 +85,7 @@ async def check(spec: CheckSpec) -> CheckResult:
             async with asyncio.timeout(spec.timeout_seconds):
                 addresses = await resolve(host, port, spec.limits.allow_private_targets)
                 phases.enter("connect")
-                reader, writer = await connect(addresses, connections)
+                reader, writer = await connect(addresses, spec.limits.source_address, connections)
                 phases.enter("send")
                 error = await _converse(reader, writer, spec.options, phases)
         except TargetRefused as exc:
@@ -141,22 +143,22 @@ async def resolve(host: str, port: int, allow_private_targets: bool) -> list[Add
 
 
 async def connect(
-    addresses: list[Address], connections: contextlib.AsyncExitStack
+    addresses: list[Address], source: str | None, connections: contextlib.AsyncExitStack
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect to `addresses` in turn until one accepts; raise the last one's error if none
-    does. The connection is closed when `connections` exits."""
+    """Connect to `addresses` in turn until one accepts, from `source` where it applies; raise
+    the last one's error if none does. The connection is closed when `connections` exits."""
     *others, last = addresses  # never empty: getaddrinfo raises rather than find nothing
     for other in others:
         with contextlib.suppress(OSError):
-            return await _open(other, connections)
-    return await _open(last, connections)
+            return await _open(other, source, connections)
+    return await _open(last, source, connections)
 
 
 async def _open(
-    to: Address, connections: contextlib.AsyncExitStack
+    to: Address, source: str | None, connections: contextlib.AsyncExitStack
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """One connection, closed when `connections` exits."""
-    reader, writer = await asyncio.open_connection(*to)
+    reader, writer = await open_connection(*to, source)
     connections.push_async_callback(_close, writer)
     return reader, writer
 

@@ -40,19 +40,20 @@ async def check(spec: CheckSpec) -> CheckResult:
     min_days: int = spec.options.get("min_cert_days", DEFAULT_MIN_CERT_DAYS)
     phases = Phases()
     deadline = asyncio.get_running_loop().time() + spec.timeout_seconds
+    source = spec.limits.source_address
     async with contextlib.AsyncExitStack() as connections:  # closed after the deadline's block
         try:
             async with asyncio.timeout_at(deadline):
                 addresses = await resolve(host, port, spec.limits.allow_private_targets)
                 phases.enter("connect")
-                _, writer = await connect(addresses, connections)
+                _, writer = await connect(addresses, source, connections)
                 phases.enter("handshake")
                 await writer.start_tls(client_context(spec.limits.ca_bundle), server_hostname=host)
                 phases.enter("verdict")
         except TargetRefused as exc:
             return phases.result(str(exc))
         except ssl.SSLCertVerificationError as exc:
-            expires = await _unverified_expiry(host, addresses, deadline, connections)
+            expires = await _unverified_expiry(host, addresses, source, deadline, connections)
             return phases.result(_verify_error(exc, spec.url), cert_expires_at=expires)
         except TimeoutError:  # the deadline, or the kernel giving up on a connect
             return phases.result(f"timeout ({phases.current})")
@@ -66,13 +67,18 @@ async def check(spec: CheckSpec) -> CheckResult:
 
 
 async def _unverified_expiry(
-    host: str, addresses: list[Address], deadline: float, connections: contextlib.AsyncExitStack
+    host: str,
+    addresses: list[Address],
+    source: str | None,
+    deadline: float,
+    connections: contextlib.AsyncExitStack,
 ) -> datetime | None:
     """The end of validity of the certificate the server presents, read on a handshake that
-    does not verify it, within the check's deadline; None when that fails too."""
+    does not verify it (connecting as the check did), within the check's deadline; None when
+    that fails too."""
     try:
         async with asyncio.timeout_at(deadline):
-            _, writer = await connect(addresses, connections)
+            _, writer = await connect(addresses, source, connections)
             await writer.start_tls(_unverifying_context(), server_hostname=host)
     except OSError:  # TimeoutError included
         return None

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from statuschecker.model import STATUSES
+from statuschecker.services.locations import Locations
 from statuschecker.store import current
 from statuschecker.system.config import Settings
 
@@ -104,5 +105,46 @@ class ServiceStateCollector(Collector):
                 "statuschecker_heartbeat_late_timestamp_seconds",
                 "When the heartbeat is late without a ping (absent while paused)",
                 labels=_LABELS,
+            ),
+        )
+
+
+class LocationsCollector(Collector):
+    """Each location's health from the pollers' reports, read at each scrape (label: the
+    location's name, which names no account's service). A scrape the database cannot answer
+    logs a warning and shows no location series."""
+
+    def __init__(self, locations: Locations) -> None:
+        self._locations = locations
+
+    def describe(self) -> Iterable[Metric]:
+        """The families, without touching the database (used when registering)."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """The families with one sample per location."""
+        live, pollers = families = self._families()
+        try:
+            found = self._locations.all()
+        except SQLAlchemyError as exc:
+            log.warning("metrics.locations_unavailable", error=str(exc).splitlines()[0])
+            return families
+        for location in found:
+            live.add_metric([location.name], 1.0 if location.status == "live" else 0.0)
+            pollers.add_metric([location.name], len(location.live_owners))
+        return families
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "statuschecker_location_live",
+                "1 while one of the location's pollers reports, 0 when the location is stale",
+                labels=["location"],
+            ),
+            GaugeMetricFamily(
+                "statuschecker_location_pollers",
+                "pollers of the location that report",
+                labels=["location"],
             ),
         )

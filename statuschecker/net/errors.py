@@ -1,6 +1,7 @@
 """The text of a network failure, shared by every check and the webhook sender: short,
 precise and the same for the same cause ("timeout (connect)", "connection refused",
-"DNS failure: host", "TLS error: certificate verify failed: ...", "connection reset")."""
+"DNS failure: host", "TLS error: certificate verify failed: ...", "connection reset",
+"cannot connect from 10.9.9.9: [Errno 99] Cannot assign requested address")."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import ssl
 from collections.abc import Iterator
 
 import httpx
+
+from statuschecker.net.source import SourceUnavailable
 
 _TIMEOUT_PHASES: tuple[tuple[type[httpx.TimeoutException], str], ...] = (
     (httpx.ConnectTimeout, "connect"),
@@ -41,7 +44,10 @@ def _describe_timeout(exc: BaseException) -> str:
 
 
 def _describe_os_cause(cause: BaseException, url: str) -> str | None:
-    """Name a root cause the operator can act on: DNS, refused, TLS or reset; else None."""
+    """Name a root cause the operator can act on: DNS, refused, TLS, reset or a source address
+    that cannot be used; else None."""
+    if isinstance(cause, SourceUnavailable):
+        return str(cause)
     if isinstance(cause, socket.gaierror):
         return f"DNS failure: {_host(url)}"
     if isinstance(cause, ssl.SSLError):

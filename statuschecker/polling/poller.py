@@ -25,6 +25,7 @@ from statuschecker.polling.ping_intake import (
     POLLERS_JUDGE_IDLE,
     judge_stored,
 )
+from statuschecker.polling.presence import SEEN_EVERY_SECONDS, Presence
 from statuschecker.polling.recorder import Recorder
 from statuschecker.polling.results_buffer import ResultsBuffer
 from statuschecker.store import schedule
@@ -84,6 +85,7 @@ class Poller(LoopThread):
             user_agent=settings.http_user_agent,
             ca_bundle=settings.ca_bundle,
             allow_private_targets=settings.allow_private_targets,
+            source_address=str(settings.source_address) if settings.source_address else None,
         )
         self.buffer = ResultsBuffer(settings.recorder_buffer_max_results, metrics.dropped)
         self._local = LocalSchedule(settings.lease_grace_seconds)
@@ -94,6 +96,7 @@ class Poller(LoopThread):
         self._probed_at = 0.0
         self._forgot_at = 0.0
         self._flush_now: asyncio.Event | None = None
+        self._presence = Presence(engine, self.owner, settings.location)
         self.quiet_seconds = settings.health_poller_stale_seconds
 
     @property
@@ -118,11 +121,12 @@ class Poller(LoopThread):
         are written."""
         assert self.stopping is not None
         self._flush_now = asyncio.Event()
-        log.info("poller.started", owner=self.owner)
+        log.info("poller.started", owner=self.owner, location=self._settings.location)
         in_flight: set[asyncio.Task] = set()
         flusher = asyncio.create_task(self._flush_loop())
         pruner = asyncio.create_task(self._prune_loop())
         judge = asyncio.create_task(self._judge_loop())
+        presence = asyncio.create_task(self._presence_loop())
         try:
             while not self.stopping.is_set():
                 self.heartbeat = time.monotonic()
@@ -139,10 +143,12 @@ class Poller(LoopThread):
                     continue  # more may be due right now
                 await self._idle(in_flight, full=free <= 0, next_due=next_due)
         finally:
-            pruner.cancel()
-            judge.cancel()
-            await asyncio.gather(pruner, judge, return_exceptions=True)
+            for task in (pruner, judge, presence):
+                task.cancel()
+            await asyncio.gather(pruner, judge, presence, return_exceptions=True)
             await self._finish(in_flight, flusher)
+            if self.database_reachable:
+                await asyncio.to_thread(self._presence.stopped)
             log.info("poller.stopped", owner=self.owner)
 
     async def _idle(self, in_flight: set[asyncio.Task], full: bool, next_due: float | None) -> None:
@@ -263,6 +269,14 @@ class Poller(LoopThread):
             except SQLAlchemyError as exc:
                 log.warning("ticks.prune_failed", error=str(exc).splitlines()[0])
             await asyncio.sleep(self._settings.prune_every_seconds)
+
+    async def _presence_loop(self) -> None:
+        """Say the poller is there every `SEEN_EVERY_SECONDS` (not while the database is away:
+        its location then goes stale for the others, as it should)."""
+        while True:
+            if self.database_reachable:
+                await asyncio.to_thread(self._presence.seen)
+            await asyncio.sleep(SEEN_EVERY_SECONDS)
 
     async def _judge_loop(self) -> None:
         """Judge the heartbeat pings an API process stored and left to the pollers (it does

@@ -45,6 +45,20 @@ def _service_ref() -> Column:
     )
 
 
+# The pollers that reported themselves (statuschecker.polling.presence), for the locations'
+# health; forgotten a while after they were last seen.
+pollers = Table(
+    "pollers",
+    metadata,
+    Column("owner", Text, primary_key=True),  # the lease owner id
+    Column("location", String(40), nullable=False),
+    Column("host", Text, nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("stopped_at", DateTime(timezone=True), nullable=True),
+)
+
 users = Table(
     "users",
     metadata,

@@ -6,12 +6,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse as parse_rate_limit
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, IPvAnyAddress, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from statuschecker.model import Confirmation
 
 UrlList = Annotated[list[str], NoDecode]
+
+
+LOCATION_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
+"""A location's name: lower-case letters, digits and dashes, as the contract's LocationName."""
 
 
 class Settings(BaseSettings):
@@ -41,6 +45,20 @@ class Settings(BaseSettings):
         ge=1,
         le=1024,
         description="poller worker processes of `statuschecker poller` and `run`",
+    )
+    location: str = Field(
+        default="default",
+        pattern=LOCATION_PATTERN,
+        description="where this process's pollers check from (`statuschecker poller --location`)",
+    )
+    location_stale_seconds: float = Field(
+        default=20.0,
+        ge=10,
+        le=3600,
+        description="a location none of whose pollers reported for this long is stale",
+    )
+    source_address: IPvAnyAddress | None = Field(
+        default=None, description="the local address the checks connect from"
     )
     poller_nice: int = Field(
         default=10,

@@ -56,6 +56,7 @@ const state = {
   stats: { short: new Map(), long: new Map() }, // service id -> Stats (or null)
   alerts: [], // newest first
   maintenances: undefined, // the account's maintenance windows; null when they cannot be listed
+  locations: undefined, // where pollers check from; null when they cannot be listed
   olderAlerts: undefined, // the cursor of the next older page; null when there is none
   generation: 0, // bumped to stop the refresh loops of a previous start
   unreachableSince: null,
@@ -122,6 +123,7 @@ function logOut(message = "") {
   state.shown = null;
   state.alerts = [];
   state.maintenances = undefined;
+  state.locations = undefined;
   state.olderAlerts = undefined;
   state.stats = { short: new Map(), long: new Map() };
   state.pingUrlBox = null;
@@ -211,12 +213,16 @@ async function refreshShort() {
 
 async function refreshLong() {
   const services = state.services.length ? state.services : await apiAll("/v1/services", { token: state.token });
-  [state.stats.long, state.maintenances] = await Promise.all([
+  let locations;
+  [state.stats.long, state.maintenances, locations] = await Promise.all([
     fetchStats(services, state.settings.longWindow),
     orElse(apiAll("/v1/maintenances", { token: state.token }), null),
+    orElse(api("/v1/locations", { token: state.token }), null),
   ]);
+  state.locations = locations && locations.data;
   renderServices();
   renderMaintenances();
+  renderLocations();
 }
 
 /** New alerts on top: pages are fetched until one holds an alert already shown. */
@@ -506,16 +512,36 @@ function maintenanceItem(m) {
   );
 }
 
-function renderMaintenances() {
-  const windows = state.maintenances;
-  if (windows === undefined) return; // not loaded yet
-  $("maintenances").replaceChildren(
-    ...(windows === null
+/** A feed of the aside: its items, "Not available." when they could not be listed (null),
+ * `empty` when there are none; nothing before they are loaded (undefined). */
+function renderFeed(id, items, item, empty) {
+  if (items === undefined) return;
+  $(id).replaceChildren(
+    ...(items === null
       ? [el("li", { class: "muted" }, "Not available.")]
-      : windows.length
-        ? windows.map(maintenanceItem)
-        : [el("li", { class: "muted" }, "No maintenance windows.")]),
+      : items.length
+        ? items.map(item)
+        : [el("li", { class: "muted" }, empty)]),
   );
+}
+
+function renderMaintenances() {
+  renderFeed("maintenances", state.maintenances, maintenanceItem, "No maintenance windows.");
+}
+
+function locationItem(loc) {
+  const pollers = `${loc.live_pollers} poller${loc.live_pollers === 1 ? "" : "s"} reporting`;
+  return el(
+    "li",
+    { class: `location ${loc.status}`, "data-location": loc.name },
+    el("strong", {}, loc.name),
+    el("span", { class: `badge ${loc.status === "live" ? "up" : "down"}` }, loc.status),
+    el("span", { class: "message" }, `${pollers}; last report ${fmtTime(loc.last_seen_at)}`),
+  );
+}
+
+function renderLocations() {
+  renderFeed("locations", state.locations, locationItem, "No poller has reported yet.");
 }
 
 // ---- the page of one service -----------------------------------------------------------

@@ -1,0 +1,124 @@
+"""Locations: pollers report where they check from; a location is live while one of its pollers
+reports, stale otherwise (the rule, the store, the API, and real pollers)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from accounts import Account
+from sqlalchemy import Engine, text
+from waiting import wait_until
+
+from statuschecker.model import PollerSighting
+from statuschecker.rules.locations import locations
+from statuschecker.runtime import Runtime
+from statuschecker.store import pollers
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+STALE = timedelta(seconds=20)
+
+
+def sighting(owner: str, location: str, seen_ago: float, stopped: bool = False) -> PollerSighting:
+    seen = NOW - timedelta(seconds=seen_ago)
+    return PollerSighting(
+        owner, location, "host-" + owner, "0.1.0", NOW - timedelta(hours=1), seen,
+        seen if stopped else None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sightings", "expected"),
+    [
+        ([], []),
+        ([sighting("a", "eu", 1)], [("eu", "live", {"a"})]),
+        ([sighting("a", "eu", 19.9)], [("eu", "live", {"a"})]),
+        ([sighting("a", "eu", 20)], [("eu", "stale", set())]),
+        ([sighting("a", "eu", 1, stopped=True)], [("eu", "stale", set())]),
+        (
+            [sighting("a", "eu", 30), sighting("b", "eu", 2), sighting("c", "eu", 3, stopped=True)],
+            [("eu", "live", {"b"})],
+        ),
+        (
+            [sighting("a", "us", 1), sighting("b", "default", 25), sighting("c", "eu", 5)],
+            [("default", "stale", set()), ("eu", "live", {"c"}), ("us", "live", {"a"})],
+        ),
+    ],
+)
+def test_a_location_is_live_while_one_of_its_pollers_reports_and_has_not_stopped(
+    sightings: list[PollerSighting], expected: list[tuple[str, str, set[str]]]
+) -> None:
+    found = locations(sightings, NOW, STALE)
+    assert [(loc.name, loc.status, set(loc.live_owners)) for loc in found] == expected
+
+
+def test_a_location_lists_its_pollers_most_recently_seen_first() -> None:
+    (found,) = locations([sighting("a", "eu", 9), sighting("b", "eu", 1)], NOW, STALE)
+    assert [p.owner for p in found.pollers] == ["b", "a"]
+    assert found.last_seen_at == NOW - timedelta(seconds=1)
+
+
+def test_the_api_lists_locations_and_shows_pollers_to_admins_only(
+    db: Engine, make_client: Callable[..., Any], make_account: Callable[..., Account]
+) -> None:
+    with db.begin() as conn:
+        pollers.seen(conn, "h1:1:aa", "eu-west", "h1", "0.1.0")
+        pollers.seen(conn, "h2:2:bb", "eu-west", "h2", "0.1.0")
+        pollers.seen(conn, "h3:3:cc", "us-east", "h3", "0.1.0")
+        pollers.stopped(conn, "h2:2:bb")
+        pollers.seen(conn, "h4:4:dd", "ap-south", "h4", "0.1.0")
+        seen_ago = text("UPDATE pollers SET last_seen_at = now() - :ago WHERE owner = :owner")
+        conn.execute(seen_ago, {"owner": "h1:1:aa", "ago": timedelta(seconds=5)})
+        conn.execute(seen_ago, {"owner": "h4:4:dd", "ago": timedelta(seconds=21)})
+    user = make_client(make_account("user@example.com")).get("/v1/locations")
+    assert user.status_code == 200
+    shown = {loc["name"]: loc for loc in user.json()["data"]}
+    assert list(shown) == ["ap-south", "eu-west", "us-east"]
+    assert [(loc["status"], loc["live_pollers"]) for loc in shown.values()] == [
+        ("stale", 0), ("live", 1), ("live", 1)
+    ]  # fmt: skip
+    assert all("pollers" not in loc for loc in shown.values())
+
+    admin = make_client(make_account("root@example.com", admin=True)).get("/v1/locations")
+    eu = next(loc for loc in admin.json()["data"] if loc["name"] == "eu-west")
+    assert [(p["host"], p["status"]) for p in eu["pollers"]] == [("h2", "stale"), ("h1", "live")]
+    assert eu["pollers"][0]["stopped_at"] is not None and eu["pollers"][1]["stopped_at"] is None
+
+    assert make_client().get("/v1/locations").status_code == 401
+    scraped = make_client().get("/metrics").text
+    assert 'statuschecker_location_live{location="eu-west"} 1.0' in scraped
+    assert 'statuschecker_location_live{location="ap-south"} 0.0' in scraped
+    assert 'statuschecker_location_pollers{location="us-east"} 1.0' in scraped
+
+
+def test_a_poller_reports_its_location_while_it_runs_and_when_it_stops(
+    db: Engine, make_runtime: Callable[..., Runtime], account: Account
+) -> None:
+    runtime = make_runtime(with_poller=True, location="eu-west")
+    runtime.start()
+
+    def listed() -> list[Any]:
+        return runtime.locations.shown_to(account.caller)
+
+    wait_until(lambda: [loc.name for loc in listed()] == ["eu-west"], timeout=10)
+    (live,) = listed()
+    assert live.status == "live" and len(live.live_owners) == 1
+    runtime.close()
+    (stopped,) = listed()
+    assert stopped.status == "stale" and not stopped.live_owners
+
+
+@pytest.mark.parametrize("name", ["EU", "-eu", "eu_west", "e" * 41, ""])
+def test_the_poller_command_refuses_a_location_that_is_not_a_name(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "statuschecker.cli", "poller", f"--location={name}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "not a location name" in done.stderr
