@@ -86,6 +86,10 @@ class Assignment:
     kind: str = "http"
 
 
+DEFAULT_LOCATION = "default"
+"""Where a poller checks from unless told otherwise, and where a ping is received."""
+
+
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
     """A result tied to the service and moment it belongs to, ready for the recorder; the
@@ -100,6 +104,7 @@ class CheckOutcome:
     result: CheckResult
     in_maintenance: bool = False
     silence: bool = False
+    location: str = DEFAULT_LOCATION  # where the check was made from
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +198,7 @@ class Tick:
     checked_at: datetime
     result: CheckResult
     in_maintenance: bool = False  # it fell in a maintenance window of its service
+    location: str = DEFAULT_LOCATION  # where the check was made from
 
 
 @dataclass(frozen=True, slots=True)

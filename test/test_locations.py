@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from accounts import Account
 from sqlalchemy import Engine, text
+from targets import Target
 from waiting import wait_until
 
 from statuschecker.model import PollerSighting
@@ -122,3 +123,27 @@ def test_the_poller_command_refuses_a_location_that_is_not_a_name(name: str) -> 
     )
     assert done.returncode == 2
     assert "not a location name" in done.stderr
+
+
+def test_each_tick_records_where_it_was_checked_from(
+    db: Engine, client: Any, make_runtime: Callable[..., Runtime]
+) -> None:
+    """The API shows each tick's location; the default one is stored as NULL."""
+    with Target("up") as target:
+        body = {"name": "web", "url": target.url, "interval_seconds": 1}
+        service_id = client.post("/v1/services", json=body).json()["id"]
+        for location in ("eu-west", "default"):
+            poller = make_runtime(with_poller=True, location=location)
+            poller.start()
+
+            def checked_from(where: str = location) -> bool:
+                ticks = client.get(f"/v1/services/{service_id}/ticks").json()["data"]
+                return any(tick["location"] == where for tick in ticks)
+
+            wait_until(checked_from, timeout=10)
+            poller.close()
+    ticks = client.get(f"/v1/services/{service_id}/ticks").json()["data"]
+    assert {tick["location"] for tick in ticks} == {"eu-west", "default"}
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT DISTINCT location FROM service_ticks")).scalars()
+        assert set(stored) == {"eu-west", None}

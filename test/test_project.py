@@ -361,7 +361,8 @@ def _schemas() -> dict[str, Any]:
 def test_a_check_result_is_declared_once_and_the_contract_shows_every_field() -> None:
     """The fields of a check result come from `model.CheckResult` alone: the ticks' columns,
     the recorder's insert and the history's mapping derive from it, and the contract's Tick
-    shows each, besides when it was checked and the certificate's days remaining."""
+    shows each, besides when and where it was checked, whether in maintenance, and the
+    certificate's days remaining."""
     import dataclasses
 
     from statuschecker.model import CheckResult
@@ -370,4 +371,5 @@ def test_a_check_result_is_declared_once_and_the_contract_shows_every_field() ->
     declared = {f.name for f in dataclasses.fields(CheckResult)}
     assert declared <= set(service_ticks.c.keys())
     shown = set(_schemas()["Tick"]["properties"])
-    assert shown == declared | {"checked_at", "cert_days_remaining", "in_maintenance"}
+    tick = {"checked_at", "cert_days_remaining", "in_maintenance", "location"}
+    assert shown == declared | tick

@@ -309,6 +309,7 @@ def tick(value: Tick) -> dict[str, Any]:
             (expires - value.checked_at).total_seconds() / 86400 if expires else None
         ),
         "in_maintenance": value.in_maintenance,
+        "location": value.location,
     }
 
 

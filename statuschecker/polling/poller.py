@@ -254,7 +254,15 @@ class Poller(LoopThread):
             checked_at = max(checked_at, assignment.due_at)
         lag = (checked_at - assignment.due_at).total_seconds()
         self._metrics.observe_check(lag, time.perf_counter() - started)
-        self.buffer.add(CheckOutcome(assignment.service_id, checked_at, result, silence=silence))
+        self.buffer.add(
+            CheckOutcome(
+                assignment.service_id,
+                checked_at,
+                result,
+                silence=silence,
+                location=self._settings.location,
+            )
+        )
         self._metrics.pending(len(self.buffer))
         if len(self.buffer) >= self._settings.recorder_batch_size and self.database_reachable:
             assert self._flush_now is not None

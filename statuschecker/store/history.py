@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, text
 
-from statuschecker.model import Event, EventKind, Page, Tick
+from statuschecker.model import DEFAULT_LOCATION, Event, EventKind, Page, Tick
 from statuschecker.store import cursor, result_columns
 from statuschecker.store.tables import service_events, service_ticks
 
@@ -74,6 +74,7 @@ def ticks_page(
             checked_at=r["checked_at"],
             result=result_columns.result_of(r),
             in_maintenance=r["in_maintenance"],
+            location=r["location"] or DEFAULT_LOCATION,
         )
         for r in conn.execute(query).mappings()
     ]

@@ -180,6 +180,8 @@ service_ticks = Table(
     Column("checked_at", DateTime(timezone=True), nullable=False),
     *result_columns.columns(),
     Column("in_maintenance", Boolean, nullable=False, server_default=text("false")),
+    # Where the check was made from; NULL for the default location (no bytes in the row).
+    Column("location", String(40), nullable=True),
     # One tick per service and moment: the recorder skips a tick it already holds.
     Index("uq_service_ticks_service_time", "service_id", "checked_at", unique=True),
     postgresql_partition_by="RANGE (checked_at)",

@@ -9,7 +9,7 @@ from limits import parse as parse_rate_limit
 from pydantic import Field, IPvAnyAddress, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from statuschecker.model import Confirmation
+from statuschecker.model import DEFAULT_LOCATION, Confirmation
 
 UrlList = Annotated[list[str], NoDecode]
 
@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         description="poller worker processes of `statuschecker poller` and `run`",
     )
     location: str = Field(
-        default="default",
+        default=DEFAULT_LOCATION,
         pattern=LOCATION_PATTERN,
         description="where this process's pollers check from (`statuschecker poller --location`)",
     )
