@@ -330,6 +330,10 @@ class Service:
     flapping: bool = False
     heartbeat: HeartbeatView | None = None
     ping_key: str | None = field(default=None, repr=False)
+    # The locations it is checked from (empty: from anywhere) and its quorum (None: a majority
+    # of the live ones).
+    locations: tuple[str, ...] = ()
+    quorum: int | None = None
 
     @property
     def status(self) -> Status:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -147,3 +148,73 @@ def test_each_tick_records_where_it_was_checked_from(
     with db.connect() as conn:
         stored = conn.execute(text("SELECT DISTINCT location FROM service_ticks")).scalars()
         assert set(stored) == {"eu-west", None}
+
+
+def slots_of(db: Engine, service_id: int) -> list[str]:
+    query = text("SELECT location FROM service_locations WHERE service_id = :id ORDER BY 1")
+    with db.connect() as conn:
+        return list(conn.execute(query, {"id": service_id}).scalars())
+
+
+def test_a_service_names_its_locations_and_quorum_and_gets_a_slot_in_each(
+    db: Engine, client: Any
+) -> None:
+    body = {"name": "web", "url": "http://127.0.0.1:1/", "locations": ["eu", "us", "ap"]}
+    made = client.post("/v1/services", json={**body, "quorum": 2}).json()
+    assert (made["locations"], made["quorum"]) == (["eu", "us", "ap"], 2)
+    assert slots_of(db, made["id"]) == ["ap", "eu", "us"]
+    changed = client.patch(f"/v1/services/{made['id']}", json={"locations": ["eu", "sa"]})
+    assert changed.status_code == 200, changed.text
+    assert slots_of(db, made["id"]) == ["eu", "sa"]
+    cleared = client.patch(f"/v1/services/{made['id']}", json={"locations": [], "quorum": None})
+    assert cleared.json()["locations"] == [] and slots_of(db, made["id"]) == []
+    plain = client.post("/v1/services", json={"name": "plain", "url": "http://127.0.0.1:1/"})
+    assert (plain.json()["locations"], plain.json()["quorum"]) == ([], None)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"locations": ["eu", "us"], "quorum": 3}, 400, "quorum 3 is more than the 2 locations"),
+        ({"quorum": 1}, 400, "quorum needs locations"),
+        ({"locations": ["eu", "eu"]}, 400, ""),
+        ({"locations": ["EU"]}, 400, ""),
+        ({"locations": [f"l{n}" for n in range(17)]}, 400, ""),
+        ({"locations": ["eu"], "quorum": 0}, 400, ""),
+    ],
+)
+def test_locations_and_quorum_that_cannot_be_are_refused(
+    client: Any, body: dict[str, Any], status: int, detail: str
+) -> None:
+    answer = client.post("/v1/services", json={"name": "web", "url": "http://127.0.0.1:1/", **body})
+    assert answer.status_code == status, answer.text
+    assert detail in answer.json()["detail"]
+
+
+def test_a_heartbeat_has_no_locations(client: Any) -> None:
+    body = {"name": "job", "heartbeat": {"interval_seconds": 60}, "locations": ["eu"]}
+    answer = client.post("/v1/services", json=body)
+    assert answer.status_code == 400 and "has no locations" in answer.json()["detail"]
+
+
+def test_pollers_check_a_service_only_from_the_locations_it_names(
+    db: Engine, client: Any, make_runtime: Callable[..., Runtime]
+) -> None:
+    """A poller of a named location checks it there; one of another location does not."""
+    with Target("up") as target:
+        named = {"url": target.url, "interval_seconds": 1, "locations": ["eu-west"]}
+        service_id = client.post("/v1/services", json={"name": "named", **named}).json()["id"]
+        other = make_runtime(with_poller=True, location="us-east")
+        other.start()
+        here = make_runtime(with_poller=True, location="eu-west")
+        here.start()
+
+        def checked() -> bool:
+            return bool(client.get(f"/v1/services/{service_id}/ticks").json()["data"])
+
+        wait_until(checked, timeout=15)
+        time.sleep(1.5)
+        other.close()
+        here.close()
+    ticks = client.get(f"/v1/services/{service_id}/ticks").json()["data"]
+    assert {tick["location"] for tick in ticks} == {"eu-west"}

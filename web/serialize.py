@@ -117,6 +117,8 @@ def service_settings(value: Service) -> dict[str, Any]:
         "tags": list(value.tags),
         "group": value.group,
         "depends_on": list(value.depends_on),
+        "locations": list(value.locations),
+        "quorum": value.quorum,
     }
 
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from statuschecker.checks import run_check
@@ -38,6 +38,7 @@ MAX_CLAIM = 1000  # services claimed by one query at the most
 MIN_NAP_SECONDS = 0.1  # the shortest wait between claims: fewer, fuller claims cost less CPU
 PROBE_EVERY_SECONDS = 1.0  # how often a poller without its database asks whether it is back
 FORGET_EVERY_SECONDS = 10.0  # how often the local schedule drops services no longer claimed
+SLOTS_EVERY_SECONDS = 5.0  # how often a poller asks whether a service names its location
 SILENCE = CheckResult(up=False)  # a heartbeat found due, until the recorder judges it
 
 
@@ -97,6 +98,8 @@ class Poller(LoopThread):
         self._forgot_at = 0.0
         self._flush_now: asyncio.Event | None = None
         self._presence = Presence(engine, self.owner, settings.location)
+        self._slots = False  # whether a service names this poller's location
+        self._slots_asked_at = float("-inf")
         self.quiet_seconds = settings.health_poller_stale_seconds
 
     @property
@@ -171,11 +174,17 @@ class Poller(LoopThread):
             return self._claim_locally(limit)
 
         def claim() -> tuple[list[Assignment], float | None]:
-            with self._engine.connect() as conn:  # one statement: its own transaction
+            grace, location = self._settings.lease_grace_seconds, self._settings.location
+            with self._engine.connect() as conn:  # each statement its own transaction
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                return schedule.claim_due(
-                    conn, self.owner, limit, self._settings.lease_grace_seconds, self._limits
+                claimed, ahead = schedule.claim_due(conn, self.owner, limit, grace, self._limits)
+                if not self._slots_here(conn) or len(claimed) >= limit:
+                    return claimed, ahead
+                slots, slots_ahead = schedule.claim_slots(
+                    conn, self.owner, location, limit - len(claimed), grace, self._limits
                 )
+            known = [seconds for seconds in (ahead, slots_ahead) if seconds is not None]
+            return claimed + slots, min(known, default=None)
 
         try:
             claimed, next_due = await asyncio.to_thread(claim)
@@ -192,6 +201,14 @@ class Poller(LoopThread):
             self._forgot_at = time.monotonic()
             self._local.forget_unclaimed(now, self._online_since)
         return claimed, next_due
+
+    def _slots_here(self, conn: Connection) -> bool:
+        """Whether a service names this poller's location (asked every `SLOTS_EVERY_SECONDS`,
+        so that a poller of a location no service names claims as before: one statement)."""
+        if time.monotonic() - self._slots_asked_at >= SLOTS_EVERY_SECONDS:
+            self._slots_asked_at = time.monotonic()
+            self._slots = schedule.has_slots(conn, self._settings.location)
+        return self._slots
 
     def _claim_locally(self, limit: int) -> tuple[list[Assignment], float | None]:
         now = datetime.now(UTC)

@@ -34,10 +34,13 @@ EDITABLE_FIELDS = frozenset(
         "tags",
     }
 )
+LOCATION_FIELDS = frozenset({"locations", "quorum"})
 # Everything else a registration or change carries is an option of a check kind.
-CORE_FIELDS = EDITABLE_FIELDS | {"alert_policy", "group", "depends_on", "heartbeat"}
+CORE_FIELDS = (
+    EDITABLE_FIELDS | LOCATION_FIELDS | {"alert_policy", "group", "depends_on", "heartbeat"}
+)
 # What a heartbeat does not have: it is not checked, it reports in.
-NOT_FOR_HEARTBEATS = frozenset({"url", "interval_seconds", "timeout_seconds"})
+NOT_FOR_HEARTBEATS = frozenset({"url", "interval_seconds", "timeout_seconds"}) | LOCATION_FIELDS
 DEFAULT_GRACE_SECONDS = 60
 PING_KEY_BYTES = 16  # 128 random bits
 
@@ -96,6 +99,21 @@ def heartbeat_schedule(fields: Mapping[str, Any]) -> HeartbeatSchedule:
     return schedule
 
 
+def location_values(locations: Sequence[str], quorum: int | None) -> dict[str, Any]:
+    """The stored locations a service is checked from and its quorum; InvalidInput when the
+    quorum asks for more locations than are named."""
+    if quorum is not None and quorum > len(locations):
+        if not locations:
+            raise InvalidInput(
+                "quorum needs locations: name those the service is checked from in `locations`"
+            )
+        raise InvalidInput(
+            f"quorum {quorum} is more than the {len(locations)} location"
+            f"{'s' if len(locations) > 1 else ''} named"
+        )
+    return {"locations": list(locations), "quorum": quorum}
+
+
 def new_ping_key() -> str:
     """An unguessable ping key: 128 random bits, 22 URL-safe characters."""
     return secrets.token_urlsafe(PING_KEY_BYTES)
@@ -123,6 +141,10 @@ def changed_values(
     if "url" in values:
         values["url"] = unmasked_url(values["url"], current.url)
         values["kind"] = kind(values["url"])
+    if LOCATION_FIELDS & changes.keys():
+        values |= location_values(
+            changes.get("locations", current.locations), changes.get("quorum", current.quorum)
+        )
     option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
     if option_changes.get("headers"):
         stored = current.check_options.get("headers") or {}

@@ -140,6 +140,8 @@ class ServiceRegistry(ServiceQueries):
         group: str | None = None,
         depends_on: Sequence[int] = (),
         heartbeat: Mapping[str, Any] | None = None,
+        locations: Sequence[str] = (),
+        quorum: int | None = None,
         **check_options: Any,
     ) -> dict[str, Any]:
         """The stored values of a new service (see `register`) with its settings checked
@@ -163,6 +165,11 @@ class ServiceRegistry(ServiceQueries):
                 "give either url (a service to check) or heartbeat (a service that reports in "
                 "by pinging its ping_url)" + (", not both" if url is not None else "")
             )
+        if heartbeat is not None and (locations or quorum is not None):
+            raise InvalidInput(
+                "a heartbeat is not checked but reports in: it has no locations or quorum"
+            )
+        values |= registration.location_values(locations, quorum)
         if heartbeat is not None:  # the contract refuses an interval or timeout with it
             values |= registration.heartbeat_values(heartbeat, check_options, datetime.now(UTC))
             values["next_check_at"] = values["heartbeat_due_at"] + timedelta(

@@ -22,7 +22,7 @@ from statuschecker.store.arrays import column, floats
 from statuschecker.text import storable
 
 # The batch's services locked in id order and read as the rules need them; with :owner, its
-# leases on them ended in the same statement.
+# leases on them (and on their slots in service_locations) ended in the same statement.
 _LOCK = text(
     """
     WITH locked AS (
@@ -34,6 +34,10 @@ _LOCK = text(
     ), released AS (
         UPDATE services s SET lease_owner = NULL, lease_expires_at = NULL
         FROM locked WHERE s.id = locked.id AND s.lease_owner = CAST(:owner AS text)
+    ), released_slots AS (
+        UPDATE service_locations sl SET lease_owner = NULL, lease_expires_at = NULL
+        WHERE sl.service_id = ANY(CAST(:ids AS bigint[]))
+          AND sl.lease_owner = CAST(:owner AS text)
     )
     SELECT * FROM locked
     """
@@ -149,7 +153,8 @@ def lock(
 ) -> dict[int, Locked]:
     """Lock the services' rows in id order (the order every recorder uses, so two never
     deadlock) and read what the rules need of them; services deleted meanwhile are absent.
-    With `release_for`, that lease owner's leases on them end (in the same statement)."""
+    With `release_for`, that lease owner's leases on them (and on their slots) end in the
+    same statement."""
     rows = conn.execute(_LOCK, {"ids": column(sorted(service_ids)), "owner": release_for})
     return {
         row.id: Locked(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 
 from statuschecker.model import Assignment, CheckLimits, CheckSpec
 from statuschecker.store.arrays import column
@@ -26,7 +26,7 @@ _CLAIM = text(
     """
     WITH due AS (
         SELECT id FROM services
-        WHERE NOT paused
+        WHERE NOT paused AND locations = '{}'
           AND next_check_at <= now()
           AND (lease_expires_at IS NULL OR lease_expires_at < now())
         ORDER BY next_check_at
@@ -49,7 +49,7 @@ _CLAIM = text(
                   s.check_options, slot.due_at, s.next_check_at
     ), ahead AS (
         SELECT min(next_check_at) AS next_at FROM services
-        WHERE NOT paused AND next_check_at > now()
+        WHERE NOT paused AND locations = '{}' AND next_check_at > now()
     )
     SELECT extract(epoch FROM least(
                ahead.next_at, (SELECT min(next_check_at) FROM claimed)
@@ -58,6 +58,51 @@ _CLAIM = text(
     FROM ahead LEFT JOIN claimed ON true
     """
 )
+
+# The same for the named locations of services checked from several (service_locations): the
+# slots of :location, each with its own schedule and lease, for the services not paused.
+_CLAIM_SLOTS = text(
+    """
+    WITH due AS (
+        SELECT sl.service_id FROM service_locations sl JOIN services s ON s.id = sl.service_id
+        WHERE sl.location = :location AND NOT s.paused
+          AND sl.next_check_at <= now()
+          AND (sl.lease_expires_at IS NULL OR sl.lease_expires_at < now())
+        ORDER BY sl.next_check_at
+        LIMIT :limit
+        FOR NO KEY UPDATE OF sl SKIP LOCKED
+    ), slot AS (
+        SELECT sl.service_id,
+               sl.next_check_at + make_interval(secs => s.interval_seconds * floor(
+                   extract(epoch FROM now() - sl.next_check_at) / s.interval_seconds
+               )) AS due_at
+        FROM service_locations sl JOIN due USING (service_id) JOIN services s
+             ON s.id = sl.service_id
+        WHERE sl.location = :location
+    ), claimed AS (
+        UPDATE service_locations sl
+        SET lease_owner = :owner,
+            lease_expires_at = now() + make_interval(secs => s.timeout_seconds + :grace),
+            next_check_at = slot.due_at + make_interval(secs => s.interval_seconds)
+        FROM slot, services s
+        WHERE sl.service_id = slot.service_id AND sl.location = :location
+          AND s.id = sl.service_id
+        RETURNING s.id, s.name, s.kind, s.url, s.interval_seconds, s.timeout_seconds,
+                  s.check_options, slot.due_at, sl.next_check_at
+    ), ahead AS (
+        SELECT min(sl.next_check_at) AS next_at
+        FROM service_locations sl JOIN services s ON s.id = sl.service_id
+        WHERE sl.location = :location AND NOT s.paused AND sl.next_check_at > now()
+    )
+    SELECT extract(epoch FROM least(
+               ahead.next_at, (SELECT min(next_check_at) FROM claimed)
+           ) - now()) AS seconds_ahead,
+           claimed.*
+    FROM ahead LEFT JOIN claimed ON true
+    """
+)
+
+_HAS_SLOTS = text("SELECT EXISTS (SELECT 1 FROM service_locations WHERE location = :location)")
 
 _RELEASE = text(
     """
@@ -74,6 +119,29 @@ def claim_due(
     statement; also say how long until the next service falls due (None when nothing is
     scheduled ahead)."""
     rows = conn.execute(_CLAIM, {"owner": owner, "limit": limit, "grace": grace_seconds}).all()
+    return _assignments(rows, limits)
+
+
+def claim_slots(
+    conn: Connection,
+    owner: str,
+    location: str,
+    limit: int,
+    grace_seconds: float,
+    limits: CheckLimits,
+) -> tuple[list[Assignment], float | None]:
+    """`claim_due` for the slots `location` holds of services checked from named locations."""
+    params = {"owner": owner, "location": location, "limit": limit, "grace": grace_seconds}
+    return _assignments(conn.execute(_CLAIM_SLOTS, params).all(), limits)
+
+
+def has_slots(conn: Connection, location: str) -> bool:
+    """Whether any service names `location` among those it is checked from."""
+    return bool(conn.execute(_HAS_SLOTS, {"location": location}).scalar())
+
+
+def _assignments(rows: Sequence[Row], limits: CheckLimits) -> tuple[list[Assignment], float | None]:
+    """The services a claim's rows lease, and the seconds until the next falls due."""
     claimed = [
         Assignment(
             service_id=row.id,

@@ -44,7 +44,7 @@ from statuschecker.model import (
     Visibility,
 )
 from statuschecker.rules.heartbeats import HeartbeatSchedule
-from statuschecker.store import cursor
+from statuschecker.store import cursor, slots
 from statuschecker.store.tables import heartbeat_runs, service_events, service_metrics, services
 
 EVERYTHING = Visibility()
@@ -111,6 +111,8 @@ _SETTINGS = (
     services.c.depends_on,
     services.c.heartbeat,
     services.c.ping_key,
+    services.c.locations,
+    services.c.quorum,
 )
 # A digest of them, equal for two reads of a service exactly when its settings are: a row's
 # text form tells NULL from empty and quotes each field.
@@ -192,6 +194,8 @@ def _to_service(row: Row) -> Service:
         group=row.group_name,
         depends_on=tuple(row.depends_on),
         ping_key=row.ping_key,
+        locations=tuple(row.locations),
+        quorum=row.quorum,
         **_state(row, schedule),
     )
 
@@ -326,6 +330,8 @@ def create(conn: Connection, values: Mapping[str, Any]) -> int:
         _raise_if_duplicate_name(exc, values.get("name"))
         raise
     conn.execute(insert(service_metrics).values(service_id=service_id))
+    if values.get("locations"):
+        slots.sync(conn, {service_id: values["locations"]})
     return service_id
 
 
@@ -363,6 +369,9 @@ def create_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int
         _raise_if_duplicate_name(exc)
         raise
     conn.execute(insert(service_metrics), [{"service_id": i} for i in ids])
+    named = {i: row["locations"] for i, row in zip(ids, rows, strict=True) if row.get("locations")}
+    if named:
+        slots.sync(conn, named)
     return ids
 
 
@@ -528,6 +537,8 @@ def change(conn: Connection, service_id: int, values: Mapping[str, Any]) -> None
         raise
     if found is None:
         raise NotFound(f"no service with id {service_id}")
+    if "locations" in values:
+        slots.sync(conn, {service_id: values["locations"]})
 
 
 def remove(conn: Connection, service_id: int, visibility: Visibility = EVERYTHING) -> list[int]:

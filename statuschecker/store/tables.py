@@ -141,6 +141,11 @@ services = Table(
     Column("heartbeat_due_at", DateTime(timezone=True), nullable=True),
     Column("last_ping_at", DateTime(timezone=True), nullable=True),
     Column("last_success_at", DateTime(timezone=True), nullable=True),
+    # Locations: those the service is checked from ('{}': by any poller, on the schedule above;
+    # otherwise each on its own schedule in service_locations) and how many of them must be
+    # confirmed down for it to be down (NULL: a majority of the live ones).
+    Column("locations", ARRAY(String(40)), nullable=False, server_default=text("'{}'")),
+    Column("quorum", SmallInteger, nullable=True),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
     CheckConstraint(
         "(kind = 'heartbeat') = (heartbeat IS NOT NULL AND ping_key IS NOT NULL)",
@@ -154,7 +159,13 @@ services = Table(
     CheckConstraint("run_kind IN ('uptime', 'downtime')", name="run_kind"),
     CheckConstraint("alert_state IN ('ok', 'alerting')", name="alert_state_kind"),
     CheckConstraint("timeout_seconds >= 0.1 AND timeout_seconds <= 60", name="timeout_range"),
-    Index("ix_services_due", "next_check_at", postgresql_where=text("NOT paused")),
+    CheckConstraint(
+        "quorum BETWEEN 1 AND cardinality(locations) AND cardinality(locations) <= 16",
+        name="quorum_range",
+    ),
+    Index(
+        "ix_services_due", "next_check_at", postgresql_where=text("NOT paused AND locations = '{}'")
+    ),
     # Names are unique per account (and among the services without an owner).
     Index("uq_services_owner_name", "owner_id", "name", unique=True),
     Index(
@@ -167,6 +178,33 @@ services = Table(
     Index("ix_services_public", "id", postgresql_where=text("public")),
     Index("ix_services_tags", "tags", postgresql_using="gin"),
     Index("uq_services_ping_key", "ping_key", unique=True),
+)
+
+# A service checked from named locations: each location's schedule and lease (as in services)
+# and what the period rules keep there (its unconfirmed run, its confirmed state and since when),
+# and its newest result, for the quorum (statuschecker.rules.quorum) and the service's answer.
+service_locations = Table(
+    "service_locations",
+    metadata,
+    _service_ref(),
+    Column("location", String(40), nullable=False),
+    Column("next_check_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_owner", Text, nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("run_kind", String(16), nullable=True),
+    Column("run_count", Integer, nullable=False, server_default=text("0")),
+    Column("run_started_at", DateTime(timezone=True), nullable=True),
+    Column("run_reason", Text, nullable=True),
+    Column("confirmed", String(16), nullable=True),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("last_checked_at", DateTime(timezone=True), nullable=True),
+    Column("last_up", Boolean, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_response_time_ms", Double, nullable=True),
+    PrimaryKeyConstraint("service_id", "location", name="pk_service_locations"),
+    CheckConstraint("run_kind IN ('uptime', 'downtime')", name="run_kind"),
+    CheckConstraint("confirmed IN ('uptime', 'downtime')", name="confirmed_kind"),
+    Index("ix_service_locations_due", "location", "next_check_at"),
 )
 
 # Raw ticks, partitioned by day (UTC) of `checked_at` (statuschecker.store.partitions makes the
