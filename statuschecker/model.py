@@ -334,6 +334,7 @@ class Service:
     # of the live ones).
     locations: tuple[str, ...] = ()
     quorum: int | None = None
+    failing_locations: tuple[str, ...] = ()  # confirmed down there at the last verdict
 
     @property
     def status(self) -> Status:
@@ -343,7 +344,7 @@ class Service:
             confirmed=self.latest_event.event if self.latest_event else None,
             failing_unconfirmed=self.failing_unconfirmed,
             in_maintenance=self.in_maintenance,
-            degraded=self.degraded,
+            degraded=self.degraded or bool(self.failing_locations),
         )
 
 
@@ -525,3 +526,17 @@ class Location:
     def status(self) -> LocationStatus:
         """`live` while one of its pollers counts, else `stale`."""
         return "live" if self.live_owners else "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class LocationState:
+    """What the checks of a service from one of its named locations say: the state confirmed
+    there and since when, and the newest result."""
+
+    location: str
+    confirmed: EventKind | None = None
+    confirmed_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    last_up: bool | None = None
+    last_error: str | None = None
+    last_response_time_ms: float | None = None

@@ -80,6 +80,7 @@ class Runtime:
             global_receivers(settings),
             on_alert=notifier.wake if notifier is not None else None,
             confirmation=settings.confirmation(),
+            location_stale_seconds=settings.location_stale_seconds,
         )
         poller = Poller(engine, recorder, metrics, settings) if polling else None
         services = ServiceRegistry(

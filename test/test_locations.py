@@ -20,6 +20,7 @@ from statuschecker.model import PollerSighting
 from statuschecker.rules.locations import locations
 from statuschecker.runtime import Runtime
 from statuschecker.store import pollers
+from web.app import create_app
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 STALE = timedelta(seconds=20)
@@ -218,3 +219,54 @@ def test_pollers_check_a_service_only_from_the_locations_it_names(
         here.close()
     ticks = client.get(f"/v1/services/{service_id}/ticks").json()["data"]
     assert {tick["location"] for tick in ticks} == {"eu-west"}
+
+
+def test_a_service_checked_from_three_locations_is_decided_by_quorum(
+    db: Engine, account: Account, make_runtime: Callable[..., Runtime]
+) -> None:
+    """Three pollers, each a location with a source address of its own, against one target:
+    refused from one, the service is degraded naming it and no alert is raised; refused from
+    two, it is down, with one alert naming both; a location whose poller stops counts for
+    neither side, and the quorum follows the live ones."""
+    app = create_app(make_runtime(listen=True), validate_responses=True)  # follows the changes
+    with Target("up") as target, app.test_client(headers=account.headers) as client:
+        body = {
+            "name": "shop",
+            "url": target.url,
+            "interval_seconds": 1,
+            "locations": ["a", "b", "c"],
+            "confirm_down_after": 1,
+        }
+        sid = client.post("/v1/services", json=body).json()["id"]
+        pollers_ = {
+            name: make_runtime(with_poller=True, location=name, source_address=address)
+            for name, address in (("a", "127.0.0.2"), ("b", "127.0.0.3"), ("c", "127.0.0.4"))
+        }
+        for runtime in pollers_.values():
+            runtime.start()
+
+        def service() -> dict[str, Any]:
+            return dict(client.get(f"/v1/services/{sid}").json())
+
+        def alerts() -> list[dict[str, Any]]:
+            return list(client.get(f"/v1/services/{sid}/alerts").json()["data"])
+
+        wait_until(lambda: service()["status"] == "up", timeout=15)
+        target.refused_peers.add("127.0.0.2")
+        wait_until(lambda: service()["failing_locations"] == ["a"], timeout=15)
+        assert service()["status"] == "degraded"
+        time.sleep(2)  # more checks from everywhere: still degraded, still no alert
+        assert service()["status"] == "degraded" and alerts() == []
+
+        target.refused_peers.add("127.0.0.3")
+        wait_until(lambda: service()["status"] == "down", timeout=15)
+        assert service()["failing_locations"] == ["a", "b"]
+        wait_until(lambda: len(alerts()) == 1, timeout=10)
+        (alert,) = alerts()
+        assert alert["kind"] == "down" and "down from a, b" in alert["message"]
+        assert "down from a, b" in service()["latest_event"]["reason"]
+
+        pollers_["b"].close()  # b goes stale: a down of a, c live is no longer a quorum
+        wait_until(lambda: service()["status"] == "degraded", timeout=15)
+        assert service()["failing_locations"] == ["a"]
+        wait_until(lambda: [a["kind"] for a in alerts()] == ["recovered", "down"], timeout=10)

@@ -145,6 +145,7 @@ def service_state(value: Service, ping_base: str, reveal_key: bool) -> dict[str,
         "uptime": uptime(value.uptime),
         "alert_state": value.alert_state,
         "flapping": value.flapping,
+        "failing_locations": list(value.failing_locations),
     }
 
 

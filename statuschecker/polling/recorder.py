@@ -24,7 +24,7 @@ from statuschecker.model import (
     Receiver,
     Service,
 )
-from statuschecker.polling import heartbeat_inputs
+from statuschecker.polling import heartbeat_inputs, quorum_inputs
 from statuschecker.rules import alerts as rules
 from statuschecker.rules import dependencies, maintenance, periods
 from statuschecker.rules.alerts import Seen
@@ -63,6 +63,7 @@ class Recorder:
         receivers: Sequence[Receiver] = (),
         on_alert: Callable[[], None] | None = None,
         confirmation: Confirmation | None = None,
+        location_stale_seconds: float = 20.0,
     ) -> None:
         self._engine = engine
         self._cache = cache
@@ -71,6 +72,7 @@ class Recorder:
         self._receivers = receivers
         self._on_alert = on_alert
         self._confirmation = confirmation or Confirmation()
+        self._stale_after = timedelta(seconds=location_stale_seconds)
 
     def record(self, outcomes: list[CheckOutcome], lease_owner: str) -> None:
         """Store `outcomes`, decide what they change, raise the alerts that follow, and end
@@ -156,11 +158,22 @@ class Recorder:
     def _judge(
         self, conn: Connection, locked: dict[int, results.Locked], kept: list[CheckOutcome]
     ) -> tuple[list[StateChange], list[Alert]]:
-        """Steps 3 and 4 of `record`: the state changes and the alerts raised."""
+        """Steps 3 and 4 of `record`: the state changes and the alerts raised. The outcomes
+        of a service checked from named locations are first confirmed at each and turned into
+        the quorum's verdicts (`quorum_inputs`)."""
+
+        def confirmation(sid: int) -> Confirmation:
+            return self._confirmation.for_kind(locked[sid].kind).merged(*locked[sid].confirm)
+
+        kept = quorum_inputs.by_quorum(conn, locked, kept, confirmation, self._stale_after)
+        if not kept:
+            return [], []
         touched = {o.service_id for o in kept}
         stored = results.open_periods(conn, touched)
         confirmations = {
-            sid: self._confirmation.for_kind(locked[sid].kind).merged(*locked[sid].confirm)
+            sid: quorum_inputs.at_once(confirmation(sid))
+            if locked[sid].locations
+            else confirmation(sid)
             for sid in touched
         }
         states = {

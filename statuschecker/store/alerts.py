@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, select, text
 
-from statuschecker.model import HEARTBEAT, Alert, AlertPolicy, Page, Receiver, Visibility
+from statuschecker.model import Alert, AlertPolicy, Page, Receiver, Visibility
 from statuschecker.rules.alerts import AlertState, Decision, Seen, Subject, Window
 from statuschecker.store import cursor
 from statuschecker.store.arrays import column, floats
@@ -31,6 +31,9 @@ class AlertColumns:
     alert_cause_seen_at: datetime | None
     degraded: bool
     flapping: bool
+    # Its down and recovered alerts follow its confirmed state (rules.alerts.by_state): a
+    # heartbeat's, and those of a service decided by the quorum of its locations.
+    by_state: bool = False
 
 
 # For each service, at its newest check of the batch: how many checks, and failures, fell in
@@ -157,14 +160,12 @@ def subjects(
         {
             "ids": column(present),
             "ats": column(seen[sid].at for sid in present),
-            # A heartbeat's down and recovered alerts need no window (rules.alerts.by_state).
+            # Alerts by state need no window (rules.alerts.by_state).
             "avail": floats(
-                0 if rows[sid].kind == HEARTBEAT else policies[sid].window_seconds
-                for sid in present
+                0 if rows[sid].by_state else policies[sid].window_seconds for sid in present
             ),
             "fail": floats(
-                0 if rows[sid].kind == HEARTBEAT else policies[sid].failure_window_seconds
-                for sid in present
+                0 if rows[sid].by_state else policies[sid].failure_window_seconds for sid in present
             ),
             "rt": floats(
                 policies[sid].response_time_window_seconds
@@ -204,7 +205,7 @@ def subjects(
             cause_seen_at=rows[w.id].alert_cause_seen_at,
             failures_since_cause_ended=w.failures,
             confirm_down_after=seen[w.id].confirm_down_after,
-            by_state=rows[w.id].kind == HEARTBEAT,
+            by_state=rows[w.id].by_state,
             reason=seen[w.id].reason,
         )
         for w in windows

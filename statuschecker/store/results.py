@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from statuschecker.model import DEFAULT_LOCATION, CheckOutcome, EventKind
+from statuschecker.model import DEFAULT_LOCATION, HEARTBEAT, CheckOutcome, EventKind
 from statuschecker.rules import dependencies
 from statuschecker.rules.periods import OpenPeriod, Run, Transitions
 from statuschecker.store import partitions, result_columns, rollups
@@ -29,7 +29,7 @@ _LOCK = text(
         SELECT id, kind, owner_id, tags, depends_on, confirm_down_after, confirm_up_after,
                retry_interval_seconds, run_kind, run_count, run_started_at, run_reason,
                in_maintenance, name, alert_policy, alert_state, alert_changed_at,
-               alert_suppressed_by, alert_cause_seen_at, degraded, flapping
+               alert_suppressed_by, alert_cause_seen_at, degraded, flapping, locations, quorum
         FROM services WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE
     ), released AS (
         UPDATE services s SET lease_owner = NULL, lease_expires_at = NULL
@@ -146,6 +146,8 @@ class Locked:
     run: Run | None
     in_maintenance: bool
     alerting: AlertColumns
+    locations: tuple[str, ...] = ()  # the locations it is checked from (empty: anywhere)
+    quorum: int | None = None
 
 
 def lock(
@@ -177,7 +179,10 @@ def lock(
                 row.alert_cause_seen_at,
                 row.degraded,
                 row.flapping,
+                by_state=row.kind == HEARTBEAT or bool(row.locations),
             ),
+            tuple(row.locations),
+            row.quorum,
         )
         for row in rows
     }

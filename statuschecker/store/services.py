@@ -127,6 +127,7 @@ _STATE = (
     services.c.in_maintenance,
     services.c.degraded,
     services.c.flapping,
+    services.c.failing_locations,
     services.c.heartbeat_due_at,
     services.c.last_ping_at,
     _running.label("running"),
@@ -154,6 +155,7 @@ _STATE_FIELDS = frozenset(
         "in_maintenance",
         "degraded",
         "flapping",
+        "failing_locations",
         "heartbeat",
         "uptime",
     }
@@ -213,6 +215,7 @@ def _state(row: Row, schedule: HeartbeatSchedule | None) -> dict[str, Any]:
         in_maintenance,
         degraded,
         flapping,
+        failing_locations,
         due_at,
         last_ping_at,
         running,
@@ -257,6 +260,7 @@ def _state(row: Row, schedule: HeartbeatSchedule | None) -> dict[str, Any]:
         "in_maintenance": in_maintenance,
         "degraded": degraded,
         "flapping": flapping,
+        "failing_locations": tuple(failing_locations),
         "heartbeat": heartbeat,
     }
 

@@ -3,11 +3,25 @@ and location, kept as the services' `locations` say."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from statuschecker.store.arrays import column
+from statuschecker.model import LocationState
+from statuschecker.rules.periods import Run
+from statuschecker.store.arrays import column, floats
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One location's slot of a service: what its checks there say, and the run of outcomes
+    not confirmed there yet."""
+
+    service_id: int
+    state: LocationState
+    run: Run | None
+
 
 # Drop the slots of locations no longer named; add those newly named, due at once.
 _SYNC = text(
@@ -39,3 +53,98 @@ def sync(conn: Connection, named: Mapping[int, Sequence[str]]) -> None:
             "location": column(location for _, location in pairs),
         },
     )
+
+
+_STATES = text(
+    """
+    SELECT service_id, location, run_kind, run_count, run_started_at, run_reason, confirmed,
+           confirmed_at, last_checked_at, last_up, last_error, last_response_time_ms
+    FROM service_locations WHERE service_id = ANY(CAST(:ids AS bigint[]))
+    ORDER BY service_id, location
+    """
+)
+
+_WRITE = text(
+    """
+    UPDATE service_locations AS sl SET
+        run_kind = d.run_kind, run_count = d.run_count, run_started_at = d.run_started_at,
+        run_reason = d.run_reason, confirmed = d.confirmed, confirmed_at = d.confirmed_at,
+        last_checked_at = d.last_checked_at, last_up = d.last_up, last_error = d.last_error,
+        last_response_time_ms = d.last_response_time_ms
+    FROM unnest(CAST(:service_id AS bigint[]), CAST(:location AS text[]),
+                CAST(:run_kind AS text[]), CAST(:run_count AS integer[]),
+                CAST(:run_started_at AS timestamptz[]), CAST(:run_reason AS text[]),
+                CAST(:confirmed AS text[]), CAST(:confirmed_at AS timestamptz[]),
+                CAST(:last_checked_at AS timestamptz[]), CAST(:last_up AS boolean[]),
+                CAST(:last_error AS text[]), CAST(:last_response_time_ms AS float8[]))
+         AS d(service_id, location, run_kind, run_count, run_started_at, run_reason, confirmed,
+              confirmed_at, last_checked_at, last_up, last_error, last_response_time_ms)
+    WHERE sl.service_id = d.service_id AND sl.location = d.location
+    """
+)
+
+_FAILING = text(
+    """
+    UPDATE services AS s SET failing_locations = d.failing
+    FROM (SELECT id, CAST(string_to_array(failing, ' ') AS varchar[]) AS failing
+          FROM unnest(CAST(:id AS bigint[]), CAST(:failing AS text[])) AS u(id, failing)) AS d
+    WHERE s.id = d.id AND s.failing_locations <> d.failing
+    """
+)
+
+
+def states(conn: Connection, service_ids: Iterable[int]) -> dict[int, list[Slot]]:
+    """Every slot of these services (those of their rows the recorder has locked), by
+    service, in location order."""
+    found: dict[int, list[Slot]] = {}
+    for row in conn.execute(_STATES, {"ids": column(sorted(service_ids))}):
+        run = Run(row.run_kind, row.run_count, row.run_started_at, row.run_reason)
+        state = LocationState(
+            row.location,
+            row.confirmed,
+            row.confirmed_at,
+            row.last_checked_at,
+            row.last_up,
+            row.last_error,
+            row.last_response_time_ms,
+        )
+        found.setdefault(row.service_id, []).append(
+            Slot(row.service_id, state, run if row.run_kind else None)
+        )
+    return found
+
+
+def write(conn: Connection, changed: Sequence[Slot]) -> None:
+    """Store what the rules keep of these slots: the run, the confirmed state, the newest
+    result."""
+    if not changed:
+        return
+    runs = [slot.run for slot in changed]
+    states = [slot.state for slot in changed]
+    conn.execute(
+        _WRITE,
+        {
+            "service_id": column(slot.service_id for slot in changed),
+            "location": column(s.location for s in states),
+            "run_kind": column(r.kind if r else None for r in runs),
+            "run_count": column(r.count if r else 0 for r in runs),
+            "run_started_at": column(r.started if r else None for r in runs),
+            "run_reason": column(r.reason if r else None for r in runs),
+            "confirmed": column(s.confirmed for s in states),
+            "confirmed_at": column(s.confirmed_at for s in states),
+            "last_checked_at": column(s.last_checked_at for s in states),
+            "last_up": column(s.last_up for s in states),
+            "last_error": column(s.last_error for s in states),
+            "last_response_time_ms": floats(s.last_response_time_ms for s in states),
+        },
+    )
+
+
+def write_failing(conn: Connection, failing: Mapping[int, Sequence[str]]) -> None:
+    """Store the live locations each service was confirmed down at, at its last verdict."""
+    if failing:
+        ids = sorted(failing)
+        conn.execute(
+            _FAILING,
+            {"id": column(ids), "failing": column(" ".join(failing[i]) for i in ids)},
+        )

@@ -146,6 +146,8 @@ services = Table(
     # confirmed down for it to be down (NULL: a majority of the live ones).
     Column("locations", ARRAY(String(40)), nullable=False, server_default=text("'{}'")),
     Column("quorum", SmallInteger, nullable=True),
+    # The live locations confirmed down at the last verdict, fewer than the quorum or not.
+    Column("failing_locations", ARRAY(String(40)), nullable=False, server_default=text("'{}'")),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
     CheckConstraint(
         "(kind = 'heartbeat') = (heartbeat IS NOT NULL AND ping_key IS NOT NULL)",

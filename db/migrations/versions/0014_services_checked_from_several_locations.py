@@ -30,6 +30,15 @@ def upgrade() -> None:
         ),
     )
     op.add_column("services", sa.Column("quorum", sa.SmallInteger(), nullable=True))
+    op.add_column(
+        "services",
+        sa.Column(
+            "failing_locations",
+            ARRAY(sa.String(40)),
+            nullable=False,
+            server_default=sa.text("'{}'"),
+        ),
+    )
     op.create_check_constraint(
         op.f("ck_services_quorum_range"),
         "services",
@@ -91,5 +100,6 @@ def downgrade() -> None:
         "ix_services_due", "services", ["next_check_at"], postgresql_where=sa.text("NOT paused")
     )
     op.drop_constraint(op.f("ck_services_quorum_range"), "services")
+    op.drop_column("services", "failing_locations")
     op.drop_column("services", "quorum")
     op.drop_column("services", "locations")
