@@ -344,7 +344,8 @@ class Service:
             confirmed=self.latest_event.event if self.latest_event else None,
             failing_unconfirmed=self.failing_unconfirmed,
             in_maintenance=self.in_maintenance,
-            degraded=self.degraded or bool(self.failing_locations),
+            degraded=self.degraded,
+            failing_somewhere=bool(self.failing_locations),
         )
 
 

@@ -16,10 +16,10 @@ from sqlalchemy import Engine, text
 from targets import Target
 from waiting import wait_until
 
-from statuschecker.model import PollerSighting
+from statuschecker.model import CheckLimits, PollerSighting
 from statuschecker.rules.locations import locations
 from statuschecker.runtime import Runtime
-from statuschecker.store import pollers
+from statuschecker.store import pollers, schedule
 from web.app import create_app
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -228,7 +228,8 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
     refused from one, the service is degraded naming it and no alert is raised; refused from
     two, it is down, with one alert naming both; a location whose poller stops counts for
     neither side, and the quorum follows the live ones."""
-    app = create_app(make_runtime(listen=True), validate_responses=True)  # follows the changes
+    api = make_runtime(listen=True, signup_policy="closed")  # follows changes; serves series
+    app = create_app(api, validate_responses=True)
     with Target("up") as target, app.test_client(headers=account.headers) as client:
         body = {
             "name": "shop",
@@ -255,6 +256,12 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
         target.refused_peers.add("127.0.0.2")
         wait_until(lambda: service()["failing_locations"] == ["a"], timeout=15)
         assert service()["status"] == "degraded"
+        scraped = client.get("/metrics").text
+        for location, value in (("a", 0.0), ("b", 1.0)):
+            labels = f'location="{location}",service_id="{sid}",service_name="shop"'
+            assert f"statuschecker_service_location_up{{{labels}}} {value}" in scraped
+        labels = f'service_id="{sid}",service_name="shop",status="degraded"'
+        assert f"statuschecker_service_status{{{labels}}} 1.0" in scraped
         time.sleep(2)  # more checks from everywhere: still degraded, still no alert
         assert service()["status"] == "degraded" and alerts() == []
 
@@ -269,4 +276,55 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
         pollers_["b"].close()  # b goes stale: a down of a, c live is no longer a quorum
         wait_until(lambda: service()["status"] == "degraded", timeout=15)
         assert service()["failing_locations"] == ["a"]
+        results = {r["location"]: r for r in service()["location_results"]}
+        assert [(r["live"], r["confirmed"]) for r in results.values()] == [
+            (True, "down"), (False, "down"), (True, "up")
+        ]  # fmt: skip
+        assert "503" in results["a"]["error"] and results["c"]["up"] is True
         wait_until(lambda: [a["kind"] for a in alerts()] == ["recovered", "down"], timeout=10)
+
+
+def test_two_pollers_of_one_location_never_check_one_slot_twice(
+    db: Engine, client: Any, make_runtime: Callable[..., Runtime]
+) -> None:
+    """Each slot is leased to one poller of its location at a time: two pollers of `a` check
+    each service about as often from `a` as the one poller of `b` does from `b` (twice as
+    often, were they both to check each due slot)."""
+    body = {"url": "", "interval_seconds": 1, "locations": ["a", "b"]}
+    with Target("up") as target:
+        ids = [
+            client.post("/v1/services", json={**body, "name": f"s{n}", "url": target.url}).json()[
+                "id"
+            ]
+            for n in range(20)
+        ]
+        started = [make_runtime(with_poller=True, location=loc) for loc in ("a", "a", "b")]
+        for runtime in started:
+            runtime.start()
+        time.sleep(5)
+        for runtime in started:
+            runtime.close()
+    query = text("SELECT service_id, location, count(*) AS n FROM service_ticks GROUP BY 1, 2")
+    with db.connect() as conn:
+        counts = {(row.service_id, row.location): row.n for row in conn.execute(query)}
+    assert {sid for sid, _ in counts} == set(ids)
+    for sid in ids:
+        assert counts[(sid, "a")] <= counts[(sid, "b")] + 2, counts
+
+
+def test_a_slot_claimed_by_one_poller_is_not_claimed_by_another_of_its_location(
+    db: Engine, client: Any
+) -> None:
+    for n in range(5):
+        body = {"name": f"s{n}", "url": "http://127.0.0.1:1/", "locations": ["a", "b"]}
+        client.post("/v1/services", json=body)
+    limits = CheckLimits()
+    with db.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        first, _ = schedule.claim_slots(conn, "one", "a", 100, 10.0, limits)
+        second, _ = schedule.claim_slots(conn, "two", "a", 100, 10.0, limits)
+        elsewhere, _ = schedule.claim_slots(conn, "three", "b", 100, 10.0, limits)
+        anywhere, _ = schedule.claim_due(conn, "four", 100, 10.0, limits)
+    assert len(first) == 5 and second == []
+    assert len(elsewhere) == 5  # b's slots are b's own
+    assert anywhere == []  # a service checked from named locations is not checked from anywhere

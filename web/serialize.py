@@ -19,6 +19,7 @@ from statuschecker.model import (
     Event,
     HeartbeatView,
     Location,
+    LocationState,
     Page,
     PingRecord,
     Service,
@@ -383,3 +384,18 @@ def location(value: Location) -> dict[str, Any]:
             for p in value.pollers
         ]
     return shown
+
+
+def location_result(state: LocationState, live: bool) -> dict[str, Any]:
+    """What one of a service's named locations says of it, and whether it is live."""
+    confirmed = {"uptime": "up", "downtime": "down", None: None}[state.confirmed]
+    return {
+        "location": state.location,
+        "live": live,
+        "confirmed": confirmed,
+        "confirmed_at": timestamp(state.confirmed_at),
+        "last_checked_at": timestamp(state.last_checked_at),
+        "up": state.last_up,
+        "error": state.last_error,
+        "response_time_ms": state.last_response_time_ms,
+    }

@@ -42,7 +42,12 @@ def list_services(
 
 def get_service(service_id: int) -> tuple:
     """GET /services/{service_id}"""
-    return serialize.respond(own_service(services().get(service_id, visible())))
+    service = services().get(service_id, visible())
+    shown = own_service(service)
+    if service.locations:  # what each location says, and whether it is live (not cached)
+        found = services().location_results(service)
+        shown = {**shown, "location_results": [serialize.location_result(*r) for r in found]}
+    return serialize.respond(shown)
 
 
 def update_service(service_id: int, body: dict[str, Any]) -> tuple:

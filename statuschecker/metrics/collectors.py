@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from statuschecker.model import STATUSES
 from statuschecker.services.locations import Locations
-from statuschecker.store import current
+from statuschecker.store import current, slots
 from statuschecker.system.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -43,10 +43,11 @@ class ServiceStateCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         """The families with one sample per service (and result, for the counter)."""
-        up, status, response_time, checks, last_ping, late = families = self._families()
+        up, status, response_time, checks, last_ping, late, located = families = self._families()
         try:
             with self._engine.connect() as conn:
                 states = current.states(conn)
+                confirmed = slots.confirmed(conn)
         except SQLAlchemyError as exc:
             log.warning("metrics.services_unavailable", error=str(exc).splitlines()[0])
             return families
@@ -64,6 +65,9 @@ class ServiceStateCollector(Collector):
                 last_ping.add_metric(labels, state.last_ping_at.timestamp())
             if state.late_at is not None:
                 late.add_metric(labels, state.late_at.timestamp())
+        for service_id, service_name, location, kind in confirmed:
+            value = 1.0 if kind == "uptime" else 0.0
+            located.add_metric([str(service_id), service_name, location], value)
         return families
 
     @staticmethod
@@ -72,6 +76,7 @@ class ServiceStateCollector(Collector):
         GaugeMetricFamily,
         GaugeMetricFamily,
         CounterMetricFamily,
+        GaugeMetricFamily,
         GaugeMetricFamily,
         GaugeMetricFamily,
     ]:
@@ -105,6 +110,12 @@ class ServiceStateCollector(Collector):
                 "statuschecker_heartbeat_late_timestamp_seconds",
                 "When the heartbeat is late without a ping (absent while paused)",
                 labels=_LABELS,
+            ),
+            GaugeMetricFamily(
+                "statuschecker_service_location_up",
+                "1 while the service is confirmed up from the location, 0 while confirmed down "
+                "(services checked from named locations)",
+                labels=(*_LABELS, "location"),
             ),
         )
 

@@ -36,10 +36,7 @@ def by_quorum(
     if not named:
         return outcomes
     held = slots.states(conn, named)
-    now, seen = pollers.sightings(conn)
-    live = {
-        loc.name for loc in location_rules.locations(seen, now, stale_after) if loc.status == "live"
-    }
+    live = location_rules.live(*pollers.sightings(conn), stale_after)
     changed: dict[tuple[int, str], Slot] = {}
     failing: dict[int, tuple[str, ...]] = {}
     judged: list[CheckOutcome] = []

@@ -16,6 +16,13 @@ def poller_live(poller: PollerSighting, now: datetime, stale_after: timedelta) -
     return poller.stopped_at is None and now - poller.last_seen_at < stale_after
 
 
+def live(
+    now: datetime, pollers: Iterable[PollerSighting], stale_after: timedelta
+) -> frozenset[str]:
+    """The names of the live locations among those these pollers stand in."""
+    return frozenset(p.location for p in pollers if poller_live(p, now, stale_after))
+
+
 def locations(
     pollers: Iterable[PollerSighting], now: datetime, stale_after: timedelta
 ) -> list[Location]:

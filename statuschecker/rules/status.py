@@ -15,6 +15,7 @@ def status_of(
     failing_unconfirmed: bool,
     in_maintenance: bool,
     degraded: bool,
+    failing_somewhere: bool = False,
 ) -> Status:
     """In order of precedence:
 
@@ -23,7 +24,8 @@ def status_of(
     3. `down`: a failure confirmed (an open downtime);
     4. `pending`: failing, not confirmed yet;
     5. `unknown`: no state confirmed yet (never checked, or a first success not confirmed);
-    6. `degraded`: up, but slower than its alert policy allows;
+    6. `degraded`: up, but slower than its alert policy allows, or confirmed down from some
+       of its locations, fewer than its quorum (`failing_somewhere`);
     7. `up`.
     """
     if paused:
@@ -36,4 +38,4 @@ def status_of(
         return "pending"
     if confirmed is None:
         return "unknown"
-    return "degraded" if degraded else "up"
+    return "degraded" if degraded or failing_somewhere else "up"

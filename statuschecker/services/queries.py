@@ -20,6 +20,7 @@ from statuschecker.model import (
     Bucket,
     DeliveryView,
     Event,
+    LocationState,
     Page,
     PingRecord,
     Service,
@@ -28,10 +29,11 @@ from statuschecker.model import (
     Uptime,
     Visibility,
 )
+from statuschecker.rules import locations
 from statuschecker.services import stats
 from statuschecker.services.stats import Stats
 from statuschecker.store import alerts as alert_store
-from statuschecker.store import deliveries, history, maintenances, rollups
+from statuschecker.store import deliveries, history, maintenances, pollers, rollups, slots
 from statuschecker.store import heartbeats as heartbeat_store
 from statuschecker.store import services as store
 from statuschecker.system.config import Settings
@@ -70,6 +72,17 @@ class ServiceQueries:
         if not visibility.admits(service):
             raise NotFound(f"no service with id {service_id}")
         return self._present([service])[0]
+
+    def location_results(self, service: Service) -> list[tuple[LocationState, bool]]:
+        """What each of the locations `service` names says of it (in location order), and
+        whether the location is live; empty for a service checked from anywhere."""
+        if not service.locations:
+            return []
+        stale_after = timedelta(seconds=self._settings.location_stale_seconds)
+        with self._engine.connect() as conn:
+            held = slots.states(conn, [service.id]).get(service.id, [])
+            live = locations.live(*pollers.sightings(conn), stale_after)
+        return [(slot.state, slot.state.location in live) for slot in held]
 
     def list_services(
         self,

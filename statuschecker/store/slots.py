@@ -148,3 +148,18 @@ def write_failing(conn: Connection, failing: Mapping[int, Sequence[str]]) -> Non
             _FAILING,
             {"id": column(ids), "failing": column(" ".join(failing[i]) for i in ids)},
         )
+
+
+_CONFIRMED = text(
+    """
+    SELECT s.id, s.name, sl.location, sl.confirmed
+    FROM service_locations sl JOIN services s ON s.id = sl.service_id
+    WHERE sl.confirmed IS NOT NULL
+    ORDER BY s.id, sl.location
+    """
+)
+
+
+def confirmed(conn: Connection) -> list[tuple[int, str, str, str]]:
+    """Every slot with a confirmed state: service id and name, location, state."""
+    return [(row.id, row.name, row.location, row.confirmed) for row in conn.execute(_CONFIRMED)]

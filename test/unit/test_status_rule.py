@@ -62,6 +62,29 @@ def test_precedence(
     assert status == expected
 
 
+@pytest.mark.parametrize(
+    ("confirmed", "failing_unconfirmed", "expected"),
+    [
+        ("uptime", False, "degraded"),  # up by quorum, down from some locations
+        ("downtime", False, "down"),
+        ("uptime", True, "pending"),
+        (None, False, "unknown"),
+    ],
+)
+def test_a_service_failing_from_some_of_its_locations_is_degraded_while_up(
+    confirmed: EventKind | None, failing_unconfirmed: bool, expected: Status
+) -> None:
+    status = status_of(
+        paused=False,
+        confirmed=confirmed,
+        failing_unconfirmed=failing_unconfirmed,
+        in_maintenance=False,
+        degraded=False,
+        failing_somewhere=True,
+    )
+    assert status == expected
+
+
 def expected_status(
     paused: bool,
     confirmed: EventKind | None,
