@@ -146,6 +146,10 @@ def test_each_tick_records_where_it_was_checked_from(
             poller.close()
     ticks = client.get(f"/v1/services/{service_id}/ticks").json()["data"]
     assert {tick["location"] for tick in ticks} == {"eu-west", "default"}
+    for location in ("eu-west", "default"):
+        only = client.get(f"/v1/services/{service_id}/ticks?location={location}").json()["data"]
+        assert only and {tick["location"] for tick in only} == {location}
+    assert client.get(f"/v1/services/{service_id}/ticks?location=EU").status_code == 400
     with db.connect() as conn:
         stored = conn.execute(text("SELECT DISTINCT location FROM service_ticks")).scalars()
         assert set(stored) == {"eu-west", None}

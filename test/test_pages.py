@@ -24,6 +24,7 @@ from accounts import PASSWORD, Account
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import Engine
+from sqlalchemy import text as sql
 from targets import Target
 from waiting import wait_until
 
@@ -1181,3 +1182,43 @@ def test_dashboard_shows_where_pollers_check_from(
     expect(feed.locator('[data-location="eu-west"]')).to_contain_text("1 poller reporting")
     expect(feed.locator('[data-location="us-east"]')).to_contain_text("stale")
     expect(feed.locator('[data-location="us-east"]')).to_contain_text("0 pollers reporting")
+
+
+def test_dashboard_shows_where_a_service_fails_from(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    site: str,
+    page: Page,
+    account: Account,
+    db: Engine,
+) -> None:
+    """A service checked from two locations, down from one of them (not a quorum): its card
+    says where it fails from, its page what each location says, and so does the status
+    page."""
+    quiet = serve(create_app(make_runtime()))  # registered where the site's cache cannot see
+    sid = _register(quiet, account, "shop", "http://127.0.0.1:9/", True, locations=["a", "b"])
+    with db.begin() as conn:
+        pollers.seen(conn, "h1:1:aa", "a", "h1", "0.1.0")
+        for statement in (
+            "UPDATE services SET failing_locations = '{a}' WHERE id = :id",
+            "INSERT INTO service_events (service_id, event, date_started) "
+            "VALUES (:id, 'uptime', now() - interval '1 hour')",
+            "UPDATE service_locations SET confirmed = 'downtime', confirmed_at = now(), "
+            "last_checked_at = now(), last_up = false, last_error = 'status 503' "
+            "WHERE service_id = :id AND location = 'a'",
+            "UPDATE service_locations SET confirmed = 'uptime', confirmed_at = now() "
+            "WHERE service_id = :id AND location = 'b'",
+        ):
+            conn.execute(sql(statement), {"id": sid})
+    _open_dashboard(page, site, account)
+    card = page.locator(f'#services [data-service-id="{sid}"]')
+    expect(card).to_contain_text("Failing from a")
+    expect(card.locator(".badge")).to_contain_text(re.compile("degraded", re.I))
+    page.goto(f"{site}/dashboard#service/{sid}")
+    facts = page.locator(f'#service-view [data-service-id="{sid}"] .facts')
+    failed = re.compile(r"From a\s*down since .*last check failed: status 503")
+    expect(facts).to_contain_text(failed)
+    expect(facts).to_contain_text(re.compile(r"From b\s*stale \(counts for neither side\): up"))
+    expect(facts).to_contain_text("a majority of the live ones")
+    page.goto(site + "/")  # the status page says it too
+    expect(page.locator(f'[data-service-id="{sid}"]')).to_contain_text("Failing from a")

@@ -60,6 +60,7 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "group": None,
             "tags": [],
             "caused_by": None,
+            "failing_locations": [],
         },
         {
             "id": db.id,
@@ -72,6 +73,7 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "group": None,
             "tags": [],
             "caused_by": None,
+            "failing_locations": [],
         },
         {
             "id": everything["data"][2]["id"],
@@ -84,6 +86,7 @@ def test_status_lists_services_in_brief_and_those_down(api: tuple) -> None:
             "group": None,
             "tags": [],
             "caused_by": None,
+            "failing_locations": [],
         },
     ]
     assert [s["name"] for s in client.get("/v1/status/down").json()["data"]] == ["db"]

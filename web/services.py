@@ -73,6 +73,7 @@ def list_ticks(
     cursor: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    location: str | None = None,
 ) -> tuple:
     """GET /services/{service_id}/ticks"""
     page = services().ticks(
@@ -82,5 +83,6 @@ def list_ticks(
         cursor=cursor,
         since=parse_time("since", since),
         until=parse_time("until", until),
+        location=location,
     )
     return serialize.respond(serialize.page(page, serialize.tick))

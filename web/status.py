@@ -35,6 +35,7 @@ def _brief(service: Service, names: dict[int, str]) -> dict[str, Any]:
         "group": service.group,
         "tags": list(service.tags),
         "caused_by": {"id": cause, "name": names[cause]} if cause in names else None,
+        "failing_locations": list(service.failing_locations),
     }
 
 

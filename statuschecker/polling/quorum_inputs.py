@@ -31,7 +31,8 @@ def by_quorum(
     """`outcomes` (stored, in time order) as the service-level rules take them: those of
     services checked from anywhere as they are; those of a service checked from named
     locations replaced by the verdicts they lead to (none while no live location has
-    confirmed anything), their slots' states and the failing locations stored."""
+    confirmed anything), their slots' states and the failing locations stored; a slot
+    failing unconfirmed is checked again after the retry interval, as a service is."""
     named = {o.service_id for o in outcomes if locked[o.service_id].locations}
     if not named:
         return outcomes
@@ -64,6 +65,17 @@ def by_quorum(
             judged.append(_as_outcome(outcome, decided))
     slots.write(conn, list(changed.values()))
     slots.write_failing(conn, failing)
+    slots.retry(
+        conn,
+        {
+            key: slot.state.last_checked_at
+            + timedelta(seconds=confirmation(key[0]).retry_interval_seconds)
+            for key, slot in changed.items()
+            if slot.run is not None
+            and slot.run.kind == "downtime"
+            and slot.state.last_checked_at is not None
+        },
+    )
     return judged
 
 

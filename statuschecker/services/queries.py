@@ -166,13 +166,20 @@ class ServiceQueries:
         cursor: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        location: str | None = None,
     ) -> Page[Tick]:
         """The raw check results in [since, until) of a service `visibility` admits, newest
-        first (none when since is at or after until)."""
+        first (none when since is at or after until), from `location` only when given."""
         with self._engine.connect() as conn:
             self._require(conn, service_id, visibility)
             return history.ticks_page(
-                conn, service_id, limit=limit, since=since, until=until, after=cursor
+                conn,
+                service_id,
+                limit=limit,
+                since=since,
+                until=until,
+                after=cursor,
+                location=location,
             )
 
     def by_name(self, name: str, visibility: Visibility) -> Service:

@@ -55,11 +55,16 @@ def ticks_page(
     since: datetime | None = None,
     until: datetime | None = None,
     after: str | None = None,
+    location: str | None = None,
 ) -> Page[Tick]:
-    """A service's ticks in [since, until), newest first."""
+    """A service's ticks in [since, until), newest first; from `location` only when given."""
     t = service_ticks.c
+    selected = select(service_ticks).where(t.service_id == service_id)
+    if location is not None:
+        stored = result_columns.stored_location(location)
+        selected = selected.where(t.location.is_(None) if stored is None else t.location == stored)
     query = cursor.newest_first(
-        select(service_ticks).where(t.service_id == service_id),
+        selected,
         t.checked_at,
         t.id,
         limit=limit,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Boolean, Column, DateTime, Double, RowMapping, SmallInteger, Text
 from sqlalchemy.types import TypeEngine
 
-from statuschecker.model import CheckResult
+from statuschecker.model import DEFAULT_LOCATION, CheckResult
 
 _TYPES: dict[type, tuple[TypeEngine[Any], str]] = {
     bool: (Boolean(), "boolean"),
@@ -55,3 +55,8 @@ def sql_type(name: str) -> str:
 def result_of(row: RowMapping) -> CheckResult:
     """The check result a row of the ticks' table holds."""
     return CheckResult(**{name: row[name] for name in FIELD_TYPES})
+
+
+def stored_location(location: str) -> str | None:
+    """How a tick's location is stored: NULL for the default one (no bytes in the row)."""
+    return None if location == DEFAULT_LOCATION else location

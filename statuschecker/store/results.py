@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from statuschecker.model import DEFAULT_LOCATION, HEARTBEAT, CheckOutcome, EventKind
+from statuschecker.model import HEARTBEAT, CheckOutcome, EventKind
 from statuschecker.rules import dependencies
 from statuschecker.rules.periods import OpenPeriod, Run, Transitions
 from statuschecker.store import partitions, result_columns, rollups
@@ -296,16 +296,11 @@ def _insert_ticks(conn: Connection, outcomes: list[CheckOutcome]) -> set[tuple[i
             "service_id": column(o.service_id for o in outcomes),
             "checked_at": column(o.checked_at for o in outcomes),
             "in_maintenance": column(o.in_maintenance for o in outcomes),
-            "location": column(stored_location(o.location) for o in outcomes),
+            "location": column(result_columns.stored_location(o.location) for o in outcomes),
             **values,
         },
     )
     return {(row.service_id, row.checked_at) for row in rows}
-
-
-def stored_location(location: str) -> str | None:
-    """How a tick's location is stored: NULL for the default one (no bytes in the row)."""
-    return None if location == DEFAULT_LOCATION else location
 
 
 def _cleaned(outcome: CheckOutcome, limit: int = 2000) -> CheckOutcome:

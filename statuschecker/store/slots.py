@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection, text
 
@@ -147,6 +148,30 @@ def write_failing(conn: Connection, failing: Mapping[int, Sequence[str]]) -> Non
         conn.execute(
             _FAILING,
             {"id": column(ids), "failing": column(" ".join(failing[i]) for i in ids)},
+        )
+
+
+_RETRY = text(
+    """
+    UPDATE service_locations AS sl SET next_check_at = least(sl.next_check_at, d.at)
+    FROM unnest(CAST(:service_id AS bigint[]), CAST(:location AS text[]),
+                CAST(:at AS timestamptz[])) AS d(service_id, location, at)
+    WHERE sl.service_id = d.service_id AND sl.location = d.location
+    """
+)
+
+
+def retry(conn: Connection, due: Mapping[tuple[int, str], datetime]) -> None:
+    """Make each slot due again by the time given, unless it is due sooner already."""
+    if due:
+        keys = sorted(due)
+        conn.execute(
+            _RETRY,
+            {
+                "service_id": column(sid for sid, _ in keys),
+                "location": column(location for _, location in keys),
+                "at": column(due[key] for key in keys),
+            },
         )
 
 

@@ -383,6 +383,9 @@ function serviceCard(service) {
     { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id, "data-kind": service.kind },
     el("header", {}, el("h3", {}, el("a", { href: `#service/${service.id}` }, service.name)), badges(service)),
     cause === null ? null : el("p", { class: "cause down" }, `Down, caused by ${serviceRef(cause)}`),
+    service.failing_locations?.length
+      ? el("p", { class: "failing-locations" }, `Failing from ${service.failing_locations.join(", ")}`)
+      : null,
     el(
       "p",
       { class: "meta" },
@@ -840,6 +843,10 @@ function facts(service) {
     open && open.reason ? ["Reason", open.reason] : null,
     causeOf(service) === null ? null : ["Caused by", serviceRef(causeOf(service))],
     service.flapping ? ["Flapping", "yes: its alerts are held until it is stable"] : null,
+    service.locations?.length
+      ? ["Checked from", `${service.locations.join(", ")}; down when ${quorumWords(service)} confirm it`]
+      : null,
+    ...(service.location_results || []).map(locationFact),
     service.group ? ["Group", service.group] : null,
     service.tags?.length ? ["Tags", service.tags.join(", ")] : null,
     service.depends_on?.length ? ["Depends on", service.depends_on.map(serviceRef).join(", ")] : null,
@@ -847,6 +854,17 @@ function facts(service) {
     service.paused ? ["Paused", service.heartbeat ? "yes: its pings are ignored" : "yes: not checked"] : null,
   ].filter(Boolean);
   return el("dl", { class: "facts" }, pairs.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
+function quorumWords(service) {
+  return service.quorum ? `${service.quorum} of them` : "a majority of the live ones";
+}
+
+/** What one named location says of the service, as a fact of its page. */
+function locationFact(r) {
+  const state = r.confirmed === null ? "nothing confirmed yet" : `${r.confirmed} since ${fmtTime(r.confirmed_at)}`;
+  const last = r.last_checked_at ? `; last check ${r.up ? "up" : `failed: ${r.error}`}` : "";
+  return [`From ${r.location}`, `${r.live ? "" : "stale (counts for neither side): "}${state}${last}`];
 }
 
 function eventsTable(events) {

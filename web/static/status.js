@@ -121,6 +121,9 @@ function card(service, { history, incidents }, byId, heading) {
     { class: `card service ${stateClass(stateOf(service))}`, "data-service-id": service.id, "data-kind": service.kind },
     el("header", {}, el(heading, {}, service.name), statusBadge(service)),
     cause(service, byId),
+    service.failing_locations?.length
+      ? el("p", { class: "failing-locations" }, `Failing from ${service.failing_locations.join(", ")}`)
+      : null,
     meta(service),
     el("div", { class: "uptime" }, WINDOWS.map(([key, label]) => uptimeRow(service, key, label, history[key]))),
     day
