@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from targets import Target
 from waiting import wait_until
 
+from statuschecker.errors import InvalidInput
 from statuschecker.model import CheckLimits, PollerSighting
 from statuschecker.rules.locations import locations
 from statuschecker.runtime import Runtime
@@ -196,10 +197,16 @@ def test_locations_and_quorum_that_cannot_be_are_refused(
     assert detail in answer.json()["detail"]
 
 
-def test_a_heartbeat_has_no_locations(client: Any) -> None:
+def test_a_heartbeat_has_no_locations(
+    client: Any, make_runtime: Callable[..., Runtime], account: Account
+) -> None:
     body = {"name": "job", "heartbeat": {"interval_seconds": 60}, "locations": ["eu"]}
     answer = client.post("/v1/services", json=body)
-    assert answer.status_code == 400 and "has no locations" in answer.json()["detail"]
+    assert answer.status_code == 400 and "`locations` or `quorum`" in answer.json()["detail"]
+    with pytest.raises(InvalidInput, match=r"a heartbeat .* has no locations or quorum"):
+        make_runtime().services.register(
+            account.caller, "job", heartbeat={"interval_seconds": 60}, quorum=1
+        )
 
 
 def test_pollers_check_a_service_only_from_the_locations_it_names(

@@ -69,7 +69,7 @@ from statuschecker.checks import kind_of
 from statuschecker.store.accounts import create_user
 from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
 from statuschecker.store.services import analyse_if_grown
-from statuschecker.store.tables import service_metrics, service_ticks, services
+from statuschecker.store.tables import service_locations, service_metrics, service_ticks, services
 from statuschecker.system import logs
 from statuschecker.system.config import Settings
 from statuschecker.system.embedded_db import EmbeddedPostgres
@@ -90,6 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", choices=["roles", "run", "single"], default="roles",
                         help="api + poller roles, run with workers, run alone")  # fmt: skip
     parser.add_argument("--concurrency", type=int, help="poller_concurrency per process")
+    parser.add_argument(
+        "--locations",
+        type=int,
+        default=0,
+        help="check each service from this many locations, decided by quorum (roles: a "
+        "statuschecker poller per location; 0: from anywhere)",
+    )
     parser.add_argument("--api-clients", type=int, default=8, help="concurrent API clients")
     parser.add_argument(
         "--api-rate", type=float, default=50.0, help="API requests/s in all (0: flat out)"
@@ -111,6 +118,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("need --processes >= 1, --api-clients >= 0, --saturate-steps >= 1")
     if args.saturate_factor <= 1:
         parser.error("need --saturate-factor > 1")
+    if not 0 <= args.locations <= 16 or (args.locations and args.mode != "roles"):
+        parser.error("--locations takes 0 to 16, in the roles mode")
     return args
 
 
@@ -186,9 +195,17 @@ def fresh_database(stack: contextlib.ExitStack, url: str) -> str:
     return database
 
 
-def register(engine: Engine, count: int, port: int, interval: int) -> tuple[int, dict]:
+def location_names(count: int) -> list[str]:
+    """The locations of a run with `count` of them."""
+    return [f"loc-{n}" for n in range(1, count + 1)]
+
+
+def register(
+    engine: Engine, count: int, port: int, interval: int, locations: Sequence[str] = ()
+) -> tuple[int, dict]:
     """Create the bench account and insert `count` services it owns in one transaction, first
-    checks spread over one interval; return the account id and each service's phase."""
+    checks spread over one interval, each checked from `locations` (none: from anywhere);
+    return the account id and each slot's phase, by (service id, location; None: anywhere)."""
     start = datetime.now(UTC) + timedelta(seconds=0.5)
     with engine.begin() as conn:
         user = create_user(
@@ -203,16 +220,29 @@ def register(engine: Engine, count: int, port: int, interval: int) -> tuple[int,
                 "interval_seconds": interval,
                 "timeout_seconds": float(min(5, interval)),
                 "next_check_at": start + timedelta(seconds=interval * i / count),
+                "locations": list(locations),
             }
             for i in range(count)
         ]
         for chunk in range(0, count, 5000):
             conn.execute(insert(services), rows[chunk : chunk + 5000])
-        phases: dict[int, datetime] = {
+        due = {
             row.id: row.next_check_at
             for row in conn.execute(select(services.c.id, services.c.next_check_at))
         }
-        conn.execute(insert(service_metrics), [{"service_id": sid} for sid in phases])
+        conn.execute(insert(service_metrics), [{"service_id": sid} for sid in due])
+        slots = [
+            {"service_id": sid, "location": loc, "next_check_at": at}
+            for sid, at in due.items()
+            for loc in locations
+        ]
+        for chunk in range(0, len(slots), 5000):
+            conn.execute(insert(service_locations), slots[chunk : chunk + 5000])
+        phases: dict[tuple[int, str | None], datetime] = (
+            {(s["service_id"], s["location"]): s["next_check_at"] for s in slots}
+            if locations
+            else {(sid, None): at for sid, at in due.items()}
+        )
     with engine.connect() as conn:  # as a batch registration through the API does
         analyse_if_grown(conn)
         conn.commit()
@@ -232,10 +262,11 @@ class Node:
     mode: str
 
     def stop_poller(self) -> None:
-        """SIGTERM the poller role and wait until it wrote what it held."""
-        proc = self.roles.get("poller") or self.roles.get("run")
-        if proc is not None and proc.poll() is None:
+        """SIGTERM the poller roles and wait until they wrote what they held."""
+        pollers = [p for role, p in self.roles.items() if role != "api" and p.poll() is None]
+        for proc in pollers:
             proc.send_signal(signal.SIGTERM)
+        for proc in pollers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=60)
 
@@ -262,12 +293,27 @@ def start_node(
         api = servers.start_statuschecker(
             stack, ["api"], env | {"STATUSCHECKER_POLLER_ENABLED": "false"}, log
         )
-        poller_args = ["poller", "--processes", str(args.processes)]
-        poller = servers.start_statuschecker(
-            stack, [*poller_args, "--metrics-port", str(metrics_port)], env, log
-        )
-        mode = f"statuschecker api + statuschecker {' '.join(poller_args)}"
-        node = Node({"api": api, "poller": poller}, api_port, metrics_port, mode)
+        if args.locations:  # a poller per location, the workers shared out among them
+            each = max(1, args.processes // args.locations)
+            roles = {"api": api}
+            for name in location_names(args.locations):
+                argv = ["poller", "--processes", str(each), "--location", name]
+                port = str(servers.free_port())
+                roles[f"poller {name}"] = servers.start_statuschecker(
+                    stack, [*argv, "--metrics-port", port], env, log
+                )
+            mode = (
+                f"statuschecker api + {args.locations} x statuschecker poller --processes {each} "
+                "--location loc-N (every service checked from each, decided by quorum)"
+            )
+            node = Node(roles, api_port, metrics_port, mode)
+        else:
+            poller_args = ["poller", "--processes", str(args.processes)]
+            poller = servers.start_statuschecker(
+                stack, [*poller_args, "--metrics-port", str(metrics_port)], env, log
+            )
+            mode = f"statuschecker api + statuschecker {' '.join(poller_args)}"
+            node = Node({"api": api, "poller": poller}, api_port, metrics_port, mode)
     elif mode == "run":
         run_env = env | {"STATUSCHECKER_POLLER_PROCESSES": str(args.processes)}
         run = servers.start_statuschecker(stack, ["run"], run_env, log)
@@ -370,21 +416,27 @@ def per_cpu(count: float, cpu_s: float) -> float | None:
 
 
 def slot_figures(
-    rows: Sequence[Row[Any]], phases: dict[int, datetime], interval: int, t0: datetime, t1: datetime
+    rows: Sequence[Row[Any]],
+    phases: dict[tuple[int, str | None], datetime],
+    interval: int,
+    t0: datetime,
+    t1: datetime,
 ) -> dict:
     """Lag and missed checks from the ticks, exactly: each tick belongs to slot
-    k = floor((checked_at - phase) / interval); the window's slots are those due in [t0, t1)."""
+    k = floor((checked_at - phase) / interval) of its (service, location); the window's slots
+    are those due in [t0, t1)."""
     step = timedelta(seconds=interval)
-    done: dict[int, Counter] = {}
+    done: dict[tuple[int, str | None], Counter] = {}
     lags = []
     for row in rows:
-        phase = phases.get(row.service_id)
+        key = (row.service_id, row.location)
+        phase = phases.get(key)
         if phase is None:
             continue
         k = (row.checked_at - phase) // step
         slot = phase + k * step
         if t0 <= slot < t1:
-            done.setdefault(row.service_id, Counter())[k] += 1
+            done.setdefault(key, Counter())[k] += 1
             lags.append((row.checked_at - slot).total_seconds())
     missed = duplicate = 0
     for sid, phase in phases.items():
@@ -456,7 +508,8 @@ def measure_rate(
         engine = create_db_engine(url, pool_size=2)
         stack.callback(engine.dispose)
         began = time.perf_counter()
-        user_id, phases = register(engine, services_count, target.port, interval)
+        names = location_names(args.locations)
+        user_id, phases = register(engine, services_count, target.port, interval, names)
         register_s = time.perf_counter() - began
         data_dir = servers.temp_dir(stack, "statuschecker-bench-data-")
         settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
@@ -493,7 +546,7 @@ def measure_rate(
         tick = service_ticks.c
         with engine.connect() as conn:
             rows = conn.execute(
-                select(tick.service_id, tick.checked_at, tick.up).where(
+                select(tick.service_id, tick.location, tick.checked_at, tick.up).where(
                     tick.checked_at >= t0 - timedelta(seconds=interval),
                     tick.checked_at < t1 + timedelta(seconds=GRACE_SECONDS + interval),
                 )
@@ -504,8 +557,8 @@ def measure_rate(
     window = (t1 - t0).total_seconds()
     in_window = [r for r in rows if t0 <= r.checked_at < t1]
     checks = len(in_window)
-    per_service = Counter(r.service_id for r in in_window)
-    counts = sorted(per_service.get(sid, 0) for sid in phases)
+    per_slot = Counter((r.service_id, r.location) for r in in_window)
+    counts = sorted(per_slot.get(key, 0) for key in phases)
     report: dict = {
         "setup": {
             "mode": node.mode,
@@ -519,11 +572,11 @@ def measure_rate(
             "window_s": round(window, 1),
         },
         "checks": {
-            "expected_checks_per_s": round(services_count / interval, 1),
+            "expected_checks_per_s": round(len(phases) / interval, 1),
             "achieved_checks_per_s": round(checks / window, 1),
             "checks_in_window": checks,
             **slot_figures(rows, phases, interval, t0, t1),
-            "checks_per_service_min_median_max": [
+            "checks_per_slot_min_median_max": [
                 counts[0],
                 statistics.median(counts),
                 counts[-1],
