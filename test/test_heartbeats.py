@@ -40,7 +40,8 @@ UNKNOWN_KEY = "no heartbeat has this ping key (it may have been rotated)"
 EITHER_URL_OR_HEARTBEAT = (
     "the body is invalid: A service is either checked (give `url`, and the options of its "
     "kind) or a heartbeat (give `heartbeat`: it reports in by itself at its `ping_url`, and has "
-    "no `interval_seconds` or `timeout_seconds` of its own); one of the two."
+    "no `interval_seconds`, `timeout_seconds`, `locations` or `quorum` of its own); one of the "
+    "two."
 )
 BERLIN = ZoneInfo("Europe/Berlin")
 
