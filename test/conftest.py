@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import uvicorn
 from accounts import Account, password_hash
 from prometheus_client import CollectorRegistry
@@ -232,3 +233,17 @@ def serve() -> Iterator[Callable[[Any], str]]:
 def live_server(make_runtime: Callable[..., Runtime], serve: Callable[[Any], str]) -> str:
     """The app with a polling runtime, served by uvicorn on a free port in a thread; its URL."""
     return serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    """A CA of the tests' own (one per module), trusted only through `ca_bundle`."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def ca_bundle(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The CA's certificate as a PEM file, for `CheckLimits(ca_bundle=...)`."""
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)

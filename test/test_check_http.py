@@ -534,20 +534,6 @@ def assert_plausible_phases(result: CheckResult) -> None:
 NOT_AFTER = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    """A CA of the tests' own, trusted only through `ca_bundle`."""
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
-def ca_bundle(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The CA's certificate as a PEM file, for `CheckLimits(ca_bundle=...)`."""
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 def server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
     """A TLS server context with a certificate for `names`, valid until NOT_AFTER."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
