@@ -46,13 +46,12 @@ def by_quorum(
         if sid not in named:
             judged.append(outcome)
             continue
-        found = {slot.state.location: slot for slot in held.get(sid, [])}
+        found = held.get(sid, {})
         slot = found.get(outcome.location)
         if slot is None:  # a location no longer named (changed meanwhile): not counted
             continue
         slot = _confirmed(slot, outcome, confirmation(sid))
         found[outcome.location] = changed[(sid, outcome.location)] = slot
-        held[sid] = list(found.values())
         decided = verdict(
             (
                 Vote(s.state.location, s.state.confirmed, s.state.location in live)

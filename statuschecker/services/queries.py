@@ -80,9 +80,9 @@ class ServiceQueries:
             return []
         stale_after = timedelta(seconds=self._settings.location_stale_seconds)
         with self._engine.connect() as conn:
-            held = slots.states(conn, [service.id]).get(service.id, [])
+            held = slots.states(conn, [service.id]).get(service.id, {})
             live = locations.live(*pollers.sightings(conn), stale_after)
-        return [(slot.state, slot.state.location in live) for slot in held]
+        return [(slot.state, slot.state.location in live) for slot in held.values()]
 
     def list_services(
         self,

@@ -94,10 +94,10 @@ _FAILING = text(
 )
 
 
-def states(conn: Connection, service_ids: Iterable[int]) -> dict[int, list[Slot]]:
+def states(conn: Connection, service_ids: Iterable[int]) -> dict[int, dict[str, Slot]]:
     """Every slot of these services (those of their rows the recorder has locked), by
-    service, in location order."""
-    found: dict[int, list[Slot]] = {}
+    service and then location, in location order."""
+    found: dict[int, dict[str, Slot]] = {}
     for row in conn.execute(_STATES, {"ids": column(sorted(service_ids))}):
         run = Run(row.run_kind, row.run_count, row.run_started_at, row.run_reason)
         state = LocationState(
@@ -109,8 +109,8 @@ def states(conn: Connection, service_ids: Iterable[int]) -> dict[int, list[Slot]
             row.last_error,
             row.last_response_time_ms,
         )
-        found.setdefault(row.service_id, []).append(
-            Slot(row.service_id, state, run if row.run_kind else None)
+        found.setdefault(row.service_id, {})[row.location] = Slot(
+            row.service_id, state, run if row.run_kind else None
         )
     return found
 
