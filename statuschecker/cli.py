@@ -75,7 +75,6 @@ class MigrationFailed(Exception):
 
     def __init__(self, status: int) -> None:
         super().__init__(f"the migrations failed (exit status {status})")
-        self.status = status
 
 
 def cmd_run(settings: Settings) -> None:
