@@ -335,6 +335,7 @@ class Service:
     locations: tuple[str, ...] = ()
     quorum: int | None = None
     failing_locations: tuple[str, ...] = ()  # confirmed down there at the last verdict
+    stale_locations: tuple[str, ...] = ()  # counted for neither side at the last verdict
 
     @property
     def status(self) -> Status:

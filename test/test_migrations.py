@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+from statuschecker.model import CheckOutcome, CheckResult
+from statuschecker.store import rollups
 from statuschecker.store.engine import alembic_config, migrate
 from statuschecker.store.tables import metadata
 
@@ -103,5 +106,56 @@ def test_processes_starting_together_migrate_once(make_database: Callable[[], st
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_rollups_per_location_fold_back_into_one_on_downgrade(
+    make_database: Callable[[], str],
+) -> None:
+    url = make_database()
+    config = alembic_config(url)
+    command.upgrade(config, "head")
+    engine = create_engine(url)
+    hour = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    ok = CheckResult(up=True, response_time_ms=10.0, ttfb_ms=5.0, status_code=200)
+    down = CheckResult(up=False, error="connection refused")
+    batch = [
+        CheckOutcome(1, hour, ok),
+        CheckOutcome(1, hour + timedelta(minutes=1), ok, location="a"),
+        CheckOutcome(1, hour + timedelta(minutes=2), down, location="a"),
+        CheckOutcome(1, hour + timedelta(minutes=3), ok, location="b"),
+    ]
+    hourly = text(
+        "SELECT checks, successful, rt_count, rt_histogram FROM service_rollups"
+        " WHERE bucket_hours = 1"
+    )
+    outcomes = text(
+        "SELECT outcome, count FROM service_rollup_outcomes WHERE bucket_hours = 1 ORDER BY 1"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO services (name, url, kind, interval_seconds, timeout_seconds) "
+                    "VALUES ('a', 'http://a.test/', 'http', 60, 5)"
+                )
+            )
+            rollups.add(conn, batch)
+            located = text(
+                "SELECT location, checks FROM service_rollups WHERE bucket_hours = 24 ORDER BY 1"
+            )
+            assert conn.execute(located).all() == [("a", 2), ("b", 1), ("default", 1)]
+        command.downgrade(config, "0014")
+        with engine.connect() as conn:
+            (checks, successful, timed, counted), *others = conn.execute(hourly).all()
+            assert others == []
+            assert (checks, successful, timed, sum(counted.values())) == (4, 3, 3, 3)
+            assert conn.execute(outcomes).all() == [("200", 3), ("connection refused", 1)]
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT DISTINCT location FROM service_rollups")).all() == [
+                ("default",)
+            ]
     finally:
         engine.dispose()

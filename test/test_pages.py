@@ -30,7 +30,7 @@ from waiting import wait_until
 
 from statuschecker.accounts import credentials
 from statuschecker.runtime import Runtime
-from statuschecker.store import pollers
+from statuschecker.store import partitions, pollers
 from statuschecker.system.config import Settings
 from web.app import create_app
 from web.pages import STATIC
@@ -1193,14 +1193,17 @@ def test_dashboard_shows_where_a_service_fails_from(
     db: Engine,
 ) -> None:
     """A service checked from two locations, down from one of them (not a quorum): its card
-    says where it fails from, its page what each location says, and so does the status
-    page."""
+    says where it fails from, its page what each location says and its figures, and so does
+    the status page."""
     quiet = serve(create_app(make_runtime()))  # registered where the site's cache cannot see
     sid = _register(quiet, account, "shop", "http://127.0.0.1:9/", True, locations=["a", "b"])
     with db.begin() as conn:
         pollers.seen(conn, "h1:1:aa", "a", "h1", "0.1.0")
+        now = datetime.now(UTC)
+        partitions.ensure(conn, {partitions.day_of(now - timedelta(minutes=5)), now.date()})
         for statement in (
-            "UPDATE services SET failing_locations = '{a}' WHERE id = :id",
+            "UPDATE services SET failing_locations = '{a}', stale_locations = '{b}' "
+            "WHERE id = :id",
             "INSERT INTO service_events (service_id, event, date_started) "
             "VALUES (:id, 'uptime', now() - interval '1 hour')",
             "UPDATE service_locations SET confirmed = 'downtime', confirmed_at = now(), "
@@ -1208,11 +1211,16 @@ def test_dashboard_shows_where_a_service_fails_from(
             "WHERE service_id = :id AND location = 'a'",
             "UPDATE service_locations SET confirmed = 'uptime', confirmed_at = now() "
             "WHERE service_id = :id AND location = 'b'",
+            "INSERT INTO service_ticks (service_id, checked_at, up, location, response_time_ms) "
+            "VALUES (:id, now() - interval '5 minutes', false, 'a', NULL), "
+            "(:id, now() - interval '4 minutes', true, 'a', 40), "
+            "(:id, now() - interval '3 minutes', true, 'b', 20)",
         ):
             conn.execute(sql(statement), {"id": sid})
     _open_dashboard(page, site, account)
     card = page.locator(f'#services [data-service-id="{sid}"]')
     expect(card).to_contain_text("Failing from a")
+    expect(card.locator(".stale-locations")).to_have_text("No poller reporting from b")
     expect(card.locator(".badge")).to_contain_text(re.compile("degraded", re.I))
     page.goto(f"{site}/dashboard#service/{sid}")
     facts = page.locator(f'#service-view [data-service-id="{sid}"] .facts')
@@ -1220,5 +1228,9 @@ def test_dashboard_shows_where_a_service_fails_from(
     expect(facts).to_contain_text(failed)
     expect(facts).to_contain_text(re.compile(r"From b\s*stale \(counts for neither side\): up"))
     expect(facts).to_contain_text("a majority of the live ones")
+    per_location = page.locator("#service-view table.per-location")
+    expect(per_location.locator('[data-location="a"]')).to_contain_text("50 %")
+    expect(per_location.locator('[data-location="a"]')).to_contain_text("2 (1)")
+    expect(per_location.locator('[data-location="b"]')).to_contain_text("1 (0)")
     page.goto(site + "/")  # the status page says it too
     expect(page.locator(f'[data-service-id="{sid}"]')).to_contain_text("Failing from a")

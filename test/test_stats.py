@@ -1,5 +1,5 @@
 """Statistics through the API compared with values computed directly from the inserted ticks,
-over raw, rolled-up, mixed and pruned ranges."""
+over raw, rolled-up, mixed and pruned ranges, from all locations and from one."""
 
 from __future__ import annotations
 
@@ -23,11 +23,12 @@ from web.app import create_app
 NOW = datetime.now(UTC)
 STEP = timedelta(minutes=7)  # not a divisor of an hour, so hours hold uneven counts
 SPAN = timedelta(days=3)
+LOCATIONS = ("default", "eu-west", "us-east")
 
 
 def synthetic_outcomes(service_id: int) -> list[CheckOutcome]:
-    """Three days of checks: mostly up with varied times, some 503s, timeouts and refusals,
-    and one long outage."""
+    """Three days of checks from three locations in turn: mostly up with varied times, some
+    503s, timeouts and refusals, and one long outage."""
     outcomes = []
     at = NOW - SPAN
     i = 0
@@ -44,14 +45,18 @@ def synthetic_outcomes(service_id: int) -> list[CheckOutcome]:
         else:
             rt = 20.0 + (i * 37) % 400 + (i % 7) * 0.25
             result = CheckResult(up=True, response_time_ms=rt, ttfb_ms=rt / 2, status_code=200)
-        outcomes.append(CheckOutcome(service_id, at, result))
+        outcomes.append(CheckOutcome(service_id, at, result, location=LOCATIONS[i % 3]))
         at += STEP
         i += 1
     return outcomes
 
 
-def expected(outcomes: list[CheckOutcome], since: datetime, until: datetime) -> dict[str, Any]:
-    inside = [o for o in outcomes if since <= o.checked_at < until]
+def expected(
+    outcomes: list[CheckOutcome], since: datetime, until: datetime, location: str | None = None
+) -> dict[str, Any]:
+    inside = [
+        o for o in outcomes if since <= o.checked_at < until and location in (None, o.location)
+    ]
     ok = [o.result for o in inside if o.result.up]
     rts = sorted(r.response_time_ms for r in ok if r.response_time_ms is not None)
     return {
@@ -121,6 +126,44 @@ def test_long_ranges_mix_rollups_with_raw_edges(loaded: tuple) -> None:
     assert datetime.fromisoformat(body["since"]) == since
     assert datetime.fromisoformat(body["until"]) == until
     assert_matches(body, expected(outcomes, since, until), exact_percentiles=False)
+
+
+@pytest.mark.parametrize("location", LOCATIONS)
+def test_each_location_has_its_own_figures(loaded: tuple, location: str) -> None:
+    client, service_id, outcomes, _ = loaded
+    body = stats_of(client, service_id, window_seconds=6 * 3600, location=location)
+    since, until = parse(body["since"]), parse(body["until"])
+    assert_matches(body, expected(outcomes, since, until, location), exact_percentiles=True)
+    # Downtime is the service's, decided over all its locations: none is reported for one.
+    assert (body["downtime_seconds"], body["downtime_periods"]) == (None, None)
+
+    since, until = NOW - timedelta(days=2, minutes=23), NOW - timedelta(minutes=41)
+    body = stats_of(client, service_id, since=since, until=until, location=location)
+    assert_matches(body, expected(outcomes, since, until, location), exact_percentiles=False)
+
+    summary = client.get(
+        f"/v1/services/{service_id}/stats/summary", params={"location": location}
+    ).json()["data"]
+    assert summary[-1]["checks"] == sum(o.location == location for o in outcomes)
+
+    days = client.get(
+        f"/v1/services/{service_id}/history", params={"window": "7d", "location": location}
+    ).json()["buckets"]
+    assert sum(b["checks"] for b in days) == sum(o.location == location for o in outcomes)
+    assert sum(b["successful"] for b in days) == sum(
+        o.result.up for o in outcomes if o.location == location
+    )
+
+
+def test_all_locations_add_up_and_an_unknown_one_has_none(loaded: tuple) -> None:
+    client, service_id, outcomes, _ = loaded
+    days = client.get(f"/v1/services/{service_id}/history?window=7d").json()["buckets"]
+    assert sum(b["checks"] for b in days) == len(outcomes)
+    body = stats_of(client, service_id, window_seconds=7 * 86400, location="mars")
+    assert (body["checks"], body["availability_percent"]) == (0, None)
+    response = client.get(f"/v1/services/{service_id}/stats?location=Not%20One")
+    assert response.status_code == 400, response.text
+    assert "location" in response.json()["detail"]
 
 
 def test_downtime_comes_from_events_clipped_to_the_range(loaded: tuple) -> None:

@@ -147,6 +147,7 @@ def service_state(value: Service, ping_base: str, reveal_key: bool) -> dict[str,
         "alert_state": value.alert_state,
         "flapping": value.flapping,
         "failing_locations": list(value.failing_locations),
+        "stale_locations": list(value.stale_locations),
     }
 
 

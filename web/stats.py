@@ -13,6 +13,7 @@ def get_stats(
     window_seconds: int | None = None,
     since: str | None = None,
     until: str | None = None,
+    location: str | None = None,
 ) -> tuple:
     """GET /services/{service_id}/stats"""
     result = services().stats(
@@ -21,13 +22,14 @@ def get_stats(
         window_seconds=window_seconds,
         since=parse_time("since", since),
         until=parse_time("until", until),
+        location=location,
     )
     return serialize.respond(serialize.stats(result))
 
 
-def get_stats_summary(service_id: int) -> tuple:
+def get_stats_summary(service_id: int, location: str | None = None) -> tuple:
     """GET /services/{service_id}/stats/summary"""
-    windows = services().stats_summary(service_id, visible())
+    windows = services().stats_summary(service_id, visible(), location)
     data = [
         {
             "window": label,
@@ -43,10 +45,10 @@ def get_stats_summary(service_id: int) -> tuple:
     return serialize.respond({"data": data})
 
 
-def get_history(service_id: int, window: str = "24h") -> tuple:
+def get_history(service_id: int, window: str = "24h", location: str | None = None) -> tuple:
     """GET /services/{service_id}/history"""
     hours, _ = HISTORY_WINDOWS[window]
-    buckets = services().history(service_id, visible_on_status(), window)
+    buckets = services().history(service_id, visible_on_status(), window, location)
     return serialize.respond(
         {
             "window": window,

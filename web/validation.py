@@ -162,7 +162,17 @@ def parse_json(text: str) -> Any:
 
 
 class TextSafeParameterValidator(ParameterValidator):
-    """Connexion's parameter validator, refusing path and query values with a NUL in them."""
+    """Connexion's parameter validator, naming the parameter a value breaks the contract of and
+    refusing path and query values with a NUL in them."""
+
+    @staticmethod
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict, param_name: str | None = None
+    ) -> str | None:
+        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        if error is None or error.startswith("Missing"):  # a missing one is named already
+            return error
+        return f"{parameter_type} parameter '{param['name']}': {error}"
 
     def validate_request(self, request: ConnexionRequest) -> None:
         super().validate_request(request)

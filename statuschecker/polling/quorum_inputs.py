@@ -39,7 +39,7 @@ def by_quorum(
     held = slots.states(conn, named)
     live = location_rules.live(*pollers.sightings(conn), stale_after)
     changed: dict[tuple[int, str], Slot] = {}
-    failing: dict[int, tuple[str, ...]] = {}
+    verdicts: dict[int, Verdict] = {}
     judged: list[CheckOutcome] = []
     for outcome in outcomes:
         sid = outcome.service_id
@@ -59,11 +59,11 @@ def by_quorum(
             ),
             locked[sid].quorum,
         )
-        failing[sid] = decided.failing
+        verdicts[sid] = decided
         if decided.state is not None:
             judged.append(_as_outcome(outcome, decided))
     slots.write(conn, list(changed.values()))
-    slots.write_failing(conn, failing)
+    slots.write_verdicts(conn, verdicts)
     slots.retry(
         conn,
         {

@@ -203,11 +203,13 @@ class ServiceQueries:
         window_seconds: int | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        location: str | None = None,
     ) -> Stats:
         """Statistics of a service `visibility` admits over [since, until), or over the last
         `window_seconds` (default 600) before `until` (default now), or the first
-        `window_seconds` from `since`. The range is cut at now and to its last five years; an
-        empty one (since at or after until) is answered as the empty range at until."""
+        `window_seconds` from `since`; of the checks from `location` only when given. The range
+        is cut at now and to its last five years; an empty one (since at or after until) is
+        answered as the empty range at until."""
         now = datetime.now(UTC)
         until = min(until or now, now)
         span = timedelta(seconds=window_seconds or 600)
@@ -221,26 +223,38 @@ class ServiceQueries:
             schedules = maintenances.covering(
                 conn, {service_id: (service.owner_id, service.tags)}
             ).get(service_id, [])
-            return stats.compute(conn, service_id, since, until, now, self._retention, schedules)
+            return stats.compute(
+                conn, service_id, since, until, now, self._retention, schedules, location
+            )
 
-    def stats_summary(self, service_id: int, visibility: Visibility) -> list[tuple[str, Stats]]:
+    def stats_summary(
+        self, service_id: int, visibility: Visibility, location: str | None = None
+    ) -> list[tuple[str, Stats]]:
         """Statistics of a service `visibility` admits over the usual windows: 10 min, 1 h,
-        24 h, 7 d, 30 d, 365 d."""
+        24 h, 7 d, 30 d, 365 d; of the checks from `location` only when given."""
         now = datetime.now(UTC)
         with self._engine.connect() as conn:
             self._require(conn, service_id, visibility)
             return [
-                (label, stats.compute(conn, service_id, now - span, now, now, self._retention))
+                (
+                    label,
+                    stats.compute(
+                        conn, service_id, now - span, now, now, self._retention, location=location
+                    ),
+                )
                 for label, span in stats.SUMMARY_WINDOWS.items()
             ]
 
-    def history(self, service_id: int, visibility: Visibility, window: str) -> list[Bucket]:
+    def history(
+        self, service_id: int, visibility: Visibility, window: str, location: str | None = None
+    ) -> list[Bucket]:
         """Availability and response times of a service `visibility` admits per hour over the
-        last 24 h, or per day over the last 7 or 30 days (`window`), oldest first, up to now."""
+        last 24 h, or per day over the last 7 or 30 days (`window`), oldest first, up to now;
+        of the checks from `location` only when given."""
         hours, count = HISTORY_WINDOWS[window]
         with self._engine.connect() as conn:
             self._require(conn, service_id, visibility)
-            return rollups.series(conn, service_id, hours, count, datetime.now(UTC))
+            return rollups.series(conn, service_id, hours, count, datetime.now(UTC), location)
 
     def alerts(
         self,

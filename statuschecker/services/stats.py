@@ -38,8 +38,8 @@ class Stats:
     response_time_ms: dict[str, float | None]
     ttfb_ms: dict[str, float | None]
     status_codes: dict[str, int]
-    downtime_seconds: float
-    downtime_periods: int
+    downtime_seconds: float | None  # None from one location: downtime is the vote's
+    downtime_periods: int | None
     percentiles: Literal["exact", "estimated"]
     phases_ms: dict[str, dict[str, float | None]]
     sla_availability_percent: float | None = None  # of the checks outside maintenance
@@ -59,8 +59,10 @@ def compute(
     now: datetime,
     retention: timedelta,
     schedules: Sequence[Schedule] = (),
+    location: str | None = None,
 ) -> Stats:
-    """Statistics of [since, until).
+    """Statistics of [since, until), of the checks from every location or from `location`
+    only. Downtime is decided over all of a service's locations, so it is not reported for one.
 
     Raw ticks count as complete from the later of the retention's cut-off and the point up to
     which ticks were actually pruned (so a range is right even if ticks were pruned under
@@ -78,7 +80,7 @@ def compute(
     horizon = cutoff if pruned is None else max(cutoff, pruned)
     planned = buckets.plan(since, until, horizon)
     found = _from_parts(
-        conn, service_id, planned.parts, planned.since, planned.until, now, planned.exact
+        conn, service_id, planned.parts, planned.since, planned.until, now, planned.exact, location
     )
     covered = maintenance.covered_seconds(schedules, found.since, min(found.until, now))
     return replace(found, maintenance_seconds=covered)
@@ -92,26 +94,30 @@ def _from_parts(
     until: datetime,
     now: datetime,
     exact: bool,
+    location: str | None,
 ) -> Stats:
     totals = queries.Totals()
     codes: dict[str, int] = {}
     for source, start, end in parts:
-        totals = totals + queries.totals(conn, source, service_id, start, end)
-        for key, n in queries.outcomes(conn, source, service_id, start, end).items():
+        totals = totals + queries.totals(conn, source, service_id, start, end, location)
+        for key, n in queries.outcomes(conn, source, service_id, start, end, location).items():
             codes[key] = codes.get(key, 0) + n
     phases: dict[str, dict[str, float | None]] = {
         name: {"avg": None, "p95": None} for name in queries.PHASES
     }
     if exact:
-        p50, p95, p99 = queries.exact_percentiles(conn, service_id, since, until)
-        phases = queries.phases(conn, service_id, since, until)
+        p50, p95, p99 = queries.exact_percentiles(conn, service_id, since, until, location)
+        phases = queries.phases(conn, service_id, since, until, location)
     else:
         merged = histogram.merge(
-            queries.response_histogram(conn, source, service_id, start, end)
+            queries.response_histogram(conn, source, service_id, start, end, location)
             for source, start, end in parts
         )
         p50, p95, p99 = (histogram.quantile(merged, q, totals.rt_max) for q in (0.5, 0.95, 0.99))
-    down_seconds, down_periods = queries.downtime(conn, service_id, since, until, now)
+    down_seconds: float | None = None
+    down_periods: int | None = None
+    if location is None:
+        down_seconds, down_periods = queries.downtime(conn, service_id, since, until, now)
     return Stats(
         since=since,
         until=until,

@@ -14,27 +14,28 @@ from statuschecker.rules import histogram
 from statuschecker.rules.buckets import GRANULARITIES, bucket_of, hour_of, outcome_of
 from statuschecker.store.arrays import column, floats
 
-# One row per (service, granularity, bucket) of the batch, added to what the bucket holds; the
-# sparse histograms are merged key by key.
+# One row per (service, granularity, bucket, location) of the batch, added to what the bucket
+# holds; the sparse histograms are merged key by key.
 _UPSERT_ROLLUPS = text(
     """
-    INSERT INTO service_rollups AS r (service_id, bucket_hours, bucket_start, checks, successful,
-        rt_count, rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram,
+    INSERT INTO service_rollups AS r (service_id, bucket_hours, bucket_start, location, checks,
+        successful, rt_count, rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram,
         maintenance_checks, maintenance_successful)
-    SELECT service_id, bucket_hours, bucket_start, checks, successful, rt_count, rt_sum, rt_max,
-           ttfb_count, ttfb_sum, ttfb_max, CAST(rt_histogram AS jsonb), maintenance_checks,
-           maintenance_successful
+    SELECT service_id, bucket_hours, bucket_start, location, checks, successful, rt_count, rt_sum,
+           rt_max, ttfb_count, ttfb_sum, ttfb_max, CAST(rt_histogram AS jsonb),
+           maintenance_checks, maintenance_successful
     FROM unnest(CAST(:service_id AS bigint[]), CAST(:bucket_hours AS smallint[]),
-                CAST(:bucket_start AS timestamptz[]), CAST(:checks AS integer[]),
+                CAST(:bucket_start AS timestamptz[]), CAST(:location AS text[]),
+                CAST(:checks AS integer[]),
                 CAST(:successful AS integer[]), CAST(:rt_count AS integer[]),
                 CAST(:rt_sum AS float8[]), CAST(:rt_max AS float8[]),
                 CAST(:ttfb_count AS integer[]), CAST(:ttfb_sum AS float8[]),
                 CAST(:ttfb_max AS float8[]), CAST(:rt_histogram AS text[]),
                 CAST(:maintenance_checks AS integer[]), CAST(:maintenance_successful AS integer[]))
-         AS d(service_id, bucket_hours, bucket_start, checks, successful, rt_count, rt_sum,
-              rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram, maintenance_checks,
+         AS d(service_id, bucket_hours, bucket_start, location, checks, successful, rt_count,
+              rt_sum, rt_max, ttfb_count, ttfb_sum, ttfb_max, rt_histogram, maintenance_checks,
               maintenance_successful)
-    ON CONFLICT (service_id, bucket_hours, bucket_start) DO UPDATE SET
+    ON CONFLICT (service_id, bucket_hours, bucket_start, location) DO UPDATE SET
         checks = r.checks + excluded.checks,
         successful = r.successful + excluded.successful,
         maintenance_checks = r.maintenance_checks + excluded.maintenance_checks,
@@ -54,15 +55,15 @@ _UPSERT_ROLLUPS = text(
     """
 )
 
-# One row per (service, granularity, bucket, outcome) of the batch, added to its count.
+# One row per (service, granularity, bucket, location, outcome) of the batch, added to its count.
 _UPSERT_OUTCOMES = text(
     """
-    INSERT INTO service_rollup_outcomes AS o (service_id, bucket_hours, bucket_start, outcome,
-        count)
+    INSERT INTO service_rollup_outcomes AS o (service_id, bucket_hours, bucket_start, location,
+        outcome, count)
     SELECT * FROM unnest(CAST(:service_id AS bigint[]), CAST(:bucket_hours AS smallint[]),
-                         CAST(:bucket_start AS timestamptz[]), CAST(:outcome AS text[]),
-                         CAST(:count AS integer[]))
-    ON CONFLICT (service_id, bucket_hours, bucket_start, outcome)
+                         CAST(:bucket_start AS timestamptz[]), CAST(:location AS text[]),
+                         CAST(:outcome AS text[]), CAST(:count AS integer[]))
+    ON CONFLICT (service_id, bucket_hours, bucket_start, location, outcome)
     DO UPDATE SET count = o.count + excluded.count
     """
 )
@@ -82,17 +83,18 @@ class _Bucket:
 def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
     """Fold outcomes into their services' hourly and daily rollups.
 
-    1. Sum the outcomes per service and bucket here (a bucket appears once per statement, as
-       ON CONFLICT requires).
+    1. Sum the outcomes per service, bucket and location here (a bucket appears once per
+       statement, as ON CONFLICT requires).
     2. Upsert every bucket of the batch, both granularities, in one statement.
     3. Upsert every bucket's outcome counts in one statement.
     """
-    buckets: dict[tuple[int, int, datetime], _Bucket] = defaultdict(_Bucket)
+    buckets: dict[tuple[int, int, datetime, str], _Bucket] = defaultdict(_Bucket)
     for outcome in outcomes:
         result = outcome.result
         key = outcome_of(result)
         for hours in GRANULARITIES:
-            bucket = buckets[(outcome.service_id, hours, bucket_of(outcome.checked_at, hours))]
+            start = bucket_of(outcome.checked_at, hours)
+            bucket = buckets[(outcome.service_id, hours, start, outcome.location)]
             bucket.checks += 1
             bucket.outcomes[key] += 1
             bucket.maintenance_checks += outcome.in_maintenance
@@ -113,6 +115,7 @@ def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
             "service_id": column(key[0] for key in keys),
             "bucket_hours": column(key[1] for key in keys),
             "bucket_start": column(key[2] for key in keys),
+            "location": column(key[3] for key in keys),
             "checks": column(b.checks for b in filled),
             "successful": column(b.successful for b in filled),
             "maintenance_checks": column(b.maintenance_checks for b in filled),
@@ -137,6 +140,7 @@ def add(conn: Connection, outcomes: list[CheckOutcome]) -> None:
             "service_id": column(key[0] for key, _, _ in counted),
             "bucket_hours": column(key[1] for key, _, _ in counted),
             "bucket_start": column(key[2] for key, _, _ in counted),
+            "location": column(key[3] for key, _, _ in counted),
             "outcome": column(outcome for _, outcome, _ in counted),
             "count": column(n for _, _, n in counted),
         },
@@ -177,23 +181,34 @@ def uptime(conn: Connection, service_ids: list[int], now: datetime) -> dict[int,
     return {sid: found.get(sid, Uptime(None, None, None)) for sid in service_ids}
 
 
+# A bucket's rows over every location (:location NULL) or one location's.
 _SERIES = text(
     """
-    SELECT bucket_start, checks, successful, rt_count, rt_sum, rt_max
+    SELECT bucket_start, sum(checks) AS checks, sum(successful) AS successful,
+           sum(rt_count) AS rt_count, sum(rt_sum) AS rt_sum, max(rt_max) AS rt_max
     FROM service_rollups
     WHERE service_id = :service_id AND bucket_hours = :hours AND bucket_start >= :since
+      AND (CAST(:location AS text) IS NULL OR location = :location)
+    GROUP BY bucket_start
     """
 )
 
 
 def series(
-    conn: Connection, service_id: int, hours: int, count: int, now: datetime
+    conn: Connection,
+    service_id: int,
+    hours: int,
+    count: int,
+    now: datetime,
+    location: str | None = None,
 ) -> list[Bucket]:
     """The last `count` hourly (1) or daily (24) buckets of a service up to the one `now` falls
-    in, oldest first; a bucket without checks has zeros and no figures."""
+    in, oldest first, from every location or from `location`; a bucket without checks has
+    zeros and no figures."""
     last = bucket_of(now, hours)
     starts = [last - timedelta(hours=hours * back) for back in range(count - 1, -1, -1)]
-    rows = conn.execute(_SERIES, {"service_id": service_id, "hours": hours, "since": starts[0]})
+    params = {"service_id": service_id, "hours": hours, "since": starts[0], "location": location}
+    rows = conn.execute(_SERIES, params)
     found = {row.bucket_start: row for row in rows}
     buckets = []
     for start in starts:

@@ -128,6 +128,7 @@ _STATE = (
     services.c.degraded,
     services.c.flapping,
     services.c.failing_locations,
+    services.c.stale_locations,
     services.c.heartbeat_due_at,
     services.c.last_ping_at,
     _running.label("running"),
@@ -156,6 +157,7 @@ _STATE_FIELDS = frozenset(
         "degraded",
         "flapping",
         "failing_locations",
+        "stale_locations",
         "heartbeat",
         "uptime",
     }
@@ -216,6 +218,7 @@ def _state(row: Row, schedule: HeartbeatSchedule | None) -> dict[str, Any]:
         degraded,
         flapping,
         failing_locations,
+        stale_locations,
         due_at,
         last_ping_at,
         running,
@@ -261,6 +264,7 @@ def _state(row: Row, schedule: HeartbeatSchedule | None) -> dict[str, Any]:
         "degraded": degraded,
         "flapping": flapping,
         "failing_locations": tuple(failing_locations),
+        "stale_locations": tuple(stale_locations),
         "heartbeat": heartbeat,
     }
 

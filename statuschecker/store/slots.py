@@ -11,6 +11,7 @@ from sqlalchemy import Connection, text
 
 from statuschecker.model import LocationState
 from statuschecker.rules.periods import Run
+from statuschecker.rules.quorum import Verdict
 from statuschecker.store.arrays import column, floats
 
 
@@ -84,12 +85,14 @@ _WRITE = text(
     """
 )
 
-_FAILING = text(
+_VERDICTS = text(
     """
-    UPDATE services AS s SET failing_locations = d.failing
-    FROM (SELECT id, CAST(string_to_array(failing, ' ') AS varchar[]) AS failing
-          FROM unnest(CAST(:id AS bigint[]), CAST(:failing AS text[])) AS u(id, failing)) AS d
-    WHERE s.id = d.id AND s.failing_locations <> d.failing
+    UPDATE services AS s SET failing_locations = d.failing, stale_locations = d.stale
+    FROM (SELECT id, CAST(string_to_array(failing, ' ') AS varchar[]) AS failing,
+                 CAST(string_to_array(stale, ' ') AS varchar[]) AS stale
+          FROM unnest(CAST(:id AS bigint[]), CAST(:failing AS text[]), CAST(:stale AS text[]))
+               AS u(id, failing, stale)) AS d
+    WHERE s.id = d.id AND (s.failing_locations, s.stale_locations) <> (d.failing, d.stale)
     """
 )
 
@@ -141,13 +144,18 @@ def write(conn: Connection, changed: Sequence[Slot]) -> None:
     )
 
 
-def write_failing(conn: Connection, failing: Mapping[int, Sequence[str]]) -> None:
-    """Store the live locations each service was confirmed down at, at its last verdict."""
-    if failing:
-        ids = sorted(failing)
+def write_verdicts(conn: Connection, verdicts: Mapping[int, Verdict]) -> None:
+    """Store, of each service's last verdict, the live locations it was confirmed down at and
+    the stale ones that counted for neither side."""
+    if verdicts:
+        ids = sorted(verdicts)
         conn.execute(
-            _FAILING,
-            {"id": column(ids), "failing": column(" ".join(failing[i]) for i in ids)},
+            _VERDICTS,
+            {
+                "id": column(ids),
+                "failing": column(" ".join(verdicts[i].failing) for i in ids),
+                "stale": column(" ".join(verdicts[i].stale) for i in ids),
+            },
         )
 
 

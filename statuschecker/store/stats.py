@@ -11,6 +11,7 @@ from sqlalchemy import Connection, text
 from statuschecker.model import CheckResult
 from statuschecker.rules import histogram
 from statuschecker.rules.buckets import Source, outcome_of
+from statuschecker.store.result_columns import stored_location
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,14 @@ def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-# A part of a range is read from raw ticks or from rollups of 1 or 24 hours.
+# A part of a range is read from raw ticks or from rollups of 1 or 24 hours, from every location
+# (:location NULL) or from one (a tick of the default location stores NULL).
 
 _RANGE = {
-    "raw": "checked_at >= :since AND checked_at < :until",
-    "rollup": "bucket_hours = :hours AND bucket_start >= :since AND bucket_start < :until",
+    "raw": "checked_at >= :since AND checked_at < :until AND (CAST(:location AS text) IS NULL"
+    " OR location IS NOT DISTINCT FROM CAST(:stored_location AS text))",
+    "rollup": "bucket_hours = :hours AND bucket_start >= :since AND bucket_start < :until"
+    " AND (CAST(:location AS text) IS NULL OR location = :location)",
 }
 
 _RAW_TOTALS = text(
@@ -139,25 +143,45 @@ _DOWNTIME = text(
 )
 
 
-def _params(source: Source, service_id: int, since: datetime, until: datetime) -> dict:
-    return {"sid": service_id, "since": since, "until": until, "hours": source}
+def _params(
+    source: Source, service_id: int, since: datetime, until: datetime, location: str | None
+) -> dict:
+    stored = None if location is None else stored_location(location)
+    return {
+        "sid": service_id,
+        "since": since,
+        "until": until,
+        "hours": source,
+        "location": location,
+        "stored_location": stored,
+    }
 
 
 def totals(
-    conn: Connection, source: Source, service_id: int, since: datetime, until: datetime
+    conn: Connection,
+    source: Source,
+    service_id: int,
+    since: datetime,
+    until: datetime,
+    location: str | None = None,
 ) -> Totals:
     """Sums over raw ticks (`source="raw"`) or rollups of 1 or 24 hours in [since, until)."""
     query = _RAW_TOTALS if source == "raw" else _ROLLUP_TOTALS
-    row = conn.execute(query, _params(source, service_id, since, until)).one()
+    row = conn.execute(query, _params(source, service_id, since, until, location)).one()
     return Totals(**row._mapping)
 
 
 def outcomes(
-    conn: Connection, source: Source, service_id: int, since: datetime, until: datetime
+    conn: Connection,
+    source: Source,
+    service_id: int,
+    since: datetime,
+    until: datetime,
+    location: str | None = None,
 ) -> dict[str, int]:
     """Checks per status code or failure reason in [since, until)."""
     counted: dict[str, int] = defaultdict(int)
-    params = _params(source, service_id, since, until)
+    params = _params(source, service_id, since, until, location)
     if source == "raw":
         for row in conn.execute(_RAW_OUTCOMES, params):
             key = outcome_of(CheckResult(up=False, status_code=row.status_code, error=row.error))
@@ -169,10 +193,15 @@ def outcomes(
 
 
 def response_histogram(
-    conn: Connection, source: Source, service_id: int, since: datetime, until: datetime
+    conn: Connection,
+    source: Source,
+    service_id: int,
+    since: datetime,
+    until: datetime,
+    location: str | None = None,
 ) -> dict[int, int]:
     """Successful checks' response times per histogram bucket in [since, until)."""
-    params = _params(source, service_id, since, until)
+    params = _params(source, service_id, since, until, location)
     if source == "raw":
         values = conn.execute(_RAW_RESPONSE_TIMES, params).scalars()
         return histogram.merge([histogram.count(values)])
@@ -180,10 +209,12 @@ def response_histogram(
 
 
 def exact_percentiles(
-    conn: Connection, service_id: int, since: datetime, until: datetime
+    conn: Connection, service_id: int, since: datetime, until: datetime, location: str | None = None
 ) -> tuple[float | None, float | None, float | None]:
     """p50, p95 and p99 of successful checks' response times, from the raw ticks."""
-    values = conn.execute(_EXACT_PERCENTILES, _params("raw", service_id, since, until)).scalar_one()
+    values = conn.execute(
+        _EXACT_PERCENTILES, _params("raw", service_id, since, until, location)
+    ).scalar_one()
     if values is None:
         return None, None, None
     return values[0], values[1], values[2]
@@ -208,10 +239,10 @@ _PHASES = text(
 
 
 def phases(
-    conn: Connection, service_id: int, since: datetime, until: datetime
+    conn: Connection, service_id: int, since: datetime, until: datetime, location: str | None = None
 ) -> dict[str, dict[str, float | None]]:
     """Average and p95 of each timing phase of successful checks, from the raw ticks."""
-    row = conn.execute(_PHASES, _params("raw", service_id, since, until)).one()._mapping
+    row = conn.execute(_PHASES, _params("raw", service_id, since, until, location)).one()._mapping
     return {name: {"avg": row[f"{name}_avg"], "p95": row[f"{name}_p95"]} for name in PHASES}
 
 
@@ -219,5 +250,7 @@ def downtime(
     conn: Connection, service_id: int, since: datetime, until: datetime, now: datetime
 ) -> tuple[float, int]:
     """Seconds of downtime in [since, until) and how many downtime periods touch it."""
-    row = conn.execute(_DOWNTIME, {**_params("raw", service_id, since, until), "now": now}).one()
+    row = conn.execute(
+        _DOWNTIME, {**_params("raw", service_id, since, until, None), "now": now}
+    ).one()
     return float(row.seconds), int(row.periods)

@@ -45,6 +45,12 @@ def _service_ref() -> Column:
     )
 
 
+def _rollup_location() -> Column:
+    """Where the rolled-up checks were made from (migration 0015); a service's figures over all
+    its locations are the sum of its rows."""
+    return Column("location", String(40), nullable=False, server_default=text("'default'"))
+
+
 # The pollers that reported themselves (statuschecker.polling.presence), for the locations'
 # health; forgotten a while after they were last seen.
 pollers = Table(
@@ -148,6 +154,7 @@ services = Table(
     Column("quorum", SmallInteger, nullable=True),
     # The live locations confirmed down at the last verdict, fewer than the quorum or not.
     Column("failing_locations", ARRAY(String(40)), nullable=False, server_default=text("'{}'")),
+    Column("stale_locations", ARRAY(String(40)), nullable=False, server_default=text("'{}'")),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
     CheckConstraint(
         "(kind = 'heartbeat') = (heartbeat IS NOT NULL AND ping_key IS NOT NULL)",
@@ -298,7 +305,8 @@ service_rollups = Table(
     # Of `checks` and `successful`, those that fell in a maintenance window.
     Column("maintenance_checks", Integer, nullable=False, server_default=text("0")),
     Column("maintenance_successful", Integer, nullable=False, server_default=text("0")),
-    PrimaryKeyConstraint("service_id", "bucket_hours", "bucket_start"),
+    _rollup_location(),
+    PrimaryKeyConstraint("service_id", "bucket_hours", "bucket_start", "location"),
     CheckConstraint("bucket_hours IN (1, 24)", name="bucket_hours_kind"),
 )
 
@@ -313,7 +321,8 @@ service_rollup_outcomes = Table(
     Column("bucket_start", DateTime(timezone=True), nullable=False),
     Column("outcome", String(64), nullable=False),
     Column("count", Integer, nullable=False),
-    PrimaryKeyConstraint("service_id", "bucket_hours", "bucket_start", "outcome"),
+    _rollup_location(),
+    PrimaryKeyConstraint("service_id", "bucket_hours", "bucket_start", "location", "outcome"),
     CheckConstraint("bucket_hours IN (1, 24)", name="bucket_hours_kind"),
 )
 

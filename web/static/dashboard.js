@@ -351,6 +351,33 @@ function statsTable(short, long, kind) {
   );
 }
 
+/** Each named location's figures over the long window, one row each. */
+function locationStatsTable(locations, stats) {
+  const { longWindow } = state.settings;
+  const head = ["From", "Availability", "Checks (failed)", "Response avg / max"];
+  return el(
+    "table",
+    { class: "stats per-location", "aria-label": `Each location over the last ${fmtDuration(longWindow)}` },
+    el("caption", {}, `Each location, last ${fmtDuration(longWindow)}`),
+    el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+    el(
+      "tbody",
+      {},
+      locations.map((where, i) => {
+        const s = stats[i];
+        const cells = s
+          ? [
+              fmtPct(s.availability_percent),
+              `${s.checks} (${s.failed})`,
+              `${fmtMs(s.response_time_ms.avg)} / ${fmtMs(s.response_time_ms.max)}`,
+            ]
+          : ["–", "–", "–"];
+        return el("tr", { "data-location": where }, el("th", { scope: "row" }, where), cells.map((c) => el("td", {}, c)));
+      }),
+    ),
+  );
+}
+
 /** "#3 (db)": a service of the account by id, named when it is among those loaded. */
 function serviceRef(id) {
   const other = state.services.find((s) => s.id === id);
@@ -385,6 +412,9 @@ function serviceCard(service) {
     cause === null ? null : el("p", { class: "cause down" }, `Down, caused by ${serviceRef(cause)}`),
     service.failing_locations?.length
       ? el("p", { class: "failing-locations" }, `Failing from ${service.failing_locations.join(", ")}`)
+      : null,
+    service.stale_locations?.length
+      ? el("p", { class: "stale-locations" }, `No poller reporting from ${service.stale_locations.join(", ")}`)
       : null,
     el(
       "p",
@@ -590,6 +620,11 @@ async function refreshServiceView(id) {
   const [service, short, long, ticks, events] = parts;
   const heartbeat = service.kind === "heartbeat";
   if (heartbeat) await refreshPingLog(id);
+  const located = await Promise.all(
+    (service.locations || []).map((where) =>
+      orElse(api(`/v1/services/${id}/stats?window_seconds=${longWindow}&location=${where}`, { token }), null),
+    ),
+  );
   if (serviceId() !== id) return;
   view.replaceChildren(
     back(),
@@ -601,6 +636,7 @@ async function refreshServiceView(id) {
       facts(service),
       heartbeat ? pingUrlBox(service) : null,
       statsTable(short, long, service.kind),
+      located.length ? locationStatsTable(service.locations, located) : null,
       heartbeat
         ? null
         : [
