@@ -6,14 +6,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from accounts import Account
+from receivers import Receiver
+from roles import Role, started_roles
 from sqlalchemy import Engine, text
-from targets import Target
+from targets import Target, free_port
 from waiting import wait_until
 
 from statuschecker.errors import InvalidInput
@@ -232,16 +235,32 @@ def test_pollers_check_a_service_only_from_the_locations_it_names(
     assert {tick["location"] for tick in ticks} == {"eu-west"}
 
 
+STALE_SECONDS = 10  # the least STATUSCHECKER_LOCATION_STALE_SECONDS may be
+
+
+@pytest.fixture
+def start_role(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Role]]:
+    """Starts `statuschecker` roles on the test database; kills what is left of them at the
+    end, also when the test fails."""
+    with started_roles(database_url, tmp_path) as start:
+        yield start
+
+
 def test_a_service_checked_from_three_locations_is_decided_by_quorum(
-    db: Engine, account: Account, make_runtime: Callable[..., Runtime]
+    db: Engine, account: Account, make_runtime: Callable[..., Runtime], start_role: Callable
 ) -> None:
-    """Three pollers, each a location with a source address of its own, against one target:
-    refused from one, the service is degraded naming it and no alert is raised; refused from
-    two, it is down, with one alert naming both; a location whose poller stops counts for
-    neither side, and the quorum follows the live ones."""
-    api = make_runtime(listen=True, signup_policy="closed")  # follows changes; serves series
+    """Three `statuschecker poller --location` processes, each checking from a source address
+    of its own, against one target, alerting a webhook receiver: refused from one, the service
+    is degraded naming it and nothing is delivered; refused from two, it is down, with one
+    alert naming both delivered; the poller of one of them SIGKILLed, its location is stale
+    within the stale bound, counts for neither side, and the quorum follows the live ones."""
+    api = make_runtime(listen=True, signup_policy="closed", location_stale_seconds=STALE_SECONDS)
     app = create_app(api, validate_responses=True)
-    with Target("up") as target, app.test_client(headers=account.headers) as client:
+    with (
+        Receiver() as receiver,
+        Target("up") as target,
+        app.test_client(headers=account.headers) as client,
+    ):
         body = {
             "name": "shop",
             "url": target.url,
@@ -251,19 +270,33 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
         }
         sid = client.post("/v1/services", json=body).json()["id"]
         pollers_ = {
-            name: make_runtime(with_poller=True, location=name, source_address=address)
+            name: start_role(
+                "poller",
+                "--location",
+                name,
+                "--processes",
+                "1",
+                "--metrics-port",
+                str(free_port()),
+                STATUSCHECKER_SOURCE_ADDRESS=address,
+                STATUSCHECKER_LOCATION_STALE_SECONDS=str(STALE_SECONDS),
+                STATUSCHECKER_WEBHOOK_URLS=receiver.url,
+                STATUSCHECKER_NOTIFY_POLL_SECONDS="0.2",
+            )
             for name, address in (("a", "127.0.0.2"), ("b", "127.0.0.3"), ("c", "127.0.0.4"))
         }
-        for runtime in pollers_.values():
-            runtime.start()
+
+        running = dict(pollers_)
 
         def service() -> dict[str, Any]:
+            for poller in running.values():
+                poller.alive()  # fails with its output if it exited
             return dict(client.get(f"/v1/services/{sid}").json())
 
-        def alerts() -> list[dict[str, Any]]:
-            return list(client.get(f"/v1/services/{sid}/alerts").json()["data"])
+        def delivered() -> list[dict[str, Any]]:
+            return [request.json()["alert"] for request in receiver.requests]
 
-        wait_until(lambda: service()["status"] == "up", timeout=15)
+        wait_until(lambda: service()["status"] == "up", timeout=60)
         target.refused_peers.add("127.0.0.2")
         wait_until(lambda: service()["failing_locations"] == ["a"], timeout=15)
         assert service()["status"] == "degraded"
@@ -273,18 +306,27 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
             assert f"statuschecker_service_location_up{{{labels}}} {value}" in scraped
         labels = f'service_id="{sid}",service_name="shop",status="degraded"'
         assert f"statuschecker_service_status{{{labels}}} 1.0" in scraped
-        time.sleep(2)  # more checks from everywhere: still degraded, still no alert
-        assert service()["status"] == "degraded" and alerts() == []
+        time.sleep(2)  # more checks from everywhere: still degraded, nothing delivered
+        assert service()["status"] == "degraded" and receiver.requests == []
 
         target.refused_peers.add("127.0.0.3")
         wait_until(lambda: service()["status"] == "down", timeout=15)
         assert (service()["failing_locations"], service()["stale_locations"]) == (["a", "b"], [])
-        wait_until(lambda: len(alerts()) == 1, timeout=10)
-        (alert,) = alerts()
-        assert alert["kind"] == "down" and "down from a, b" in alert["message"]
+        (down,) = wait_until(delivered, timeout=15)
+        assert down["kind"] == "down" and "down from a, b" in down["message"]
         assert "down from a, b" in service()["latest_event"]["reason"]
 
-        pollers_["b"].close()  # b goes stale: a down of a, c live is no longer a quorum
+        running.pop("b").kill()  # no goodbye: b goes stale when its reports stop counting
+        killed = time.monotonic()
+
+        def b_stale() -> bool:
+            listed = client.get("/v1/locations").json()["data"]
+            found = {loc["name"]: loc["status"] for loc in listed}
+            return found["b"] == "stale"
+
+        wait_until(b_stale, timeout=STALE_SECONDS + 5, every=0.2)
+        assert time.monotonic() - killed <= STALE_SECONDS + 1
+        # a down of a and c live is no quorum of the two: degraded, and recovered is delivered
         wait_until(lambda: service()["status"] == "degraded", timeout=15)
         assert (service()["failing_locations"], service()["stale_locations"]) == (["a"], ["b"])
         results = {r["location"]: r for r in service()["location_results"]}
@@ -292,7 +334,8 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
             (True, "down"), (False, "down"), (True, "up")
         ]  # fmt: skip
         assert "503" in results["a"]["error"] and results["c"]["up"] is True
-        wait_until(lambda: [a["kind"] for a in alerts()] == ["recovered", "down"], timeout=10)
+        wait_until(lambda: len(delivered()) == 2, timeout=15)
+        assert [a["kind"] for a in delivered()] == ["down", "recovered"]
 
 
 def test_two_pollers_of_one_location_never_check_one_slot_twice(
