@@ -118,7 +118,8 @@ def test_run_serves_polls_and_stops_its_database_on_sigterm(data_dir: Path) -> N
     families = {f.name: f for f in text_string_to_metric_families(metrics)}
     assert families["statuschecker_poller_processes"].samples[0].value == 2
     checks = families["statuschecker_checks"].samples
-    assert sum(s.value for s in checks if s.labels == {"result": "up"}) >= 1
+    up_here = {"result": "up", "location": "default"}
+    assert sum(s.value for s in checks if s.labels == up_here) >= 1
     assert metrics.count("# TYPE statuschecker_ping_wait_seconds ") == 1
     logs = stop(process, signal.SIGTERM)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from accounts import Account
 from receivers import Receiver
-from roles import Role, started_roles
+from roles import Role, scrape, started_roles
 from sqlalchemy import Engine, text
 from targets import Target, free_port
 from waiting import wait_until
@@ -269,6 +269,7 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
             "confirm_down_after": 1,
         }
         sid = client.post("/v1/services", json=body).json()["id"]
+        ports = {name: free_port() for name in ("a", "b", "c")}
         pollers_ = {
             name: start_role(
                 "poller",
@@ -277,7 +278,7 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
                 "--processes",
                 "1",
                 "--metrics-port",
-                str(free_port()),
+                str(ports[name]),
                 STATUSCHECKER_SOURCE_ADDRESS=address,
                 STATUSCHECKER_LOCATION_STALE_SECONDS=str(STALE_SECONDS),
                 STATUSCHECKER_WEBHOOK_URLS=receiver.url,
@@ -306,6 +307,8 @@ def test_a_service_checked_from_three_locations_is_decided_by_quorum(
             assert f"statuschecker_service_location_up{{{labels}}} {value}" in scraped
         labels = f'service_id="{sid}",service_name="shop",status="degraded"'
         assert f"statuschecker_service_status{{{labels}}} 1.0" in scraped
+        checked = scrape(f"http://127.0.0.1:{ports['c']}/metrics")
+        assert checked[("statuschecker_checks_total", (("location", "c"), ("result", "up")))] > 0
         time.sleep(2)  # more checks from everywhere: still degraded, nothing delivered
         assert service()["status"] == "degraded" and receiver.requests == []
 

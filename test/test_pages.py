@@ -1202,8 +1202,7 @@ def test_dashboard_shows_where_a_service_fails_from(
         now = datetime.now(UTC)
         partitions.ensure(conn, {partitions.day_of(now - timedelta(minutes=5)), now.date()})
         for statement in (
-            "UPDATE services SET failing_locations = '{a}', stale_locations = '{b}' "
-            "WHERE id = :id",
+            "UPDATE services SET failing_locations = '{a}', stale_locations = '{b}' WHERE id = :id",
             "INSERT INTO service_events (service_id, event, date_started) "
             "VALUES (:id, 'uptime', now() - interval '1 hour')",
             "UPDATE service_locations SET confirmed = 'downtime', confirmed_at = now(), "

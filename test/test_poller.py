@@ -308,7 +308,9 @@ def test_two_pollers_never_check_one_service_twice_in_a_slot(
         assert min(gaps) > 0.5, (service_id, gaps)  # one check per 1 s slot, never two
     done = [
         sum(
-            runtime.metrics.registry.get_sample_value("statuschecker_checks_total", {"result": r})
+            runtime.metrics.registry.get_sample_value(
+                "statuschecker_checks_total", {"result": r, "location": "default"}
+            )
             or 0
             for r in ("up", "down")
         )
@@ -391,7 +393,8 @@ def test_metrics_follow_checks_and_forget_deleted_services(
     assert sample(registry, "statuschecker_recorder_rows_written_total") >= 1
     target.set_mode("down")
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 0)
-    assert sample(registry, "statuschecker_checks_total", {"result": "down"}) >= 1
+    down_here = {"result": "down", "location": "default"}
+    assert sample(registry, "statuschecker_checks_total", down_here) >= 1
     down = {**labels, "result": "down"}
     assert sample(registry, "statuschecker_service_checks_total", down) >= 1
 

@@ -6,6 +6,7 @@ multiprocess mode); in `statuschecker run` they sit next to the per-service seri
 
 from __future__ import annotations
 
+from collections import Counter as Tally
 from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -25,8 +26,8 @@ class WorkMetrics:
         self.registry = registry
         self.checks = Counter(
             "statuschecker_checks",
-            "Checks recorded, by result",
-            ("result",),
+            "Checks recorded, by result and the location they were made from",
+            ("result", "location"),
             registry=registry,
         )
         self.check_duration = Histogram(
@@ -83,9 +84,8 @@ class WorkMetrics:
 
     def recorded(self, outcomes: Sequence[CheckOutcome], rows: int, seconds: float) -> None:
         """Count a committed batch: its outcomes by result, the ticks written, its time."""
-        up = sum(1 for outcome in outcomes if outcome.result.up)
-        self.checks.labels("up").inc(up)
-        self.checks.labels("down").inc(len(outcomes) - up)
+        for (up, location), n in Tally((o.result.up, o.location) for o in outcomes).items():
+            self.checks.labels("up" if up else "down", location).inc(n)
         self.batches.inc()
         self.rows.inc(rows)
         self.batch_duration.observe(seconds)
