@@ -50,14 +50,18 @@ class Unavailable(DomainError):
     """A dependency (the database) cannot answer right now."""
 
 
+ItemRef = tuple[str, int]
+"""An item of a request's body: the list it is in (`services`) and its index there."""
+
+
 class ItemsRejected(DomainError):
     """Items of a request that stands or falls as a whole cannot be accepted, each for its own
-    error, by index. The request is refused as its most basic fault: an invalid item before
-    one a policy forbids, before one that clashes with what is stored (`kind`)."""
+    error, by list and index. The request is refused as its most basic fault: an invalid item
+    before one a policy forbids, before one that clashes with what is stored (`kind`)."""
 
     PRECEDENCE: tuple[type[DomainError], ...] = (InvalidInput, Forbidden, NotFound, Conflict)
 
-    def __init__(self, detail: str, items: list[tuple[int, DomainError]]) -> None:
+    def __init__(self, detail: str, items: list[tuple[ItemRef, DomainError]]) -> None:
         super().__init__(detail)
         self.items = sorted(items, key=lambda item: item[0])
 

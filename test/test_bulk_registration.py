@@ -254,6 +254,8 @@ def test_the_contracts_faults_are_listed_by_item_too(client: Any, db: Engine) ->
     )
     errors = refused(response, 400)
     assert [e["index"] for e in errors] == [1, 2, 3]
+    pointers = ["/services/1/interval_seconds", "/services/2/url", "/services/3"]
+    assert [e["pointer"] for e in errors] == pointers
     assert errors[0]["detail"] == "0 is less than the minimum of 1 - 'services.1.interval_seconds'"
     assert errors[1]["detail"].startswith("'services.2.url' is not of the form: Absolute URL")
     assert errors[2]["detail"] == "'name' is a required property - 'services.3'"
@@ -282,6 +284,7 @@ def test_names_are_unique_within_the_batch_and_against_stored_ones(
     assert errors == [
         {
             "index": 2,
+            "pointer": "/services/2",
             "status": 409,
             "detail": "item 0 of the batch is named 'twin' too; names are unique per account",
         }
@@ -289,7 +292,12 @@ def test_names_are_unique_within_the_batch_and_against_stored_ones(
     registered(client, item("twin"))
     errors = refused(batch(client, item("new"), item("twin")), 409, "item 1")
     assert errors == [
-        {"index": 1, "status": 409, "detail": "you already have a service named 'twin'"}
+        {
+            "index": 1,
+            "pointer": "/services/1",
+            "status": 409,
+            "detail": "you already have a service named 'twin'",
+        }
     ]
     # Another account's names are its own.
     other = make_client(make_account("other@example.com"))
@@ -479,7 +487,14 @@ def test_the_curl_example_registers_a_batch_or_names_its_faults(
     problem = json.loads(refused.stdout)
     assert (problem["status"], problem["errors"]) == (
         409,
-        [{"index": 1, "status": 409, "detail": "you already have a service named 'web'"}],
+        [
+            {
+                "index": 1,
+                "pointer": "/services/1",
+                "status": 409,
+                "detail": "you already have a service named 'web'",
+            }
+        ],
     )
 
     body = tmp_path / "batch.json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.responses import JSONResponse
 
 from statuschecker import errors
-from statuschecker.errors import database_unreachable
+from statuschecker.errors import ItemRef, database_unreachable
 
 log = structlog.get_logger(__name__)
 
@@ -55,15 +55,20 @@ def _domain_error(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     if isinstance(exc, errors.TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.ItemsRejected):  # each item's own problem, as an extension
-        ext = {"errors": [item_error(i, _status(type(e))[0], e.detail) for i, e in exc.items]}
+        ext = {"errors": [item_error(ref, _status(type(e))[0], e.detail) for ref, e in exc.items]}
     status, title = _status(exc.kind if isinstance(exc, errors.ItemsRejected) else type(exc))
     return problem(status, title, exc.detail, headers=headers or None, ext=ext)
 
 
-def item_error(index: int, status: int, detail: str) -> dict[str, Any]:
-    """One item's fault in a problem's `errors` member: its index in the request's list, the
-    status a request of that item alone would get, and what is wrong with it."""
-    return {"index": index, "status": status, "detail": detail}
+def item_error(
+    item: ItemRef, status: int, detail: str, within: Sequence[str | int] = ()
+) -> dict[str, Any]:
+    """One item's fault in a problem's `errors` member: its index in the request's list, a
+    JSON pointer (RFC 6901) to it or to the part of it `within` that is at fault, the status a
+    request of that item alone would get, and what is wrong with it."""
+    parts = [*item, *within]
+    pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return {"index": item[1], "pointer": pointer, "status": status, "detail": detail}
 
 
 def _bad_request(_: ConnexionRequest, exc: Exception) -> ConnexionResponse:

@@ -21,6 +21,7 @@ from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, Parame
 from jsonschema import ValidationError
 from starlette.types import Scope
 
+from statuschecker.errors import ItemRef
 from statuschecker.redaction import is_secret_name, masked_url
 from statuschecker.text import unstorable
 from web.problems import item_error
@@ -45,13 +46,13 @@ class SecretSafeJSONBodyValidator(JSONRequestBodyValidator):
         try:
             validated = validator.validate(body)
         except ValidationError as exc:
-            faults = {}
+            faults: Faults = {}
             if lists:
                 faults = _item_faults(validator.iter_errors(body), lists)
             raise _refused(describe(exc), faults) from None
         if unstorable(_bounded_part(body, lists)):
             faults = {
-                i: f"'{key}.{i}' {UNSTORABLE}"
+                (key, i): ([], f"'{key}.{i}' {UNSTORABLE}")
                 for key in lists
                 for i, item in enumerate(body.get(key) or ())
                 if unstorable(_bounded_part(item))
@@ -71,24 +72,30 @@ def item_lists(schema: Any) -> list[str]:
     return [k for k, v in properties.items() if isinstance(v, dict) and v.get(ITEM_ERRORS)]
 
 
-def _item_faults(errors: Iterable[ValidationError], lists: list[str]) -> dict[int, str]:
-    """Each faulty item's index and its first fault, when every error lies inside an item of
-    one of `lists`; none when one does not (the body is refused as a whole: too many items,
-    a field beside the list)."""
-    faults: dict[int, str] = {}
+Faults = dict[ItemRef, tuple[list[str | int], str]]
+"""Faulty items, each with the path within it to its first fault and what is wrong there."""
+
+
+def _item_faults(errors: Iterable[ValidationError], lists: list[str]) -> Faults:
+    """Each faulty item (list and index) with its first fault, when every error lies inside an
+    item of one of `lists`; none when one does not (the body is refused as a whole: too many
+    items, a field beside the list)."""
+    faults: Faults = {}
     for error in errors:
         path = list(error.absolute_path)
         if len(path) < 2 or path[0] not in lists or not isinstance(path[1], int):
             return {}
-        faults.setdefault(path[1], describe(error))
+        faults.setdefault((str(path[0]), path[1]), (path[2:], describe(error)))
     return faults
 
 
-def _refused(detail: str, faults: dict[int, str]) -> BadRequestProblem:
+def _refused(detail: str, faults: Faults) -> BadRequestProblem:
     """A 400 with `detail` and, when items are at fault, each of them in `errors`."""
     refused = BadRequestProblem(detail=detail)
     if faults:
-        errors = [item_error(i, 400, fault) for i, fault in sorted(faults.items())]
+        errors = [
+            item_error(ref, 400, fault, within) for ref, (within, fault) in sorted(faults.items())
+        ]
         refused.ext = {"errors": errors}
     return refused
 

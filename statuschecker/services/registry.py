@@ -110,7 +110,8 @@ class ServiceRegistry(ServiceQueries):
                     refused.setdefault(index, exc)
             if refused:
                 raise ItemsRejected(
-                    registration.batch_refusal(refused, len(items)), [*refused.items()]
+                    registration.batch_refusal(refused, len(items)),
+                    [(("services", i), e) for i, e in refused.items()],
                 )
             if owner.user_id is not None:
                 self._within_limit(conn, owner.user_id, adding=len(items))
