@@ -336,6 +336,7 @@ class Service:
     quorum: int | None = None
     failing_locations: tuple[str, ...] = ()  # confirmed down there at the last verdict
     stale_locations: tuple[str, ...] = ()  # counted for neither side at the last verdict
+    managed: bool = False  # created or adopted by a configuration apply (which may delete it)
 
     @property
     def status(self) -> Status:

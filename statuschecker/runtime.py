@@ -21,6 +21,7 @@ from statuschecker.notify.outbox import Notifier
 from statuschecker.polling.ping_intake import PingIntake
 from statuschecker.polling.poller import Poller
 from statuschecker.polling.recorder import Recorder
+from statuschecker.services.configuration import Configuration
 from statuschecker.services.locations import Locations
 from statuschecker.services.maintenances import Maintenances
 from statuschecker.services.registry import ServiceRegistry
@@ -41,6 +42,7 @@ class Runtime:
     services: ServiceRegistry
     accounts: Accounts
     maintenances: Maintenances
+    configuration: Configuration
     locations: Locations
     pings: PingIntake
     poller: Poller | None
@@ -91,6 +93,7 @@ class Runtime:
             poller,
         )
         accounts = Accounts(engine, settings)
+        maintenances = Maintenances(engine)
         locations = Locations(engine, settings.location_stale_seconds)
         registry.register(LocationsCollector(locations))
         listener = (
@@ -106,7 +109,8 @@ class Runtime:
             metrics,
             services,
             accounts,
-            Maintenances(engine),
+            maintenances,
+            Configuration(engine, services, maintenances),
             locations,
             PingIntake(recorder, settings.ping_rate_limit, PingMetrics(registry)),
             poller,

@@ -206,10 +206,14 @@ def load(mode: str) -> Any:
                 # Except a maintenance window's schedule: the grammar of an RRULE, the names of
                 # time zones, the order of its times and which services exist are beyond a JSON
                 # schema, so a schema-valid window may be one the server refuses, with a 400
-                # saying what is wrong (test/test_maintenances.py holds each refusal).
+                # saying what is wrong (test/test_maintenances.py holds each refusal). So too a
+                # configuration document, which holds windows and names what it refers to
+                # (services it depends on, receivers) by name (test/test_config_apply.py).
                 "operations": [
                     {
-                        "include-operation-id-regex": "^(create|update)_maintenance$",
+                        "include-operation-id-regex": (
+                            "^((create|update)_maintenance|apply_config)$"
+                        ),
                         "checks": {
                             "positive_data_acceptance": {
                                 "expected-statuses": [

@@ -90,6 +90,7 @@ def create_app(runtime: Runtime, *, validate_responses: bool = False) -> AsyncAp
         BodyLimitMiddleware,
         MiddlewarePosition.BEFORE_EXCEPTION,
         max_bytes=runtime.settings.max_request_bytes,
+        larger={f"{BASE_PATH}/config:apply": runtime.settings.max_config_bytes},
     )
     paths = yaml.safe_load(SPEC.read_text(encoding="utf-8"))["paths"]
     problems.install(app, problems.allowed_methods(paths, BASE_PATH))

@@ -7,18 +7,23 @@ would validate it as JSON and hand the handler raw bytes, so it answers 415 here
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web import problems
 
 
 class BodyLimitMiddleware:
-    """Answers 413 problem+json when the body is larger than `max_bytes`, 415 when a body has
-    no Content-Type."""
+    """Answers 413 problem+json when the body is larger than `max_bytes` (or, for a path of
+    `larger`, than its own bound), 415 when a body has no Content-Type."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,19 +31,20 @@ class BodyLimitMiddleware:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
+        bound = self.larger.get(scope["path"], self.max_bytes)
         if declared is None and b"chunked" in headers.get(b"transfer-encoding", b"").lower():
             try:
-                body = await self._read(receive)
+                body = await self._read(receive, bound)
             except _Disconnected:
                 return
             if body is None:
-                await self._too_large(scope, receive, send)
+                await _too_large(bound, scope, receive, send)
                 return
             declared = b"%d" % len(body)
             scope = {**scope, "headers": [*scope["headers"], (b"content-length", declared)]}
             receive = _replay(body, receive)
-        elif declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        elif declared is not None and declared.isdigit() and int(declared) > bound:
+            await _too_large(bound, scope, receive, send)
             return
         if declared not in (None, b"0") and b"content-type" not in headers:
             detail = "a request body needs a Content-Type (application/json)"
@@ -46,8 +52,8 @@ class BodyLimitMiddleware:
             return
         await self.app(scope, receive, send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it is longer than the limit."""
+    async def _read(self, receive: Receive, bound: int) -> bytes | None:
+        """The whole body, or None as soon as it is longer than `bound`."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -56,15 +62,16 @@ class BodyLimitMiddleware:
                 raise _Disconnected
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > bound:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"the request body is larger than {self.max_bytes} bytes"
-        await problems.response(413, "Content Too Large", detail)(scope, receive, send)
+
+async def _too_large(bound: int, scope: Scope, receive: Receive, send: Send) -> None:
+    detail = f"the request body is larger than {bound} bytes"
+    await problems.response(413, "Content Too Large", detail)(scope, receive, send)
 
 
 class _Disconnected(Exception):

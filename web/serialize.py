@@ -148,6 +148,7 @@ def service_state(value: Service, ping_base: str, reveal_key: bool) -> dict[str,
         "flapping": value.flapping,
         "failing_locations": list(value.failing_locations),
         "stale_locations": list(value.stale_locations),
+        "managed": value.managed,
     }
 
 
@@ -348,6 +349,7 @@ def maintenance(value: Planned) -> dict[str, Any]:
         "next": occurrence(value.next),
         "created_at": timestamp(w.created_at),
         "updated_at": timestamp(w.updated_at),
+        "managed": w.managed,
     }
 
 

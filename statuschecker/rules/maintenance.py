@@ -109,6 +109,7 @@ class Window:
     schedule: Schedule
     created_at: datetime
     updated_at: datetime
+    managed: bool = False  # created or adopted by a configuration apply (which may delete it)
 
 
 def zone(name: str) -> ZoneInfo:

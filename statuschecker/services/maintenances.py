@@ -73,6 +73,17 @@ class Maintenances:
         InvalidInput saying what is wrong when it cannot be honoured. A recurring window
         given no `starts_at` starts at midnight today in its time zone, so that the parts of
         the time its rule leaves out are 0 rather than those of the moment it was made."""
+        values = self.new_values(fields)
+        with self._engine.begin() as conn:
+            _checked(conn, values, caller.user_id, values["service_ids"])
+            window_id = store.create(conn, {**values, "owner_id": caller.user_id})
+            window = store.get(conn, window_id)
+        return self._planned(window)
+
+    def new_values(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored values of a new window from MaintenanceCreate `fields`, its times parsed
+        (InvalidInput saying what is wrong) and its start defaulted; not checked yet (see
+        `covered`)."""
         values = {
             "title": fields["title"],
             "service_ids": list(fields.get("service_ids") or []),
@@ -83,11 +94,7 @@ class Maintenances:
         values["ends_at"] = _time("ends_at", values["ends_at"])
         if values["starts_at"] is None:
             values["starts_at"] = self._default_start(values["rrule"], values["timezone"])
-        with self._engine.begin() as conn:
-            _checked(conn, values, caller.user_id, values["service_ids"])
-            window_id = store.create(conn, {**values, "owner_id": caller.user_id})
-            window = store.get(conn, window_id)
-        return self._planned(window)
+        return values
 
     def page(
         self, visibility: Visibility, *, limit: int = 50, cursor: str | None = None
@@ -180,20 +187,25 @@ def _checked(
     owner_id: int | None,
     named: list[int],
 ) -> None:
-    """InvalidInput saying what is wrong unless `values` make a window that can be honoured:
-    it covers something (service ids or tags), its schedule is valid, and the services
-    `named` are services of the owner's account (a window covers its owner's services
-    only)."""
-    if not values["service_ids"] and not values["tags"]:
-        raise InvalidInput("a maintenance window needs service_ids or tags (at least one)")
-    try:
-        Schedule(**{name: values[name] for name in SCHEDULE_FIELDS}).validated()
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    """InvalidInput saying what is wrong unless `values` make a window that can be honoured
+    (`covered`) and the services `named` are services of the owner's account (a window covers
+    its owner's services only)."""
+    covered(values)
     owned = service_store.owned_ids(conn, owner_id, named)
     missing = sorted(set(named) - owned)
     if missing:
         raise InvalidInput(f"no service with id {', '.join(map(str, missing))}")
+
+
+def covered(values: Mapping[str, Any], covers: str = "service_ids") -> None:
+    """InvalidInput saying what is wrong unless a window's `values` cover something (services
+    in `covers`, or tags) and its schedule is valid."""
+    if not values.get(covers) and not values["tags"]:
+        raise InvalidInput(f"a maintenance window needs {covers} or tags (at least one)")
+    try:
+        Schedule(**{name: values[name] for name in SCHEDULE_FIELDS}).validated()
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
 
 
 def _time(name: str, value: Any) -> datetime | None:

@@ -284,6 +284,16 @@ class ServiceQueries:
             return page, deliveries.for_alerts(conn, [a.id for a in page.items])
 
     @property
+    def settings(self) -> Settings:
+        """The settings services are registered and shown by."""
+        return self._settings
+
+    @property
+    def alert_defaults(self) -> AlertPolicy:
+        """The alert policy of a service without one of its own."""
+        return self._alert_defaults
+
+    @property
     def _retention(self) -> timedelta:
         return timedelta(days=self._settings.tick_retention_days)
 

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 from statuschecker import checks
 from statuschecker.errors import Conflict, DomainError, Forbidden, InvalidInput
-from statuschecker.model import HEARTBEAT, AlertPolicy, Service
+from statuschecker.model import HEARTBEAT, AlertPolicy, Service, Webhook
 from statuschecker.notify.apprise_channel import valid_apprise_url
-from statuschecker.redaction import masked_url, redact, unmasked_headers, unmasked_url
+from statuschecker.redaction import MASK, masked_url, redact, unmasked_headers, unmasked_url
 from statuschecker.rules import dependencies as rules
 from statuschecker.rules import heartbeats
 from statuschecker.rules.heartbeats import HeartbeatSchedule
@@ -264,7 +264,7 @@ def policy(
     webhooks verified by the target policy; without `allow_own_apprise_urls` (private targets
     not allowed: apprise connects by itself, beyond the policy's reach), Forbidden when the
     policy has apprise URLs of its own."""
-    merged = base.merged(_unmasked_webhooks(changes, base))
+    merged = base.merged(_unmasked_receivers(changes, base))
     for hook in merged.webhooks:
         parts = urlsplit(hook.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -299,11 +299,42 @@ def warnings(service: Service) -> list[str]:
     return found
 
 
-def _unmasked_webhooks(changes: Mapping[str, Any], stored: AlertPolicy) -> Mapping[str, Any]:
-    """Alert policy changes where a webhook URL sent back as it was shown (masked) keeps the
-    stored URL shown so."""
-    if not changes.get("webhooks"):
-        return changes
-    shown = {masked_url(hook.url): hook.url for hook in stored.webhooks}
-    hooks = [{**hook, "url": shown.get(hook["url"], hook["url"])} for hook in changes["webhooks"]]
-    return {**changes, "webhooks": hooks}
+def unmasked_fields(fields: Mapping[str, Any], current: Service) -> dict[str, Any]:
+    """A service's fields where what answers show masked, given back as it was shown, keeps
+    what `current` has stored: its URL's password and secret query values, secret header
+    values, its webhooks' URLs and secrets, its apprise URLs."""
+    given = dict(fields)
+    if given.get("url") and current.heartbeat is None:
+        given["url"] = unmasked_url(given["url"], current.url)
+    if given.get("headers"):
+        given["headers"] = unmasked_headers(
+            given["headers"], current.check_options.get("headers") or {}
+        )
+    if given.get("alert_policy") and current.alert_policy is not None:
+        given["alert_policy"] = _unmasked_receivers(given["alert_policy"], current.alert_policy)
+    return given
+
+
+def _unmasked_receivers(changes: Mapping[str, Any], stored: AlertPolicy) -> Mapping[str, Any]:
+    """Alert policy changes where a receiver sent back as it was shown keeps the stored one: a
+    webhook's URL (masked) and its secret (MASK), an apprise URL (scheme://host)."""
+    unmasked = dict(changes)
+    if changes.get("webhooks"):
+        hooks = {masked_url(hook.url): hook for hook in stored.webhooks}
+        unmasked["webhooks"] = [_unmasked_webhook(hook, hooks) for hook in changes["webhooks"]]
+    if changes.get("apprise_urls"):
+        kept: dict[str, list[str]] = {}
+        for url in stored.apprise_urls:
+            kept.setdefault(redact("apprise", url), []).append(url)
+        unmasked["apprise_urls"] = [
+            kept[url].pop(0) if kept.get(url) else url for url in changes["apprise_urls"]
+        ]
+    return unmasked
+
+
+def _unmasked_webhook(given: Mapping[str, Any], stored: Mapping[str, Webhook]) -> dict[str, Any]:
+    kept = stored.get(given["url"])
+    hook = {**given, "url": kept.url if kept else given["url"]}
+    if hook.get("secret") == MASK:
+        hook["secret"] = kept.secret if kept else None
+    return {k: v for k, v in hook.items() if v is not None}

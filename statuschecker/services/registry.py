@@ -55,11 +55,11 @@ class ServiceRegistry(ServiceQueries):
         heartbeat reporting in on the schedule `heartbeat`; one of the two. Defaults come from
         the settings; a default timeout longer than the interval is shortened to the interval;
         the alert policy is the settings' defaults with the fields given here. The other
-        `fields` are those of `_new_values`. Forbidden beyond the per-account limit."""
-        values = self._new_values(owner, name, url, interval_seconds, timeout_seconds, **fields)
+        `fields` are those of `new_values`. Forbidden beyond the per-account limit."""
+        values = self.new_values(owner, name, url, interval_seconds, timeout_seconds, **fields)
         with self._engine.begin() as conn:
             if owner.user_id is not None:
-                self._within_limit(conn, owner.user_id)
+                self.within_limit(conn, owner.user_id)
             values["depends_on"] = self._dependencies(
                 conn, None, owner.user_id, values["depends_on"]
             )
@@ -74,7 +74,7 @@ class ServiceRegistry(ServiceQueries):
         `owner`'s account, all or none; the services in the order of `items`.
 
         1. Each item's settings are checked and normalised as a registration's are
-           (`_new_values`); an item named like one before it is refused too.
+           (`new_values`); an item named like one before it is refused too.
         2. In one transaction, the account's row locked as a registration locks it: each
            item's `depends_on` is checked against the account's stored services (not the
            batch's own, whose ids do not exist yet), and its name against theirs.
@@ -87,7 +87,7 @@ class ServiceRegistry(ServiceQueries):
         prepared: dict[int, dict[str, Any]] = {}
         for index, item in enumerate(items):
             try:
-                prepared[index] = self._new_values(owner, **item)
+                prepared[index] = self.new_values(owner, **item)
             except DomainError as exc:
                 refused[index] = exc
         names = [item["name"] for item in items]
@@ -114,7 +114,7 @@ class ServiceRegistry(ServiceQueries):
                     [(("services", i), e) for i, e in refused.items()],
                 )
             if owner.user_id is not None:
-                self._within_limit(conn, owner.user_id, adding=len(items))
+                self.within_limit(conn, owner.user_id, adding=len(items))
             ids = store.create_many(conn, [prepared[i] for i in range(len(items))])
             announce(conn, ids)
             found = {s.id: s for s in store.get_many(conn, ids)}
@@ -125,7 +125,7 @@ class ServiceRegistry(ServiceQueries):
         self._cache.put(created)
         return self._present(created)
 
-    def _new_values(
+    def new_values(
         self,
         owner: Caller,
         name: str,
@@ -279,7 +279,7 @@ class ServiceRegistry(ServiceQueries):
         graph = store.dependency_graph(conn, owner_id) if service_id is not None else {}
         return registration.dependencies(service_id, depends_on, owned, graph)
 
-    def _within_limit(self, conn: Connection, owner_id: int, adding: int = 1) -> None:
+    def within_limit(self, conn: Connection, owner_id: int, adding: int = 1) -> None:
         """Forbidden when the account would have more services than it may with `adding`
         more (its row is locked until the registration commits, so concurrent registrations
         cannot overshoot)."""

@@ -54,6 +54,7 @@ def _to_window(row: RowMapping | Any) -> Window:
         schedule=_to_schedule(row),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        managed=row.managed,
     )
 
 
@@ -82,6 +83,14 @@ def get(conn: Connection, window_id: int, visibility: Visibility = EVERYTHING) -
     if row is None:
         raise NotFound(f"no maintenance window with id {window_id}")
     return _to_window(row)
+
+
+def all_owned(conn: Connection, owner_id: int | None) -> list[Window]:
+    """Every window of an account (those without an owner for None), in id order."""
+    owner = maintenances.c.owner_id
+    mine = owner.is_(None) if owner_id is None else owner == owner_id
+    query = select(maintenances).where(mine).order_by(maintenances.c.id)
+    return [_to_window(row) for row in conn.execute(query)]
 
 
 def list_page(

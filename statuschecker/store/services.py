@@ -113,6 +113,7 @@ _SETTINGS = (
     services.c.ping_key,
     services.c.locations,
     services.c.quorum,
+    services.c.managed,
 )
 # A digest of them, equal for two reads of a service exactly when its settings are: a row's
 # text form tells NULL from empty and quotes each field.
@@ -200,6 +201,7 @@ def _to_service(row: Row) -> Service:
         ping_key=row.ping_key,
         locations=tuple(row.locations),
         quorum=row.quorum,
+        managed=row.managed,
         **_state(row, schedule),
     )
 
@@ -426,6 +428,12 @@ def exists(conn: Connection, service_id: int, visibility: Visibility = EVERYTHIN
     """Whether `visibility` has a service with this id."""
     query = select(services.c.id).where(services.c.id == service_id, within(visibility))
     return conn.execute(query).first() is not None
+
+
+def all_owned(conn: Connection, owner_id: int | None) -> list[Service]:
+    """Every service of an account (those without an owner for None), in id order."""
+    query = _service_select().where(owned_by(owner_id)).order_by(services.c.id)
+    return [_to_service(row) for row in conn.execute(query)]
 
 
 def list_page(

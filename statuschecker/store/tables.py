@@ -155,6 +155,8 @@ services = Table(
     # The live locations confirmed down at the last verdict, fewer than the quorum or not.
     Column("failing_locations", ARRAY(String(40)), nullable=False, server_default=text("'{}'")),
     Column("stale_locations", ARRAY(String(40)), nullable=False, server_default=text("'{}'")),
+    # Created or adopted by a configuration apply, which may delete it (migration 0017).
+    Column("managed", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("interval_seconds BETWEEN 1 AND 86400", name="interval_range"),
     CheckConstraint(
         "(kind = 'heartbeat') = (heartbeat IS NOT NULL AND ping_key IS NOT NULL)",
@@ -396,6 +398,8 @@ maintenances = Table(
     Column("timezone", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Created or adopted by a configuration apply, which may delete it (migration 0017).
+    Column("managed", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint(
         "(rrule IS NULL AND ends_at IS NOT NULL AND ends_at > starts_at)"
         " OR (rrule IS NOT NULL AND duration_seconds IS NOT NULL AND timezone IS NOT NULL)",

@@ -163,6 +163,11 @@ class Settings(BaseSettings):
         description="false: refuse loopback, private, link-local and unspecified addresses",
     )
     max_request_bytes: int = Field(default=262_144, ge=1024, description="largest request body")
+    max_config_bytes: int = Field(
+        default=33_554_432,
+        ge=1024,
+        description="largest configuration document `POST /v1/config:apply` takes",
+    )
     public_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
