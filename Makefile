@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-writes bench-profile client clean
+.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-writes bench-profile client config-schema clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ $(CLIENT): openapispec.yaml openapi-client.yaml scripts/client_spec.py $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/openapi-python-client generate --path client/openapi.yaml \
 		--config openapi-client.yaml --output-path client/statuschecker_client --meta none --overwrite
 	@touch $(CLIENT)
+
+config-schema: $(STAMP) ## Regenerate web/static/config.schema.json (configuration files' JSON Schema) from openapispec.yaml
+	$(BIN)/python scripts/config_schema.py openapispec.yaml > web/static/config.schema.json
 
 clean: ## Remove .venv, the generated client and caches (keeps var/ with its data)
 	rm -rf $(VENV) client .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,4 +1,4 @@
-"""`statuschecker run|api|poller|migrate|db|user|dashboard|wrap` entry points.
+"""`statuschecker run|api|poller|migrate|db|user|dashboard|wrap|apply|export` entry points.
 
 What a command needs is imported when it runs, so that the light ones (`wrap` in a cron
 line, `dashboard`) start without loading the server, its settings or the database layer."""
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from statuschecker.config import commands as config_commands
 from statuschecker.wrap import add_arguments as add_wrap_arguments
 from statuschecker.wrap import cmd_wrap
 
@@ -303,11 +304,27 @@ def main(argv: list[str] | None = None) -> int:
         "a start ping, then its exit status with the last 10 KB of its output.",
     )
     add_wrap_arguments(wrap)
+    apply = commands.add_parser(
+        "apply",
+        help="make the account's services what configuration files declare",
+        description="Send configuration files to the server, show the plan as a diff and "
+        "apply it, all or nothing. Exit 0 when applied or nothing to do, 2 with "
+        "--detailed-exitcode when the plan has changes, 1 for an error.",
+    )
+    config_commands.add_apply_arguments(apply)
+    export = commands.add_parser(
+        "export", help="write the account's services and windows as a configuration file"
+    )
+    config_commands.add_export_arguments(export)
     args = parser.parse_args(argv)
     if args.command == "dashboard":
         return cmd_dashboard(dashboard, args.url, args.token)
     if args.command == "wrap":
         return cmd_wrap(wrap, args)
+    if args.command == "apply":
+        return config_commands.cmd_apply(args)
+    if args.command == "export":
+        return config_commands.cmd_export(args)
     return _serve(args)
 
 

@@ -756,7 +756,7 @@ def test_dashboard_shows_flapping_causes_and_every_alert_kind(
     }
     changes: dict[str, dict[str, Any]] = {
         "api": {"status": "pending", "flapping": True},
-        "shop": {"status": "down", "latest_event": downtime},
+        "shop": {"status": "down", "latest_event": downtime, "managed": True},
     }
 
     def services(route: Route) -> None:
@@ -836,6 +836,7 @@ def test_dashboard_shows_flapping_causes_and_every_alert_kind(
     facts = page.locator(f'#service-view [data-service-id="{shop}"] .facts')
     expect(facts).to_contain_text(re.compile(rf"Caused by\s*#{api} \(api\)"))
     expect(facts).to_contain_text(re.compile(r"Tags\s*edge"))
+    expect(facts).to_contain_text(re.compile(r"Configuration\s*managed as code"))
 
 
 def _patched(route: Route, changes: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
 """The web pages: the public status page at /, the operator dashboard at /dashboard, and their
-assets under /static/, all files from web/static/ served as they are (no build step)."""
+assets under /static/, all files from web/static/ served as they are (no build step); and the
+JSON Schema of configuration files at /config.schema.json."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".json": "application/schema+json",  # the configuration file's JSON Schema
 }
 """What may be served, by file suffix; anything else under web/static/ is not served."""
 
@@ -62,6 +64,11 @@ async def dashboard(request: Request) -> Response:
     return _file("dashboard.html", request)
 
 
+async def config_schema(request: Request) -> Response:
+    """GET /config.schema.json - the JSON Schema of a configuration file, for editors."""
+    return _file("config.schema.json", request)
+
+
 async def asset(request: Request) -> Response:
     """GET /static/{path} - a script, style sheet or image of the pages."""
     return _file(request.path_params["path"], request)
@@ -72,4 +79,5 @@ def install(app: AsyncApp) -> None:
     methods = ["GET", "HEAD"]
     app.add_url_rule("/", "status_page", status_page, methods=methods)
     app.add_url_rule("/dashboard", "dashboard", dashboard, methods=methods)
+    app.add_url_rule("/config.schema.json", "config_schema", config_schema, methods=methods)
     app.add_url_rule("/static/{path:path}", "static", asset, methods=methods)

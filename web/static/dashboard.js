@@ -888,6 +888,9 @@ function facts(service) {
     service.depends_on?.length ? ["Depends on", service.depends_on.map(serviceRef).join(", ")] : null,
     ["Public", service.public ? "yes, on the status page" : "no"],
     service.paused ? ["Paused", service.heartbeat ? "yes: its pings are ignored" : "yes: not checked"] : null,
+    service.managed
+      ? ["Configuration", "managed as code (statuschecker apply): a change made here lasts until the next apply"]
+      : null,
   ].filter(Boolean);
   return el("dl", { class: "facts" }, pairs.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
 }
