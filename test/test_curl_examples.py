@@ -216,7 +216,7 @@ def test_the_examples_walk_through_every_endpoint(shell: Shell, target: Target) 
     shell.export(METRICS_TOKEN=METRICS_TOKEN)
     metrics = shell.ok("metrics.sh")
     assert "# TYPE statuschecker_schedule_lag_seconds histogram" in metrics
-    assert 'statuschecker_checks_total{result="up"}' in metrics
+    assert 'statuschecker_checks_total{location="default",result="up"}' in metrics
     up_line = f'statuschecker_service_up{{service_id="{sid}",service_name="curl-example"}} 1.0'
     filtered = shell.ok("metrics.sh", "^statuschecker_service_up").splitlines()
     assert up_line in filtered

@@ -261,6 +261,9 @@ def sample(runtime: Runtime, name: str, labels: dict[str, str]) -> float:
 def checks_of(runtime: Runtime) -> float:
     """The checks one runtime recorded, up and down, by its own work metrics."""
     return sum(
-        runtime.registry.get_sample_value("statuschecker_checks_total", {"result": result}) or 0
+        runtime.registry.get_sample_value(
+            "statuschecker_checks_total", {"result": result, "location": "default"}
+        )
+        or 0
         for result in ("up", "down")
     )
