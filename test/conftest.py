@@ -4,6 +4,7 @@ a fresh database migrated by Alembic for the session, and apps wired against it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import shutil
 import socket
@@ -13,11 +14,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import trustme
 import uvicorn
 from accounts import Account, password_hash
+from connexion.spec import OpenAPISpecification
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -29,7 +32,7 @@ from statuschecker.store import accounts as account_store
 from statuschecker.store.engine import create_db_engine, migrate, sqlalchemy_url
 from statuschecker.system.config import Settings
 from statuschecker.system.embedded_db import EmbeddedPostgres
-from web.app import create_app
+from web.app import contract, create_app
 
 
 @contextlib.contextmanager
@@ -42,6 +45,16 @@ def postgres_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def contract_validated_once() -> Iterator[None]:
+    """Connexion checks the contract against OpenAPI's own schema for every app it builds (a
+    fifth of a second); the tests build an app of the one contract in most tests, so it is
+    checked here, once per session, and not again for each app."""
+    OpenAPISpecification._validate_spec(copy.deepcopy(contract()))
+    with mock.patch.object(OpenAPISpecification, "_validate_spec", lambda *_: None):
+        yield
 
 
 @pytest.fixture
@@ -76,9 +89,23 @@ def server_url() -> Iterator[str]:
     with postgres_dir() as data_dir:
         server = EmbeddedPostgres(data_dir)
         try:
-            yield server.start()
+            url = server.start()
+            _without_durability(url)
+            yield url
         finally:
             server.stop()
+
+
+def _without_durability(url: str) -> None:
+    """The tests' own server does not wait for the disk: what it writes is lost only if the
+    machine stops (it outlives a killed server), and each of the suite's thousands of commits
+    returns without an fsync."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(text(f"ALTER SYSTEM SET {name} = off"))
+        conn.execute(text("SELECT pg_reload_conf()"))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
