@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-writes bench-profile client config-schema clean
+.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-apply bench-writes bench-profile client config-schema clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ bench-pings: $(STAMP) ## Heartbeat ping benchmark: K clients pinging N heartbeat
 
 bench-register: $(STAMP) ## Registration benchmark: one POST at a time vs POST /v1/services:batch (BENCH_ARGS="--services 10000")
 	$(BIN)/python scripts/bench/register.py $(BENCH_ARGS)
+
+bench-apply: $(STAMP) ## Configuration benchmark: statuschecker apply of N services, then a no-op plan (BENCH_ARGS="--services 10000")
+	$(BIN)/python scripts/bench/apply.py $(BENCH_ARGS)
 
 bench-writes: $(STAMP) ## The database statements of a check, timed (BENCH_ARGS="--services 3000 --seconds 30")
 	$(BIN)/python scripts/bench/write_path.py $(BENCH_ARGS)

@@ -316,6 +316,14 @@ def main(argv: list[str] | None = None) -> int:
         "export", help="write the account's services and windows as a configuration file"
     )
     config_commands.add_export_arguments(export)
+    imports = commands.add_parser(
+        "import",
+        help="turn a Gatus configuration or an Uptime Kuma database into a configuration file",
+        description="Write the services another tool monitors as a statuschecker configuration "
+        "file (apply it with `statuschecker apply -f`); what does not map is listed on stderr "
+        "and at the head of the file.",
+    )
+    config_commands.add_import_arguments(imports)
     args = parser.parse_args(argv)
     if args.command == "dashboard":
         return cmd_dashboard(dashboard, args.url, args.token)
@@ -325,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         return config_commands.cmd_apply(args)
     if args.command == "export":
         return config_commands.cmd_export(args)
+    if args.command == "import":
+        return config_commands.cmd_import(args)
     return _serve(args)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
-from statuschecker.config.files import ConfigFileError, Loaded, load
+from statuschecker.config.files import ConfigFileError, Loaded, files_of, load
 
 DEFAULT_URL = "http://127.0.0.1:9999"
 SCHEMA_HINT = "# yaml-language-server: $schema={url}/config.schema.json\n"
@@ -67,6 +67,65 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of `statuschecker export`."""
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     add_server_arguments(parser)
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `statuschecker import`."""
+    parser.add_argument("tool", choices=["gatus", "kuma"], help="the tool the files are from")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="gatus: its YAML configuration files (or their folder); kuma: its SQLite database "
+        "(kuma.db) or a JSON backup of Uptime Kuma 1.x",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Convert another tool's configuration: our YAML on stdout (or --output), what did not
+    map on stderr and at the head of the YAML; 1 when the files cannot be read."""
+    from statuschecker.config import gatus, kuma
+
+    try:
+        if args.tool == "gatus":
+            imported = gatus.convert(gatus_config(args.files))
+        else:
+            imported = kuma.convert(kuma.read(args.files[0]))
+    except (ConfigFileError, kuma.KumaError) as exc:
+        print(f"statuschecker: {exc}", file=sys.stderr)
+        return 1
+    text = imported.yaml(" ".join(args.files))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as written:
+            written.write(text)
+    else:
+        sys.stdout.write(text)
+    for line in imported.report:
+        print(f"not carried over: {line}", file=sys.stderr)
+    return 0
+
+
+def gatus_config(paths: list[str]) -> dict[str, Any]:
+    """Gatus's configuration from its files, merged as Gatus merges them (lists one after the
+    other, mappings key by key); `${VAR}` left as it is, for statuschecker's files to read from
+    the environment in turn."""
+    merged: dict[str, Any] = {}
+    for path in files_of(paths):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ConfigFileError(f"{path}: cannot read it as YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigFileError(f"{path}: a Gatus configuration is a mapping")
+        for key, value in data.items():
+            if isinstance(value, list):
+                merged[key] = [*merged.get(key, []), *value]
+            elif isinstance(value, dict):
+                merged[key] = {**merged.get(key, {}), **value}
+            else:
+                merged[key] = value
+    return merged
 
 
 class _Refused(Exception):

@@ -53,14 +53,15 @@ def load(paths: Sequence[str | Path], environ: Mapping[str, str] | None = None) 
     set twice is a fault)."""
     environ = os.environ if environ is None else environ
     loaded = Loaded()
-    for path in _files(paths):
+    for path in files_of(paths):
         data, places = _read(Path(path))
         data = _expanded(data, "", environ, places)
         _merge(loaded, data, places, str(path))
     return loaded
 
 
-def _files(paths: Sequence[str | Path]) -> list[Path]:
+def files_of(paths: Sequence[str | Path]) -> list[Path]:
+    """The files named, the YAML and JSON files of the folders named in name order."""
     found = []
     for path in map(Path, paths):
         if path.is_dir():
