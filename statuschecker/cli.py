@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-DASHBOARD_URL = "http://127.0.0.1:9999"
-
 
 class _Stop(Exception):
     """Raised by our SIGTERM handler so clean-up (`finally`) runs, as for Ctrl-C."""
@@ -287,16 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("email")
     add.add_argument("--admin", action="store_true", help="make it an admin")
     dashboard = commands.add_parser("dashboard", help="your services and alerts, live")
-    dashboard.add_argument(
-        "--url",
-        default=os.environ.get("STATUSCHECKER_URL", DASHBOARD_URL),
-        help=f"the API's address (default: $STATUSCHECKER_URL, else {DASHBOARD_URL})",
-    )
-    dashboard.add_argument(
-        "--token",
-        default=os.environ.get("STATUSCHECKER_TOKEN"),
-        help="an access or API token (default: $STATUSCHECKER_TOKEN)",
-    )
+    config_commands.add_server_arguments(dashboard, "an access or API token")
     wrap = commands.add_parser(
         "wrap",
         help="run a job (a cron line) and report its runs to a heartbeat monitor",

@@ -16,6 +16,11 @@ from statuschecker.store import rollups
 from statuschecker.store.engine import alembic_config, migrate
 from statuschecker.store.tables import metadata
 
+ONE_SERVICE = text(
+    "INSERT INTO services (name, url, kind, interval_seconds, timeout_seconds) "
+    "VALUES ('a', 'http://a.test/', 'http', 60, 5)"
+)
+
 
 def test_upgrade_matches_tables_and_downgrade_empties(make_database: Callable[[], str]) -> None:
     url = make_database()
@@ -49,12 +54,7 @@ def test_partitioning_keeps_the_ticks_both_ways(make_database: Callable[[], str]
     )
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO services (name, url, kind, interval_seconds, timeout_seconds) "
-                    "VALUES ('a', 'http://a.test/', 'http', 60, 5)"
-                )
-            )
+            conn.execute(ONE_SERVICE)
             conn.execute(
                 text(
                     "INSERT INTO service_ticks (service_id, checked_at, up) VALUES "
@@ -135,12 +135,7 @@ def test_rollups_per_location_fold_back_into_one_on_downgrade(
     )
     try:
         with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO services (name, url, kind, interval_seconds, timeout_seconds) "
-                    "VALUES ('a', 'http://a.test/', 'http', 60, 5)"
-                )
-            )
+            conn.execute(ONE_SERVICE)
             rollups.add(conn, batch)
             located = text(
                 "SELECT location, checks FROM service_rollups WHERE bucket_hours = 24 ORDER BY 1"

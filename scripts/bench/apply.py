@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import os
 import resource
 import subprocess
@@ -184,13 +183,8 @@ def goals(report: dict[str, Any], count: int) -> dict[str, str]:
 
 def table(report: dict) -> str:
     """The report as one text table, like the other benchmarks'."""
-    lines: list[str] = []
-    section = functools.partial(bench.add_section, lines)
-    for name in ("setup", "apply", "no-op plan", "change 1 in 100", "export", "check", "goals"):
-        section(name, report[name])
-    for problem in report.get("statuschecker_log_problems", []):
-        lines.append(f"  log: {problem}")
-    return "\n".join(lines)
+    steps = ("setup", "apply", "no-op plan", "change 1 in 100", "export", "check", "goals")
+    return bench.sections_table(report, steps)
 
 
 def main(argv: list[str] | None = None) -> int:

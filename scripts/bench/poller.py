@@ -840,6 +840,17 @@ def add_section(lines: list[str], title: str, values: dict) -> None:
         lines.append(f"  {key:<36} {value}")
 
 
+def sections_table(report: dict, names: tuple[str, ...]) -> str:
+    """The report's sections `names` (those it has) as one text table, then the problems its
+    statuschecker processes logged."""
+    lines: list[str] = []
+    for name in names:
+        if name in report:
+            add_section(lines, name.replace("_", " "), report[name])
+    lines += [f"  log: {problem}" for problem in report.get("statuschecker_log_problems", [])]
+    return "\n".join(lines)
+
+
 def table(report: dict) -> str:
     """The report as one text table: sections of figures, then a row per process."""
     lines: list[str] = []

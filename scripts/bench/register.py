@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import sys
 import time
 from collections.abc import Callable
@@ -225,14 +224,7 @@ def goals(report: dict[str, Any]) -> dict[str, str]:
 
 def table(report: dict) -> str:
     """The report as one text table, like the other benchmarks'."""
-    lines: list[str] = []
-    section = functools.partial(bench.add_section, lines)
-    for name in ("setup", "one_at_a_time", "batched", "check", "goals"):
-        if name in report:
-            section(name.replace("_", " "), report[name])
-    for problem in report.get("statuschecker_log_problems", []):
-        lines.append(f"  log: {problem}")
-    return "\n".join(lines)
+    return bench.sections_table(report, ("setup", "one_at_a_time", "batched", "check", "goals"))
 
 
 def main(argv: list[str] | None = None) -> int:

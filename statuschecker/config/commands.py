@@ -23,8 +23,10 @@ TIMEOUT_SECONDS = 300.0  # ten thousand services are written in seconds; leave r
 SIGNS = {"create": "+", "change": "~", "delete": "-"}
 
 
-def add_server_arguments(parser: argparse.ArgumentParser) -> None:
-    """--url and --token, from the environment by default."""
+def add_server_arguments(
+    parser: argparse.ArgumentParser, token: str = "an access or API token that may write"
+) -> None:
+    """--url and --token (described as `token`), from the environment by default."""
     parser.add_argument(
         "--url",
         default=os.environ.get("STATUSCHECKER_URL", DEFAULT_URL),
@@ -33,7 +35,7 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token",
         default=os.environ.get("STATUSCHECKER_TOKEN"),
-        help="an access or API token that may write (default: $STATUSCHECKER_TOKEN)",
+        help=f"{token} (default: $STATUSCHECKER_TOKEN)",
     )
 
 

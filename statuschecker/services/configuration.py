@@ -101,38 +101,35 @@ class Configuration:
         return document
 
     def _exported(self, service: Service, names: Mapping[int, str]) -> dict[str, Any]:
+        """A service as a declared one: its compared form, less what a registration defaults
+        to, secrets masked."""
         settings = self._services.settings
+        form = service_form(service, names, self._services.alert_defaults)
         shown: dict[str, Any] = {"name": service.name}
         if service.heartbeat is not None:
-            schedule = service.heartbeat.schedule.to_json()
+            grace = ("grace_seconds", registration.DEFAULT_GRACE_SECONDS)
             shown["heartbeat"] = {
-                k: v
-                for k, v in schedule.items()
-                if v is not None and (k, v) != ("grace_seconds", registration.DEFAULT_GRACE_SECONDS)
+                k: v for k, v in form["heartbeat"].items() if v is not None and (k, v) != grace
             }
         else:
-            shown["url"] = masked_url(service.url)
-            if service.interval_seconds != settings.default_interval_seconds:
-                shown["interval_seconds"] = service.interval_seconds
-            default_timeout = min(settings.default_timeout_seconds, float(service.interval_seconds))
-            if service.timeout_seconds != default_timeout:
-                shown["timeout_seconds"] = service.timeout_seconds
-        shown |= masked_options(service.check_options)
-        policy = _exported_policy(service.alert_policy, self._services.alert_defaults)
-        optional = {
-            "alert_policy": policy,
-            "public": service.public,
-            "paused": service.paused,
-            "confirm_down_after": service.confirm_down_after,
-            "confirm_up_after": service.confirm_up_after,
-            "retry_interval_seconds": service.retry_interval_seconds,
-            "tags": list(service.tags),
-            "group": service.group,
-            "depends_on": sorted(names[i] for i in service.depends_on if i in names),
-            "locations": list(service.locations),
-            "quorum": service.quorum,
-        }
+            shown["url"] = masked_url(form["url"])
+            interval = form["interval_seconds"]
+            default_timeout = min(settings.default_timeout_seconds, float(interval))
+            defaults = {
+                "interval_seconds": settings.default_interval_seconds,
+                "timeout_seconds": default_timeout,
+            }
+            shown |= {k: form[k] for k, default in defaults.items() if form[k] != default}
+        shown |= masked_options(form["check_options"])
+        form["alert_policy"] = _exported_policy(service.alert_policy, self._services.alert_defaults)
+        optional = {k: v for k, v in form.items() if k not in _NOT_OPTIONAL}
         return shown | {k: v for k, v in optional.items() if v not in (None, False, [], {})}
+
+
+_NOT_OPTIONAL = frozenset(
+    {"kind", "url", "interval_seconds", "timeout_seconds", "check_options", "heartbeat"}
+)
+"""The compared fields an export writes as they are needed, not when they are set."""
 
 
 class _Planner:
