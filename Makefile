@@ -78,8 +78,8 @@ $(CLIENT): openapispec.yaml openapi-client.yaml scripts/client_spec.py $(STAMP)
 		--config openapi-client.yaml --output-path client/statuschecker_client --meta none --overwrite
 	@touch $(CLIENT)
 
-config-schema: $(STAMP) ## Regenerate web/static/config.schema.json (configuration files' JSON Schema) from openapispec.yaml
-	$(BIN)/python scripts/config_schema.py openapispec.yaml > web/static/config.schema.json
+config-schema: $(STAMP) ## Regenerate web/config.schema.json (configuration files' JSON Schema) from openapispec.yaml
+	$(BIN)/python scripts/config_schema.py openapispec.yaml > web/config.schema.json
 
 clean: ## Remove .venv, the generated client and caches (keeps var/ with its data)
 	rm -rf $(VENV) client .pytest_cache .mypy_cache .ruff_cache *.egg-info

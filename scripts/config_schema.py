@@ -1,7 +1,7 @@
 """The JSON Schema of a configuration file, made from the contract (see
-statuschecker.config.schema); the server serves the copy in web/static at /config.schema.json.
+statuschecker.config.schema); the server serves the copy in web/ at /config.schema.json.
 
-    python scripts/config_schema.py openapispec.yaml > web/static/config.schema.json
+    python scripts/config_schema.py openapispec.yaml > web/config.schema.json
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The JSON Schema of configuration files: made from the contract, kept current in web/static,
+"""The JSON Schema of configuration files: made from the contract, kept current in web/,
 served for editors, and it tells a good file from a faulty one as the server does."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from test_config_cli import fifty_services
 from statuschecker.config.schema import document_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "web" / "static" / "config.schema.json"
+SCHEMA = ROOT / "web" / "config.schema.json"
 
 
 def generated() -> dict[str, Any]:

@@ -63,6 +63,15 @@ def operations(account: Account, service_id: int, maintenance_id: int = 1) -> li
             f"/v1/maintenances/{maintenance_id}",
             {"title": "later", "ends_at": "2030-01-02T00:00:00Z"},
         ),
+        Operation(
+            "POST",
+            "/v1/config:apply",
+            {
+                "services": [
+                    {"name": "declared", "url": "http://127.0.0.1:9/", "timeout_seconds": 5}
+                ]
+            },
+        ),
     ]
 
 

@@ -1,6 +1,6 @@
 """The web pages: the public status page at /, the operator dashboard at /dashboard, and their
 assets under /static/, all files from web/static/ served as they are (no build step); and the
-JSON Schema of configuration files at /config.schema.json."""
+JSON Schema of configuration files (web/config.schema.json) at /config.schema.json."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
-    ".json": "application/schema+json",  # the configuration file's JSON Schema
 }
 """What may be served, by file suffix; anything else under web/static/ is not served."""
 
@@ -64,9 +63,13 @@ async def dashboard(request: Request) -> Response:
     return _file("dashboard.html", request)
 
 
-async def config_schema(request: Request) -> Response:
+CONFIG_SCHEMA = STATIC.parent / "config.schema.json"
+"""Made from the contract by `make config-schema` (scripts/config_schema.py)."""
+
+
+async def config_schema(_: Request) -> Response:
     """GET /config.schema.json - the JSON Schema of a configuration file, for editors."""
-    return _file("config.schema.json", request)
+    return FileResponse(CONFIG_SCHEMA, headers=HEADERS, media_type="application/schema+json")
 
 
 async def asset(request: Request) -> Response:
