@@ -16,6 +16,7 @@ import httpx
 import yaml
 
 from statuschecker.config.files import ConfigFileError, Loaded, files_of, load
+from statuschecker.config.importing import dumped
 
 DEFAULT_URL = "http://127.0.0.1:9999"
 SCHEMA_HINT = "# yaml-language-server: $schema={url}/config.schema.json\n"
@@ -164,9 +165,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except _Refused as exc:
         print(f"statuschecker: {exc}", file=err)
         return 1
-    text = SCHEMA_HINT.format(url=args.url.rstrip("/")) + yaml.safe_dump(
-        document, sort_keys=False, allow_unicode=True, width=100
-    )
+    text = SCHEMA_HINT.format(url=args.url.rstrip("/")) + dumped(document)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as written:
             written.write(text)

@@ -101,12 +101,10 @@ def _service(
 
 
 def _kind_options(url: Any) -> frozenset[str]:
-    """The check options the kind of `url` takes (none for a URL of no kind: its service is
-    refused anyway)."""
-    try:
-        return checks.KINDS[checks.kind_of(str(url))].option_names | checks.COMMON_OPTIONS
-    except ValueError:
-        return frozenset()
+    """The check options the kind of `url` takes, by its scheme (none for a scheme of no kind:
+    its service is refused anyway)."""
+    kind = checks.SCHEMES.get(str(url).partition("://")[0].lower())
+    return checks.KINDS[kind].option_names | checks.COMMON_OPTIONS if kind else frozenset()
 
 
 def _with_receivers(

@@ -25,21 +25,48 @@ class ConfigFileError(Exception):
     """A file cannot be read as a configuration; the message says where and why."""
 
 
+class _Places:
+    """Where each part of one file was written (a JSON pointer into the file to `file:line`),
+    worked out from its YAML nodes when first asked: only a fault needs it."""
+
+    def __init__(self, path: str, node: yaml.Node | None) -> None:
+        self._path = path
+        self._node = node
+        self._found: dict[str, str] | None = None
+
+    def get(self, pointer: str) -> str:
+        """Where the part at `pointer`, or its nearest enclosing part, was written."""
+        if self._found is None:
+            self._found = {}
+            if self._node is not None:
+                _place(self._node, "", self._path, self._found)
+            self._node = None
+        while pointer and pointer not in self._found:
+            pointer = pointer.rpartition("/")[0]
+        return self._found.get(pointer, self._path)
+
+
 @dataclass
 class Loaded:
-    """A document read from files, and where each part of it was written (a JSON pointer into
-    the document to `file:line`)."""
+    """A document read from files, and where each part of it was written."""
 
     document: dict[str, Any] = field(default_factory=dict)
-    places: dict[str, str] = field(default_factory=dict)
+    # Of each list, the files its items came from: (first index in the document, places).
+    _lists: dict[str, list[tuple[int, _Places]]] = field(default_factory=dict)
+    # Of each mapping's entries (/receivers/ops), the file that set it.
+    _entries: dict[str, _Places] = field(default_factory=dict)
 
     def place(self, pointer: str) -> str:
-        """Where the part of the document at `pointer` was written, or its nearest enclosing
-        part that was ('' when none)."""
-        while pointer:
-            if pointer in self.places:
-                return self.places[pointer]
-            pointer = pointer.rpartition("/")[0]
+        """Where the part of the document at `pointer` was written (`file:line`), or its
+        nearest enclosing part that was ('' when none)."""
+        parts = pointer.split("/")
+        if len(parts) > 2 and parts[1] in self._lists and parts[2].isdigit():
+            index = int(parts[2])
+            for first, places in reversed(self._lists[parts[1]]):
+                if index >= first:
+                    return places.get("/".join([*parts[:2], str(index - first), *parts[3:]]))
+        if len(parts) > 2 and "/".join(parts[:3]) in self._entries:
+            return self._entries["/".join(parts[:3])].get(pointer)
         return ""
 
 
@@ -54,9 +81,10 @@ def load(paths: Sequence[str | Path], environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     loaded = Loaded()
     for path in files_of(paths):
-        data, places = _read(Path(path))
+        data, node = _read(Path(path))
+        places = _Places(str(path), node)
         data = _expanded(data, "", environ, places)
-        _merge(loaded, data, places, str(path))
+        _merge(loaded, data, places)
     return loaded
 
 
@@ -71,7 +99,7 @@ def files_of(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
+def _read(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -88,10 +116,7 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, str]]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigFileError(f"{path}:1: a configuration is a mapping (services: ...)")
-    places: dict[str, str] = {}
-    if node is not None:
-        _place(node, "", str(path), places)
-    return data, places
+    return data, node
 
 
 def _place(node: yaml.Node, pointer: str, path: str, places: dict[str, str]) -> None:
@@ -110,7 +135,7 @@ def _escaped(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def _expanded(value: Any, pointer: str, environ: Mapping[str, str], places: dict[str, str]) -> Any:
+def _expanded(value: Any, pointer: str, environ: Mapping[str, str], places: _Places) -> Any:
     """`value` with environment variables put in its strings and its times (which YAML reads
     as such) written back as RFC 3339."""
     if isinstance(value, dict):
@@ -131,7 +156,7 @@ def _expanded(value: Any, pointer: str, environ: Mapping[str, str], places: dict
             if escaped:
                 return "${" + name + "}"
             if name not in environ:
-                where = places.get(pointer, "")
+                where = places.get(pointer)
                 raise ConfigFileError(f"{where}: the environment has no {name} (${{{name}}})")
             return environ[name]
 
@@ -139,44 +164,34 @@ def _expanded(value: Any, pointer: str, environ: Mapping[str, str], places: dict
     return value
 
 
-def _merge(loaded: Loaded, data: dict[str, Any], places: dict[str, str], path: str) -> None:
+def _merge(loaded: Loaded, data: dict[str, Any], places: _Places) -> None:
     unknown = sorted(set(data) - set(LISTS) - set(MAPS))
     if unknown:
         raise ConfigFileError(
-            f"{places.get('/' + unknown[0], path)}: unknown key {unknown[0]!r}: a configuration "
+            f"{places.get('/' + unknown[0])}: unknown key {unknown[0]!r}: a configuration "
             f"has {', '.join((*MAPS, *LISTS))}"
         )
     document = loaded.document
     for key in LISTS:
         items = data.get(key) or []
         if not isinstance(items, list):
-            raise ConfigFileError(f"{places.get('/' + key, path)}: {key} is a list")
-        offset = len(document.setdefault(key, []))
+            raise ConfigFileError(f"{places.get('/' + key)}: {key} is a list")
+        loaded._lists.setdefault(key, []).append((len(document.setdefault(key, [])), places))
         document[key].extend(items)
-        for pointer, place in places.items():
-            if pointer.startswith(f"/{key}/"):
-                index, _, rest = pointer[len(key) + 2 :].partition("/")
-                loaded.places[f"/{key}/{int(index) + offset}" + (f"/{rest}" if rest else "")] = (
-                    place
-                )
     for key in MAPS:
         given = data.get(key) or {}
         if not isinstance(given, dict):
-            raise ConfigFileError(f"{places.get('/' + key, path)}: {key} is a mapping")
+            raise ConfigFileError(f"{places.get('/' + key)}: {key} is a mapping")
         merged = document.setdefault(key, {})
         for name, value in given.items():
             pointer = f"/{key}/{_escaped(str(name))}"
             if name in merged:
-                first = loaded.places[pointer]
+                first = loaded.place(pointer)
                 raise ConfigFileError(
-                    f"{places.get(pointer, path)}: {key} {name!r} is set in {first} too"
+                    f"{places.get(pointer)}: {key} {name!r} is set in {first} too"
                 )
             merged[name] = value
-            loaded.places |= {
-                p: place
-                for p, place in places.items()
-                if p == pointer or p.startswith(pointer + "/")
-            }
+            loaded._entries[pointer] = places
     for key in MAPS:
         if not document.get(key):
             document.pop(key, None)

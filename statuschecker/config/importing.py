@@ -33,8 +33,16 @@ class Imported:
             head += [f"#   {line}" for line in self.report]
         else:
             head.append("# Everything was carried over.")
-        body = yaml.safe_dump(self.document, sort_keys=False, allow_unicode=True, width=100)
+        body = dumped(self.document)
         return "\n".join(head) + "\n" + body
+
+
+def dumped(document: Any) -> str:
+    """A document as YAML, keys in their order (with libyaml: ten thousand services in a
+    fraction of a second)."""
+    return yaml.dump(
+        document, Dumper=yaml.CSafeDumper, sort_keys=False, allow_unicode=True, width=100
+    )
 
 
 def seconds(text: Any) -> float | None:

@@ -180,6 +180,24 @@ def _service_select(*extra: ColumnElement[Any]) -> Select:
 
 def _to_service(row: Row) -> Service:
     schedule = HeartbeatSchedule.from_json(row.heartbeat) if row.heartbeat is not None else None
+    return _with_state(row, _state(row, schedule))
+
+
+def _settings_only(row: Row) -> Service:
+    """A service with its settings and none of its state (no event, metrics or uptime), from a
+    row of `_SETTINGS` with its id, `paused` and `updated_at`."""
+    schedule = HeartbeatSchedule.from_json(row.heartbeat) if row.heartbeat is not None else None
+    state = {
+        "paused": row.paused,
+        "updated_at": row.updated_at,
+        "latest_event": None,
+        "metric": Metric(),
+        "heartbeat": None if schedule is None else HeartbeatView(schedule, None, None),
+    }
+    return _with_state(row, state)
+
+
+def _with_state(row: Row, state: Mapping[str, Any]) -> Service:
     return Service(
         id=row.id,
         name=row.name,
@@ -202,7 +220,7 @@ def _to_service(row: Row) -> Service:
         locations=tuple(row.locations),
         quorum=row.quorum,
         managed=row.managed,
-        **_state(row, schedule),
+        **state,
     )
 
 
@@ -431,9 +449,11 @@ def exists(conn: Connection, service_id: int, visibility: Visibility = EVERYTHIN
 
 
 def all_owned(conn: Connection, owner_id: int | None) -> list[Service]:
-    """Every service of an account (those without an owner for None), in id order."""
-    query = _service_select().where(owned_by(owner_id)).order_by(services.c.id)
-    return [_to_service(row) for row in conn.execute(query)]
+    """Every service of an account (those without an owner for None), in id order, with its
+    settings and none of its state (`_settings_only`)."""
+    columns = (services.c.id, services.c.paused, services.c.updated_at, *_SETTINGS)
+    query = select(*columns).where(owned_by(owner_id)).order_by(services.c.id)
+    return [_settings_only(row) for row in conn.execute(query)]
 
 
 def list_page(
