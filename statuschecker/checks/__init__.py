@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from statuschecker.checks import dns, http, icmp, tcp, tls
+from statuschecker.checks import dns, http, icmp, tcp, tls, udp
 from statuschecker.model import CheckResult, CheckSpec
 
 Check = Callable[[CheckSpec], Awaitable[CheckResult]]
@@ -56,6 +56,7 @@ KINDS: dict[str, Kind] = {
     "icmp": Kind(("icmp",), icmp.check, icmp.options, icmp.OPTION_NAMES),
     "dns": Kind(("dns",), dns.check, dns.options, dns.OPTION_NAMES, dns.advice),
     "tls": Kind(("tls",), tls.check, tls.options, tls.OPTION_NAMES),
+    "udp": Kind(("udp",), udp.check, udp.options, udp.OPTION_NAMES, udp.advice),
 }
 """Every check kind."""
 

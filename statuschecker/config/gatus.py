@@ -16,7 +16,9 @@ from typing import Any
 
 from statuschecker.config.importing import Imported, seconds, unique
 
-SCHEMES = {"http": "http", "https": "http", "tcp": "tcp", "icmp": "icmp", "tls": "tls"}
+SCHEMES = {
+    "http": "http", "https": "http", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "tls": "tls",
+}  # fmt: skip
 DEFAULT_INTERVAL = 60
 _CONDITION = re.compile(
     r"^(?P<fn>len|has)?\(?\[(?P<placeholder>[A-Z_]+)\](?P<path>[^\s)]*)\)?\s*"
@@ -94,12 +96,12 @@ def _endpoint(
         service["interval_seconds"] = max(1, min(86400, math.ceil(interval)))
     if endpoint.get("enabled") is False:
         service["paused"] = True
-    if kind == "http":
-        for key in ("method", "body", "headers"):
-            if endpoint.get(key):
-                service[key] = endpoint[key]
-    elif any(endpoint.get(key) for key in ("method", "body", "headers")):
-        imported.unmapped(where, "method, body or headers of a check that is not http")
+    taken_here = {"http": ("method", "body", "headers"), "tcp": ("body",), "udp": ("body",)}
+    for key in ("method", "body", "headers"):
+        if endpoint.get(key) and key in taken_here.get(kind, ()):
+            service[key] = endpoint[key]
+        elif endpoint.get(key):
+            imported.unmapped(where, f"{key}: a {kind} check sends none")
     client = dict(endpoint.get("client") or {})
     if "timeout" in client:
         timeout = seconds(client.pop("timeout"))
@@ -152,7 +154,7 @@ def _condition_mapped(match: re.Match[str], kind: str, service: dict[str, Any]) 
         service["json_value"] = _scalar(value)
         return True
     literal = re.fullmatch(r"pat\(\*([^*?\[\]]+)\*\)", value)
-    if kind == "http" and literal and "body_contains" not in service:
+    if kind in ("http", "tcp", "udp") and literal and "body_contains" not in service:
         service["body_contains"] = literal.group(1)
         return True
     if kind == "dns" and not value.startswith("pat("):
