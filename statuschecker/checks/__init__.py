@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from statuschecker.checks import dns, http, icmp, tcp, tls, udp
+from statuschecker.checks import dns, http, icmp, tcp, tls, udp, ws
 from statuschecker.model import CheckResult, CheckSpec
 
 Check = Callable[[CheckSpec], Awaitable[CheckResult]]
@@ -57,6 +57,7 @@ KINDS: dict[str, Kind] = {
     "dns": Kind(("dns",), dns.check, dns.options, dns.OPTION_NAMES, dns.advice),
     "tls": Kind(("tls",), tls.check, tls.options, tls.OPTION_NAMES),
     "udp": Kind(("udp",), udp.check, udp.options, udp.OPTION_NAMES, udp.advice),
+    "ws": Kind(("ws", "wss"), ws.check, ws.options, ws.OPTION_NAMES),
 }
 """Every check kind."""
 

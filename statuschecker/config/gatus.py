@@ -18,6 +18,7 @@ from statuschecker.config.importing import Imported, seconds, unique
 
 SCHEMES = {
     "http": "http", "https": "http", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "tls": "tls",
+    "ws": "ws", "wss": "ws",
 }  # fmt: skip
 DEFAULT_INTERVAL = 60
 _CONDITION = re.compile(
@@ -96,7 +97,9 @@ def _endpoint(
         service["interval_seconds"] = max(1, min(86400, math.ceil(interval)))
     if endpoint.get("enabled") is False:
         service["paused"] = True
-    taken_here = {"http": ("method", "body", "headers"), "tcp": ("body",), "udp": ("body",)}
+    taken_here = {
+        "http": ("method", "body", "headers"), "tcp": ("body",), "udp": ("body",), "ws": ("body",),
+    }  # fmt: skip
     for key in ("method", "body", "headers"):
         if endpoint.get(key) and key in taken_here.get(kind, ()):
             service[key] = endpoint[key]
@@ -154,7 +157,7 @@ def _condition_mapped(match: re.Match[str], kind: str, service: dict[str, Any]) 
         service["json_value"] = _scalar(value)
         return True
     literal = re.fullmatch(r"pat\(\*([^*?\[\]]+)\*\)", value)
-    if kind in ("http", "tcp", "udp") and literal and "body_contains" not in service:
+    if kind in ("http", "tcp", "udp", "ws") and literal and "body_contains" not in service:
         service["body_contains"] = literal.group(1)
         return True
     if kind == "dns" and not value.startswith("pat("):

@@ -50,18 +50,30 @@ async def open_connection(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A TCP connection to the IP `address`, from `source_for(source, address)`: made by
     `asyncio.open_connection` when that is None, else on a socket bound to it first."""
-    local = source_for(source, address)
-    if local is None:
+    if source_for(source, address) is None:
         return await asyncio.open_connection(address, port)
-    sock = socket.socket(_family(local), socket.SOCK_STREAM)
+    sock = await connected_socket(address, port, source)
     try:
-        sock.setblocking(False)
-        bind(sock, local)
-        await asyncio.get_running_loop().sock_connect(sock, (address, port))
         return await asyncio.open_connection(sock=sock)
     except BaseException:
         sock.close()
         raise
+
+
+async def connected_socket(address: str, port: int, source: str | None) -> socket.socket:
+    """A non-blocking TCP socket connected to the IP `address`, from `source_for(source,
+    address)` where that applies: for a library that speaks over a socket it is given."""
+    local = source_for(source, address)
+    sock = socket.socket(_family(address), socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if local is not None:
+            bind(sock, local)
+        await asyncio.get_running_loop().sock_connect(sock, (address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _family(address: str) -> socket.AddressFamily:
