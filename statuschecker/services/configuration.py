@@ -278,12 +278,14 @@ class _Work:
         self.windows: list[tuple[Window | None, dict[str, Any], list[str]]] = []
         self.touched: list[int] = []
         self._linked: list[int] = []  # the services whose depends_on is written
+        self._names: dict[int, str] = {}  # by id, once the creates have their ids
 
     def carry_out(self, conn: Connection, plan: Plan) -> Plan:
         """Write it all (see `Configuration.apply`); the plan with the ids of what it made."""
         rows = [values | {"depends_on": [], "managed": True} for _, values, _ in self.creates]
         created = store.create_many(conn, rows) if rows else []
         self._ids |= {name: i for (name, _, _), i in zip(self.creates, created, strict=True)}
+        self._names = {i: name for name, i in self._ids.items()}
         for sid, (_, _, depends_on) in zip(created, self.creates, strict=True):
             if depends_on:
                 store.change(conn, sid, {"depends_on": self._resolved(depends_on)})
@@ -316,8 +318,7 @@ class _Work:
         )
 
     def _names_of(self, ids: Iterable[int]) -> list[str]:
-        names = {i: name for name, i in self._ids.items()}
-        return [names[i] for i in ids if i in names]
+        return [self._names[i] for i in ids if i in self._names]
 
     def _resolved(self, names: Iterable[str]) -> list[int]:
         return [self._ids[name] for name in names]
@@ -327,7 +328,7 @@ class _Work:
         if not self._linked:
             return
         graph = store.dependency_graph(conn, self._owner_id)
-        names = {i: name for name, i in self._ids.items()}
+        names = self._names
         for sid in self._linked:
             loop = dependencies.cycle(sid, graph.get(sid, ()), graph)
             if loop:
