@@ -202,3 +202,28 @@ def test_api_tokens_read_until_revoked_and_accounts_see_only_their_own(live_serv
         body=Credentials(email="second@example.com", password=PASSWORD),
     )
     assert isinstance(taken, Problem) and taken.status == 409
+
+
+def test_a_configuration_applied_and_exported_through_the_client(live_server: str) -> None:
+    from statuschecker_client.api.config import apply_config, export_config
+    from statuschecker_client.models import ConfigDocument, ConfigPlan, ConfigService
+
+    _, client = sign_up_and_log_in(live_server, "config@example.com")
+    document = ConfigDocument(
+        services=[
+            ConfigService(name="db", url=closed_port_url()),
+            ConfigService.from_dict(
+                {"name": "web", "url": closed_port_url(), "depends_on": ["db"]}
+            ),
+        ]
+    )
+    dry = apply_config.sync(client=client, body=document, dry_run=True)
+    assert isinstance(dry, ConfigPlan) and not dry.applied
+    assert [(c.action.value, c.name) for c in dry.changes] == [("create", "db"), ("create", "web")]
+    applied = apply_config.sync(client=client, body=document)
+    assert isinstance(applied, ConfigPlan) and applied.applied
+    exported = export_config.sync(client=client)
+    assert isinstance(exported, ConfigDocument)
+    again = apply_config.sync(client=client, body=exported)
+    assert isinstance(again, ConfigPlan) and (again.applied, again.changes) == (False, [])
+    assert again.unchanged.services == 2
