@@ -148,6 +148,7 @@ def kuma_database(path: Path) -> Path:
             {"type": "slack", "slackwebhookURL": "https://hooks.slack.com/services/T/B/X"},
         ),
         (3, "SMS", {"type": "clicksendsms", "clicksendsmsLogin": "me"}),
+        (4, "_Ops hook", {"type": "apprise", "appriseNotificationURL": "json://127.0.0.1:9/"}),
     ]
     for nid, name, config in notifications:
         db.execute(
@@ -285,6 +286,7 @@ def test_an_uptime_kuma_database_becomes_a_configuration_that_applies(
     assert (services["DB"]["url"], services["DB"]["paused"]) == ("tcp://db.example.com:5432", True)
     assert services["MX"] | {} == services["MX"] and services["MX"]["resolver"] == "1.1.1.1"
     assert services["Backup"]["heartbeat"] == {"interval_seconds": 3600}
+    assert document["receivers"]["ops-hook-2"] == {"apprise_urls": ["json://127.0.0.1:9/"]}
     assert document["receivers"]["ops-hook"] == {
         "webhooks": [{"url": "https://hooks.example.com/kuma"}]
     }

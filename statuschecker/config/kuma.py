@@ -301,8 +301,9 @@ def _receivers(
     receiver_of: dict[int, str] = {}
     for notification in notifications:
         config = _json(notification.get("config"), {}) or {}
-        name = re.sub(r"[^a-z0-9_-]+", "-", str(notification.get("name") or "").lower()).strip("-")
-        name = unique(name[:36] or f"notification-{notification.get('id')}", set(receivers))
+        name = _receiver_name(
+            str(notification.get("name") or ""), notification.get("id"), receivers
+        )
         kind = config.get("type")
         where = f"notification {notification.get('id')} ({notification.get('name')})"
         if kind == "webhook" and config.get("webhookURL"):
@@ -323,6 +324,16 @@ def _receivers(
             continue
         receiver_of[int(notification["id"])] = name
     return receivers, receiver_of
+
+
+def _receiver_name(given: str, nid: Any, taken: Mapping[str, Any]) -> str:
+    """A receiver's name for a notification: its own, as lower-case letters, digits, - and _,
+    made unique with -2, -3, ..."""
+    base = re.sub(r"[^a-z0-9_-]+", "-", given.lower()).strip("-_")[:36] or f"notification-{nid}"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}-{n}", n + 1
+    return name
 
 
 def _window(
