@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from statuschecker.checks import dns, http, icmp, tcp, tls, udp, ws
+from statuschecker.checks import dns, http, icmp, smtp, tcp, tls, udp, ws
 from statuschecker.model import CheckResult, CheckSpec
 
 Check = Callable[[CheckSpec], Awaitable[CheckResult]]
@@ -58,6 +58,7 @@ KINDS: dict[str, Kind] = {
     "tls": Kind(("tls",), tls.check, tls.options, tls.OPTION_NAMES),
     "udp": Kind(("udp",), udp.check, udp.options, udp.OPTION_NAMES, udp.advice),
     "ws": Kind(("ws", "wss"), ws.check, ws.options, ws.OPTION_NAMES),
+    "smtp": Kind(("smtp", "smtp+starttls", "smtps"), smtp.check, smtp.options, smtp.OPTION_NAMES),
 }
 """Every check kind."""
 

@@ -18,7 +18,7 @@ from statuschecker.config.importing import Imported, seconds, unique
 
 SCHEMES = {
     "http": "http", "https": "http", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "tls": "tls",
-    "ws": "ws", "wss": "ws",
+    "ws": "ws", "wss": "ws", "starttls": "smtp",
 }  # fmt: skip
 DEFAULT_INTERVAL = 60
 _CONDITION = re.compile(
@@ -83,6 +83,8 @@ def _endpoint(
         service["url"] = f"dns://{query.get('query-name', '')}"
         service["resolver"] = url
         service["record_type"] = str(query.get("query-type", "A")).upper()
+    elif scheme == "starttls":  # Gatus's STARTTLS endpoints are mail servers
+        service["url"] = "smtp+starttls://" + url.split("://", 1)[1]
     elif scheme in SCHEMES:
         service["url"] = url
     else:

@@ -157,7 +157,7 @@ export function fmtCodes(codes) {
   return entries.length ? entries.map(([code, n]) => `${code} ×${n}`).join(", ") : DASH;
 }
 
-/** How the checks of a kind without status codes (tcp, udp, ws, dns, icmp, tls, heartbeat) ended,
+/** How the checks of a kind without status codes (tcp, udp, ws, smtp, dns, icmp, tls, heartbeat) ended,
  * from their statistics: the successful ones, then the failures by reason ("up ×58,
  * timeout ×2"; a heartbeat's by rule: "late ×3"). The API counts a check with neither a
  * status code nor an error as "unknown": every success of these kinds, so that key is left
@@ -180,6 +180,7 @@ const KIND_WORDS = {
   tcp: "TCP check",
   udp: "UDP check",
   ws: "WebSocket check",
+  smtp: "mail server check (SMTP)",
   icmp: "ping check (ICMP)",
   dns: "DNS check",
   tls: "TLS certificate check",
