@@ -290,8 +290,11 @@ def test_a_runaway_body_regex_gives_up_instead_of_holding_the_poller() -> None:
 
 
 def test_an_option_several_kinds_take_names_them_all() -> None:
-    """`body` belongs to http(s) and tcp checks alike: a tls service's warning names both."""
-    options = validate_options("tls://a.test", {"body": "PING"})
+    """`body` belongs to http(s), tcp, udp and ws(s) checks alike: a tls service's warning
+    names them all; `body_regex`, to http(s) alone."""
+    options = validate_options("tls://a.test", {"body": "PING", "body_regex": "x"})
     assert checks.warnings("tls://a.test", options, 30, 10) == [
-        "body is an option of http(s):// and tcp:// checks: kept, but unused by this tls:// service"
+        "body is an option of http(s)://, tcp://, udp:// and ws(s):// checks: kept, but unused by"
+        " this tls:// service",
+        "body_regex is an option of http(s):// checks: kept, but unused by this tls:// service",
     ]

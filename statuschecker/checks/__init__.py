@@ -110,7 +110,7 @@ def warnings(url: str, options: Mapping[str, Any], interval: int, timeout: float
     except ValueError:
         return []
     found = [
-        f"{name} is an option of {' and '.join(k.label for k in _TAKERS[name])} checks: kept, "
+        f"{name} is an option of {_listed([k.label for k in _TAKERS[name]])} checks: kept, "
         f"but unused by this {kind.label} service"
         for name in sorted(options)
         if name not in kind.option_names and name in _TAKERS
@@ -122,6 +122,11 @@ def warnings(url: str, options: Mapping[str, Any], interval: int, timeout: float
             "a check still running when the next is due makes that one wait"
         )
     return found
+
+
+def _listed(words: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return " and ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def kind_of(url: str) -> str:
