@@ -25,11 +25,10 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from statuschecker.checks.tcp import Phases, resolve
+from statuschecker.checks.tcp import Phases, first_socket, resolve
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.policy import TargetRefused
-from statuschecker.net.source import connected_socket
 from statuschecker.net.tls import client_context, peer_cert_expiry
 
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
@@ -50,7 +49,7 @@ async def check(spec: CheckSpec) -> CheckResult:
         async with asyncio.timeout(spec.timeout_seconds):
             addresses = await resolve(host, port, spec.limits.allow_private_targets)
             phases.enter("connect")
-            sock = await _first(addresses, spec.limits.source_address)
+            sock = await first_socket(addresses, spec.limits.source_address)
             tls = client_context(spec.limits.ca_bundle)
             implicit = scheme == "smtps"
             phases.enter("handshake" if implicit else "banner")  # smtps: TLS, then the banner
@@ -93,15 +92,6 @@ async def check(spec: CheckSpec) -> CheckResult:
     result = phases.result(None, complete=True, cert_expires_at=expires)
     first = phases.ms.get("banner", phases.ms.get("handshake"))
     return replace(result, ttfb_ms=first, tls_ms=phases.ms.get("handshake"))
-
-
-async def _first(addresses: list[tuple[str, int]], source: str | None) -> Any:
-    """A socket connected to the first of `addresses` that takes it."""
-    *others, last = addresses
-    for address, port in others:
-        with contextlib.suppress(OSError):
-            return await connected_socket(address, port, source)
-    return await connected_socket(*last, source)
 
 
 def _expiry(client: aiosmtplib.SMTP) -> Any:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.policy import TargetRefused, refuse_forbidden
-from statuschecker.net.source import open_connection
+from statuschecker.net.source import connected_socket, open_connection
 
 MAX_BODY_CHARS = 65_536
 MAX_BODY_CONTAINS_CHARS = 4096
@@ -154,6 +154,17 @@ async def connect(
     return await _open(last, source, connections)
 
 
+async def first_socket(addresses: list[Address], source: str | None) -> socket.socket:
+    """A socket connected to the first of `addresses` that takes it, from `source` where it
+    applies, for a library that speaks over a socket it is given; the last one's error when
+    none does."""
+    *others, last = addresses
+    for other in others:
+        with contextlib.suppress(OSError):
+            return await connected_socket(*other, source)
+    return await connected_socket(*last, source)
+
+
 async def _open(
     to: Address, source: str | None, connections: contextlib.AsyncExitStack
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -201,9 +212,19 @@ OPTION_NAMES = frozenset({"body", "body_contains"})
 def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """`body` and `body_contains` checked (null means not set), and the URL's host and port."""
     address(url, "tcp")
+    return text_options(raw)
+
+
+def text_options(raw: Mapping[str, Any], body_checked: bool = True) -> dict[str, Any]:
+    """The options given (null means not set), with `body` (unless the caller checks it) and
+    `body_contains` checked: the text a check sends and the text it looks for in the reply."""
     given = {name: value for name, value in raw.items() if value is not None}
     body = given.get("body")
-    if body is not None and not (isinstance(body, str) and len(body) <= MAX_BODY_CHARS):
+    if (
+        body_checked
+        and body is not None
+        and not (isinstance(body, str) and len(body) <= MAX_BODY_CHARS)
+    ):
         raise ValueError(f"body must be a string of at most {MAX_BODY_CHARS} characters")
     expected = given.get("body_contains")
     if expected is not None and not (

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from statuschecker.checks.tcp import MAX_BODY_CONTAINS_CHARS, Phases, address
+from statuschecker.checks.tcp import Phases, address, text_options
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.policy import TargetRefused, refuse_forbidden
@@ -119,7 +119,7 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     """`body`, `body_hex` and `body_contains` checked (null means not set), and the URL's host
     and port."""
     address(url, "udp")
-    given = {name: value for name, value in raw.items() if value is not None}
+    given = text_options(raw, body_checked=False)
     body, hexed = given.get("body"), given.get("body_hex")
     if body is not None and not (
         isinstance(body, str) and len(body.encode()) <= MAX_DATAGRAM_BYTES
@@ -135,11 +135,4 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
                 f"{MAX_DATAGRAM_BYTES} bytes"
             ) from None
         given["body_hex"] = hexed.lower()
-    expected = given.get("body_contains")
-    if expected is not None and not (
-        isinstance(expected, str) and 0 < len(expected) <= MAX_BODY_CONTAINS_CHARS
-    ):
-        raise ValueError(
-            f"body_contains must be a string of 1 to {MAX_BODY_CONTAINS_CHARS} characters"
-        )
     return given

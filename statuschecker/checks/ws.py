@@ -26,11 +26,10 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from statuschecker.checks.tcp import MAX_BODY_CHARS, MAX_BODY_CONTAINS_CHARS, Phases, resolve
+from statuschecker.checks.tcp import Phases, first_socket, resolve, text_options
 from statuschecker.model import CheckResult, CheckSpec
 from statuschecker.net.errors import describe_error
 from statuschecker.net.policy import TargetRefused
-from statuschecker.net.source import connected_socket
 from statuschecker.net.tls import client_context, peer_cert_expiry
 
 MAX_REPLY_BYTES = 1_048_576
@@ -53,7 +52,7 @@ async def check(spec: CheckSpec) -> CheckResult:
         async with asyncio.timeout(spec.timeout_seconds):
             addresses = await resolve(host, port, spec.limits.allow_private_targets)
             phases.enter("connect")
-            sock = await _first(addresses, spec.limits.source_address)
+            sock = await first_socket(addresses, spec.limits.source_address)
             phases.enter("handshake")
             tls = client_context(spec.limits.ca_bundle) if secure else None
             async with connect(
@@ -93,18 +92,6 @@ async def check(spec: CheckSpec) -> CheckResult:
     return replace(result, tls_ms=handshake if secure else None, ttfb_ms=handshake)
 
 
-async def _first(addresses: list[tuple[str, int]], source: str | None) -> Any:
-    """A socket connected to the first of `addresses` that takes it; the last one's error when
-    none does."""
-    *others, last = addresses
-    for address, port in others:
-        try:
-            return await connected_socket(address, port, source)
-        except OSError:
-            continue
-    return await connected_socket(*last, source)
-
-
 async def _converse(
     websocket: ClientConnection, options: Mapping[str, Any], received: list[str]
 ) -> str | None:
@@ -137,15 +124,4 @@ def options(url: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     parts = urlsplit(url.strip())
     if not parts.hostname:
         raise ValueError(f"url: a {parts.scheme}:// URL needs a host")
-    given = {name: value for name, value in raw.items() if value is not None}
-    body = given.get("body")
-    if body is not None and not (isinstance(body, str) and len(body) <= MAX_BODY_CHARS):
-        raise ValueError(f"body must be a string of at most {MAX_BODY_CHARS} characters")
-    expected = given.get("body_contains")
-    if expected is not None and not (
-        isinstance(expected, str) and 0 < len(expected) <= MAX_BODY_CONTAINS_CHARS
-    ):
-        raise ValueError(
-            f"body_contains must be a string of 1 to {MAX_BODY_CONTAINS_CHARS} characters"
-        )
-    return given
+    return text_options(raw)
