@@ -81,10 +81,17 @@ def test_a_refusal_counts_the_items_and_quotes_the_first() -> None:
 def test_a_refused_batch_is_answered_as_its_most_basic_fault(
     kinds: list[type[DomainError]], expected: type[DomainError]
 ) -> None:
-    error = ItemsRejected("refused", [(i, kind("x")) for i, kind in enumerate(kinds)])
+    error = ItemsRejected("refused", [(("services", i), kind("x")) for i, kind in enumerate(kinds)])
     assert error.kind is expected
 
 
-def test_the_items_of_a_refusal_are_in_index_order() -> None:
-    error = ItemsRejected("refused", [(5, Conflict("b")), (1, InvalidInput("a"))])
-    assert [index for index, _ in error.items] == [1, 5]
+def test_the_items_of_a_refusal_are_in_list_and_index_order() -> None:
+    items: list[tuple[tuple[str, int], DomainError]] = [
+        (("services", 5), Conflict("b")),
+        (("maintenances", 0), Conflict("c")),
+        (("services", 1), InvalidInput("a")),
+    ]
+    error = ItemsRejected("refused", items)
+    assert [ref for ref, _ in error.items] == [
+        ("maintenances", 0), ("services", 1), ("services", 5)
+    ]  # fmt: skip
