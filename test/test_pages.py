@@ -1170,6 +1170,22 @@ def test_dashboard_counts_heartbeat_failures_by_rule_and_says_when_paused(
     page.unroute_all(behavior="ignoreErrors")
 
 
+def test_the_status_page_names_every_kind_of_check(
+    site: str, page: Page, account: Account, tmp_path: Path
+) -> None:
+    """The kinds added beside http, tcp, icmp, dns and tls are named in words on the cards."""
+    kinds = {
+        "game": ("udp://127.0.0.1:27015", "UDP check"),
+        "feed": ("wss://127.0.0.1:8443/stream", "WebSocket check"),
+        "mail": ("smtp+starttls://127.0.0.1:587", "mail server check (SMTP)"),
+    }
+    ids = {name: _register(site, account, name, url, True) for name, (url, _) in kinds.items()}
+    page.goto(site + "/")
+    for name, (_, words) in kinds.items():
+        expect(page.locator(f'[data-service-id="{ids[name]}"] .kind')).to_have_text(words)
+    page.screenshot(path=tmp_path / "status-kinds.png", full_page=True)
+
+
 def test_dashboard_shows_where_pollers_check_from(
     site: str, page: Page, account: Account, db: Engine
 ) -> None:
