@@ -85,7 +85,8 @@ def test_a_document_is_created_then_left_as_it_is(client: Any) -> None:
     assert web["depends_on"] == [db["id"]]
     assert web["tags"] == ["shop"] and web["check_options"]["method"] == "HEAD"
     assert "method" not in db["check_options"]  # a default option applies where the kind has it
-    assert "interval_seconds" not in stored["backup"] or stored["backup"]["kind"] == "heartbeat"
+    assert stored["backup"]["kind"] == "heartbeat"
+    assert stored["backup"]["heartbeat"]["cron"] == "0 3 * * *"
     assert web["alert_policy"]["window_seconds"] == 300
     assert [h["has_secret"] for h in web["alert_policy"]["webhooks"]] == [True]
     assert web["alert_policy"]["apprise_urls"] == ["json://127.0.0.1:9"]

@@ -71,7 +71,7 @@ def test_gatus_conditions_become_expectations(tmp_path: Path) -> None:
         "json_value": "UP",
         "max_response_time_ms": 150,
     }
-    assert services["example-dns-query"] | {} == {
+    assert services["example-dns-query"] == {
         "name": "example-dns-query",
         "url": "dns://example.com",
         "resolver": "8.8.8.8",
@@ -284,14 +284,20 @@ def test_an_uptime_kuma_database_becomes_a_configuration_that_applies(
     assert (services["API"]["json_field"], services["API"]["json_value"]) == ("status", "ok")
     assert services["API"]["follow_redirects"] is False
     assert (services["DB"]["url"], services["DB"]["paused"]) == ("tcp://db.example.com:5432", True)
-    assert services["MX"] | {} == services["MX"] and services["MX"]["resolver"] == "1.1.1.1"
+    assert services["MX"] == {
+        "name": "MX",
+        "url": "dns://example.com",
+        "record_type": "MX",
+        "resolver": "1.1.1.1",
+        "interval_seconds": 60,
+    }
     assert services["Backup"]["heartbeat"] == {"interval_seconds": 3600}
     assert document["receivers"]["ops-hook-2"] == {"apprise_urls": ["json://127.0.0.1:9/"]}
     assert document["receivers"]["ops-hook"] == {
         "webhooks": [{"url": "https://hooks.example.com/kuma"}]
     }
     windows = {w["title"]: w for w in document["maintenances"]}
-    assert windows["Sunday patching"] | {"services": ["DB"]} == {
+    assert windows["Sunday patching"] == {
         "title": "Sunday patching",
         "services": ["DB"],
         "rrule": "FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYMINUTE=0",
