@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from statuschecker import checks
 from statuschecker.config.importing import Imported, seconds, unique
 
 SCHEMES = {
@@ -99,11 +100,8 @@ def _endpoint(
         service["interval_seconds"] = max(1, min(86400, math.ceil(interval)))
     if endpoint.get("enabled") is False:
         service["paused"] = True
-    taken_here = {
-        "http": ("method", "body", "headers"), "tcp": ("body",), "udp": ("body",), "ws": ("body",),
-    }  # fmt: skip
     for key in ("method", "body", "headers"):
-        if endpoint.get(key) and key in taken_here.get(kind, ()):
+        if endpoint.get(key) and key in checks.KINDS[kind].option_names:
             service[key] = endpoint[key]
         elif endpoint.get(key):
             imported.unmapped(where, f"{key}: a {kind} check sends none")
@@ -159,7 +157,8 @@ def _condition_mapped(match: re.Match[str], kind: str, service: dict[str, Any]) 
         service["json_value"] = _scalar(value)
         return True
     literal = re.fullmatch(r"pat\(\*([^*?\[\]]+)\*\)", value)
-    if kind in ("http", "tcp", "udp", "ws") and literal and "body_contains" not in service:
+    body_checked = "body_contains" in checks.KINDS[kind].option_names
+    if body_checked and literal and "body_contains" not in service:
         service["body_contains"] = literal.group(1)
         return True
     if kind == "dns" and not value.startswith("pat("):
