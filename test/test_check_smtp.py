@@ -12,6 +12,7 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from peers import run
+from registered import checked_up
 from targets import free_port
 
 from statuschecker.checks import run_check, smtp, validate_options
@@ -148,14 +149,7 @@ def test_smtp_urls_are_routed_here() -> None:
 def test_a_mail_server_is_registered_and_checked_end_to_end(
     make_runtime: Callable[..., Any], account: Any, servers: dict[str, Controller]
 ) -> None:
-    from waiting import wait_until
-
-    from web.app import create_app
-
-    with create_app(make_runtime(with_poller=True)).test_client(headers=account.headers) as client:
-        body = {"name": "mail", "url": url("smtp", servers["plain"]), "interval_seconds": 1}
-        created = client.post("/v1/services", json=body)
-        assert created.status_code == 201, created.text
-        assert created.json()["kind"] == "smtp"
-        path = f"/v1/services/{created.json()['id']}"
-        wait_until(lambda: client.get(path).json()["status"] == "up", timeout=15)
+    created, _ = checked_up(
+        make_runtime, account, {"name": "mail", "url": url("smtp", servers["plain"])}
+    )
+    assert created["kind"] == "smtp"

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from peers import SLACK, TIMEOUT, run
+from registered import checked_up
 from targets import free_port
 
 from statuschecker.checks import run_check, udp, validate_options, warnings
@@ -179,18 +180,8 @@ def test_udp_urls_are_routed_here_and_both_payloads_are_named() -> None:
 def test_a_udp_service_is_registered_and_checked_end_to_end(
     make_runtime: Callable[..., Any], account: Any, pong: UdpPeer
 ) -> None:
-    from waiting import wait_until
-
-    from web.app import create_app
-
-    runtime = make_runtime(with_poller=True)
-    with create_app(runtime).test_client(headers=account.headers) as client:
-        body = {"name": "game", "url": pong.url, "interval_seconds": 1, "body": "ping",
-                "body_contains": "pong", "timeout_seconds": 1}  # fmt: skip
-        created = client.post("/v1/services", json=body)
-        assert created.status_code == 201, created.text
-        assert created.json()["kind"] == "udp"
-        path = f"/v1/services/{created.json()['id']}"
-        wait_until(lambda: client.get(path).json()["status"] == "up", timeout=15)
-        (tick, *_) = client.get(f"{path}/ticks").json()["data"]
-        assert tick["up"] and tick["ttfb_ms"] is not None
+    body = {"name": "game", "url": pong.url, "body": "ping", "body_contains": "pong",
+            "timeout_seconds": 1}  # fmt: skip
+    created, (tick, *_) = checked_up(make_runtime, account, body)
+    assert created["kind"] == "udp"
+    assert tick["up"] and tick["ttfb_ms"] is not None

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import trustme
 from peers import SLACK, TIMEOUT, run
+from registered import checked_up
 from targets import free_port
 from websockets.asyncio.server import Request, Response, ServerConnection, serve
 
@@ -193,15 +194,7 @@ def test_ws_urls_are_routed_here() -> None:
 def test_a_websocket_service_is_registered_and_checked_end_to_end(
     make_runtime: Callable[..., Any], account: Any, server: Server
 ) -> None:
-    from waiting import wait_until
-
-    from web.app import create_app
-
-    with create_app(make_runtime(with_poller=True)).test_client(headers=account.headers) as client:
-        body = {"name": "feed", "url": server.url("/stream"), "interval_seconds": 1,
-                "body": "ping", "body_contains": "echo:ping", "timeout_seconds": 1}  # fmt: skip
-        created = client.post("/v1/services", json=body)
-        assert created.status_code == 201, created.text
-        assert created.json()["kind"] == "ws"
-        path = f"/v1/services/{created.json()['id']}"
-        wait_until(lambda: client.get(path).json()["status"] == "up", timeout=15)
+    body = {"name": "feed", "url": server.url("/stream"), "body": "ping",
+            "body_contains": "echo:ping", "timeout_seconds": 1}  # fmt: skip
+    created, _ = checked_up(make_runtime, account, body)
+    assert created["kind"] == "ws"

@@ -212,6 +212,14 @@ def kuma_database(path: Path) -> Path:
             invert_keyword=1,
             upside_down=1,
         ),
+        dict(
+            id=11,
+            name="Orders",
+            type="postgres",
+            database_connection_string="postgres://app:pw@db.example.com:5432/orders",
+            database_query="SELECT count(*) > 0 FROM orders",
+        ),
+        dict(id=12, name="Mongo", type="mongodb", database_connection_string="mongodb://m:27017"),
     ]
     for monitor in monitors:
         row = {"interval": 60, "active": 1, "user_id": 1, "maxretries": 0, **monitor}
@@ -261,7 +269,9 @@ def test_an_uptime_kuma_database_becomes_a_configuration_that_applies(
     err = capsys.readouterr().err
     document = yaml.safe_load(out.read_text())
     services = {s["name"]: s for s in document["services"]}
-    assert list(services) == ["Web", "Login", "API", "DB", "Router", "MX", "Backup", "Inverted"]
+    assert list(services) == [
+        "Web", "Login", "API", "DB", "Router", "MX", "Backup", "Cache", "Inverted", "Orders"
+    ]  # fmt: skip
     assert services["Web"] == {
         "name": "Web",
         "url": "https://shop.example.com/",
@@ -292,6 +302,11 @@ def test_an_uptime_kuma_database_becomes_a_configuration_that_applies(
         "interval_seconds": 60,
     }
     assert services["Backup"]["heartbeat"] == {"interval_seconds": 3600}
+    assert services["Cache"]["url"] == "redis://cache:6379"
+    assert (services["Orders"]["url"], services["Orders"]["query"]) == (
+        "postgresql://app:pw@db.example.com:5432/orders",
+        "SELECT count(*) > 0 FROM orders",
+    )
     assert document["receivers"]["ops-hook-2"] == {"apprise_urls": ["json://127.0.0.1:9/"]}
     assert document["receivers"]["ops-hook"] == {
         "webhooks": [{"url": "https://hooks.example.com/kuma"}]
@@ -306,7 +321,7 @@ def test_an_uptime_kuma_database_becomes_a_configuration_that_applies(
     }
     assert windows["Migration"]["starts_at"] == "2030-01-01T22:00:00Z"
     for line in (
-        "monitor 9 (Cache): the whole monitor: statuschecker does not check 'redis'",
+        "monitor 12 (Mongo): the whole monitor: statuschecker does not check 'mongodb'",
         "monitor 10 (Inverted): an inverted keyword ('error' must be absent)",
         "monitor 10 (Inverted): upside-down mode",
         "monitor 8 (Backup): its push token: statuschecker gives the heartbeat a ping URL",

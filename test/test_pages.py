@@ -1178,6 +1178,10 @@ def test_the_status_page_names_every_kind_of_check(
         "game": ("udp://127.0.0.1:27015", "UDP check"),
         "feed": ("wss://127.0.0.1:8443/stream", "WebSocket check"),
         "mail": ("smtp+starttls://127.0.0.1:587", "mail server check (SMTP)"),
+        "orders": ("grpc://127.0.0.1:50051/shop.Orders", "gRPC health check"),
+        "db": ("postgresql://monitor:pw@127.0.0.1/shop", "PostgreSQL check"),
+        "shop": ("mysql://monitor:pw@127.0.0.1/shop", "MySQL check"),
+        "cache": ("redis://:pw@127.0.0.1:6379/0", "Redis check"),
     }
     ids = {name: _register(site, account, name, url, True) for name, (url, _) in kinds.items()}
     page.goto(site + "/")

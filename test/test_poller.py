@@ -387,7 +387,7 @@ def test_metrics_follow_checks_and_forget_deleted_services(
     registry = runtime.registry
     wait_until(lambda: registry.get_sample_value("statuschecker_service_up", labels) == 1)
     assert sample(registry, "statuschecker_service_response_time_seconds", labels) > 0
-    assert sample(registry, "statuschecker_check_duration_seconds_count") >= 1
+    assert sample(registry, "statuschecker_check_duration_seconds_count", {"kind": "http"}) >= 1
     assert sample(registry, "statuschecker_schedule_lag_seconds_count") >= 1
     assert sample(registry, "statuschecker_recorder_batches_total") >= 1
     assert sample(registry, "statuschecker_recorder_rows_written_total") >= 1

@@ -302,7 +302,7 @@ def test_the_url_pattern_names_the_schemes_a_check_handles() -> None:
         url = examples.get(scheme, f"{scheme}://127.0.0.1:9")
         assert re.fullmatch(pattern, url), url
         assert re.fullmatch(pattern, url.replace(scheme, scheme.upper(), 1)), url
-    for other in ("gopher", "ftp", "A", "httpx", "wsx", "smtpx"):
+    for other in ("gopher", "ftp", "A", "httpx", "wsx", "smtpx", "grpcx", "postgresx", "redisx"):
         assert not re.fullmatch(pattern, f"{other}://127.0.0.1:9"), other
 
 

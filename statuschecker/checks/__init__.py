@@ -21,7 +21,20 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from statuschecker.checks import dns, http, icmp, smtp, tcp, tls, udp, ws
+from statuschecker.checks import (
+    dns,
+    grpc,
+    http,
+    icmp,
+    mysql,
+    postgresql,
+    redis,
+    smtp,
+    tcp,
+    tls,
+    udp,
+    ws,
+)
 from statuschecker.model import CheckResult, CheckSpec
 
 Check = Callable[[CheckSpec], Awaitable[CheckResult]]
@@ -59,6 +72,12 @@ KINDS: dict[str, Kind] = {
     "udp": Kind(("udp",), udp.check, udp.options, udp.OPTION_NAMES, udp.advice),
     "ws": Kind(("ws", "wss"), ws.check, ws.options, ws.OPTION_NAMES),
     "smtp": Kind(("smtp", "smtp+starttls", "smtps"), smtp.check, smtp.options, smtp.OPTION_NAMES),
+    "grpc": Kind(("grpc", "grpcs"), grpc.check, grpc.options, grpc.OPTION_NAMES),
+    "postgresql": Kind(
+        ("postgresql", "postgres"), postgresql.check, postgresql.options, postgresql.OPTION_NAMES
+    ),
+    "mysql": Kind(("mysql",), mysql.check, mysql.options, mysql.OPTION_NAMES),
+    "redis": Kind(("redis", "rediss"), redis.check, redis.options, redis.OPTION_NAMES),
 }
 """Every check kind."""
 

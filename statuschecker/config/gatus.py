@@ -19,7 +19,7 @@ from statuschecker.config.importing import Imported, seconds, unique
 
 SCHEMES = {
     "http": "http", "https": "http", "tcp": "tcp", "udp": "udp", "icmp": "icmp", "tls": "tls",
-    "ws": "ws", "wss": "ws", "starttls": "smtp",
+    "ws": "ws", "wss": "ws", "starttls": "smtp", "grpc": "grpc", "grpcs": "grpc",
 }  # fmt: skip
 DEFAULT_INTERVAL = 60
 _CONDITION = re.compile(
@@ -138,6 +138,8 @@ def _condition_mapped(match: re.Match[str], kind: str, service: dict[str, Any]) 
         return True  # what every check asks
     if placeholder == "DNS_RCODE" and kind == "dns" and (op, value) == ("==", "NOERROR"):
         return True
+    if kind == "grpc" and (placeholder, path, op, value) == ("BODY", ".status", "==", "SERVING"):
+        return True  # what the grpc check asks
     if placeholder == "RESPONSE_TIME" and op in ("<", "<=") and value.isdigit():
         service["max_response_time_ms"] = int(value)
         return True

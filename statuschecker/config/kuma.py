@@ -36,7 +36,10 @@ _USED = {
     "retry_interval", "method", "body", "headers", "basic_auth_user", "basic_auth_pass",
     "accepted_statuscodes_json", "maxredirects", "ignore_tls", "upside_down", "invert_keyword",
     "json_path", "expected_value", "dns_resolve_type", "dns_resolve_server", "timeout",
+    "database_connection_string", "database_query",
 }  # fmt: skip
+DATABASES = {"postgres": "postgresql", "mysql": "mysql", "redis": "redis"}
+"""Uptime Kuma's database monitors, and the schemes of their connection strings here."""
 
 
 class KumaError(Exception):
@@ -245,6 +248,8 @@ def _target(
             service["resolver"] = (
                 str(resolver) if not port or int(port) == 53 else f"{resolver}:{port}"
             )
+    elif kind in DATABASES and "://" in str(monitor.get("database_connection_string")):
+        _database(DATABASES[kind], monitor, service)
     elif kind == "push":
         service["heartbeat"] = {"interval_seconds": int(monitor.get("interval") or 60)}
         imported.unmapped(where, "its push token: statuschecker gives the heartbeat a ping URL")
@@ -253,6 +258,15 @@ def _target(
         imported.unmapped(where, f"the whole monitor: statuschecker does not check {kind!r}")
         return None
     return str(service["url"])
+
+
+def _database(scheme: str, monitor: Mapping[str, Any], service: dict[str, Any]) -> None:
+    """A database monitor's connection string (its scheme made ours) and query."""
+    given, _, rest = str(monitor["database_connection_string"]).partition("://")
+    tls = scheme == "redis" and given.lower() == "rediss"
+    service["url"] = f"{scheme}{'s' if tls else ''}://{rest}"
+    if monitor.get("database_query") and scheme != "redis":
+        service["query"] = str(monitor["database_query"])
 
 
 def _http(

@@ -32,7 +32,8 @@ class WorkMetrics:
         )
         self.check_duration = Histogram(
             "statuschecker_check_duration_seconds",
-            "Wall time of one check",
+            "Wall time of one check, by its kind (http, tcp, grpc, postgresql, ...)",
+            ("kind",),
             buckets=_DURATION_BUCKETS,
             registry=registry,
         )
@@ -77,10 +78,10 @@ class WorkMetrics:
         )
         self.database_up.set(1)
 
-    def observe_check(self, lag_seconds: float, duration_seconds: float) -> None:
+    def observe_check(self, lag_seconds: float, duration_seconds: float, kind: str) -> None:
         """Count one check's lateness and duration (poller side)."""
         self.schedule_lag.observe(max(lag_seconds, 0.0))
-        self.check_duration.observe(duration_seconds)
+        self.check_duration.labels(kind).observe(duration_seconds)
 
     def recorded(self, outcomes: Sequence[CheckOutcome], rows: int, seconds: float) -> None:
         """Count a committed batch: its outcomes by result, the ticks written, its time."""

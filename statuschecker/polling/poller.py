@@ -270,7 +270,7 @@ class Poller(LoopThread):
         if silence:
             checked_at = max(checked_at, assignment.due_at)
         lag = (checked_at - assignment.due_at).total_seconds()
-        self._metrics.observe_check(lag, time.perf_counter() - started)
+        self._metrics.observe_check(lag, time.perf_counter() - started, assignment.kind)
         self.buffer.add(
             CheckOutcome(
                 assignment.service_id,

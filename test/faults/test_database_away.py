@@ -103,7 +103,9 @@ class Setup:
 
     def checks_made(self) -> int:
         """Checks the poller has finished, whatever became of their results."""
-        count = self.runtime.registry.get_sample_value("statuschecker_check_duration_seconds_count")
+        count = self.runtime.registry.get_sample_value(
+            "statuschecker_check_duration_seconds_count", {"kind": "http"}
+        )
         return int(count or 0)
 
     def recovered(self) -> bool:

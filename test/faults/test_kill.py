@@ -36,6 +36,7 @@ from waiting import wait_until
 
 from statuschecker.runtime import Runtime
 
+KIND_HTTP = (("kind", "http"),)  # the labels of the checks' samples on /metrics
 SERVICES = 300  # at a 1 s interval: about 300 results in each batch
 TIMEOUT_SECONDS = 0.5
 LEASE_GRACE_SECONDS = 2.0  # what Role sets
@@ -240,7 +241,7 @@ def catch_mid_batch(engine: Engine, worker_pid: int, metrics_url: str) -> Caught
                             state=state,
                             query=backend.query,
                             checks_done=int(
-                                samples[("statuschecker_check_duration_seconds_count", ())]
+                                samples[("statuschecker_check_duration_seconds_count", KIND_HTTP)]
                             ),
                             ticks_committed=tick_count(conn),
                         )
