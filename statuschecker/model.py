@@ -60,7 +60,8 @@ class CheckResult:
     `response_time_ms` is the whole check; `dns_ms`, `connect_ms`, `tls_ms` and `ttfb_ms` are
     its phases where the kind has them (TTFB counts from the start, like the total);
     `cert_expires_at` is the server certificate's end of validity (tls, https);
-    `packet_loss_percent` is for icmp."""
+    `packet_loss_percent` is for icmp; `steps`, for a journey, is each step run as JSON text
+    (a list of {name, up, status_code, response_time_ms, error})."""
 
     up: bool
     response_time_ms: float | None = None
@@ -72,6 +73,7 @@ class CheckResult:
     tls_ms: float | None = None
     cert_expires_at: datetime | None = None
     packet_loss_percent: float | None = None
+    steps: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

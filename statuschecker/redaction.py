@@ -43,10 +43,15 @@ def masked_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def masked_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Check options as shown: with their headers masked."""
+    """Check options as shown: with their headers masked, and a journey's steps' headers and
+    URLs."""
     shown = dict(options)
     if shown.get("headers"):
         shown["headers"] = masked_headers(shown["headers"])
+    if shown.get("steps"):
+        shown["steps"] = [
+            {**masked_options(step), "url": masked_url(step["url"])} for step in shown["steps"]
+        ]
     return shown
 
 
@@ -55,6 +60,24 @@ def unmasked_headers(given: Mapping[str, str], stored: Mapping[str, str]) -> dic
     value of that header."""
     stored_by_name = {k.lower(): v for k, v in stored.items()}
     return {k: stored_by_name.get(k.lower(), v) if v == MASK else v for k, v in given.items()}
+
+
+def unmasked_steps(given: list[Mapping[str, Any]], stored: list[Mapping[str, Any]]) -> list[Any]:
+    """A journey's steps of a change, where a step's MASK header values and URL secrets (sent
+    back as they were shown) keep those of the stored step at the same place."""
+    steps: list[Any] = []
+    for index, step in enumerate(given):
+        before = stored[index] if index < len(stored) else {}
+        if not isinstance(step, Mapping) or not before:
+            steps.append(step)
+            continue
+        kept = dict(step)
+        if isinstance(kept.get("headers"), Mapping):
+            kept["headers"] = unmasked_headers(kept["headers"], before.get("headers") or {})
+        if isinstance(kept.get("url"), str):
+            kept["url"] = unmasked_url(kept["url"], str(before.get("url", "")))
+        steps.append(kept)
+    return steps
 
 
 def masked_url(url: str) -> str:

@@ -9,6 +9,7 @@ their screenshots are kept in each test's tmp_path."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -1254,3 +1255,65 @@ def test_dashboard_shows_where_a_service_fails_from(
     expect(per_location.locator('[data-location="b"]')).to_contain_text("1 (0)")
     page.goto(site + "/")  # the status page says it too
     expect(page.locator(f'[data-service-id="{sid}"]')).to_contain_text("Failing from a")
+
+
+def test_a_journeys_page_shows_each_step_and_where_the_latest_check_failed(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    site: str,
+    page: Page,
+    account: Account,
+    db: Engine,
+    tmp_path: Path,
+) -> None:
+    """Ticks of a three-step journey: its page has a row per step with its figures, the
+    latest check's failing step in red with its reason, and the steps in the results."""
+    quiet = serve(create_app(make_runtime()))
+    steps = [{"name": "log in", "url": "/login"}, {"name": "order", "url": "/orders"},
+             {"name": "pay", "url": "/pay"}]  # fmt: skip
+    sid = _register(quiet, account, "checkout", "journey+http://127.0.0.1:9", True, steps=steps)
+
+    def run(ms: tuple[float, ...], failed: str | None) -> str:
+        done = [{"name": s["name"], "up": True, "status_code": 200, "response_time_ms": t,
+                 "error": None} for s, t in zip(steps, ms, strict=False)]  # fmt: skip
+        if failed:
+            done[-1] |= {"up": False, "status_code": 500, "error": failed}
+        return json.dumps(done)
+
+    with db.begin() as conn:
+        now = datetime.now(UTC)
+        partitions.ensure(conn, {partitions.day_of(now - timedelta(minutes=5)), now.date()})
+        for minutes, up, ms, failed in (
+            (5, True, (10.0, 20.0, 30.0), None),
+            (4, True, (12.0, 22.0, 32.0), None),
+            (3, False, (11.0, 21.0), "status 500 not in 200-299"),
+        ):
+            conn.execute(
+                sql(
+                    "INSERT INTO service_ticks (service_id, checked_at, up, status_code, "
+                    "response_time_ms, error, steps) VALUES (:id, now() - make_interval("
+                    "mins => :m), :up, :code, :total, :error, :steps)"
+                ),
+                {
+                    "id": sid,
+                    "m": minutes,
+                    "up": up,
+                    "code": 200 if up else 500,
+                    "total": sum(ms) if up else None,
+                    "steps": run(ms, failed),
+                    "error": None if up else f"step 2 (order): {failed}",
+                },
+            )
+    _open_dashboard(page, site, account)
+    page.goto(f"{site}/dashboard#service/{sid}")
+    per_step = page.locator("#service-view table.per-step")
+    expect(per_step.locator('[data-step="log in"]')).to_contain_text("3 (0)")
+    expect(per_step.locator('[data-step="log in"]')).to_contain_text("11 ms")
+    expect(per_step.locator('[data-step="order"]')).to_contain_text("3 (1)")
+    expect(per_step.locator('[data-step="order"]')).to_contain_text("status 500 not in 200-299")
+    expect(per_step.locator('[data-step="order"]')).to_have_class(re.compile("down"))
+    expect(per_step.locator('[data-step="pay"]')).to_contain_text("2 (0)")
+    expect(per_step.locator('[data-step="pay"]')).to_contain_text("not reached")
+    results = page.locator("#service-view table.list").last
+    expect(results).to_contain_text("log in 11 ms → order ✗")
+    page.screenshot(path=tmp_path / "journey.png", full_page=True)

@@ -252,6 +252,7 @@ def stats(value: Stats) -> dict[str, Any]:
         "downtime_periods": value.downtime_periods,
         "percentiles": value.percentiles,
         "phases_ms": value.phases_ms,
+        "steps_ms": value.steps_ms,
         "sla": {
             "availability_percent": value.sla_availability_percent,
             "excluded_seconds": value.maintenance_seconds,
@@ -307,6 +308,7 @@ def tick(value: Tick) -> dict[str, Any]:
     r = value.result
     fields = {f.name: getattr(r, f.name) for f in dataclasses.fields(CheckResult)}
     shown = {k: timestamp(v) if isinstance(v, datetime) else v for k, v in fields.items()}
+    shown["steps"] = json.loads(r.steps) if r.steps else None
     expires = r.cert_expires_at
     return {
         "checked_at": timestamp(value.checked_at),

@@ -26,6 +26,7 @@ from statuschecker.checks import (
     grpc,
     http,
     icmp,
+    journey,
     mysql,
     postgresql,
     redis,
@@ -77,6 +78,13 @@ KINDS: dict[str, Kind] = {
         ("postgresql", "postgres"), postgresql.check, postgresql.options, postgresql.OPTION_NAMES
     ),
     "mysql": Kind(("mysql",), mysql.check, mysql.options, mysql.OPTION_NAMES),
+    "journey": Kind(
+        ("journey+http", "journey+https"),
+        journey.check,
+        journey.options,
+        journey.OPTION_NAMES,
+        journey.advice,
+    ),
     "redis": Kind(("redis", "rediss"), redis.check, redis.options, redis.OPTION_NAMES),
 }
 """Every check kind."""

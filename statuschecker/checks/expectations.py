@@ -41,7 +41,7 @@ _SHOWN_CHARS = 60  # how much of an expected or found value an error message quo
 REGEX_TIMEOUT_SECONDS = 0.05
 
 _STATUS = re.compile(r"(\d{3})(?:-(\d{3}))?")
-_MISSING = object()
+MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ class Expectations:
     contains: str | None = None
     body_pattern: regex.Pattern[str] | None = None
     json_path: tuple[str, ...] | None = None
-    json_value: Any = _MISSING
+    json_value: Any = MISSING
     max_phase_ms: Mapping[str, float] | None = None
 
     @classmethod
@@ -70,7 +70,7 @@ class Expectations:
             contains=options.get("body_contains"),
             body_pattern=None if pattern is None else regex.compile(pattern),
             json_path=None if field is None else tuple(field.split(".")),
-            json_value=options.get("json_value", _MISSING),
+            json_value=options.get("json_value", MISSING),
             max_phase_ms=options.get("max_phase_ms"),
         )
 
@@ -137,10 +137,10 @@ class Expectations:
         except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
             return ["body is not JSON"]
         field = ".".join(path)
-        value = _lookup(document, path)
-        if value is _MISSING:
+        value = lookup(document, path)
+        if value is MISSING:
             return [f"json field {field} is missing"]
-        if self.json_value is not _MISSING and not _same_json(value, self.json_value):
+        if self.json_value is not MISSING and not _same_json(value, self.json_value):
             return [f"json field {field} is {_shown(value)}, expected {_shown(self.json_value)}"]
         return []
 
@@ -212,7 +212,7 @@ def advice(options: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _json_field(value: Any) -> str:
+def json_field(value: Any) -> str:
     """A dotted path of non-empty names and list indexes ("checks.0.state")."""
     if not isinstance(value, str) or len(value) > MAX_JSON_FIELD_CHARS or not all(value.split(".")):
         raise ValueError(
@@ -243,14 +243,14 @@ _VALIDATORS: dict[str, Callable[[Any], Any]] = {
     "expected_status": _expected_status,
     "body_contains": _body_contains,
     "body_regex": _body_regex,
-    "json_field": _json_field,
+    "json_field": json_field,
     "json_value": _json_value,
     "max_phase_ms": _max_phase_ms,
 }
 
 
-def _lookup(document: Any, path: Sequence[str]) -> Any:
-    """The value at `path` (names into objects, indexes into lists), or `_MISSING`."""
+def lookup(document: Any, path: Sequence[str]) -> Any:
+    """The value at `path` (names into objects, indexes into lists), or `MISSING`."""
     value = document
     for step in path:
         if isinstance(value, dict) and step in value:
@@ -258,7 +258,7 @@ def _lookup(document: Any, path: Sequence[str]) -> Any:
         elif isinstance(value, list) and step.isdecimal() and int(step) < len(value):
             value = value[int(step)]
         else:
-            return _MISSING
+            return MISSING
     return value
 
 

@@ -87,27 +87,44 @@ class _Down(Exception):
     """The check is over, down for the reason given."""
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a request found: the judged result, and (when asked for) the body read and the
+    response's headers, for a journey's captures."""
+
+    result: CheckResult
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 async def check(spec: CheckSpec) -> CheckResult:
     """Send the service's request within `spec.timeout_seconds` and judge the final response."""
+    return (await answer(spec, keep_body=False)).result
+
+
+async def answer(spec: CheckSpec, *, keep_body: bool) -> Answer:
+    """`check`'s request and judgement, with the final response's headers and, when
+    `keep_body`, its body (up to `max_body_bytes`, decoded), or nothing of either for a target
+    that gave no response."""
     started = time.perf_counter()
     phases = _Phases()
     deadline = asyncio.timeout(spec.timeout_seconds)
     try:
         async with deadline:
-            return await _probe(spec, phases, started)
+            return await _probe(spec, phases, started, keep_body)
     except TimeoutError:  # the deadline, or the kernel giving up on the connection
         if deadline.expired():
-            return phases.down(f"timeout (deadline {spec.timeout_seconds:g}s)")
-        return phases.down(f"timeout ({'read' if phases.connected else 'connect'})")
+            return Answer(phases.down(f"timeout (deadline {spec.timeout_seconds:g}s)"))
+        return Answer(phases.down(f"timeout ({'read' if phases.connected else 'connect'})"))
     except (_Down, TargetRefused) as exc:
-        return phases.down(str(exc))
+        return Answer(phases.down(str(exc)))
     except h11.ProtocolError as exc:
-        return phases.down(f"protocol error: {exc}")
+        return Answer(phases.down(f"protocol error: {exc}"))
     except (httpx.InvalidURL, OSError) as exc:
-        return phases.down(describe_error(exc, spec.url))
+        return Answer(phases.down(describe_error(exc, spec.url)))
 
 
-async def _probe(spec: CheckSpec, phases: _Phases, started: float) -> CheckResult:
+async def _probe(spec: CheckSpec, phases: _Phases, started: float, keep_body: bool) -> Answer:
     """Send the request, time the headers and the bounded body, and judge the response."""
     options = _usable(spec.options)  # what `unused` names stays out of the request and judgement
     try:
@@ -120,7 +137,7 @@ async def _probe(spec: CheckSpec, phases: _Phases, started: float) -> CheckResul
         status = phases.status_code = exchange.status  # from now on, a failure is the body's
         cert_expires_at = peer_cert_expiry(exchange.ssl_object)
         max_bytes = spec.limits.max_body_bytes
-        body, cut = await exchange.read_body(max_bytes, keep=expect.reads_body)
+        body, cut = await exchange.read_body(max_bytes, keep=expect.reads_body or keep_body)
         total_ms = _ms_since(started)
     dns_ms, connect_ms, tls_ms = phases.dns_ms, phases.connect_ms, phases.tls_ms
     failures = expect.failures(
@@ -129,7 +146,7 @@ async def _probe(spec: CheckSpec, phases: _Phases, started: float) -> CheckResul
         max_bytes if cut else None,
         {"dns": dns_ms, "connect": connect_ms, "tls": tls_ms, "ttfb": ttfb_ms, "total": total_ms},
     )
-    return CheckResult(
+    result = CheckResult(
         up=not failures,
         response_time_ms=total_ms,
         ttfb_ms=ttfb_ms,
@@ -140,6 +157,7 @@ async def _probe(spec: CheckSpec, phases: _Phases, started: float) -> CheckResul
         tls_ms=tls_ms,
         cert_expires_at=cert_expires_at,
     )
+    return Answer(result, body, exchange.headers)
 
 
 async def _final_exchange(
@@ -278,6 +296,12 @@ class _Exchange:
                 self._response = event
             elif not isinstance(event, h11.InformationalResponse):
                 raise _Down(f"protocol error: {type(event).__name__} before the response")
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The response's headers, names in lower case, values as text."""
+        assert self._response is not None, "no response yet"
+        return tuple((name.decode("ascii"), _text(value)) for name, value in self._response.headers)
 
     def location(self) -> str | None:
         """Where the response redirects to; None when it is no redirect (or names no place)."""

@@ -14,7 +14,14 @@ from statuschecker import checks
 from statuschecker.errors import Conflict, DomainError, Forbidden, InvalidInput
 from statuschecker.model import HEARTBEAT, AlertPolicy, Service, Webhook
 from statuschecker.notify.apprise_channel import valid_apprise_url
-from statuschecker.redaction import MASK, masked_url, redact, unmasked_headers, unmasked_url
+from statuschecker.redaction import (
+    MASK,
+    masked_url,
+    redact,
+    unmasked_headers,
+    unmasked_steps,
+    unmasked_url,
+)
 from statuschecker.rules import dependencies as rules
 from statuschecker.rules import heartbeats
 from statuschecker.rules.heartbeats import HeartbeatSchedule
@@ -149,6 +156,9 @@ def changed_values(
     if option_changes.get("headers"):
         stored = current.check_options.get("headers") or {}
         option_changes["headers"] = unmasked_headers(option_changes["headers"], stored)
+    if isinstance(option_changes.get("steps"), list):
+        stored_steps = current.check_options.get("steps") or []
+        option_changes["steps"] = unmasked_steps(option_changes["steps"], stored_steps)
     if option_changes or "url" in values:
         merged = {**current.check_options, **option_changes}
         given = {k: v for k, v in merged.items() if v is not None}
@@ -310,6 +320,8 @@ def unmasked_fields(fields: Mapping[str, Any], current: Service) -> dict[str, An
         given["headers"] = unmasked_headers(
             given["headers"], current.check_options.get("headers") or {}
         )
+    if isinstance(given.get("steps"), list):
+        given["steps"] = unmasked_steps(given["steps"], current.check_options.get("steps") or [])
     if given.get("alert_policy") and current.alert_policy is not None:
         given["alert_policy"] = _unmasked_receivers(given["alert_policy"], current.alert_policy)
     return given

@@ -4,9 +4,9 @@ hourly rollups where the range is long or the ticks were pruned."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
@@ -42,6 +42,7 @@ class Stats:
     downtime_periods: int | None
     percentiles: Literal["exact", "estimated"]
     phases_ms: dict[str, dict[str, float | None]]
+    steps_ms: list[dict[str, Any]] = field(default_factory=list)  # a journey's, when exact
     sla_availability_percent: float | None = None  # of the checks outside maintenance
     maintenance_seconds: float = 0.0  # of the range, covered by maintenance windows
 
@@ -105,9 +106,11 @@ def _from_parts(
     phases: dict[str, dict[str, float | None]] = {
         name: {"avg": None, "p95": None} for name in queries.PHASES
     }
+    steps: list[dict[str, Any]] = []
     if exact:
         p50, p95, p99 = queries.exact_percentiles(conn, service_id, since, until, location)
         phases = queries.phases(conn, service_id, since, until, location)
+        steps = queries.steps(conn, service_id, since, until, location)
     else:
         merged = histogram.merge(
             queries.response_histogram(conn, source, service_id, start, end, location)
@@ -144,6 +147,7 @@ def _from_parts(
         downtime_periods=down_periods,
         percentiles="exact" if exact else "estimated",
         phases_ms=phases,
+        steps_ms=steps,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -244,6 +245,30 @@ def phases(
     """Average and p95 of each timing phase of successful checks, from the raw ticks."""
     row = conn.execute(_PHASES, _params("raw", service_id, since, until, location)).one()._mapping
     return {name: {"avg": row[f"{name}_avg"], "p95": row[f"{name}_p95"]} for name in PHASES}
+
+
+_STEPS = text(
+    "SELECT s.n, s.step->>'name' AS name, count(*) AS runs,"
+    " count(*) FILTER (WHERE NOT (s.step->>'up')::boolean) AS failed,"
+    " avg((s.step->>'response_time_ms')::float8) FILTER (WHERE (s.step->>'up')::boolean) AS avg,"
+    " percentile_cont(0.95) WITHIN GROUP (ORDER BY (s.step->>'response_time_ms')::float8)"
+    " FILTER (WHERE (s.step->>'up')::boolean) AS p95"
+    " FROM service_ticks, jsonb_array_elements(steps::jsonb) WITH ORDINALITY AS s(step, n)"
+    f" WHERE service_id = :sid AND {_RANGE['raw']} AND steps IS NOT NULL"
+    " GROUP BY s.n, name ORDER BY s.n, runs DESC"
+)
+
+
+def steps(
+    conn: Connection, service_id: int, since: datetime, until: datetime, location: str | None = None
+) -> list[dict[str, Any]]:
+    """Each journey step's runs, failures, and average and p95 response time of its successful
+    runs, in the journey's order, from the raw ticks (empty for other kinds)."""
+    rows = conn.execute(_STEPS, _params("raw", service_id, since, until, location))
+    return [
+        {"name": r.name, "runs": r.runs, "failed": r.failed, "avg": r.avg, "p95": r.p95}
+        for r in rows
+    ]
 
 
 def downtime(

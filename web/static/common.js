@@ -185,6 +185,7 @@ const KIND_WORDS = {
   postgresql: "PostgreSQL check",
   mysql: "MySQL check",
   redis: "Redis check",
+  journey: "API journey",
   icmp: "ping check (ICMP)",
   dns: "DNS check",
   tls: "TLS certificate check",

@@ -320,7 +320,8 @@ function clearFilters(event) {
 // ---- rendering -------------------------------------------------------------------------
 
 /** A table of the short and the long window's statistics side by side. Time to first byte and
- * status codes only mean something for http(s); the other kinds show their results instead. */
+ * status codes only mean something for http(s) (and status codes for journeys); the other kinds
+ * show their results instead. */
 function statsTable(short, long, kind) {
   const { shortWindow, longWindow } = state.settings;
   const heartbeat = kind === "heartbeat";
@@ -341,12 +342,40 @@ function statsTable(short, long, kind) {
       row("SLA (maintenance excluded)", (s) => fmtPct(s.sla?.availability_percent)),
       row(heartbeat ? "Results (failed)" : "Checks (failed)", (s) => `${s.checks} (${s.failed})`),
       row(measuredWords(kind).row, (s) => `${fmtMs(s.response_time_ms.avg)} / ${fmtMs(s.response_time_ms.max)}`),
-      kind === "http"
-        ? [
-            row("First byte avg / max", (s) => `${fmtMs(s.ttfb_ms.avg)} / ${fmtMs(s.ttfb_ms.max)}`),
-            row("Status codes", (s) => fmtCodes(s.status_codes)),
-          ]
+      kind === "http" ? row("First byte avg / max", (s) => `${fmtMs(s.ttfb_ms.avg)} / ${fmtMs(s.ttfb_ms.max)}`) : null,
+      // A journey's code is its last step's: the one that failed, or the last one's.
+      kind === "http" || kind === "journey"
+        ? row("Status codes", (s) => fmtCodes(s.status_codes))
         : row(heartbeat ? "Outcomes" : "Results", (s) => fmtResults(s)),
+    ),
+  );
+}
+
+/** A journey's steps over the long window, in order: runs, failures, time avg / p95 of the
+ * successful runs; and how the latest check went at each step. */
+function stepStatsTable(figures, latest) {
+  const { longWindow } = state.settings;
+  const last = new Map((latest?.steps ?? []).map((step) => [step.name, step]));
+  const head = ["Step", "Runs (failed)", "Response avg / p95", "Latest"];
+  const latestWords = (step) => (!step ? "not reached" : step.up ? `up, ${fmtMs(step.response_time_ms)}` : step.error || "down");
+  return el(
+    "table",
+    { class: "stats per-step", "aria-label": `Each step of the journey over the last ${fmtDuration(longWindow)}` },
+    el("caption", {}, `Each step, last ${fmtDuration(longWindow)}`),
+    el("thead", {}, el("tr", {}, head.map((h) => el("th", { scope: "col" }, h)))),
+    el(
+      "tbody",
+      {},
+      figures.map((step) =>
+        el(
+          "tr",
+          { "data-step": step.name, class: last.get(step.name)?.up === false ? "down" : "" },
+          el("th", { scope: "row" }, step.name),
+          el("td", {}, `${step.runs} (${step.failed})`),
+          el("td", {}, `${fmtMs(step.avg)} / ${fmtMs(step.p95)}`),
+          el("td", {}, latestWords(last.get(step.name))),
+        ),
+      ),
     ),
   );
 }
@@ -637,6 +666,7 @@ async function refreshServiceView(id) {
       heartbeat ? pingUrlBox(service) : null,
       statsTable(short, long, service.kind),
       located.length ? locationStatsTable(service.locations, located) : null,
+      long.steps_ms?.length ? stepStatsTable(long.steps_ms, ticks.data[0]) : null,
       heartbeat
         ? null
         : [
@@ -953,6 +983,11 @@ const MEASURED = {
     ["Certificate expires", (t) => fmtTime(t.cert_expires_at)],
   ],
   heartbeat: [["Run duration", (t) => fmtMs(t.response_time_ms)]],
+  journey: [
+    ["Code", (t) => t.status_code ?? "–"],
+    ["Total", (t) => fmtMs(t.response_time_ms)],
+    ["Steps", (t) => (t.steps ?? []).map((step) => `${step.name} ${step.up ? fmtMs(step.response_time_ms) : "✗"}`).join(" → ")],
+  ],
 };
 
 function ticksTable(ticks, kind) {
