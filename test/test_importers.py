@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from localserver import ServingThread
+from peers import run
 
+from statuschecker.checks import run_check, validate_options
 from statuschecker.cli import main
 from statuschecker.config import gatus, kuma
 from statuschecker.config.files import load
+from statuschecker.model import CheckLimits, CheckSpec
 
 DATA = Path(__file__).resolve().parent / "data"
 GATUS = DATA / "gatus"
@@ -111,6 +116,86 @@ def test_each_gatus_condition_maps_or_is_reported(condition: str, expected: dict
         assert mapped == {}
     else:
         assert (imported.report, mapped) == ([], expected)
+
+
+class Items(BaseHTTPRequestHandler):
+    """The README suite's API: POST /items → 201 {"id"}; PUT, GET (price 24.99 once put) and
+    DELETE (204) /items/<id>."""
+
+    price = 19.99
+
+    def do_POST(self) -> None:
+        self._answer(201, {"id": "7"}, "/items")
+
+    def do_PUT(self) -> None:
+        Items.price = 24.99
+        self._answer(200, {})
+
+    def do_GET(self) -> None:
+        self._answer(200, {"price": Items.price})
+
+    def do_DELETE(self) -> None:
+        self._answer(204, None)
+
+    def _answer(self, status: int, document: Any, path: str = "/items/7") -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != path:
+            status, document = 404, {}
+        data = b"" if document is None else json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_a_gatus_suite_becomes_a_journey_that_runs(client: Any, tmp_path: Path) -> None:
+    """The README's suite: its endpoints become steps, `store` captures, `[CONTEXT].x` a
+    `{{x}}` or the context's starting value; the journey applies, and runs against a local
+    items API to its end."""
+    (suite_doc,) = [d for _, d in gatus_configs() if isinstance(d, dict) and "suites" in d]
+    imported = gatus.convert(suite_doc)
+    (journey,) = [s for s in imported.document["services"] if "steps" in s]
+    steps = {"steps": journey["steps"]}
+    assert {k: v for k, v in journey.items() if k != "steps"} == {
+        "name": "item-crud-workflow",
+        "url": "journey+https://api.example.com",
+        "group": "api-tests",
+        "interval_seconds": 300,
+        "timeout_seconds": 60.0,
+    }
+    assert [(s["name"], s["method"], s["url"]) for s in journey["steps"]] == [
+        ("create-item", "POST", "/items"),
+        ("update-item", "PUT", "/items/{{itemId}}"),
+        ("get-item", "GET", "/items/{{itemId}}"),
+        ("delete-item", "DELETE", "/items/{{itemId}}"),
+    ]
+    create, *_, read, _ = journey["steps"]
+    assert create["body"] == '{"name": "Test Item", "price": "19.99"}'  # the context's value
+    assert (create["captures"], create["expected_status"]) == ({"itemId": {"json": "id"}}, [201])
+    assert (read["json_field"], read["json_value"]) == ("price", 24.99)
+    assert [
+        line for line in imported.report if "item-crud-workflow" in line and "slack" not in line
+    ] == [
+        "suites[0] (item-crud-workflow).endpoints[0]: condition '[BODY].price == [CONTEXT].price':"
+        " it compares with the context",
+        "suites[0] (item-crud-workflow).endpoints[0] (create-item): condition 'len([BODY].id) > 0'",
+        "suites[0] (item-crud-workflow).endpoints[3]: always-run: a journey stops at its first"
+        " failing step",
+    ]
+    plan = applied(client, imported.yaml("suite"), tmp_path)
+    assert any(c["name"] == "item-crud-workflow" for c in plan["changes"])
+    serving = ServingThread(ThreadingHTTPServer(("127.0.0.1", 0), Items), "items")
+    try:
+        local = f"journey+http://127.0.0.1:{serving.server.server_address[1]}"
+        spec = CheckSpec(local, 5, CheckLimits(), validate_options(local, steps))
+        result, _ = run(run_check, spec)
+    finally:
+        serving.close()
+    assert (result.up, result.error) == (True, None), result
+    assert [s["status_code"] for s in json.loads(result.steps or "[]")] == [201, 200, 200, 204]
 
 
 def test_the_gatus_command_reads_a_folder_of_files_and_reports_on_stderr(

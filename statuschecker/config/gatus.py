@@ -53,6 +53,9 @@ def convert(config: Mapping[str, Any]) -> Imported:
     ]
     for index, endpoint in enumerate(config.get("external-endpoints") or []):
         services.append(_external(endpoint, f"external-endpoints[{index}]", taken, imported))
+    for index, suite in enumerate(config.get("suites") or []):
+        if journey := _suite(suite, f"suites[{index}]", receivers, taken, imported):
+            services.append(journey)
     document: dict[str, Any] = {}
     if receivers:
         document["receivers"] = receivers
@@ -61,7 +64,7 @@ def convert(config: Mapping[str, Any]) -> Imported:
     if window:
         document["maintenances"] = [window]
     for key in config:
-        if key not in ("endpoints", "external-endpoints", "alerting", "maintenance"):
+        if key not in ("endpoints", "external-endpoints", "suites", "alerting", "maintenance"):
             imported.unmapped(key, "Gatus's own settings, not a service's")
     imported.document = document
     return imported
@@ -247,6 +250,146 @@ def _alerts(
             imported.unmapped(f"{where}.alerts[{index}]", "description")
     if names:
         service["receivers"] = sorted(set(names))
+
+
+def _suite(
+    suite: Mapping[str, Any],
+    where: str,
+    receivers: Mapping[str, Any],
+    taken: set[str],
+    imported: Imported,
+) -> dict[str, Any] | None:
+    """A suite (endpoints run in order, sharing a context) as a journey: its endpoints become
+    steps, what they `store` from `[BODY].path` captures, `[CONTEXT].name` a `{{name}}` (or
+    the context's starting value)."""
+    name = str(suite.get("name") or "unnamed")
+    where = f"{where} ({name})"
+    endpoints = list(suite.get("endpoints") or [])
+    first = next((str(e.get("url", "")) for e in endpoints if _is_http(e)), None)
+    if first is None:
+        imported.unmapped(where, "the whole suite: no http(s) endpoint to start a journey from")
+        return None
+    origin = re.match(r"(?i)^https?://[^/?#]+", first)
+    service: dict[str, Any] = {
+        "name": unique(name, taken, str(suite.get("group") or "")),
+        "url": f"journey+{origin[0] if origin else first}",
+    }
+    if suite.get("group"):
+        service["group"] = str(suite["group"])
+    service["interval_seconds"] = max(
+        1, min(86400, math.ceil(seconds(suite.get("interval", "10m")) or 600))
+    )
+    service["timeout_seconds"] = max(0.1, min(60.0, seconds(suite.get("timeout", "5m")) or 60.0))
+    if suite.get("enabled") is False:
+        service["paused"] = True
+    context = {str(k): str(v) for k, v in (suite.get("context") or {}).items()}
+    stored: set[str] = set()
+    steps = []
+    for index, endpoint in enumerate(endpoints):
+        at = f"{where}.endpoints[{index}]"
+        step = _step(_contextual(endpoint, context, stored, at, imported), at, receivers, imported)
+        if step is None:
+            continue
+        if origin and step["url"].lower().startswith(origin[0].lower() + "/"):
+            step["url"] = step["url"][len(origin[0]) :]  # relative to the journey's base
+        receivers_of = step.pop("receivers", [])
+        service["receivers"] = sorted({*service.get("receivers", []), *receivers_of})
+        captures = _stored(endpoint.get("store") or {}, at, imported)
+        if captures:
+            step["captures"] = captures
+            stored.update(captures)
+        if endpoint.get("always-run"):
+            imported.unmapped(at, "always-run: a journey stops at its first failing step")
+        steps.append(step)
+    if not service.get("receivers"):
+        service.pop("receivers", None)
+    service["steps"] = steps
+    for key in suite:
+        if key not in ("name", "group", "interval", "timeout", "enabled", "context", "endpoints"):
+            imported.unmapped(where, f"{key}")
+    return service
+
+
+def _is_http(endpoint: Mapping[str, Any]) -> bool:
+    return str(endpoint.get("url", "")).lower().startswith(("http://", "https://"))
+
+
+def _contextual(
+    endpoint: Mapping[str, Any],
+    context: Mapping[str, str],
+    stored: set[str],
+    where: str,
+    imported: Imported,
+) -> dict[str, Any]:
+    """The endpoint with `[CONTEXT].name` in its URL, body and header values as `{{name}}`
+    (stored by an earlier step) or the context's starting value; conditions that compare with
+    the context are left out, reported."""
+
+    def filled(text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            key = match[1]
+            if key in stored:
+                return "{{" + key + "}}"
+            if key in context:
+                return context[key]
+            imported.unmapped(where, f"[CONTEXT].{key}: stored by no earlier endpoint")
+            return match[0]
+
+        return re.sub(r"\[CONTEXT\]\.([A-Za-z0-9_-]+)", one, text)
+
+    given = dict(endpoint)
+    for key in ("url", "body"):
+        if isinstance(given.get(key), str):
+            given[key] = filled(given[key])
+    if isinstance(given.get("headers"), dict):
+        given["headers"] = {k: filled(str(v)) for k, v in given["headers"].items()}
+    conditions = []
+    for condition in given.get("conditions") or []:
+        if "[CONTEXT]" in str(condition):
+            imported.unmapped(where, f"condition {condition!r}: it compares with the context")
+        else:
+            conditions.append(condition)
+    given["conditions"] = conditions
+    for key in ("store", "always-run"):
+        given.pop(key, None)
+    return given
+
+
+def _step(
+    endpoint: Mapping[str, Any], where: str, receivers: Mapping[str, Any], imported: Imported
+) -> dict[str, Any] | None:
+    """A suite's endpoint as a journey's step: its request and expectations, as an endpoint of
+    its own would have them (a response-time limit as its total phase's), and its alerts'
+    receivers."""
+    if not _is_http(endpoint):
+        imported.unmapped(where, "the whole endpoint: a journey's steps are http(s) requests")
+        return None
+    service = _endpoint(endpoint, where, receivers, set(), imported)
+    if service is None:
+        return None
+    step: dict[str, Any] = {"name": service.pop("name"), "url": service.pop("url")}
+    if "max_response_time_ms" in service:
+        step["max_phase_ms"] = {"total": service.pop("max_response_time_ms")}
+    for key in ("interval_seconds", "timeout_seconds", "confirm_down_after", "confirm_up_after"):
+        service.pop(key, None)  # the suite's, for the whole journey
+    for key in ("interval", "enabled", "group"):
+        if key in endpoint:
+            imported.unmapped(where, f"{key}: the suite's applies to all its steps")
+    service.pop("paused", None)
+    service.pop("group", None)
+    return step | service
+
+
+def _stored(store: Mapping[str, Any], where: str, imported: Imported) -> dict[str, Any]:
+    """What an endpoint stores, as captures: `[BODY].path` (a JSON field) only."""
+    captures = {}
+    for key, value in store.items():
+        field = re.fullmatch(r"\[BODY\]\.(.+)", str(value))
+        if field:
+            captures[str(key)] = {"json": re.sub(r"\[(\d+)\]", r".\1", field[1])}
+        else:
+            imported.unmapped(where, f"store.{key}: only [BODY].path becomes a capture")
+    return captures
 
 
 def _external(
