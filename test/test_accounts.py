@@ -353,7 +353,7 @@ def test_error_details_mask_the_urls_they_quote(
     # What the contract lets through is not the only way in: the service layer masks too.
     services = make_runtime().services
     for url, shown in [
-        ("redis://:PW3@127.0.0.1/", "in 'redis://:********@127.0.0.1/'"),
+        ("gopher://:PW3@127.0.0.1/", "in 'gopher://:********@127.0.0.1/'"),
         (
             "http://u:PW4@a.test:99999/?token=QS2",
             "'http://u:********@a.test:99999/?token=********'",
