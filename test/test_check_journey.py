@@ -376,3 +376,21 @@ def test_a_capture_name_postgresql_cannot_store_is_kept_storable_and_named() -> 
     )
     assert list(kept["steps"][0]["captures"]) == ["a\ufffdb"]
     assert journey.advice(kept)[0].startswith("steps[0].captures.a\ufffdb: unusable as {{name}}")
+
+
+def test_the_api_keeps_what_the_contract_cannot_bound_of_a_step_storable(client: Any) -> None:
+    """Header and capture names, and json_value, are free text the contract cannot bound: a
+    NUL in them is kept storable, as in a service's own headers, not refused."""
+    step = {"url": "/", "headers": {"X-\u0000": "1"}, "json_field": "a",
+            "json_value": "b\u0000", "captures": {"c\u0000": {"json": "a"}}}  # fmt: skip
+    created = client.post(
+        "/v1/services", json={"name": "odd", "url": "journey+http://127.0.0.1:9", "steps": [step]}
+    )
+    assert created.status_code == 201, created.text
+    (kept,) = created.json()["check_options"]["steps"]
+    assert (list(kept["headers"]), kept["json_value"], list(kept["captures"])) == (
+        ["X-\ufffd"],
+        "b\ufffd",
+        ["c\ufffd"],
+    )
+    assert any("captures.c\ufffd: unusable" in w for w in created.json()["warnings"])

@@ -194,18 +194,21 @@ UNSTORABLE = (
 )
 FREE_FORM = frozenset({"json_value"})
 """Body fields of any JSON, whose text the contract cannot bound; the check options keep them
-storable (see statuschecker.text.storable), as they do the names of `headers`."""
+storable (see statuschecker.text.storable), as they do the names of `headers` and of a
+journey step's `captures`."""
 
 
 def _bounded_part(body: Any, lists: Iterable[str] = ()) -> Any:
-    """The body without what the contract cannot bound: free-form fields, header names (of
-    the body, and of each item of its `lists`)."""
+    """The body without what the contract cannot bound: free-form fields, header names and
+    capture names (of the body, of each item of its `lists`, and of each of a journey's
+    steps)."""
     if not isinstance(body, dict):
         return body
     bounded = {k: v for k, v in body.items() if k not in FREE_FORM}
-    if isinstance(bounded.get("headers"), dict):
-        bounded["headers"] = list(bounded["headers"].values())
-    for key in lists:
+    for named in ("headers", "captures"):
+        if isinstance(bounded.get(named), dict):
+            bounded[named] = list(bounded[named].values())
+    for key in (*lists, "steps"):
         if isinstance(bounded.get(key), list):
             bounded[key] = [_bounded_part(item) for item in bounded[key]]
     return bounded
