@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from functools import partial
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
@@ -62,7 +62,9 @@ def unmasked_headers(given: Mapping[str, str], stored: Mapping[str, str]) -> dic
     return {k: stored_by_name.get(k.lower(), v) if v == MASK else v for k, v in given.items()}
 
 
-def unmasked_steps(given: list[Mapping[str, Any]], stored: list[Mapping[str, Any]]) -> list[Any]:
+def unmasked_steps(
+    given: Sequence[Mapping[str, Any]], stored: Sequence[Mapping[str, Any]]
+) -> list[Any]:
     """A journey's steps of a change, where a step's MASK header values and URL secrets (sent
     back as they were shown) keep those of the stored step at the same place."""
     steps: list[Any] = []

@@ -21,6 +21,7 @@ from registered import checked_up
 from targets import Target, free_port
 
 from statuschecker.checks import grpc as grpc_check
+from statuschecker.checks import grpc_probe
 from statuschecker.model import CheckLimits, CheckResult, CheckSpec
 
 
@@ -192,7 +193,7 @@ def test_a_failing_address_family_gives_way_to_the_next(
     async def both(host: str, port: int, allow_private_targets: bool) -> list[tuple[str, int]]:
         return [("::1", port), ("127.0.0.1", port)]  # nothing of ours listens on ::1
 
-    monkeypatch.setattr(grpc_check, "resolve", both)
+    monkeypatch.setattr(grpc_probe, "resolve", both)
     result, _ = run(grpc_check.check, CheckSpec(f"grpc://localhost:{port}", TIMEOUT))
     assert result.up, result
 

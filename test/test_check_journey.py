@@ -349,7 +349,7 @@ def test_a_journey_is_registered_checked_with_stats_per_step_and_its_secrets_mas
 
 
 def test_steps_are_shown_masked_and_sent_back_as_shown_keep_their_secrets() -> None:
-    stored = [
+    stored: list[dict[str, Any]] = [
         {"url": "https://u:pw@h.example/x?token=abc&page=2",
          "headers": {"Authorization": "Bearer s3", "X-Trace": "1"}},
         {"url": "/b/{{id}}", "body": "{}"},

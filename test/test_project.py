@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import subprocess
+import sys
 from pathlib import Path
 from re import _parser as re_parser
 from typing import Any
@@ -373,3 +375,22 @@ def test_a_check_result_is_declared_once_and_the_contract_shows_every_field() ->
     shown = set(_schemas()["Tick"]["properties"])
     tick = {"checked_at", "cert_days_remaining", "in_maintenance", "location"}
     assert shown == declared | tick
+
+
+def test_the_client_libraries_of_rarer_kinds_load_at_their_first_check() -> None:
+    """grpcio, aiomysql and redis-py hold about 35 MB per process: the API and a poller that
+    check none of those kinds never import them, and the first check of one does."""
+    script = (
+        "import asyncio, sys\n"
+        "import web.app, statuschecker.polling.poller\n"
+        "from statuschecker.checks import run_check\n"
+        "from statuschecker.model import CheckSpec\n"
+        "heavy = ('grpc', 'aiomysql', 'pymysql', 'redis')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "asyncio.run(run_check(CheckSpec('redis://127.0.0.1:9', 0.5)))\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert ran.stdout.splitlines() == ["[]", "['redis']"], ran.stderr
