@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-apply bench-writes bench-profile client config-schema clean
+.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-apply bench-writes bench-profile client config-schema vendor clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -80,6 +80,17 @@ $(CLIENT): openapispec.yaml openapi-client.yaml scripts/client_spec.py $(STAMP)
 
 config-schema: $(STAMP) ## Regenerate web/config.schema.json (configuration files' JSON Schema) from openapispec.yaml
 	$(BIN)/python scripts/config_schema.py openapispec.yaml > web/config.schema.json
+
+UPLOT_VERSION := 1.6.32
+UPLOT_SHA256 := 4b8a8191e425658e3ea8c8c1314b0fc679c861ee3a1af2b20c7b16ba50b5133d
+
+vendor: ## Fetch the pages' chart library again (uPlot $(UPLOT_VERSION) from npm, sha256 checked) into web/static/vendor (see web/vendor/README.md)
+	rm -rf build/vendor && mkdir -p build/vendor
+	cd build/vendor && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null \
+		&& echo "$(UPLOT_SHA256)  uplot-$(UPLOT_VERSION).tgz" | sha256sum --check --quiet - \
+		&& tar xzf uplot-$(UPLOT_VERSION).tgz
+	cp build/vendor/package/dist/uPlot.esm.js build/vendor/package/dist/uPlot.min.css web/static/vendor/
+	cp build/vendor/package/LICENSE web/vendor/uPlot.LICENSE
 
 clean: ## Remove .venv, the generated client and caches (keeps var/ with its data)
 	rm -rf $(VENV) client .pytest_cache .mypy_cache .ruff_cache *.egg-info

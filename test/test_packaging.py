@@ -47,7 +47,8 @@ runtime = Runtime.build(settings, settings.database_url, with_poller=False)
 with runtime.engine.connect() as conn:
     version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
 with create_app(runtime).test_client() as client:
-    paths = ["/", "/dashboard", "/static/style.css", "/v1/openapi.json", "/config.schema.json"]
+    paths = ["/", "/dashboard", "/static/style.css", "/static/vendor/uPlot.esm.js",
+             "/v1/openapi.json", "/config.schema.json"]
     answers = {path: client.get(path).status_code for path in paths}
 print(json.dumps({
     "files": [statuschecker.__file__, web.__file__, str(SPEC), str(MIGRATIONS_DIR), str(STATIC)],
@@ -100,7 +101,12 @@ def test_wheel_holds_the_spec_the_migrations_and_the_pages(wheel: Path) -> None:
             f"statuschecker/bundled/{path.relative_to(ROOT).as_posix()}"
             for path in [migrations / "env.py", *migrations.glob("versions/*.py")]
         ),
-        *(f"web/{path.relative_to(ROOT / 'web').as_posix()}" for path in ROOT.glob("web/static/*")),
+        *(
+            f"web/{path.relative_to(ROOT / 'web').as_posix()}"
+            for folder in ("static", "vendor")
+            for path in (ROOT / "web" / folder).rglob("*")
+            if path.is_file()
+        ),
         "web/config.schema.json",
     }
     with zipfile.ZipFile(wheel) as archive:

@@ -8,6 +8,7 @@ their screenshots are kept in each test's tmp_path."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
@@ -46,6 +47,8 @@ CONTENT_TYPES = {
 TIMES = "\N{MULTIPLICATION SIGN}"  # of the counts the pages show ("200", TIMES, "58")
 # The one http:// string allowed: the SVG namespace, a name that is never fetched.
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+VENDORED = STATIC / "vendor"
+"""The chart library, as its npm package ships it (web/vendor/README.md)."""
 
 
 @pytest.fixture
@@ -85,6 +88,17 @@ def test_pages_are_served_as_html_with_a_strict_policy(site: str, path: str, fil
     assert httpx.head(site + path).status_code == 200
 
 
+def test_the_vendored_files_are_those_their_readme_names() -> None:
+    """web/vendor/README.md gives each vendored file's sha256 (`make vendor` writes them from
+    the checksummed npm tarball): the files shipped are those, unedited."""
+    readme = (STATIC.parent / "vendor" / "README.md").read_text()
+    listed = dict(re.findall(r"^\| ((?:static/)?vendor/\S+) \| ([0-9a-f]{64}) \|$", readme, re.M))
+    shipped = {p.relative_to(STATIC.parent).as_posix() for p in VENDORED.iterdir()}
+    assert shipped <= listed.keys() and len(listed) == 3, listed
+    for name, digest in listed.items():
+        assert hashlib.sha256((STATIC.parent / name).read_bytes()).hexdigest() == digest, name
+
+
 def test_every_asset_is_served_with_its_type(site: str) -> None:
     files = [p for p in STATIC.rglob("*") if p.is_file()]
     assert {p.suffix for p in files} <= set(CONTENT_TYPES)
@@ -98,6 +112,9 @@ def test_every_asset_is_served_with_its_type(site: str) -> None:
 def test_everything_the_pages_load_is_local_and_served(site: str) -> None:
     texts = {p: p.read_text(encoding="utf-8") for p in STATIC.rglob("*") if p.is_file()}
     for file, text in texts.items():
+        if file.parent == VENDORED:  # its comments cite pages; it asks the network for nothing
+            assert not re.search(r"\bfetch\(|XMLHttpRequest|WebSocket|import\(|@import", text)
+            continue
         urls = set(re.findall(r"(?:https?:)?//[\w.-]+\.[a-z]{2,}[^\s\"')]*", text))
         assert urls <= {SVG_NAMESPACE}, f"{file.name} names another host: {urls}"
     references = set().union(*map(_local_references, texts.values()))
@@ -272,7 +289,12 @@ def test_status_page_and_dashboard_in_a_browser(
         card.get_by_role("link", name="shop").click()
         view = page.locator(f'#service-view [data-service-id="{shop}"]')
         expect(view).to_have_class(re.compile(r"\bdown\b"))
-        expect(view.locator("svg.phases rect.fail").first).to_be_attached()
+        readout = view.locator(".check-chart .u-legend")
+        over = view.locator(".check-chart .u-over")
+        plot = over.bounding_box()
+        assert plot is not None
+        over.hover(position={"x": plot["width"] - 2, "y": 100})  # the newest check
+        expect(readout).to_contain_text("status 503")  # the failed check's reason, hovered
         expect(view.locator("table.list tr.down").first).to_contain_text("status 503")
         expect(page.locator("#overview")).to_be_hidden()
         page.screenshot(path=tmp_path / "service.png", full_page=True)
@@ -414,10 +436,12 @@ def test_dashboard_shows_results_not_status_codes_for_kinds_without_them(
         page.screenshot(path=tmp_path / "service-tcp.png", full_page=True)
 
 
-def test_phase_chart_spreads_its_columns_over_its_width(
+def test_the_check_chart_spans_the_checks_zooms_and_reads_out_the_one_hovered(
     live_server: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
 ) -> None:
-    """A few checks used to be squeezed at the right end of a mostly empty chart."""
+    """The chart (uPlot) spreads the checks over its whole width, oldest left; dragging across
+    it zooms in (and a refresh keeps the zoom), a double-click zooms out, and the readout under
+    it gives the hovered check's time and phases."""
     site = live_server
     operator = make_account("operator@example.com")
     with Target("up") as target:
@@ -425,28 +449,40 @@ def test_phase_chart_spreads_its_columns_over_its_width(
         wait_until(lambda: _service(site, operator, shop)["metric"]["tick_count"] >= 4)
         _open_dashboard(page, site, operator)
         page.goto(f"{site}/dashboard#service/{shop}")
-        chart = f'#service-view [data-service-id="{shop}"] svg.phases'
-        # Where the columns begin and end, as fractions of the chart's width, and how many.
-        extent = """(svg) => {
-            const box = svg.getBoundingClientRect();
-            const rects = [...svg.querySelectorAll("rect")].map((r) => r.getBoundingClientRect());
-            return [
-                (Math.min(...rects.map((r) => r.left)) - box.left) / box.width,
-                (Math.max(...rects.map((r) => r.right)) - box.left) / box.width,
-                new Set(rects.map((r) => Math.round(r.left))).size,
-            ];
-        }"""
+        chart = page.locator(f'#service-view [data-service-id="{shop}"] .check-chart')
+        span = "(box) => [box.uplot.scales.x.min, box.uplot.scales.x.max, box.uplot.data[0]]"
 
-        def measured() -> list[float]:
-            found: list[float] = page.locator(chart).evaluate(extent)
-            return found if found[2] >= 4 else []
+        def spread() -> list[Any]:
+            found: list[Any] = chart.evaluate(span)
+            return found if len(found[2]) >= 4 else []
 
-        # The page may show an older list of checks first: wait for one with 4 or more.
-        left, right, columns = wait_until(measured, timeout=15)
-        page.screenshot(path=tmp_path / "service-phases.png", full_page=True)
-        assert 4 <= columns < 60  # fewer checks than the chart once kept room for
-        assert left < 0.02, f"the first column starts at {left:.0%} of the width"
-        assert right > 0.9, f"the last column ends at {right:.0%} of the width"
+        low, high, times = wait_until(spread, timeout=15)
+        assert (low, high) == (times[0], times[-1])  # every check, first to last
+        box = chart.bounding_box()
+        assert box is not None and box["width"] > 600
+        over = chart.locator(".u-over")
+        plot = over.bounding_box()
+        assert plot is not None
+        width = plot["width"]
+        over.hover(position={"x": width - 2, "y": 100})
+        readout = chart.locator(".u-legend")
+        expect(readout).to_contain_text(re.compile(r"Total\s*[\d.]+ ms"))
+        page.screenshot(path=tmp_path / "service-chart.png", full_page=True)
+        # Drag across the middle half: the scale narrows to it.
+        over.hover(position={"x": width * 0.25, "y": 100})
+        page.mouse.down()
+        over.hover(position={"x": width * 0.75, "y": 100})
+        page.mouse.up()
+        zoomed_low, zoomed_high, _ = chart.evaluate(span)
+        assert low < zoomed_low < zoomed_high < high
+        chart.evaluate("(box) => { box.dataset.before = 'yes'; }")
+        page.evaluate("window.dispatchEvent(new HashChangeEvent('hashchange'))")  # drawn anew
+        redrawn = page.locator(f'#service-view [data-service-id="{shop}"] .check-chart')
+        expect(redrawn).not_to_have_attribute("data-before", "yes")
+        assert redrawn.evaluate(span)[:2] == [zoomed_low, zoomed_high]  # the zoom stays
+        redrawn.locator(".u-over").dblclick()
+        whole_low, whole_high, whole_times = redrawn.evaluate(span)
+        assert (whole_low, whole_high) == (whole_times[0], whole_times[-1])  # zoomed out
 
 
 def test_response_chart_says_why_it_has_nothing_to_plot(
@@ -1027,7 +1063,7 @@ def test_dashboard_shows_a_heartbeat_its_ping_url_and_its_ping_log(
     expect(facts).to_contain_text(re.compile(r"Running\s*r2 \(started"))
     full = view.locator("input.ping-url-full")
     expect(full).to_have_value(ping_url)
-    expect(view.locator("svg.phases")).to_have_count(0)
+    expect(view.locator(".check-chart")).to_have_count(0)
     expect(view.locator("table.list").last.locator("thead")).to_contain_text("Run duration")
     view.get_by_role("button", name="Copy").click()
     expect(view.locator(".ping-url-status")).to_have_text("Copied.")

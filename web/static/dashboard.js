@@ -24,8 +24,6 @@ import {
   measuredWords,
   notify,
   orElse,
-  phaseChart,
-  phaseLegend,
   relTime,
   scheduleWords,
   stateClass,
@@ -33,6 +31,7 @@ import {
   stateWords,
   statusBadge,
 } from "./common.js";
+import { checkChart, drawCharts } from "./charts.js";
 
 const TOKEN_KEY = "statuschecker.token";
 const SETTINGS_KEY = "statuschecker.dashboard.settings";
@@ -672,7 +671,10 @@ async function refreshServiceView(id) {
         : [
             el("h3", {}, `Latest ${ticks.data.length} checks, time by phase`),
             ticks.data.length
-              ? [phaseChart(ticks.data, "Time of each check by phase, newest right"), phaseLegend()]
+              ? [
+                  checkChart(ticks.data, "Time of each check by phase, newest right"),
+                  el("p", { class: "muted hint" }, "Drag across the chart to zoom in, double-click to zoom out."),
+                ]
               : el("p", { class: "muted" }, "Not checked yet."),
           ],
       el("h3", {}, "Events"),
@@ -682,6 +684,7 @@ async function refreshServiceView(id) {
       heartbeat ? [el("h3", {}, "Ping log"), state.pingLog.node] : null,
     ),
   );
+  drawCharts(view);
 }
 
 // ---- a heartbeat's ping URL and ping log -------------------------------------------------
