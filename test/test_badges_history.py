@@ -86,6 +86,10 @@ def test_history_has_a_bucket_per_hour_or_day_with_the_recorded_figures(world: t
     assert week["buckets"][-1]["start"] == now.strftime("%Y-%m-%dT00:00:00Z")
     month = owner.get(f"/v1/services/{service}/history?window=30d").json()
     assert len(month["buckets"]) == 30
+    quarter = owner.get(f"/v1/services/{service}/history?window=90d").json()
+    assert (quarter["bucket_seconds"], len(quarter["buckets"])) == (86400, 90)
+    assert sum(b["checks"] for b in quarter["buckets"]) == 5
+    assert quarter["buckets"][-1]["start"] == now.strftime("%Y-%m-%dT00:00:00Z")
     assert owner.get(f"/v1/services/{service}/history?window=1y").status_code == 400
 
 

@@ -255,6 +255,9 @@ def test_status_page_and_dashboard_in_a_browser(
         expect(shop_card).to_contain_text("shop")
         expect(shop_card).to_have_class(re.compile(r"\bup\b"))
         expect(page.locator("#summary")).to_have_text("All systems operational.")
+        quarter = shop_card.locator(".uptime-row", has_text="90 days")
+        expect(quarter.locator("rect.bar")).to_have_count(90)  # a bar a day, today's last
+        expect(quarter.locator("rect.bar").last).to_have_class(re.compile(r"\bgood\b"))
         expect(page.locator(f'[data-service-id="{intranet}"]')).to_have_count(0)
         expect(page.locator("main")).not_to_contain_text("intranet")
         page.screenshot(path=tmp_path / "status-page.png", full_page=True)

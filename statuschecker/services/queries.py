@@ -40,7 +40,7 @@ from statuschecker.system.config import Settings
 
 UPTIME_TTL_SECONDS = 60.0
 # The history windows: hours per bucket and how many buckets.
-HISTORY_WINDOWS = {"24h": (1, 24), "7d": (24, 7), "30d": (24, 30)}
+HISTORY_WINDOWS = {"24h": (1, 24), "7d": (24, 7), "30d": (24, 30), "90d": (24, 90)}
 MAX_STATS_RANGE = timedelta(days=366 * 5)
 
 
@@ -249,7 +249,7 @@ class ServiceQueries:
         self, service_id: int, visibility: Visibility, window: str, location: str | None = None
     ) -> list[Bucket]:
         """Availability and response times of a service `visibility` admits per hour over the
-        last 24 h, or per day over the last 7 or 30 days (`window`), oldest first, up to now;
+        last 24 h, or per day over the last 7, 30 or 90 days (`window`), oldest first, up to now;
         of the checks from `location` only when given."""
         hours, count = HISTORY_WINDOWS[window]
         with self._engine.connect() as conn:

@@ -5,6 +5,7 @@ import uPlot from "./vendor/uPlot.esm.js";
 import { el, fmtMs, fmtTime } from "./common.js";
 
 const HEIGHT = 200;
+const MIN_WIDTH = 200;
 const drawn = new Set(); // the charts on the page, destroyed when the page is drawn again
 const pending = new WeakMap(); // a chart's box -> what to draw in it once it is on the page
 
@@ -53,6 +54,7 @@ export function checkChart(ticks, label) {
 export function drawCharts(root) {
   const zoomed = new Map(); // a chart zoomed into stays so when it is drawn anew
   for (const chart of drawn) {
+    sizes.unobserve(chart.root.parentElement);
     const [xs] = chart.data;
     const { min, max } = chart.scales.x;
     if (xs.length && (min > xs[0] || max < xs[xs.length - 1])) zoomed.set(chart.root.parentElement.getAttribute("aria-label"), { min, max });
@@ -65,7 +67,7 @@ export function drawCharts(root) {
     pending.delete(box);
     const chart = new uPlot(
       {
-        width: Math.max(box.clientWidth, 200),
+        width: Math.max(box.clientWidth, MIN_WIDTH),
         height: HEIGHT,
         series: spec.series,
         scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max ?? 0, 1) * 1.05] } },
@@ -80,13 +82,17 @@ export function drawCharts(root) {
     const kept = zoomed.get(box.getAttribute("aria-label"));
     if (kept) chart.setScale("x", kept);
     drawn.add(chart);
+    sizes.observe(box);
   }
 }
 
-let resizing = null;
-window.addEventListener("resize", () => {
-  clearTimeout(resizing);
-  resizing = setTimeout(() => {
-    for (const chart of drawn) chart.setSize({ width: Math.max(chart.root.parentElement.clientWidth, 200), height: HEIGHT });
-  }, 100);
+/** Each chart takes its box's width whenever the box changes size (a window resized, a phone
+ * turned). */
+const sizes = new ResizeObserver((entries) => {
+  for (const { target } of entries) {
+    const chart = target.uplot;
+    if (drawn.has(chart) && chart.width !== Math.max(target.clientWidth, MIN_WIDTH)) {
+      chart.setSize({ width: Math.max(target.clientWidth, MIN_WIDTH), height: HEIGHT });
+    }
+  }
 });

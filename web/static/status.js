@@ -1,5 +1,5 @@
 // The public status page: ongoing and upcoming maintenance, then every public service by group
-// (each group with its own summary) with its state, uptime bars for 24 h, 7 d and 30 d, the
+// (each group with its own summary) with its state, uptime bars for 24 h, 7 d and 90 d, the
 // response time of the last 24 h (a heartbeat's: its runs' durations) and its recent
 // incidents. No token is sent, so everybody sees the same public page; `?tag=x` in its URL shows
 // only the services tagged x. A heartbeat's ping URL is a credential: it is never shown here.
@@ -30,7 +30,7 @@ const RETRY_SECONDS = 10;
 const WINDOWS = [
   ["24h", "24 hours"],
   ["7d", "7 days"],
-  ["30d", "30 days"],
+  ["90d", "90 days"],
 ];
 const INCIDENTS_SHOWN = 5;
 const TAG = new URLSearchParams(location.search).get("tag");
