@@ -29,6 +29,7 @@ from statuschecker.model import (
 )
 from statuschecker.redaction import MASK, masked_options, masked_url, redact
 from statuschecker.services.maintenances import Planned, Upcoming
+from statuschecker.services.overview import Figures
 from statuschecker.services.queries import Listed
 from statuschecker.services.registration import warnings
 from statuschecker.services.stats import Stats
@@ -318,6 +319,31 @@ def tick(value: Tick) -> dict[str, Any]:
         ),
         "in_maintenance": value.in_maintenance,
         "location": value.location,
+    }
+
+
+def service_stats(value: Figures) -> dict[str, Any]:
+    """A row of the dense view as the API shows it."""
+    return {
+        "id": value.id,
+        "name": value.name,
+        "group": value.group,
+        "kind": value.kind,
+        "public": value.public,
+        "tags": list(value.tags),
+        "status": value.status,
+        "last_checked_at": timestamp(value.last_checked_at),
+        "response_time_ms": value.response_time_ms,
+        "uptime_24h": value.uptime_24h,
+        "uptime_30d": value.uptime_30d,
+        "hourly": [
+            {
+                "checks": b.checks,
+                "availability_percent": b.availability_percent,
+                "avg_response_time_ms": b.avg_response_time_ms,
+            }
+            for b in value.hourly
+        ],
     }
 
 

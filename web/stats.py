@@ -1,11 +1,38 @@
-"""Handlers of /services/{service_id}/stats."""
+"""Handlers of /services/{service_id}/stats, and of /services:stats (many services' figures)."""
 
 from __future__ import annotations
 
+from typing import cast
+
+from statuschecker.model import ServiceFilter
+from statuschecker.services.overview import Sort
 from statuschecker.services.queries import HISTORY_WINDOWS
 from web import serialize
 from web.context import services, visible, visible_on_status
 from web.params import parse_time
+
+
+def list_service_stats(
+    limit: int = 50,
+    cursor: str | None = None,
+    status: str | None = None,
+    name: str | None = None,
+    tag: str | None = None,
+    group: str | None = None,
+    sort: str = "name",
+    order: str = "asc",
+) -> tuple:
+    """GET /services:stats"""
+    kept = ServiceFilter(status, name, tag)  # type: ignore[arg-type]
+    by = cast(Sort, sort)  # the contract's enum
+    found = services().overview(visible(), limit, cursor, kept, group, by, order == "desc")
+    return serialize.respond(
+        {
+            "data": [serialize.service_stats(f) for f in found.items],
+            "total": found.total,
+            "next_cursor": found.next_cursor,
+        }
+    )
 
 
 def get_stats(

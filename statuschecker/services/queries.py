@@ -31,8 +31,10 @@ from statuschecker.model import (
 )
 from statuschecker.rules import locations
 from statuschecker.services import stats
+from statuschecker.services.overview import Figures, Overview, Sort, ordered
 from statuschecker.services.stats import Stats
 from statuschecker.store import alerts as alert_store
+from statuschecker.store import cursor as cursors
 from statuschecker.store import deliveries, history, maintenances, pollers, rollups, slots
 from statuschecker.store import heartbeats as heartbeat_store
 from statuschecker.store import services as store
@@ -256,6 +258,35 @@ class ServiceQueries:
             self._require(conn, service_id, visibility)
             return rollups.series(conn, service_id, hours, count, datetime.now(UTC), location)
 
+    def overview(
+        self,
+        visibility: Visibility,
+        limit: int,
+        after: str | None = None,
+        kept: ServiceFilter = ANY_SERVICE,
+        group: str | None = None,
+        sort: Sort = "name",
+        descending: bool = False,
+    ) -> Overview:
+        """A page of the dense view of the services `visibility` admits and `kept` keeps (of
+        `group` when given), sorted by `sort`: three statements whatever the page, one over
+        the services, one over their rollups of 24 hours and 30 days (to sort by availability),
+        and the hourly buckets of the page's services only."""
+        now = datetime.now(UTC)
+        offset = cursors.decode(after, int)[0] if after else 0
+        with self._reading() as conn:
+            rows = store.overview_rows(conn, kept, group, visibility)
+            shares = rollups.availability(conn, [row.id for row in rows], now) if rows else {}
+            figures = ordered([_figures(row, shares.get(row.id)) for row in rows], sort, descending)
+            page = figures[offset : offset + limit]
+            hourly = rollups.hourly(conn, [f.id for f in page], now) if page else {}
+        more = offset + limit < len(figures)
+        return Overview(
+            [replace(f, hourly=hourly[f.id]) for f in page],
+            len(figures),
+            cursors.encode(offset + limit) if more else None,
+        )
+
     def alerts(
         self,
         visibility: Visibility,
@@ -435,3 +466,21 @@ class _Read:
             made = Listed(service, shown)
         self.last[show] = (row, uptime, made)
         return made
+
+
+def _figures(row: Row, shares: tuple[float | None, float | None] | None) -> Figures:
+    """A row of the dense view from a service's row and its availability (None: no checks)."""
+    day, month = shares or (None, None)
+    return Figures(
+        id=row.id,
+        name=row.name,
+        group=row.group_name,
+        kind=row.kind,
+        public=row.public,
+        tags=tuple(row.tags),
+        status=row.status,
+        last_checked_at=row.last_checked_at,
+        response_time_ms=row.response_time_ms,
+        uptime_24h=day,
+        uptime_30d=month,
+    )

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 
 from statuschecker.model import Bucket, CheckOutcome, Uptime
 from statuschecker.rules import histogram
@@ -219,6 +219,73 @@ def series(
         average = row.rt_sum / row.rt_count if row.rt_count else None
         buckets.append(Bucket(start, row.checks, row.successful, average, row.rt_max))
     return buckets
+
+
+_AVAILABILITY = text(
+    """
+    SELECT service_id,
+           100.0 * sum(successful) FILTER (WHERE bucket_hours = 1)
+                 / nullif(sum(checks) FILTER (WHERE bucket_hours = 1), 0) AS day,
+           100.0 * sum(successful) FILTER (WHERE bucket_hours = 24)
+                 / nullif(sum(checks) FILTER (WHERE bucket_hours = 24), 0) AS month
+    FROM service_rollups
+    WHERE service_id = ANY(:ids)
+      AND ((bucket_hours = 1 AND bucket_start >= :day)
+           OR (bucket_hours = 24 AND bucket_start >= :month))
+    GROUP BY service_id
+    """
+)
+
+
+def availability(
+    conn: Connection, service_ids: list[int], now: datetime
+) -> dict[int, tuple[float | None, float | None]]:
+    """Each service's availability over the last 24 hours (whole hours, as `uptime`) and the
+    last 30 days (whole UTC days, today's included): at most 24 + 30 rows a service, so a
+    figure for thousands of services costs little. Services without checks are left out."""
+    params = {
+        "ids": service_ids,
+        "day": hour_of(now) - timedelta(hours=24),
+        "month": bucket_of(now, 24) - timedelta(days=29),
+    }
+    return {
+        row.service_id: (_float(row.day), _float(row.month))
+        for row in conn.execute(_AVAILABILITY, params)
+    }
+
+
+_HOURLY = text(
+    """
+    SELECT service_id, bucket_start, sum(checks) AS checks, sum(successful) AS successful,
+           sum(rt_sum) / nullif(sum(rt_count), 0) AS avg_rt
+    FROM service_rollups
+    WHERE service_id = ANY(:ids) AND bucket_hours = 1 AND bucket_start >= :since
+    GROUP BY service_id, bucket_start
+    """
+)
+
+
+def hourly(conn: Connection, service_ids: list[int], now: datetime) -> dict[int, list[Bucket]]:
+    """Each service's last 24 hourly buckets up to the one `now` falls in, oldest first (an
+    hour without checks: zeros and no figures), for sparklines."""
+    last = hour_of(now)
+    starts = [last - timedelta(hours=back) for back in range(23, -1, -1)]
+    found: dict[tuple[int, datetime], Row] = {
+        (row.service_id, row.bucket_start): row
+        for row in conn.execute(_HOURLY, {"ids": service_ids, "since": starts[0]})
+    }
+    series: dict[int, list[Bucket]] = {}
+    for sid in service_ids:
+        buckets = []
+        for start in starts:
+            row = found.get((sid, start))
+            if row is None:
+                buckets.append(Bucket(start, 0, 0, None, None))
+            else:
+                avg = _float(row.avg_rt)
+                buckets.append(Bucket(start, int(row.checks), int(row.successful), avg, None))
+        series[sid] = buckets
+    return series
 
 
 def _float(value: object) -> float | None:

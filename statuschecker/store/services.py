@@ -45,7 +45,13 @@ from statuschecker.model import (
 )
 from statuschecker.rules.heartbeats import HeartbeatSchedule
 from statuschecker.store import cursor, slots
-from statuschecker.store.tables import heartbeat_runs, service_events, service_metrics, services
+from statuschecker.store.tables import (
+    heartbeat_runs,
+    service_events,
+    service_metrics,
+    service_ticks,
+    services,
+)
 
 EVERYTHING = Visibility()
 T = TypeVar("T")
@@ -548,6 +554,49 @@ def state_page(
     """What `list_page` finds, as rows of each service's state and `settings_version` only:
     services whose settings are known as of that version need no more (see `with_state`)."""
     return _page(conn, False, lambda row: row, limit, after, kept, visibility)
+
+
+def overview_rows(
+    conn: Connection, kept: ServiceFilter, group: str | None, visibility: Visibility
+) -> list[Row]:
+    """Every service `visibility` admits and `kept` keeps (and of `group`, when given), with
+    what the dense view shows of it: name, group, kind, public, tags, status (by `status_sql`),
+    when it was last checked and that check's response time. The last tick is found by the
+    service's `last_checked_at`, so each lookup visits one day's partition."""
+    t = service_ticks.c
+    last = (
+        select(t.response_time_ms)
+        .where(t.service_id == services.c.id, t.checked_at == service_metrics.c.last_checked_at)
+        .order_by(t.id.desc())
+        .limit(1)
+        .lateral("last_tick")
+    )
+    query = (
+        _with_metrics_and_event(
+            select(
+                services.c.id,
+                services.c.name,
+                services.c.group_name,
+                services.c.kind,
+                services.c.public,
+                services.c.tags,
+                status_sql().label("status"),
+                service_metrics.c.last_checked_at,
+                last.c.response_time_ms,
+            )
+        )
+        .outerjoin(last, true())
+        .where(within(visibility))
+    )
+    if kept.status is not None:
+        query = query.where(status_sql() == kept.status)
+    if kept.tag is not None:
+        query = query.where(services.c.tags.contains([kept.tag]))
+    if kept.name:
+        query = query.where(services.c.name.icontains(kept.name, autoescape=True))
+    if group is not None:
+        query = query.where(services.c.group_name == group)
+    return list(conn.execute(query))
 
 
 def versioned(conn: Connection, service_ids: Iterable[int]) -> list[tuple[Service, str]]:
