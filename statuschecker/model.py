@@ -266,6 +266,16 @@ class Uptime:
 
 
 @dataclass(frozen=True, slots=True)
+class Hourly:
+    """A service's last 24 hours from the rollups, oldest first: checks, availability in
+    percent and average response time in ms of each (None for an hour without checks)."""
+
+    checks: tuple[int, ...]
+    availability_percent: tuple[float | None, ...]
+    avg_response_time_ms: tuple[float | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Bucket:
     """Checks of one hour or day (UTC) from the rollups; response times of successful checks."""
 

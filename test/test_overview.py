@@ -81,13 +81,13 @@ def test_each_row_has_its_figures_from_the_recorded_checks(shop: tuple[Any, dict
         "unknown", None, None, None
     )  # fmt: skip
     hourly = web["hourly"]
-    assert len(hourly) == 24
-    assert hourly[-1] == {"checks": 1, "availability_percent": 100.0, "avg_response_time_ms": 30.0}
-    assert hourly[-4] == {"checks": 1, "availability_percent": 100.0, "avg_response_time_ms": 10.0}
-    assert sum(h["checks"] for h in hourly) == 2
-    assert [h["availability_percent"] for h in api["hourly"][-2:]] == [0.0, 0.0]
-    assert db["hourly"] == [{"checks": 0, "availability_percent": None,
-                             "avg_response_time_ms": None}] * 24  # fmt: skip
+    assert hourly["checks"] == [0] * 20 + [1, 0, 0, 1]  # 3 hours ago and now
+    assert hourly["availability_percent"] == [None] * 20 + [100.0, None, None, 100.0]
+    assert hourly["avg_response_time_ms"] == [None] * 20 + [10.0, None, None, 30.0]
+    assert api["hourly"]["availability_percent"][-2:] == [0.0, 0.0]
+    assert api["hourly"]["avg_response_time_ms"][-2:] == [None, None]
+    assert db["hourly"] == {"checks": [0] * 24, "availability_percent": [None] * 24,
+                            "avg_response_time_ms": [None] * 24}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -336,14 +336,11 @@ def service_stats(value: Figures) -> dict[str, Any]:
         "response_time_ms": value.response_time_ms,
         "uptime_24h": value.uptime_24h,
         "uptime_30d": value.uptime_30d,
-        "hourly": [
-            {
-                "checks": b.checks,
-                "availability_percent": b.availability_percent,
-                "avg_response_time_ms": b.avg_response_time_ms,
-            }
-            for b in value.hourly
-        ],
+        "hourly": {
+            "checks": list(value.hourly.checks),
+            "availability_percent": list(value.hourly.availability_percent),
+            "avg_response_time_ms": list(value.hourly.avg_response_time_ms),
+        },
     }
 
 

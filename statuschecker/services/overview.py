@@ -6,14 +6,15 @@ raw ticks but each service's one last tick."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from statuschecker.model import Bucket
+from statuschecker.model import Hourly
 
 Sort = Literal["name", "group", "status", "uptime_24h", "uptime_30d", "response_time"]
 SORTS: tuple[Sort, ...] = ("name", "group", "status", "uptime_24h", "uptime_30d", "response_time")
+NO_HOURS = Hourly((), (), ())
 WORST_FIRST = ("down", "pending", "degraded", "maintenance", "unknown", "paused", "up")
 """Statuses in the order a sort by status gives them (the pages' order, worst first)."""
 
@@ -33,7 +34,7 @@ class Figures:
     response_time_ms: float | None  # the last check's; None when it got no response
     uptime_24h: float | None
     uptime_30d: float | None
-    hourly: Sequence[Bucket] = field(default_factory=tuple)  # the last 24 hours, oldest first
+    hourly: Hourly = NO_HOURS  # the last 24 hours, oldest first (once read)
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,23 +269,34 @@ class ServiceQueries:
         descending: bool = False,
     ) -> Overview:
         """A page of the dense view of the services `visibility` admits and `kept` keeps (of
-        `group` when given), sorted by `sort`: three statements whatever the page, one over
-        the services, one over their rollups of 24 hours and 30 days (to sort by availability),
-        and the hourly buckets of the page's services only."""
+        `group` when given), sorted by `sort`, in four statements: the services; their
+        availability over 24 hours and 30 days from the rollups and their last check's
+        response time (of every service when the sort is by it, else of the page's); the
+        page's hourly series."""
         now = datetime.now(UTC)
         offset = cursors.decode(after, int)[0] if after else 0
+        by_share, by_time = sort in ("uptime_24h", "uptime_30d"), sort == "response_time"
         with self._reading() as conn:
             rows = store.overview_rows(conn, kept, group, visibility)
-            shares = rollups.availability(conn, [row.id for row in rows], now) if rows else {}
-            figures = ordered([_figures(row, shares.get(row.id)) for row in rows], sort, descending)
-            page = figures[offset : offset + limit]
-            hourly = rollups.hourly(conn, [f.id for f in page], now) if page else {}
-        more = offset + limit < len(figures)
-        return Overview(
-            [replace(f, hourly=hourly[f.id]) for f in page],
-            len(figures),
-            cursors.encode(offset + limit) if more else None,
-        )
+            every = [row.id for row in rows]
+            shares = rollups.availability(conn, every, now) if by_share and every else {}
+            times = store.last_response_times(conn, every) if by_time and every else {}
+            unordered = [
+                _figures_with(_figures(row), shares.get(row.id), times.get(row.id)) for row in rows
+            ]
+            page = ordered(unordered, sort, descending)[offset : offset + limit]
+            ids = [f.id for f in page]
+            if ids and not by_share:
+                shares = rollups.availability(conn, ids, now)
+            if ids and not by_time:
+                times = store.last_response_times(conn, ids)
+            hourly = rollups.hourly(conn, ids, now) if ids else {}
+        shown = [
+            replace(_figures_with(f, shares.get(f.id), times.get(f.id)), hourly=hourly[f.id])
+            for f in page
+        ]
+        more = offset + limit < len(rows)
+        return Overview(shown, len(rows), cursors.encode(offset + limit) if more else None)
 
     def alerts(
         self,
@@ -468,9 +479,8 @@ class _Read:
         return made
 
 
-def _figures(row: Row, shares: tuple[float | None, float | None] | None) -> Figures:
-    """A row of the dense view from a service's row and its availability (None: no checks)."""
-    day, month = shares or (None, None)
+def _figures(row: Row) -> Figures:
+    """A row of the dense view from a service's row, its figures not read yet."""
     return Figures(
         id=row.id,
         name=row.name,
@@ -480,7 +490,18 @@ def _figures(row: Row, shares: tuple[float | None, float | None] | None) -> Figu
         tags=tuple(row.tags),
         status=row.status,
         last_checked_at=row.last_checked_at,
-        response_time_ms=row.response_time_ms,
-        uptime_24h=day,
-        uptime_30d=month,
+        response_time_ms=None,
+        uptime_24h=None,
+        uptime_30d=None,
     )
+
+
+def _figures_with(
+    figures: Figures,
+    shares: tuple[float | None, float | None] | None,
+    response_time_ms: float | None,
+) -> Figures:
+    """The row with its availability over 24 hours and 30 days (None: no checks) and its last
+    check's response time."""
+    day, month = shares or (None, None)
+    return replace(figures, uptime_24h=day, uptime_30d=month, response_time_ms=response_time_ms)

@@ -7,9 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Row, text
+from sqlalchemy import Connection, text
 
-from statuschecker.model import Bucket, CheckOutcome, Uptime
+from statuschecker.model import Bucket, CheckOutcome, Hourly, Uptime
 from statuschecker.rules import histogram
 from statuschecker.rules.buckets import GRANULARITIES, bucket_of, hour_of, outcome_of
 from statuschecker.store.arrays import column, floats
@@ -256,36 +256,36 @@ def availability(
 
 _HOURLY = text(
     """
-    SELECT service_id, bucket_start, sum(checks) AS checks, sum(successful) AS successful,
-           sum(rt_sum) / nullif(sum(rt_count), 0) AS avg_rt
-    FROM service_rollups
-    WHERE service_id = ANY(:ids) AND bucket_hours = 1 AND bucket_start >= :since
-    GROUP BY service_id, bucket_start
+    SELECT s.id,
+           array_agg(coalesce(r.checks, 0) ORDER BY h.start) AS checks,
+           array_agg(round(100.0 * r.successful / nullif(r.checks, 0), 2)::float8
+                     ORDER BY h.start) AS availability,
+           array_agg(round(r.avg_rt::numeric, 2)::float8 ORDER BY h.start) AS avg_rt
+    FROM unnest(CAST(:ids AS bigint[])) AS s(id)
+    CROSS JOIN generate_series(CAST(:since AS timestamptz), CAST(:last AS timestamptz),
+                               interval '1 hour') AS h(start)
+    LEFT JOIN (
+        SELECT service_id, bucket_start, sum(checks) AS checks, sum(successful) AS successful,
+               sum(rt_sum) / nullif(sum(rt_count), 0) AS avg_rt
+        FROM service_rollups
+        WHERE service_id = ANY(:ids) AND bucket_hours = 1 AND bucket_start >= :since
+        GROUP BY service_id, bucket_start
+    ) r ON r.service_id = s.id AND r.bucket_start = h.start
+    GROUP BY s.id
     """
 )
 
 
-def hourly(conn: Connection, service_ids: list[int], now: datetime) -> dict[int, list[Bucket]]:
-    """Each service's last 24 hourly buckets up to the one `now` falls in, oldest first (an
-    hour without checks: zeros and no figures), for sparklines."""
+def hourly(conn: Connection, service_ids: list[int], now: datetime) -> dict[int, Hourly]:
+    """Each service's last 24 hours up to the one `now` falls in, oldest first, for
+    sparklines: checks (0 for an hour without), availability and average response time in
+    ms (None for an hour without), to a hundredth; one row a service, made in the database."""
     last = hour_of(now)
-    starts = [last - timedelta(hours=back) for back in range(23, -1, -1)]
-    found: dict[tuple[int, datetime], Row] = {
-        (row.service_id, row.bucket_start): row
-        for row in conn.execute(_HOURLY, {"ids": service_ids, "since": starts[0]})
+    params = {"ids": service_ids, "since": last - timedelta(hours=23), "last": last}
+    return {
+        row.id: Hourly(tuple(row.checks), tuple(row.availability), tuple(row.avg_rt))
+        for row in conn.execute(_HOURLY, params)
     }
-    series: dict[int, list[Bucket]] = {}
-    for sid in service_ids:
-        buckets = []
-        for start in starts:
-            row = found.get((sid, start))
-            if row is None:
-                buckets.append(Bucket(start, 0, 0, None, None))
-            else:
-                avg = _float(row.avg_rt)
-                buckets.append(Bucket(start, int(row.checks), int(row.successful), avg, None))
-        series[sid] = buckets
-    return series
 
 
 def _float(value: object) -> float | None:

@@ -49,7 +49,6 @@ from statuschecker.store.tables import (
     heartbeat_runs,
     service_events,
     service_metrics,
-    service_ticks,
     services,
 )
 
@@ -560,34 +559,20 @@ def overview_rows(
     conn: Connection, kept: ServiceFilter, group: str | None, visibility: Visibility
 ) -> list[Row]:
     """Every service `visibility` admits and `kept` keeps (and of `group`, when given), with
-    what the dense view shows of it: name, group, kind, public, tags, status (by `status_sql`),
-    when it was last checked and that check's response time. The last tick is found by the
-    service's `last_checked_at`, so each lookup visits one day's partition."""
-    t = service_ticks.c
-    last = (
-        select(t.response_time_ms)
-        .where(t.service_id == services.c.id, t.checked_at == service_metrics.c.last_checked_at)
-        .order_by(t.id.desc())
-        .limit(1)
-        .lateral("last_tick")
-    )
-    query = (
-        _with_metrics_and_event(
-            select(
-                services.c.id,
-                services.c.name,
-                services.c.group_name,
-                services.c.kind,
-                services.c.public,
-                services.c.tags,
-                status_sql().label("status"),
-                service_metrics.c.last_checked_at,
-                last.c.response_time_ms,
-            )
+    what the dense view shows of it from its own rows: name, group, kind, public, tags, status
+    (by `status_sql`) and when it was last checked."""
+    query = _with_metrics_and_event(
+        select(
+            services.c.id,
+            services.c.name,
+            services.c.group_name,
+            services.c.kind,
+            services.c.public,
+            services.c.tags,
+            status_sql().label("status"),
+            service_metrics.c.last_checked_at,
         )
-        .outerjoin(last, true())
-        .where(within(visibility))
-    )
+    ).where(within(visibility))
     if kept.status is not None:
         query = query.where(status_sql() == kept.status)
     if kept.tag is not None:
@@ -597,6 +582,28 @@ def overview_rows(
     if group is not None:
         query = query.where(services.c.group_name == group)
     return list(conn.execute(query))
+
+
+_LAST_RESPONSE_TIMES = text(
+    """
+    SELECT m.service_id, last.response_time_ms
+    FROM service_metrics m
+    CROSS JOIN LATERAL (
+        SELECT t.response_time_ms FROM service_ticks t
+        WHERE t.service_id = m.service_id AND t.checked_at = m.last_checked_at
+        ORDER BY t.id DESC LIMIT 1
+    ) last
+    WHERE m.service_id = ANY(:ids)
+    """
+)
+
+
+def last_response_times(conn: Connection, service_ids: list[int]) -> dict[int, float | None]:
+    """The response time of each service's last check (None when it got no response; services
+    never checked are left out). The last tick is found by `last_checked_at`, so each lookup
+    visits one day's partition."""
+    rows = conn.execute(_LAST_RESPONSE_TIMES, {"ids": service_ids})
+    return {row.service_id: row.response_time_ms for row in rows}
 
 
 def versioned(conn: Connection, service_ids: Iterable[int]) -> list[tuple[Service, str]]:
