@@ -132,6 +132,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     with engine.begin() as conn:
         conn.execute(_HISTORY)
         conn.execute(text("ANALYZE service_rollups"))
+    assert node.poller is not None  # --processes 1: the poller runs
     servers.wait_until(
         lambda: checks_recorded(engine) >= args.services, node.poller, "the pollers", 120
     )
