@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -450,6 +451,10 @@ def test_the_check_chart_spans_the_checks_zooms_and_reads_out_the_one_hovered(
     with Target("up") as target:
         shop = _register(site, operator, "shop", target, public=False)
         wait_until(lambda: _service(site, operator, shop)["metric"]["tick_count"] >= 4)
+        page.add_init_script(  # no refresh redraws the chart while the pointer works on it
+            "localStorage.setItem('statuschecker.dashboard.settings',"
+            " JSON.stringify({shortRefresh: 600, longRefresh: 600}))"
+        )
         _open_dashboard(page, site, operator)
         page.goto(f"{site}/dashboard#service/{shop}")
         chart = page.locator(f'#service-view [data-service-id="{shop}"] .check-chart')
@@ -464,8 +469,7 @@ def test_the_check_chart_spans_the_checks_zooms_and_reads_out_the_one_hovered(
         box = chart.bounding_box()
         assert box is not None and box["width"] > 600
         over = chart.locator(".u-over")
-        plot = over.bounding_box()
-        assert plot is not None
+        plot = wait_until(over.bounding_box, timeout=5)  # drawn (its first refresh may redraw)
         width = plot["width"]
         over.hover(position={"x": width - 2, "y": 100})
         readout = chart.locator(".u-legend")
@@ -1356,3 +1360,72 @@ def test_a_journeys_page_shows_each_step_and_where_the_latest_check_failed(
     results = page.locator("#service-view table.list").last
     expect(results).to_contain_text("log in 11 ms → order ✗")
     page.screenshot(path=tmp_path / "journey.png", full_page=True)
+
+
+def test_the_dashboard_shows_2000_services_as_a_table_from_one_request_a_refresh(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    make_account: Callable[..., Account],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    """Beyond 50 services the overview is a table of rows, a page of 100 from one request
+    (GET /v1/services:stats) a refresh: sorted by a heading, filtered by group and name, paged,
+    all of it kept in the URL so that a reload (or a shared link) shows the same."""
+    site = serve(create_app(make_runtime(max_services_per_user=2000)))
+    operator = make_account("operator@example.com")
+    for first in (0, 1000):
+        batch = [
+            {"name": f"svc-{i:04d}", "url": f"http://127.0.0.1:9/{i}",
+             "group": f"group-{i % 10}", "tags": ["eu" if i % 2 else "us"]}
+            for i in range(first, first + 1000)
+        ]  # fmt: skip
+        answer = httpx.post(f"{site}/v1/services:batch", headers=operator.headers,
+                            json={"services": batch}, timeout=60)  # fmt: skip
+        assert answer.status_code == 201, answer.text
+    page.add_init_script(
+        "localStorage.setItem('statuschecker.dashboard.settings',"
+        " JSON.stringify({shortRefresh: 1, longRefresh: 60}))"
+    )
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/v1/services" in r.url else None)
+    began = time.monotonic()
+    _open_dashboard(page, site, operator)
+    rows = page.locator("#services table.dense tbody tr")
+    expect(rows).to_have_count(100)
+    print(f"first render of the table of 2,000 services: {time.monotonic() - began:.2f} s")
+    count = page.locator("#shown-count")
+    expect(count).to_have_text("1 to 100 of 2000 services")
+    expect(rows.first).to_contain_text("svc-0000")
+    page.screenshot(path=tmp_path / "dashboard-table.png", full_page=True)
+
+    asked.clear()
+    page.wait_for_timeout(2500)  # two refreshes at least, a second apart
+    assert len(asked) >= 2 and all("/v1/services:stats?" in url for url in asked), asked
+
+    page.locator('button.sort[data-sort="name"]').click()  # by name again: the other way
+    expect(rows.first).to_contain_text("svc-1999")
+    expect(page.locator('th[aria-sort="descending"]')).to_contain_text("Name")
+    page.fill("#filter-group", "group-3")
+    expect(count).to_have_text("1 to 100 of 200 services")
+    expect(rows.first).to_contain_text("svc-1993")
+    page.fill("#filter-name", "svc-19")
+    expect(count).to_have_text("1 to 10 of 10 services")
+    assert all(
+        part in page.url for part in ("group=group-3", "q=svc-19", "sort=name", "order=desc")
+    )
+    page.reload()  # the view as the URL keeps it
+    expect(count).to_have_text("1 to 10 of 10 services")
+    expect(rows.first).to_contain_text("svc-1993")
+
+    page.locator("#clear-filters").click()
+    expect(count).to_have_text("1 to 100 of 2000 services")
+    page.locator("#next-page").click()
+    expect(count).to_have_text("101 to 200 of 2000 services")
+    expect(rows.first).to_contain_text("svc-1899")
+    page.locator("#previous-page").click()
+    expect(rows.first).to_contain_text("svc-1999")
+    rows.first.get_by_role("link").click()  # a row leads to the service's own page
+    expect(page.locator("#service-view h2")).to_have_text("svc-1999")
+    page.go_back()
+    _fits_a_phone(page, tmp_path / "dashboard-table-phone.png")

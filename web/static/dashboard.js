@@ -1,9 +1,11 @@
 // The operator dashboard: log in, then the account's services with the statistics of a short
 // and a long window (each refreshed on its own period), the live alert feed, the account's
 // maintenance windows, and a page per service (#service/<id>) with its checks by phase, events
-// and latest results. The services can be filtered by status, tag and part of the name; the
-// filters live in the page's query string (?status=down&tag=eu&q=shop), so a view can be
-// shared and survives a reload. A heartbeat (a job that reports in at its ping URL) shows its
+// and latest results. The services can be filtered by status, tag, group and part of the name;
+// the filters live in the page's query string (?status=down&tag=eu&q=shop), so a view can be
+// shared and survives a reload. Up to CARDS_UP_TO services show as cards; more (or ?view=table)
+// as a dense table (table.js) sorted by any column (?sort=&order=), a page at a time, from one
+// request a refresh. A heartbeat (a job that reports in at its ping URL) shows its
 // schedule, last ping, due time and running runs instead of a URL checked; its page has its
 // whole ping URL (to copy, or to replace with a new key) and its ping log with the runs' output.
 import {
@@ -32,6 +34,7 @@ import {
   statusBadge,
 } from "./common.js";
 import { checkChart, drawCharts } from "./charts.js";
+import { PAGE_ROWS, denseTable, tableQuery } from "./table.js";
 
 const TOKEN_KEY = "statuschecker.token";
 const SETTINGS_KEY = "statuschecker.dashboard.settings";
@@ -43,6 +46,9 @@ const EVENTS_LISTED = 20;
 const PINGS_PAGE = 20; // pings of a heartbeat's log fetched at a time
 const RUNS_ON_CARD = 3; // running runs named on a heartbeat's card; the rest are counted
 const TYPING_PAUSE_MS = 250; // the filters typed in apply once the typing pauses this long
+const CARDS_UP_TO = 50; // an account with more services sees the table unless it asks for cards
+const VIEWS = ["cards", "table"];
+const SORTS = ["name", "group", "status", "uptime_24h", "uptime_30d", "response_time"];
 
 const $ = (id) => document.getElementById(id);
 
@@ -50,7 +56,12 @@ const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   settings: loadSettings(),
   services: [], // all the account's services
-  filters: readFilters(), // { status, tag, q }: "" when not filtering by it
+  filters: readFilters(), // { status, tag, group, q }: "" when not filtering by it
+  view: readView(), // "cards" or "table" when the URL says; else chosen by the number of services
+  sort: readSort(), // { by, order } of the table
+  table: { cursors: [null], index: 0, answer: null }, // the table's pages seen and the one shown
+  choosing: null, // the table's request that chooses the view, while none is chosen
+  chosen: null, // the view the number of services chose, for when none is asked for
   shown: null, // the services the filters admit (asked of the API); null without filters
   stats: { short: new Map(), long: new Map() }, // service id -> Stats (or null)
   alerts: [], // newest first
@@ -198,6 +209,15 @@ async function fetchStats(services, windowSeconds) {
 }
 
 async function refreshShort() {
+  if (state.view !== "cards") {
+    state.choosing = refreshTable();
+    await state.choosing;
+    if (state.view === "table") {
+      renderServices();
+      await Promise.all([refreshAlerts(), serviceId() === null ? null : refreshServiceView(serviceId())]);
+      return;
+    }
+  }
   [state.services] = await Promise.all([apiAll("/v1/services", { token: state.token }), refreshShown()]);
   renderServices(); // the states first: a service gone down shows red without waiting for stats
   renderMaintenances(); // they name the services
@@ -211,6 +231,11 @@ async function refreshShort() {
 }
 
 async function refreshLong() {
+  if (state.view === null) await state.choosing; // the short loop's first answer chooses the view
+  if (state.view === "table") {
+    await refreshFeeds();
+    return;
+  }
   const services = state.services.length ? state.services : await apiAll("/v1/services", { token: state.token });
   let locations;
   [state.stats.long, state.maintenances, locations] = await Promise.all([
@@ -222,6 +247,36 @@ async function refreshLong() {
   renderServices();
   renderMaintenances();
   renderLocations();
+}
+
+/** The maintenance windows and locations, beside the table (which names its own services). */
+async function refreshFeeds() {
+  let locations;
+  [state.maintenances, locations] = await Promise.all([
+    orElse(apiAll("/v1/maintenances", { token: state.token }), null),
+    orElse(api("/v1/locations", { token: state.token }), null),
+  ]);
+  state.locations = locations && locations.data;
+  renderMaintenances();
+  renderLocations();
+}
+
+/** The table's page: one request. Without a view asked for, the first answer chooses one: the
+ * table when the account has more than CARDS_UP_TO services. */
+async function refreshTable() {
+  const { cursors, index } = state.table;
+  const query = tableQuery(tableFilters(), state.sort, cursors[index]);
+  const asked = String(query);
+  const answer = await api(`/v1/services:stats?${query}`, { token: state.token });
+  if (asked !== String(tableQuery(tableFilters(), state.sort, state.table.cursors[state.table.index]))) return;
+  state.table.answer = answer;
+  if (state.view === null) state.view = state.chosen = answer.total > CARDS_UP_TO ? "table" : "cards";
+}
+
+/** The table's filters as the API names them. */
+function tableFilters() {
+  const { status, tag, group, q } = state.filters;
+  return { status, tag, group, name: q };
 }
 
 /** New alerts on top: pages are fetched until one holds an alert already shown. */
@@ -264,19 +319,36 @@ function readFilters() {
   return {
     status: statuses.includes(status) ? status : "",
     tag: (query.get("tag") ?? "").trim(),
+    group: (query.get("group") ?? "").trim(),
     q: (query.get("q") ?? "").trim(),
   };
+}
+
+/** The view the query string asks for, or null (chosen by the number of services). */
+function readView() {
+  const view = new URLSearchParams(location.search).get("view");
+  return VIEWS.includes(view) ? view : null;
+}
+
+/** The table's sort the query string names (by name, up, by default). */
+function readSort() {
+  const query = new URLSearchParams(location.search);
+  const by = query.get("sort");
+  return { by: SORTS.includes(by) ? by : "name", order: query.get("order") === "desc" ? "desc" : "asc" };
 }
 
 function showFilters() {
   $("filter-status").value = state.filters.status;
   $("filter-tag").value = state.filters.tag;
+  $("filter-group").value = state.filters.group;
   $("filter-name").value = state.filters.q;
+  $("view").value = readView() ?? "";
 }
 
 /** The API's query parameters for the filters set. */
 function apiFilters() {
   const { status, tag, q } = state.filters;
+  // The list has no group filter: the cards keep the group's services of those it gives.
   return Object.fromEntries(Object.entries({ status, tag, name: q }).filter(([, value]) => value));
 }
 
@@ -297,21 +369,59 @@ async function applyFilters() {
   state.filters = {
     status: $("filter-status").value,
     tag: $("filter-tag").value.trim(),
+    group: $("filter-group").value.trim(),
     q: $("filter-name").value.trim(),
   };
-  const query = String(new URLSearchParams(Object.entries(state.filters).filter(([, value]) => value)));
-  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+  state.view = VIEWS.includes($("view").value) ? $("view").value : state.chosen;
+  state.table = { cursors: [null], index: 0, answer: state.table.answer };
+  keepInUrl();
   if (!Object.keys(apiFilters()).length) state.shown = null; // at once: nothing to ask
-  renderServices();
+  if (state.view !== null) renderServices();
   await guarded(async () => {
-    await refreshShown();
+    if (state.view === null) await refreshShort(); // the number of services chooses again
+    else await (state.view === "table" ? refreshTable() : refreshShown());
+    renderServices();
+  });
+}
+
+/** The filters, the view asked for and the table's sort in the query string. */
+function keepInUrl() {
+  const sort = state.sort.by === "name" && state.sort.order === "asc" ? {} : { sort: state.sort.by, order: state.sort.order };
+  // The table goes along: a link with filters shows it whatever their number of services.
+  const shown = $("view").value || (state.view === "table" ? "table" : "");
+  const view = shown ? { view: shown } : {};
+  const query = String(new URLSearchParams(Object.entries({ ...state.filters, ...view, ...sort }).filter(([, value]) => value)));
+  history.replaceState(null, "", `${location.pathname}${query ? `?${query}` : ""}${location.hash}`);
+}
+
+/** Sort the table by `by` (again: the other way), from its first page. */
+async function sortTable(by) {
+  const order = state.sort.by === by && state.sort.order === "asc" ? "desc" : "asc";
+  state.sort = { by, order };
+  state.table = { cursors: [null], index: 0, answer: state.table.answer };
+  keepInUrl();
+  await guarded(async () => {
+    await refreshTable();
+    renderServices();
+  });
+}
+
+/** The table's next (+1) or previous (-1) page. */
+async function turnPage(step) {
+  const table = state.table;
+  if (step > 0 && table.answer?.next_cursor) {
+    table.cursors = [...table.cursors.slice(0, table.index + 1), table.answer.next_cursor];
+  }
+  table.index = Math.max(0, Math.min(table.cursors.length - 1, table.index + step));
+  await guarded(async () => {
+    await refreshTable();
     renderServices();
   });
 }
 
 function clearFilters(event) {
   event.preventDefault();
-  state.filters = { status: "", tag: "", q: "" };
+  state.filters = { status: "", tag: "", group: "", q: "" };
   showFilters();
   applyFilters();
 }
@@ -511,16 +621,37 @@ function labels(service) {
 }
 
 function renderServices() {
+  if (state.view === "table") return renderTable();
+  $("pager").hidden = true;
   const filtered = state.shown !== null;
   const services = filtered ? state.shown : state.services;
   const empty = filtered ? "No service matches these filters." : "No services yet: register one through the API.";
-  $("services").replaceChildren(
-    ...(services.length ? services.map(serviceCard) : [el("p", { class: "muted" }, empty)]),
-  );
-  const count = `${services.length} service${services.length === 1 ? "" : "s"} shown`;
+  const kept = state.filters.group ? services.filter((s) => s.group === state.filters.group) : services;
+  $("services").className = "cards";
+  $("services").replaceChildren(...(kept.length ? kept.map(serviceCard) : [el("p", { class: "muted" }, empty)]));
+  const count = `${kept.length} service${kept.length === 1 ? "" : "s"} shown`;
   $("shown-count").textContent = filtered ? `${count} (of ${state.services.length})` : count;
   $("clear-filters").hidden = !Object.values(state.filters).some(Boolean);
   renderTagOptions();
+}
+
+/** The table's page, how many rows there are, and the pager. */
+function renderTable() {
+  const answer = state.table.answer;
+  if (!answer) return;
+  const filtered = Object.values(state.filters).some(Boolean);
+  const empty = filtered ? "No service matches these filters." : "No services yet: register one through the API.";
+  $("services").className = "table-view";
+  $("services").replaceChildren(answer.data.length ? denseTable(answer.data, state.sort, sortTable) : el("p", { class: "muted" }, empty));
+  const first = state.table.index * PAGE_ROWS;
+  const last = first + answer.data.length;
+  $("shown-count").textContent = answer.data.length
+    ? `${first + 1} to ${last} of ${answer.total} service${answer.total === 1 ? "" : "s"}`
+    : `0 of ${answer.total} services`;
+  $("clear-filters").hidden = !filtered;
+  $("pager").hidden = answer.total <= PAGE_ROWS;
+  $("previous-page").disabled = state.table.index === 0;
+  $("next-page").disabled = !answer.next_cursor;
 }
 
 /** The tags of the account's services, offered in the tag filter. */
@@ -1022,7 +1153,10 @@ $("settings").addEventListener("submit", (event) => event.preventDefault());
 $("older-alerts").addEventListener("click", olderAlerts);
 $("filters").addEventListener("submit", (event) => event.preventDefault());
 $("filter-status").addEventListener("change", applyFilters);
-for (const id of ["filter-tag", "filter-name"]) {
+$("view").addEventListener("change", applyFilters);
+$("previous-page").addEventListener("click", () => turnPage(-1));
+$("next-page").addEventListener("click", () => turnPage(1));
+for (const id of ["filter-tag", "filter-group", "filter-name"]) {
   $(id).addEventListener("input", () => {
     clearTimeout(typing);
     typing = setTimeout(applyFilters, TYPING_PAUSE_MS);
