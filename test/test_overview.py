@@ -14,9 +14,6 @@ from accounts import Account
 from statuschecker.model import CheckOutcome, CheckResult
 from statuschecker.runtime import Runtime
 
-NOW = datetime.now(UTC)
-HOUR = NOW.replace(minute=0, second=0, microsecond=0)
-
 
 def up(ms: float) -> CheckResult:
     return CheckResult(up=True, response_time_ms=ms, status_code=200)
@@ -51,9 +48,11 @@ def shop(
     def record(name: str, *results: tuple[datetime, CheckResult]) -> None:
         recorder.record([CheckOutcome(ids[name], at, r) for at, r in results], "test")
 
-    record("web", (HOUR - timedelta(hours=3), up(10.0)), (NOW, up(30.0)))
-    record("api", (NOW - timedelta(days=10), up(50.0)), (HOUR - timedelta(hours=1), DOWN),
-           (NOW, DOWN))  # fmt: skip
+    now = datetime.now(UTC)  # at the test: the hours the answer counts are this hour's
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    record("web", (hour - timedelta(hours=3), up(10.0)), (now, up(30.0)))
+    record("api", (now - timedelta(days=10), up(50.0)), (hour - timedelta(hours=1), DOWN),
+           (now, DOWN))  # fmt: skip
     return make_client(account), ids
 
 

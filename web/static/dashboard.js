@@ -518,7 +518,7 @@ function locationStatsTable(locations, stats) {
 
 /** "#3 (db)": a service of the account by id, named when it is among those loaded. */
 function serviceRef(id) {
-  const other = state.services.find((s) => s.id === id);
+  const other = [...state.services, ...(state.table.answer?.data ?? [])].find((s) => s.id === id);
   return other ? `#${id} (${other.name})` : `#${id}`;
 }
 
