@@ -121,6 +121,14 @@ def location_values(locations: Sequence[str], quorum: int | None) -> dict[str, A
     return {"locations": list(locations), "quorum": quorum}
 
 
+def _editable(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored values of a change's editable fields (`group` is stored as `group_name`)."""
+    values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
+    if "group" in changes:
+        values["group_name"] = changes["group"]
+    return values
+
+
 def new_ping_key() -> str:
     """An unguessable ping key: 128 random bits, 22 URL-safe characters."""
     return secrets.token_urlsafe(PING_KEY_BYTES)
@@ -135,30 +143,22 @@ def changed_values(
     it was shown, keeps its stored value. For a heartbeat, its schedule merged with the stored
     one; a heartbeat resumed or rescheduled expects its next ping one step after the later of
     `now` (resumed) or its last ping."""
-    values = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
-    if "group" in changes:
-        values["group_name"] = changes["group"]
     if current.heartbeat is not None:
-        return values | _heartbeat_changes(current, changes, now)
+        return _editable(changes) | _heartbeat_changes(current, changes, now)
     if "heartbeat" in changes:
         raise Conflict(
             f"service {current.id} is checked, and cannot become a heartbeat: register the "
             "heartbeat as a new service"
         )
+    changes = unmasked_fields(changes, current)
+    values = _editable(changes)
     if "url" in values:
-        values["url"] = unmasked_url(values["url"], current.url)
         values["kind"] = kind(values["url"])
     if LOCATION_FIELDS & changes.keys():
         values |= location_values(
             changes.get("locations", current.locations), changes.get("quorum", current.quorum)
         )
     option_changes = {k: v for k, v in changes.items() if k not in CORE_FIELDS}
-    if option_changes.get("headers"):
-        stored = current.check_options.get("headers") or {}
-        option_changes["headers"] = unmasked_headers(option_changes["headers"], stored)
-    if isinstance(option_changes.get("steps"), list):
-        stored_steps = current.check_options.get("steps") or []
-        option_changes["steps"] = unmasked_steps(option_changes["steps"], stored_steps)
     if option_changes or "url" in values:
         merged = {**current.check_options, **option_changes}
         given = {k: v for k, v in merged.items() if v is not None}
@@ -312,7 +312,8 @@ def warnings(service: Service) -> list[str]:
 def unmasked_fields(fields: Mapping[str, Any], current: Service) -> dict[str, Any]:
     """A service's fields where what answers show masked, given back as it was shown, keeps
     what `current` has stored: its URL's password and secret query values, secret header
-    values, its webhooks' URLs and secrets, its apprise URLs."""
+    values (its own and its journey steps'), its webhooks' URLs and secrets, its apprise
+    URLs."""
     given = dict(fields)
     if given.get("url") and current.heartbeat is None:
         given["url"] = unmasked_url(given["url"], current.url)
