@@ -467,11 +467,12 @@ class Visibility:
 @dataclass(frozen=True, slots=True)
 class ServiceFilter:
     """Which services of those visible a list keeps: of a status, with a part of the name
-    (case-insensitive), with a tag (None: any)."""
+    (case-insensitive), with a tag, among some ids (a status page's; None: any)."""
 
     status: Status | None = None
     name: str | None = None
     tag: str | None = None
+    ids: tuple[int, ...] | None = None
 
 
 ANY_SERVICE = ServiceFilter()
@@ -555,3 +556,56 @@ class LocationState:
     last_up: bool | None = None
     last_error: str | None = None
     last_response_time_ms: float | None = None
+
+
+IMPACTS = ("minor", "major", "critical")
+"""How bad a written incident is, least first."""
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+"""Where a written incident stands, as its updates say, in the order they usually come."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    """One update of a written incident: where it stands and what the people say."""
+
+    id: int
+    status: str
+    message: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """An incident as the status pages and their readers see it: written by people (with an
+    impact, a status and updates, newest first) or opened by the checks (a service's downtime,
+    with the reason of the check that opened it as `description`)."""
+
+    source: Literal["written", "automatic"]
+    id: int
+    title: str
+    impact: str | None
+    status: str | None
+    started_at: datetime
+    resolved_at: datetime | None
+    updated_at: datetime
+    services: tuple[tuple[int, str], ...]  # (id, name) of those the reader may see
+    description: str | None = None
+    updates: tuple[IncidentUpdate, ...] = ()
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPage:
+    """A status page besides `/`, at /status/{slug}: the services it picks (the public ones
+    among them are shown) under its own title, description, logo (a data: URL) and link."""
+
+    id: int
+    owner_id: int | None
+    slug: str
+    title: str
+    description: str
+    logo: str | None
+    link: str | None
+    service_ids: tuple[int, ...]
+    created_at: datetime
+    updated_at: datetime

@@ -22,8 +22,10 @@ from statuschecker.polling.ping_intake import PingIntake
 from statuschecker.polling.poller import Poller
 from statuschecker.polling.recorder import Recorder
 from statuschecker.services.configuration import Configuration
+from statuschecker.services.incidents import Incidents
 from statuschecker.services.locations import Locations
 from statuschecker.services.maintenances import Maintenances
+from statuschecker.services.pages import Pages
 from statuschecker.services.registry import ServiceRegistry
 from statuschecker.store.engine import create_db_engine
 from statuschecker.system.changes import ChangeListener
@@ -42,6 +44,8 @@ class Runtime:
     services: ServiceRegistry
     accounts: Accounts
     maintenances: Maintenances
+    incidents: Incidents
+    pages: Pages
     configuration: Configuration
     locations: Locations
     pings: PingIntake
@@ -110,6 +114,8 @@ class Runtime:
             services,
             accounts,
             maintenances,
+            Incidents(engine),
+            Pages(engine),
             Configuration(engine, services, maintenances),
             locations,
             PingIntake(recorder, settings.ping_rate_limit, PingMetrics(registry)),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+from statuschecker.errors import InvalidInput
 
 
 def rfc3339(value: datetime) -> str:
@@ -21,3 +24,17 @@ def duration(seconds: float) -> str:
     if whole or not parts:
         parts.append(f"{whole}s")
     return " ".join(parts)
+
+
+def parsed(name: str, value: Any) -> datetime | None:
+    """An RFC 3339 time of the request; InvalidInput when it is not one or has no offset."""
+    if value is None or isinstance(value, datetime):
+        time = value
+    else:
+        try:
+            time = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput(f"{name} is not an RFC 3339 time: {value!r}") from None
+    if time is not None and time.tzinfo is None:
+        raise InvalidInput(f"{name} needs a UTC offset or Z: {value!r}")
+    return time

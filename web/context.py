@@ -9,7 +9,9 @@ from connexion.context import context, request, scope
 from statuschecker.accounts.users import Accounts
 from statuschecker.model import Caller, Service, Visibility
 from statuschecker.runtime import Runtime
+from statuschecker.services.incidents import Incidents
 from statuschecker.services.maintenances import Maintenances
+from statuschecker.services.pages import Pages
 from statuschecker.services.registry import ServiceRegistry
 from web import serialize
 
@@ -29,6 +31,16 @@ def services() -> ServiceRegistry:
 def maintenances() -> Maintenances:
     """The maintenance windows of the running statuschecker."""
     return runtime().maintenances
+
+
+def incidents() -> Incidents:
+    """The incidents' operations."""
+    return runtime().incidents
+
+
+def pages() -> Pages:
+    """The status pages' operations."""
+    return runtime().pages
 
 
 def accounts() -> Accounts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from web import serialize
-from web.context import caller, maintenances, visible, visible_on_status
+from web.context import caller, maintenances, pages, visible, visible_on_status
 
 
 def create_maintenance(body: dict[str, Any]) -> tuple:
@@ -38,7 +38,8 @@ def delete_maintenance(maintenance_id: int) -> tuple:
     return serialize.respond(None, 204)
 
 
-def list_status_maintenances() -> tuple:
+def list_status_maintenances(page: str | None = None) -> tuple:
     """GET /status/maintenances"""
-    shown = maintenances().upcoming(visible_on_status())
+    ids = pages().public(page).service_ids if page is not None else None
+    shown = maintenances().upcoming(visible_on_status(), among=ids)
     return serialize.respond({"data": [serialize.status_maintenance(u) for u in shown]})

@@ -18,11 +18,14 @@ from statuschecker.model import (
     DeliveryView,
     Event,
     HeartbeatView,
+    IncidentUpdate,
     Location,
     LocationState,
     Page,
     PingRecord,
+    Reported,
     Service,
+    StatusPage,
     Tick,
     Uptime,
     User,
@@ -426,4 +429,59 @@ def location_result(state: LocationState, live: bool) -> dict[str, Any]:
         "up": state.last_up,
         "error": state.last_error,
         "response_time_ms": state.last_response_time_ms,
+    }
+
+
+def incident_update(value: IncidentUpdate) -> dict[str, Any]:
+    """An update of a written incident."""
+    return {
+        "id": value.id,
+        "status": value.status,
+        "message": value.message,
+        "created_at": timestamp(value.created_at),
+    }
+
+
+def written_incident(value: Reported) -> dict[str, Any]:
+    """A written incident as its account sees it, with its updates, newest first."""
+    return {
+        "id": value.id,
+        "title": value.title,
+        "impact": value.impact,
+        "status": value.status,
+        "services": [{"id": i, "name": name} for i, name in value.services],
+        "started_at": timestamp(value.started_at),
+        "resolved_at": timestamp(value.resolved_at),
+        "updated_at": timestamp(value.updated_at),
+        "updates": [incident_update(u) for u in value.updates],
+    }
+
+
+def status_incident(value: Reported) -> dict[str, Any]:
+    """An incident, written or automatic, as the status pages show it."""
+    return {
+        **written_incident(value),
+        "source": value.source,
+        "description": value.description,
+    }
+
+
+def public_status_page(value: StatusPage) -> dict[str, Any]:
+    """What a status page shows of itself."""
+    return {
+        "slug": value.slug,
+        "title": value.title,
+        "description": value.description,
+        "logo": value.logo,
+        "link": value.link,
+    }
+
+
+def status_page(value: StatusPage) -> dict[str, Any]:
+    """A status page as its account sees it."""
+    return {
+        **public_status_page(value),
+        "service_ids": list(value.service_ids),
+        "created_at": timestamp(value.created_at),
+        "updated_at": timestamp(value.updated_at),
     }

@@ -7,7 +7,7 @@ from typing import Any
 from statuschecker.model import Event, Page, Service, ServiceFilter
 from statuschecker.redaction import masked_url
 from web import serialize
-from web.context import services, visible_on_status
+from web.context import pages, services, visible_on_status
 
 
 def _briefs(items: list[Service]) -> list[dict[str, Any]]:
@@ -53,10 +53,14 @@ def _incident(event: Event) -> dict[str, Any]:
     }
 
 
-def list_status(limit: int = 1000, cursor: str | None = None, tag: str | None = None) -> tuple:
+def list_status(
+    limit: int = 1000, cursor: str | None = None, tag: str | None = None, page: str | None = None
+) -> tuple:
     """GET /status"""
-    page = services().list_services(visible_on_status(), limit, cursor, ServiceFilter(tag=tag))
-    return serialize.respond(_page(page))
+    ids = pages().public(page).service_ids if page is not None else None
+    kept = ServiceFilter(tag=tag, ids=ids)
+    found = services().list_services(visible_on_status(), limit, cursor, kept)
+    return serialize.respond(_page(found))
 
 
 def list_down(limit: int = 1000, cursor: str | None = None) -> tuple:

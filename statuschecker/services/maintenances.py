@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from statuschecker import timefmt
 from statuschecker.errors import InvalidInput
 from statuschecker.model import Caller, Page, Visibility
 from statuschecker.rules import maintenance
@@ -90,8 +91,8 @@ class Maintenances:
             "tags": list(fields.get("tags") or []),
             **{name: fields.get(name) for name in SCHEDULE_FIELDS},
         }
-        values["starts_at"] = _time("starts_at", values["starts_at"])
-        values["ends_at"] = _time("ends_at", values["ends_at"])
+        values["starts_at"] = timefmt.parsed("starts_at", values["starts_at"])
+        values["ends_at"] = timefmt.parsed("ends_at", values["ends_at"])
         if values["starts_at"] is None:
             values["starts_at"] = self._default_start(values["rrule"], values["timezone"])
         return values
@@ -124,7 +125,9 @@ class Maintenances:
             for name, value in changes.items():
                 if value is None and name not in NULLABLE_FIELDS:
                     raise InvalidInput(f"{name} cannot be removed")
-                values[name] = _time(name, value) if name in ("starts_at", "ends_at") else value
+                values[name] = (
+                    timefmt.parsed(name, value) if name in ("starts_at", "ends_at") else value
+                )
             values["service_ids"] = list(values["service_ids"] or [])
             values["tags"] = list(values["tags"] or [])
             named = changes.get("service_ids") or []
@@ -138,15 +141,26 @@ class Maintenances:
         with self._engine.begin() as conn:
             store.remove(conn, window_id, visibility)
 
-    def upcoming(self, visibility: Visibility, now: datetime | None = None) -> list[Upcoming]:
+    def upcoming(
+        self,
+        visibility: Visibility,
+        now: datetime | None = None,
+        among: Sequence[int] | None = None,
+    ) -> list[Upcoming]:
         """Maintenance going on at `now` (default: now) and starting within STATUS_HORIZON,
         soonest first: each window's ongoing or next occurrence, with the services it covers
-        among those `visibility` admits; windows covering none of them are left out."""
+        among those `visibility` admits (and of `among`, a status page's, when given); windows
+        covering none of them are left out."""
         now = now or self._clock()
         with self._engine.connect() as conn:
             found = store.on_status(conn, visibility)
+        if among is not None:
+            kept = set(among)
+            found = [(w, [s for s in covered if s[0] in kept]) for w, covered in found]
         shown = []
         for window, covered in found:
+            if not covered:
+                continue
             current, following = maintenance.current_and_next(window.schedule, now)
             occurrence = current or following
             if occurrence is None or occurrence[0] >= now + STATUS_HORIZON:
@@ -191,10 +205,7 @@ def _checked(
     (`covered`) and the services `named` are services of the owner's account (a window covers
     its owner's services only)."""
     covered(values)
-    owned = service_store.owned_ids(conn, owner_id, named)
-    missing = sorted(set(named) - owned)
-    if missing:
-        raise InvalidInput(f"no service with id {', '.join(map(str, missing))}")
+    service_store.require_owned(conn, owner_id, named)
 
 
 def covered(values: Mapping[str, Any], covers: str = "service_ids") -> None:
@@ -206,17 +217,3 @@ def covered(values: Mapping[str, Any], covers: str = "service_ids") -> None:
         Schedule(**{name: values[name] for name in SCHEDULE_FIELDS}).validated()
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
-
-
-def _time(name: str, value: Any) -> datetime | None:
-    """An RFC 3339 time of the request; InvalidInput when it is not one or has no offset."""
-    if value is None or isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise InvalidInput(f"{name} is not an RFC 3339 time: {value!r}") from None
-    if parsed is not None and parsed.tzinfo is None:
-        raise InvalidInput(f"{name} needs a UTC offset or Z: {value!r}")
-    return parsed

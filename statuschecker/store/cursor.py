@@ -1,5 +1,5 @@
 """Opaque pagination cursors: the keyset values of the last row, 8 bytes each in unpadded
-base64url (11 characters for an id, 22 for a time and an id)."""
+base64url (11 characters for an id, 22 for a time and an id, 32 for three values)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from statuschecker.model import Page
 
 T = TypeVar("T")
 
-
-ID_LENGTH = 11
-"""Characters of a cursor holding one id: 8 bytes in unpadded base64url."""
-TIME_ID_LENGTH = 22
-"""Characters of a cursor holding a time and an id: 16 bytes in unpadded base64url."""
 
 _CURSOR = re.compile(r"[A-Za-z0-9_-]+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,12 +42,15 @@ def decode(cursor: str, *types: type) -> tuple:
     Every string of the shape (the contract's pattern: base64url characters, 11 per value
     after the first's) is a cursor: its values are clamped to the ids and times there can be,
     so a cursor from another page, service or release still pages somewhere."""
-    if len(cursor) != {1: ID_LENGTH, 2: TIME_ID_LENGTH}.get(len(types)) or not (
-        _CURSOR.fullmatch(cursor)
-    ):
+    if len(cursor) != length(len(types)) or not _CURSOR.fullmatch(cursor):
         raise InvalidInput("cursor is not one this API issued")
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     return tuple(_parse(raw[8 * i : 8 * i + 8], kind) for i, kind in enumerate(types))
+
+
+def length(values: int) -> int:
+    """Characters of a cursor holding `values` values."""
+    return (32 * values + 2) // 3
 
 
 def _parse(raw: bytes, kind: type) -> int | datetime:

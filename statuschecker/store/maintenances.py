@@ -13,13 +13,11 @@ from sqlalchemy import (
     and_,
     any_,
     delete,
-    false,
     func,
     insert,
     or_,
     select,
     text,
-    true,
     update,
 )
 
@@ -29,6 +27,7 @@ from statuschecker.rules.maintenance import Schedule, Window
 from statuschecker.store import cursor
 from statuschecker.store import services as service_store
 from statuschecker.store.arrays import column
+from statuschecker.store.ownership import owned_within
 from statuschecker.store.tables import maintenances, services
 
 EVERYTHING = Visibility()
@@ -59,14 +58,8 @@ def _to_window(row: RowMapping | Any) -> Window:
 
 
 def within(visibility: Visibility) -> ColumnElement[bool]:
-    """The condition that keeps a query on `maintenances` to the windows `visibility` may
-    see and change: an account's own, every one for an admin, none without credentials
-    (the status view shows windows through the services they cover instead)."""
-    if visibility.public_only:
-        return false()
-    if visibility.owner_id is not None:
-        return maintenances.c.owner_id == visibility.owner_id
-    return true()
+    """The windows `visibility` may see and change (see `owned_within`)."""
+    return owned_within(maintenances.c.owner_id, visibility)
 
 
 def create(conn: Connection, values: Mapping[str, Any]) -> int:

@@ -10,11 +10,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     ColumnElement,
     Connection,
     Row,
     Select,
     Text,
+    any_,
     bindparam,
     case,
     cast,
@@ -31,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 
-from statuschecker.errors import Conflict, NotFound
+from statuschecker.errors import Conflict, InvalidInput, NotFound
 from statuschecker.model import (
     ANY_SERVICE,
     AlertPolicy,
@@ -494,8 +496,11 @@ def _page(
         status is not None,
         tag is not None,
         bool(name),
+        kept.ids is not None,
     )
     values: dict[str, Any] = {"limit": limit + 1, "owner_id": visibility.owner_id}
+    if kept.ids is not None:
+        values["ids"] = list(kept.ids)
     if after is not None:
         (values["after"],) = cursor.decode(after, int)
     if status is not None:
@@ -518,6 +523,7 @@ def _page_query(
     status: bool,
     tag: bool,
     name: bool,
+    ids: bool,
 ) -> Select:
     """The statement of `_page` for one combination of what is given (values bound): built
     once, so that SQLAlchemy does not build it and its cache key again for every page."""
@@ -539,6 +545,8 @@ def _page_query(
         query = query.where(services.c.tags.contains(bindparam("tags", type_=ARRAY(Text))))
     if name:
         query = query.where(services.c.name.icontains(bindparam("name"), escape="/"))
+    if ids:
+        query = query.where(services.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
     return query
 
 
@@ -672,6 +680,20 @@ def owned_ids(conn: Connection, owner_id: int | None, ids: Iterable[int]) -> set
     """Those of `ids` that are services of the account (without an owner for None)."""
     query = select(services.c.id).where(services.c.id.in_(list(ids)), owned_by(owner_id))
     return set(conn.execute(query).scalars())
+
+
+def public_ids(conn: Connection, ids: Iterable[int]) -> set[int]:
+    """Those of `ids` that are public services."""
+    query = select(services.c.id).where(services.c.id.in_(list(ids)), services.c.public)
+    return set(conn.execute(query).scalars())
+
+
+def require_owned(conn: Connection, owner_id: int | None, ids: Iterable[int]) -> None:
+    """InvalidInput naming those of `ids` that are no services of the account."""
+    named = set(ids)
+    missing = sorted(named - owned_ids(conn, owner_id, named))
+    if missing:
+        raise InvalidInput(f"no service with id {', '.join(map(str, missing))}")
 
 
 def names(conn: Connection, service_ids: Iterable[int], visibility: Visibility) -> dict[int, str]:

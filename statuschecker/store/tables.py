@@ -270,6 +270,8 @@ service_events = Table(
     CheckConstraint("event IN ('uptime', 'downtime')", name="event_kind"),
     CheckConstraint("date_ended IS NULL OR date_ended >= date_started", name="event_order"),
     Index("ix_service_events_service_id_id", "service_id", "id"),
+    # The status pages' incidents, newest first across services (migration 0019).
+    Index("ix_service_events_date_started_id", "date_started", "id"),
     # Periods overlapping a range: those that end (or are open, ending at infinity) after it starts.
     Index(
         "ix_service_events_service_end",
@@ -406,6 +408,66 @@ maintenances = Table(
         name="one_off_or_recurring",
     ),
     Index("ix_maintenances_owner_id_id", "owner_id", "id"),
+)
+
+# Incidents written by people for the status pages (issue 21): a title, an impact, the services
+# affected (of the owner's account) and their updates over time; `status` is the newest update's,
+# and `resolved_at` is set exactly while it is 'resolved'.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("owner_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("title", String(200), nullable=False),
+    Column("impact", String(16), nullable=False),
+    Column("service_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("impact IN ('minor', 'major', 'critical')", name="impact_kind"),
+    CheckConstraint(
+        "status IN ('investigating', 'identified', 'monitoring', 'resolved')", name="status_kind"
+    ),
+    CheckConstraint("(status = 'resolved') = (resolved_at IS NOT NULL)", name="resolved_when"),
+    Index("ix_incidents_owner_id_id", "owner_id", "id"),
+    Index("ix_incidents_started_at_id", "started_at", "id"),
+)
+
+incident_updates = Table(
+    "incident_updates",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "incident_id", BigInteger, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("status", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "status IN ('investigating', 'identified', 'monitoring', 'resolved')", name="status_kind"
+    ),
+    Index("ix_incident_updates_incident_id_id", "incident_id", "id"),
+)
+
+# Status pages besides `/` (issue 21): each at /status/{slug}, showing the services it picks
+# (the public ones among them) under its own title, description, logo (a data: URL of an image)
+# and link.
+status_pages = Table(
+    "status_pages",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("owner_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("logo", Text, nullable=True),
+    Column("link", Text, nullable=True),
+    Column("service_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_status_pages_owner_id_id", "owner_id", "id"),
 )
 
 # A heartbeat's runs started (a start ping) and not finished yet, one per run id ('' without
