@@ -34,6 +34,8 @@ from statuschecker.system.config import Settings
 from statuschecker.system.embedded_db import EmbeddedPostgres
 from web.app import contract, create_app
 
+pytest_plugins = ["browsing"]
+
 
 @contextlib.contextmanager
 def postgres_dir() -> Iterator[Path]:

@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import re
-import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from accounts import PASSWORD, Account
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from browsing import fits_a_phone, iso, open_dashboard, register, service_of
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Route, expect
 from sqlalchemy import Engine
 from sqlalchemy import text as sql
 from targets import Target
@@ -144,51 +143,6 @@ def test_nothing_outside_the_static_folder_is_served(site: str, path: str) -> No
 
 # ---- in a browser ----------------------------------------------------------------------
 
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium driven by Playwright (its own browser downloads are not used)."""
-    if CHROMIUM is None:
-        reason = "no `chromium` on PATH: install Debian's chromium package (.ci/run does)"
-        if os.environ.get("REQUIRE_BROWSER_TESTS"):  # set by .ci/run: CI must not skip them
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
-
-
-def _register(
-    site: str, account: Account, name: str, target: Target | str, public: bool, **fields: Any
-) -> int:
-    """Register a service checked every second: of `target`, or of the URL given."""
-    created = httpx.post(
-        f"{site}/v1/services",
-        headers=account.headers,
-        json={
-            "name": name,
-            "url": target if isinstance(target, str) else target.url,
-            "interval_seconds": 1,
-            "timeout_seconds": 0.5,
-            "public": public,
-            "alert_policy": {"window_seconds": 3, "min_checks": 1},
-            **fields,
-        },
-    )
-    assert created.status_code == 201, created.text
-    return int(created.json()["id"])
-
 
 def _never_checked(
     make_runtime: Callable[..., Runtime],
@@ -199,36 +153,12 @@ def _never_checked(
     """A public service registered and paused through an app without a poller (before any
     poller runs, so it is never checked and stays unknown)."""
     quiet = serve(create_app(make_runtime()))
-    service = _register(quiet, account, name, "http://127.0.0.1:9/", public=True)
+    service = register(quiet, account, name, "http://127.0.0.1:9/", public=True)
     paused = httpx.patch(
         f"{quiet}/v1/services/{service}", headers=account.headers, json={"paused": True}
     )
     assert paused.status_code == 200, paused.text
     return service
-
-
-def _service(site: str, account: Account, service_id: int) -> dict[str, Any]:
-    answer = httpx.get(f"{site}/v1/services/{service_id}", headers=account.headers)
-    assert answer.status_code == 200, answer.text
-    return dict(answer.json())
-
-
-def _open_dashboard(page: Page, site: str, account: Account, query: str = "") -> None:
-    """The dashboard (with `query`, say "?tag=eu"), logged in as `account` (its token in the
-    tab's session storage)."""
-    page.add_init_script(f"sessionStorage.setItem('statuschecker.token', '{account.token}')")
-    page.goto(site + "/dashboard" + query)
-    expect(page.locator("#who")).to_have_text(account.user.email)
-
-
-def _fits_a_phone(page: Page, screenshot: Path) -> None:
-    """At 375 px wide the page needs no sideways scrolling; `screenshot` shows it so."""
-    page.set_viewport_size({"width": 375, "height": 800})
-    try:
-        assert page.evaluate("document.documentElement.scrollWidth") <= 375
-        page.screenshot(path=screenshot, full_page=True)
-    finally:
-        page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_status_page_and_dashboard_in_a_browser(
@@ -241,8 +171,8 @@ def test_status_page_and_dashboard_in_a_browser(
     site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
     operator = make_account("operator@example.com")
     with Target("up") as shop_target, Target("up") as intranet_target:
-        shop = _register(site, operator, "shop", shop_target, public=True)
-        intranet = _register(site, operator, "intranet", intranet_target, public=False)
+        shop = register(site, operator, "shop", shop_target, public=True)
+        intranet = register(site, operator, "intranet", intranet_target, public=False)
         wait_until(
             lambda: (
                 httpx.get(f"{site}/v1/services/{shop}", headers=operator.headers).json()["status"]
@@ -262,7 +192,7 @@ def test_status_page_and_dashboard_in_a_browser(
         expect(page.locator(f'[data-service-id="{intranet}"]')).to_have_count(0)
         expect(page.locator("main")).not_to_contain_text("intranet")
         page.screenshot(path=tmp_path / "status-page.png", full_page=True)
-        _fits_a_phone(page, tmp_path / "status-page-phone.png")
+        fits_a_phone(page, tmp_path / "status-page-phone.png")
 
         # The dashboard: log in through the form, see both services.
         page.goto(site + "/dashboard")
@@ -287,7 +217,7 @@ def test_status_page_and_dashboard_in_a_browser(
         expect(card.locator("table.stats")).to_contain_text("503")
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
         page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
-        _fits_a_phone(page, tmp_path / "dashboard-phone.png")
+        fits_a_phone(page, tmp_path / "dashboard-phone.png")
 
         # The service's own page: its state, the checks by phase, the events.
         card.get_by_role("link", name="shop").click()
@@ -302,7 +232,7 @@ def test_status_page_and_dashboard_in_a_browser(
         expect(view.locator("table.list tr.down").first).to_contain_text("status 503")
         expect(page.locator("#overview")).to_be_hidden()
         page.screenshot(path=tmp_path / "service.png", full_page=True)
-        _fits_a_phone(page, tmp_path / "service-phone.png")
+        fits_a_phone(page, tmp_path / "service-phone.png")
 
         # Back on the status page, the public service is down with its incident ongoing.
         page.goto(site + "/")
@@ -369,8 +299,8 @@ def test_status_page_names_each_state_in_its_own_words(
     page.screenshot(path=tmp_path / "status-not-checked.png", full_page=True)
 
     with Target("up") as shop_target:
-        shop = _register(site, operator, "shop", shop_target, public=True)
-        wait_until(lambda: _service(site, operator, shop)["status"] == "up")
+        shop = register(site, operator, "shop", shop_target, public=True)
+        wait_until(lambda: service_of(site, operator, shop)["status"] == "up")
         page.reload()
         expect(summary).to_have_text("1 service paused, 1 operational.")
         expect(summary).not_to_have_class(re.compile(r"\b(up|down|paused)\b"))
@@ -399,7 +329,7 @@ def test_status_page_names_each_state_in_its_own_words(
         page.unroute(re.compile(r"/v1/status\?"))
 
         # The dashboard knows which services are paused.
-        _open_dashboard(page, site, operator)
+        open_dashboard(page, site, operator)
         card = page.locator(f'#services [data-service-id="{wiki}"]')
         expect(card.locator(".badge")).to_have_text("Paused")
         expect(card).to_have_class(re.compile(r"\bpaused\b"))
@@ -415,12 +345,12 @@ def test_dashboard_shows_results_not_status_codes_for_kinds_without_them(
     operator = make_account("operator@example.com")
     with Target("up") as target:
         port = target.port
-        db = _register(site, operator, "db", f"tcp://127.0.0.1:{port}", public=False)
-        wait_until(lambda: _service(site, operator, db)["metric"]["up_count"] >= 2)
+        db = register(site, operator, "db", f"tcp://127.0.0.1:{port}", public=False)
+        wait_until(lambda: service_of(site, operator, db)["metric"]["up_count"] >= 2)
         target.set_mode("refuse")
-        wait_until(lambda: _service(site, operator, db)["metric"]["down_count"] >= 1)
+        wait_until(lambda: service_of(site, operator, db)["metric"]["down_count"] >= 1)
 
-        _open_dashboard(page, site, operator)
+        open_dashboard(page, site, operator)
         stats = page.locator(f'#services [data-service-id="{db}"] table.stats')
         expect(stats).to_contain_text(
             re.compile(rf"Results\s*up {TIMES}\d+, connection refused {TIMES}\d+")
@@ -449,13 +379,13 @@ def test_the_check_chart_spans_the_checks_zooms_and_reads_out_the_one_hovered(
     site = live_server
     operator = make_account("operator@example.com")
     with Target("up") as target:
-        shop = _register(site, operator, "shop", target, public=False)
-        wait_until(lambda: _service(site, operator, shop)["metric"]["tick_count"] >= 4)
+        shop = register(site, operator, "shop", target, public=False)
+        wait_until(lambda: service_of(site, operator, shop)["metric"]["tick_count"] >= 4)
         page.add_init_script(  # no refresh redraws the chart while the pointer works on it
             "localStorage.setItem('statuschecker.dashboard.settings',"
             " JSON.stringify({shortRefresh: 600, longRefresh: 600}))"
         )
-        _open_dashboard(page, site, operator)
+        open_dashboard(page, site, operator)
         page.goto(f"{site}/dashboard#service/{shop}")
         chart = page.locator(f'#service-view [data-service-id="{shop}"] .check-chart')
         span = "(box) => [box.uplot.scales.x.min, box.uplot.scales.x.max, box.uplot.data[0]]"
@@ -498,8 +428,8 @@ def test_response_chart_says_why_it_has_nothing_to_plot(
     """A service that is down has no response times: its chart used to be blank without a word."""
     site, operator, wiki = never_checked_site
     with Target("down") as target:
-        shop = _register(site, operator, "shop", target, public=True)
-        wait_until(lambda: _service(site, operator, shop)["status"] == "down")
+        shop = register(site, operator, "shop", target, public=True)
+        wait_until(lambda: service_of(site, operator, shop)["status"] == "down")
         page.goto(site + "/")
         shop_chart = page.locator(f'[data-service-id="{shop}"] figure.chart')
         expect(shop_chart).to_contain_text("No response times: every check in this window failed.")
@@ -508,7 +438,7 @@ def test_response_chart_says_why_it_has_nothing_to_plot(
             "Not checked yet."
         )
         page.screenshot(path=tmp_path / "status-no-response-times.png", full_page=True)
-        _fits_a_phone(page, tmp_path / "status-no-response-times-phone.png")
+        fits_a_phone(page, tmp_path / "status-no-response-times-phone.png")
 
 
 def test_dashboard_shows_a_service_warnings(
@@ -519,8 +449,8 @@ def test_dashboard_shows_a_service_warnings(
     site = live_server
     operator = make_account("operator@example.com")
     with Target("up") as target:
-        web = _register(site, operator, "web", target, public=False, record_type="MX")
-        _open_dashboard(page, site, operator)
+        web = register(site, operator, "web", target, public=False, record_type="MX")
+        open_dashboard(page, site, operator)
         card = page.locator(f'#services [data-service-id="{web}"]')
         expect(card.locator(".warned")).to_have_text(" · 1 warning(s)")
         page.goto(f"{site}/dashboard#service/{web}")
@@ -559,11 +489,6 @@ CONTRAST = """(node) => {
 }"""
 
 
-def _iso(delta: timedelta) -> str:
-    """Now + `delta` in RFC 3339, in whole seconds (as the pages show times)."""
-    return (datetime.now(UTC) + delta).replace(microsecond=0).isoformat()
-
-
 def _entry(service_id: int, name: str, status: str, group: str | None, **more: Any) -> dict:
     """A /v1/status entry as the API gives it."""
     return {
@@ -575,7 +500,7 @@ def _entry(service_id: int, name: str, status: str, group: str | None, **more: A
         "group": group,
         "tags": [],
         "caused_by": None,
-        "last_performed": _iso(timedelta(seconds=-5)),
+        "last_performed": iso(timedelta(seconds=-5)),
         "uptime": {"24h": 100.0, "7d": 100.0, "30d": 100.0},
         **more,
     }
@@ -594,8 +519,8 @@ def test_status_page_renders_every_status_from_the_api(
                 "id": 7,
                 "title": "Database upgrade",
                 "active": True,
-                "starts_at": _iso(timedelta(minutes=-5)),
-                "ends_at": _iso(timedelta(hours=1)),
+                "starts_at": iso(timedelta(minutes=-5)),
+                "ends_at": iso(timedelta(hours=1)),
                 "services": [{"id": 5, "name": "db"}],
             }
         ]
@@ -651,7 +576,7 @@ def test_status_page_renders_every_status_from_the_api(
     expect(page.locator("#maintenance")).to_contain_text("Maintenance in progress")
     expect(page.locator("#maintenance")).to_contain_text("Database upgrade")
     page.screenshot(path=tmp_path / "status-every-status.png", full_page=True)
-    _fits_a_phone(page, tmp_path / "status-every-status-phone.png")
+    fits_a_phone(page, tmp_path / "status-every-status-phone.png")
 
     # Collapsible: the group's cards hide, and the rest stay.
     web.locator("summary").click()
@@ -686,14 +611,14 @@ def test_status_page_by_group_with_maintenance_and_tags(
     site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
     operator = make_account("operator@example.com")
     with Target("up") as target:
-        shop = _register(site, operator, "shop", target, True, group="Web", tags=["edge"])
-        blog = _register(site, operator, "blog", target, True, group="Web")
-        db = _register(site, operator, "db", target, True, group="Data", tags=["backend"])
-        wiki = _register(site, operator, "wiki", target, True)
+        shop = register(site, operator, "shop", target, True, group="Web", tags=["edge"])
+        blog = register(site, operator, "blog", target, True, group="Web")
+        db = register(site, operator, "db", target, True, group="Data", tags=["backend"])
+        wiki = register(site, operator, "wiki", target, True)
         for service in (shop, blog, db, wiki):
 
             def up(service: int = service) -> bool:
-                return bool(_service(site, operator, service)["status"] == "up")
+                return bool(service_of(site, operator, service)["status"] == "up")
 
             wait_until(up)
 
@@ -702,19 +627,19 @@ def test_status_page_by_group_with_maintenance_and_tags(
             operator,
             title="Database upgrade",
             service_ids=[db],
-            starts_at=_iso(timedelta(minutes=-1)),
-            ends_at=_iso(timedelta(hours=1)),
+            starts_at=iso(timedelta(minutes=-1)),
+            ends_at=iso(timedelta(hours=1)),
         )
-        coming_start = _iso(timedelta(days=2))
+        coming_start = iso(timedelta(days=2))
         coming = _create_maintenance(
             site,
             operator,
             title="Shop move",
             service_ids=[shop],
             starts_at=coming_start,
-            ends_at=_iso(timedelta(days=2, hours=3)),
+            ends_at=iso(timedelta(days=2, hours=3)),
         )
-        wait_until(lambda: _service(site, operator, db)["status"] == "maintenance")
+        wait_until(lambda: service_of(site, operator, db)["status"] == "maintenance")
 
         page.goto(site + "/")
         summary = page.locator("#summary")
@@ -747,7 +672,7 @@ def test_status_page_by_group_with_maintenance_and_tags(
             "(s) => !!(s.compareDocumentPosition(document.getElementById('services')) & 4)"
         )
         page.screenshot(path=tmp_path / "status-groups.png", full_page=True)
-        _fits_a_phone(page, tmp_path / "status-groups-phone.png")
+        fits_a_phone(page, tmp_path / "status-groups-phone.png")
 
         # Only the services tagged edge, asked of the API; the window of db is not theirs.
         page.goto(site + "/?tag=edge")
@@ -759,7 +684,7 @@ def test_status_page_by_group_with_maintenance_and_tags(
         expect(section.locator(f'[data-maintenance-id="{now}"]')).to_have_count(0)
 
         # The dashboard: the status, group and tags on the cards, the SLA, the windows.
-        _open_dashboard(page, site, operator)
+        open_dashboard(page, site, operator)
         db_card = page.locator(f'#services [data-service-id="{db}"]')
         expect(db_card).to_have_class(re.compile(r"\bmaintenance\b"))
         expect(db_card.locator(".badge")).to_have_text("Maintenance")
@@ -773,7 +698,7 @@ def test_status_page_by_group_with_maintenance_and_tags(
             f"Next: {local}"
         )
         page.screenshot(path=tmp_path / "dashboard-maintenance.png", full_page=True)
-        _fits_a_phone(page, tmp_path / "dashboard-maintenance-phone.png")
+        fits_a_phone(page, tmp_path / "dashboard-maintenance-phone.png")
 
 
 def _create_maintenance(site: str, account: Account, **fields: Any) -> int:
@@ -788,12 +713,12 @@ def test_dashboard_shows_flapping_causes_and_every_alert_kind(
     """What timing produces (flapping, a downtime caused by a dependency, alerts of each kind,
     alerts not sent), as the API gives it."""
     operator = make_account("operator@example.com")
-    api = _register(site, operator, "api", "http://127.0.0.1:9/", public=False)
-    shop = _register(site, operator, "shop", "http://127.0.0.1:9/", public=False, tags=["edge"])
+    api = register(site, operator, "api", "http://127.0.0.1:9/", public=False)
+    shop = register(site, operator, "shop", "http://127.0.0.1:9/", public=False, tags=["edge"])
     downtime = {
         "id": 1,
         "event": "downtime",
-        "date_started": _iso(timedelta(minutes=-3)),
+        "date_started": iso(timedelta(minutes=-3)),
         "date_ended": None,
         "reason": "status 503",
         "caused_by": api,
@@ -820,7 +745,7 @@ def test_dashboard_shows_flapping_causes_and_every_alert_kind(
             "message": f"shop: {kind}",
             "availability_percent": None,
             "window_seconds": 60,
-            "time": _iso(timedelta(minutes=-number)),
+            "time": iso(timedelta(minutes=-number)),
             "downtime_seconds": None,
             "delivery_status": "none",
             "deliveries": [],
@@ -841,7 +766,7 @@ def test_dashboard_shows_flapping_causes_and_every_alert_kind(
         re.compile(r"/v1/alerts\?"),
         lambda route: route.fulfill(json={"data": alerts, "next_cursor": None}),
     )
-    _open_dashboard(page, site, operator)
+    open_dashboard(page, site, operator)
 
     api_card = page.locator(f'#services [data-service-id="{api}"]')
     expect(api_card.locator(".badge")).to_have_text("Pending")
@@ -900,16 +825,16 @@ def test_dashboard_filters_by_status_tag_and_name_kept_in_the_url(
     it is typed, once the typing pauses) is written to the URL and survives a reload."""
     operator = make_account("operator@example.com")
     dead = "http://127.0.0.1:9/"
-    eu_shop = _register(site, operator, "eu-shop", dead, False, tags=["eu", "web"])
-    us_shop = _register(site, operator, "US-Shop", dead, False, tags=["us", "web"])
-    eu_db = _register(site, operator, "eu-db", dead, False, tags=["eu"])
-    wiki = _register(site, operator, "wiki", dead, False)
+    eu_shop = register(site, operator, "eu-shop", dead, False, tags=["eu", "web"])
+    us_shop = register(site, operator, "US-Shop", dead, False, tags=["us", "web"])
+    eu_db = register(site, operator, "eu-db", dead, False, tags=["eu"])
+    wiki = register(site, operator, "wiki", dead, False)
     paused = httpx.patch(
         f"{site}/v1/services/{eu_db}", headers=operator.headers, json={"paused": True}
     )
     assert paused.status_code == 200, paused.text
-    assert _service(site, operator, eu_db)["status"] == "paused"
-    assert _service(site, operator, eu_shop)["status"] == "unknown"
+    assert service_of(site, operator, eu_db)["status"] == "paused"
+    assert service_of(site, operator, eu_shop)["status"] == "unknown"
     cards = page.locator("#services [data-service-id]")
     count = page.locator("#shown-count")
     clear = page.locator("#clear-filters")
@@ -922,7 +847,7 @@ def test_dashboard_filters_by_status_tag_and_name_kept_in_the_url(
     asked: list[str] = []  # the name filters the page asked the API for
     page.on("request", lambda r: asked.extend(parse_qs(urlsplit(r.url).query).get("name", [])))
 
-    _open_dashboard(page, site, operator, "?tag=eu")
+    open_dashboard(page, site, operator, "?tag=eu")
     shown(eu_shop, eu_db)
     expect(count).to_have_text("2 services shown (of 4)")
     expect(page.locator("#filter-tag")).to_have_value("eu")
@@ -976,7 +901,7 @@ def test_dashboard_filters_by_status_tag_and_name_kept_in_the_url(
     expect(page).to_have_url(re.compile(r"/dashboard$"))
     expect(page.locator("#filter-name")).to_have_value("")
     expect(clear).to_be_hidden()
-    _fits_a_phone(page, tmp_path / "dashboard-filtered-phone.png")
+    fits_a_phone(page, tmp_path / "dashboard-filtered-phone.png")
 
 
 # ---- heartbeats ------------------------------------------------------------------------
@@ -1031,7 +956,7 @@ def test_dashboard_shows_a_heartbeat_its_ping_url_and_its_ping_log(
     assert key not in masked
 
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    _open_dashboard(page, site, operator)
+    open_dashboard(page, site, operator)
     card = page.locator(f'#services [data-service-id="{backup["id"]}"]')
     expect(card).to_have_class(re.compile(r"\bup\b"))
     expect(card.locator(".meta .kind")).to_have_text("heartbeat")
@@ -1059,7 +984,7 @@ def test_dashboard_shows_a_heartbeat_its_ping_url_and_its_ping_log(
     )
     expect(cron_card.locator(".heartbeat .last-ping")).to_have_text("Last ping never")
     page.screenshot(path=tmp_path / "dashboard-heartbeats.png", full_page=True)
-    _fits_a_phone(page, tmp_path / "dashboard-heartbeats-phone.png")
+    fits_a_phone(page, tmp_path / "dashboard-heartbeats-phone.png")
 
     # Its page: the schedule and limits, the whole ping URL, the runs, no phases.
     card.get_by_role("link", name="backup").click()
@@ -1100,13 +1025,13 @@ def test_dashboard_shows_a_heartbeat_its_ping_url_and_its_ping_log(
     expect(log.nth(3).locator("details.log summary")).to_have_text("Output (10 B)")
     expect(view.locator("button.older-pings")).to_have_count(0)
     page.screenshot(path=tmp_path / "service-heartbeat.png", full_page=True)
-    _fits_a_phone(page, tmp_path / "service-heartbeat-phone.png")
+    fits_a_phone(page, tmp_path / "service-heartbeat-phone.png")
 
     # A new key only once confirmed; then the old URL is refused and the new one works.
     page.once("dialog", lambda dialog: dialog.dismiss())
     view.get_by_role("button", name="New key…").click()
     expect(full).to_have_value(ping_url)
-    assert _service(site, operator, backup["id"])["ping_url"] == ping_url
+    assert service_of(site, operator, backup["id"])["ping_url"] == ping_url
     messages: list[str] = []
 
     def accept(dialog: Any) -> None:
@@ -1118,7 +1043,7 @@ def test_dashboard_shows_a_heartbeat_its_ping_url_and_its_ping_log(
     expect(full).not_to_have_value(ping_url)
     expect(view.locator(".ping-url-status")).to_contain_text("the old one no longer works")
     assert "stops working at once" in messages[0]
-    new_url = _service(site, operator, backup["id"])["ping_url"]
+    new_url = service_of(site, operator, backup["id"])["ping_url"]
     expect(full).to_have_value(new_url)
     assert httpx.get(ping_url).status_code == 404
     _ping(new_url)
@@ -1182,7 +1107,7 @@ def test_dashboard_counts_heartbeat_failures_by_rule_and_says_when_paused(
         route.fulfill(response=answer, json=body)
 
     page.route(re.compile(r"/v1/services/\d+/stats\?"), stats)
-    _open_dashboard(page, site, operator)
+    open_dashboard(page, site, operator)
     card = page.locator(f'#services [data-service-id="{job["id"]}"]')
     expect(card.locator(".badge")).to_have_text("Paused")
     expect(card.locator(".heartbeat .due")).to_have_text("paused: pings are ignored")
@@ -1227,7 +1152,7 @@ def test_the_status_page_names_every_kind_of_check(
         "shop": ("mysql://monitor:pw@127.0.0.1/shop", "MySQL check"),
         "cache": ("redis://:pw@127.0.0.1:6379/0", "Redis check"),
     }
-    ids = {name: _register(site, account, name, url, True) for name, (url, _) in kinds.items()}
+    ids = {name: register(site, account, name, url, True) for name, (url, _) in kinds.items()}
     page.goto(site + "/")
     for name, (_, words) in kinds.items():
         expect(page.locator(f'[data-service-id="{ids[name]}"] .kind')).to_have_text(words)
@@ -1241,7 +1166,7 @@ def test_dashboard_shows_where_pollers_check_from(
         pollers.seen(conn, "h1:1:aa", "eu-west", "h1", "0.1.0")
         pollers.seen(conn, "h2:2:bb", "us-east", "h2", "0.1.0")
         pollers.stopped(conn, "h2:2:bb")
-    _open_dashboard(page, site, account)
+    open_dashboard(page, site, account)
     feed = page.locator("#locations")
     expect(feed.locator('[data-location="eu-west"]')).to_contain_text("live")
     expect(feed.locator('[data-location="eu-west"]')).to_contain_text("1 poller reporting")
@@ -1261,7 +1186,7 @@ def test_dashboard_shows_where_a_service_fails_from(
     says where it fails from, its page what each location says and its figures, and so does
     the status page."""
     quiet = serve(create_app(make_runtime()))  # registered where the site's cache cannot see
-    sid = _register(quiet, account, "shop", "http://127.0.0.1:9/", True, locations=["a", "b"])
+    sid = register(quiet, account, "shop", "http://127.0.0.1:9/", True, locations=["a", "b"])
     with db.begin() as conn:
         pollers.seen(conn, "h1:1:aa", "a", "h1", "0.1.0")
         now = datetime.now(UTC)
@@ -1281,7 +1206,7 @@ def test_dashboard_shows_where_a_service_fails_from(
             "(:id, now() - interval '3 minutes', true, 'b', 20)",
         ):
             conn.execute(sql(statement), {"id": sid})
-    _open_dashboard(page, site, account)
+    open_dashboard(page, site, account)
     card = page.locator(f'#services [data-service-id="{sid}"]')
     expect(card).to_contain_text("Failing from a")
     expect(card.locator(".stale-locations")).to_have_text("No poller reporting from b")
@@ -1314,7 +1239,7 @@ def test_a_journeys_page_shows_each_step_and_where_the_latest_check_failed(
     quiet = serve(create_app(make_runtime()))
     steps = [{"name": "log in", "url": "/login"}, {"name": "order", "url": "/orders"},
              {"name": "pay", "url": "/pay"}]  # fmt: skip
-    sid = _register(quiet, account, "checkout", "journey+http://127.0.0.1:9", True, steps=steps)
+    sid = register(quiet, account, "checkout", "journey+http://127.0.0.1:9", True, steps=steps)
 
     def run(ms: tuple[float, ...], failed: str | None) -> str:
         done = [{"name": s["name"], "up": True, "status_code": 200, "response_time_ms": t,
@@ -1347,7 +1272,7 @@ def test_a_journeys_page_shows_each_step_and_where_the_latest_check_failed(
                     "error": None if up else f"step 2 (order): {failed}",
                 },
             )
-    _open_dashboard(page, site, account)
+    open_dashboard(page, site, account)
     page.goto(f"{site}/dashboard#service/{sid}")
     per_step = page.locator("#service-view table.per-step")
     expect(per_step.locator('[data-step="log in"]')).to_contain_text("3 (0)")
@@ -1390,7 +1315,7 @@ def test_the_dashboard_shows_2000_services_as_a_table_from_one_request_a_refresh
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/v1/services" in r.url else None)
     began = time.monotonic()
-    _open_dashboard(page, site, operator)
+    open_dashboard(page, site, operator)
     rows = page.locator("#services table.dense tbody tr")
     expect(rows).to_have_count(100)
     print(f"first render of the table of 2,000 services: {time.monotonic() - began:.2f} s")
@@ -1428,4 +1353,4 @@ def test_the_dashboard_shows_2000_services_as_a_table_from_one_request_a_refresh
     rows.first.get_by_role("link").click()  # a row leads to the service's own page
     expect(page.locator("#service-view h2")).to_have_text("svc-1999")
     page.go_back()
-    _fits_a_phone(page, tmp_path / "dashboard-table-phone.png")
+    fits_a_phone(page, tmp_path / "dashboard-table-phone.png")

@@ -55,6 +55,7 @@ class Upcoming:
     starts_at: datetime
     ends_at: datetime
     services: list[tuple[int, str]]
+    updated_at: datetime  # when the window was last changed
 
 
 def _now() -> datetime:
@@ -166,7 +167,14 @@ class Maintenances:
             if occurrence is None or occurrence[0] >= now + STATUS_HORIZON:
                 continue
             shown.append(
-                Upcoming(window.id, window.title, current is not None, *occurrence, covered)
+                Upcoming(
+                    window.id,
+                    window.title,
+                    current is not None,
+                    *occurrence,
+                    covered,
+                    window.updated_at,
+                )
             )
         shown.sort(key=lambda u: (u.starts_at, u.id))
         return shown[:STATUS_LIMIT]

@@ -1,8 +1,10 @@
-// The public status page: ongoing and upcoming maintenance, then every public service by group
-// (each group with its own summary) with its state, uptime bars for 24 h, 7 d and 90 d, the
-// response time of the last 24 h (a heartbeat's: its runs' durations) and its recent
-// incidents. No token is sent, so everybody sees the same public page; `?tag=x` in its URL shows
-// only the services tagged x. A heartbeat's ping URL is a credential: it is never shown here.
+// A public status page (`/`, or `/status/{slug}` under the page's own title, description, logo
+// and link, showing the services it picks): the incidents going on and lately resolved (written
+// by people and opened by the checks), ongoing and upcoming maintenance, then every public
+// service by group (each group with its own summary) with its state, uptime bars for 24 h, 7 d
+// and 90 d, the response time of the last 24 h (a heartbeat's: its runs' durations) and its
+// recent incidents. No token is sent, so everybody sees the same public page; `?tag=x` in its URL
+// shows only the services tagged x. A heartbeat's ping URL is a credential: it is never shown.
 import {
   api,
   apiAll,
@@ -24,6 +26,7 @@ import {
   uptimeBars,
   worstState,
 } from "./common.js";
+import { incidentReport, pageOfPath } from "./incidents.js";
 
 const REFRESH_SECONDS = 60;
 const RETRY_SECONDS = 10;
@@ -34,6 +37,9 @@ const WINDOWS = [
 ];
 const INCIDENTS_SHOWN = 5;
 const TAG = new URLSearchParams(location.search).get("tag");
+const PAGE = pageOfPath();
+const RECENT_DAYS = 7; // resolved incidents stay on the page this long (then: the history page)
+const INCIDENTS_READ = 50;
 const OTHERS = "Other services"; // the heading of the services without a group
 const closedGroups = new Set(); // the groups the reader collapsed, kept so across refreshes
 
@@ -181,12 +187,18 @@ const OVERALL = [
   ["maintenance", "Maintenance in progress"],
 ];
 
+/** The banner's state for the worst ongoing written incident's impact. */
+const BY_IMPACT = { critical: "down", major: "pending", minor: "degraded" };
+
 /** The banner at the top: the overall state in a few words and which services are down or how
- * many are in each state; all operational when every service is up. */
-function summary(services) {
+ * many are in each state, or the incidents people wrote that go on when they say worse; all
+ * operational when every service is up and no incident goes on. */
+function summary(services, incidents) {
   const line = document.getElementById("summary");
   const states = services.map(stateOf);
-  const overall = OVERALL.find(([state]) => states.includes(state));
+  const written = incidents.filter((i) => i.source === "written" && !i.resolved_at);
+  const said = new Set(written.map((i) => BY_IMPACT[i.impact]));
+  const overall = OVERALL.find(([state]) => states.includes(state) || said.has(state));
   const down = services.filter((s, i) => states[i] === "down");
   const others = states.filter((state) => state !== "down");
   let headline = null;
@@ -195,6 +207,9 @@ function summary(services) {
   if (!services.length) {
     detail = TAG ? `No public services tagged “${TAG}”.` : "No public services yet.";
     kind = "";
+  } else if (overall && !states.includes(overall[0])) {
+    [kind, headline] = overall;
+    detail = `Ongoing: ${written.map((i) => i.title).join("; ")}.`;
   } else if (overall) {
     [kind, headline] = overall;
     detail = down.length
@@ -291,13 +306,47 @@ function maintenance(windows, services) {
   section.hidden = !relevant.length;
 }
 
+/** The incidents going on, then those resolved in the last RECENT_DAYS, with a way to the
+ * history page (`found` null: not known). */
+function incidentsNow(found) {
+  const section = document.getElementById("incidents");
+  const recent = Date.now() - RECENT_DAYS * 86400 * 1000;
+  const ongoing = (found || []).filter((i) => !i.resolved_at);
+  const resolved = (found || []).filter((i) => i.resolved_at && Date.parse(i.resolved_at) >= recent);
+  const part = (title, list) => (list.length ? [el("h2", {}, title), ...list.map((i) => incidentReport(i))] : []);
+  section.replaceChildren(
+    ...part("Ongoing incidents", ongoing),
+    ...part(`Resolved in the last ${RECENT_DAYS} days`, resolved),
+    el("p", { class: "more" }, el("a", { href: PAGE.history }, "Incident history (90 days)")),
+  );
+  section.hidden = !(ongoing.length || resolved.length);
+}
+
+/** The page's own title, description, logo and link (`/` keeps its plain title). */
+function branding(meta) {
+  const logo = document.getElementById("logo");
+  document.getElementById("page-title").textContent = meta.title;
+  document.title = meta.title;
+  document.getElementById("brand").href = meta.link || PAGE.home;
+  const description = document.getElementById("page-description");
+  description.textContent = meta.description;
+  description.hidden = !meta.description;
+  if (meta.logo) logo.src = meta.logo;
+  logo.hidden = !meta.logo;
+}
+
 async function load() {
-  const [services, windows] = await Promise.all([
-    apiAll("/v1/status", { limit: 1000, params: TAG ? { tag: TAG } : {} }),
-    orElse(api("/v1/status/maintenances"), null, ["network"]),
+  const scope = PAGE.slug ? { page: PAGE.slug } : {};
+  const [meta, services, windows, incidents] = await Promise.all([
+    PAGE.slug ? api(`/v1/status/pages/${PAGE.slug}`) : null,
+    apiAll("/v1/status", { limit: 1000, params: { ...scope, ...(TAG ? { tag: TAG } : {}) } }),
+    orElse(api(`/v1/status/maintenances${PAGE.slug ? `?page=${PAGE.slug}` : ""}`), null, ["network"]),
+    orElse(api(`/v1/status/incidents?${new URLSearchParams({ ...scope, limit: INCIDENTS_READ })}`), null, ["network"]),
   ]);
   const extra = await mapLimit(services, 4, details);
-  summary(services);
+  if (meta) branding(meta);
+  summary(services, incidents ? incidents.data : []);
+  incidentsNow(incidents && incidents.data);
   maintenance(windows && windows.data, services);
   document.getElementById("services").replaceChildren(...servicesView(services, extra));
   document.getElementById("updated").textContent = new Date().toLocaleString();
@@ -316,6 +365,9 @@ async function refresh() {
   setTimeout(refresh, next * 1000);
 }
 
+for (const [id, href] of [["history-link", PAGE.history], ["feed", PAGE.feed], ["feed-link", PAGE.feed]]) {
+  document.getElementById(id).href = href;
+}
 if (TAG) {
   const filter = document.getElementById("filter");
   filter.replaceChildren(`Only the services tagged “${TAG}”. `, el("a", { href: location.pathname }, "Show all services"));

@@ -1,0 +1,184 @@
+"""The status page as a company shows it to its customers, in headless Chromium: a page at
+/status/{slug} under its own title, description, logo and link, its services by group with
+their summaries, a written incident with its updates, planned maintenance, the 90-day bars, the
+history page, and the Atom feed a reader subscribes to (parsed by feedparser)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import httpx
+from accounts import Account
+from browsing import fits_a_phone, iso, register, service_of
+from playwright.sync_api import Page, expect
+from targets import Target
+from waiting import wait_until
+
+from statuschecker.runtime import Runtime
+from web.app import create_app
+
+SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32">'
+    b'<circle cx="16" cy="16" r="14" fill="#0969da"/></svg>'
+)
+LOGO = "data:image/svg+xml;base64," + base64.b64encode(SVG).decode()
+
+
+def _post(site: str, account: Account, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    answer = httpx.post(f"{site}/v1{path}", headers=account.headers, json=body)
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def test_a_companys_status_page_its_history_and_its_feed(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    make_account: Callable[..., Account],
+    page: Page,
+    tmp_path: Path,
+) -> None:
+    site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    operator = make_account("operator@example.com")
+    with Target("up") as target:
+        _company_page(site, operator, target, page, tmp_path)
+
+
+def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_path: Path) -> None:
+    """The test's body, with `target` answering all along."""
+    shop = register(site, operator, "shop", target, True, group="Web")
+    payments = register(site, operator, "payments", target, True, group="Web")
+    db = register(site, operator, "db", target, True, group="Data")
+    blog = register(site, operator, "blog", target, True)  # public, not on the page
+    for service in (shop, payments, db, blog):
+        wait_until(lambda s=service: service_of(site, operator, s)["status"] == "up")
+    _post(
+        site,
+        operator,
+        "/pages",
+        {
+            "slug": "acme",
+            "title": "Acme status",
+            "description": "The shop, its payments and what they stand on.",
+            "logo": LOGO,
+            "link": "https://acme.example/",
+            "service_ids": [shop, payments, db],
+        },
+    )
+    incident = _post(
+        site,
+        operator,
+        "/incidents",
+        {
+            "title": "Card payments failing",
+            "impact": "major",
+            "service_ids": [payments],
+            "message": "Some card payments fail; we are looking into it.",
+            "started_at": iso(timedelta(minutes=-20)),
+        },
+    )
+    _post(
+        site,
+        operator,
+        f"/incidents/{incident['id']}/updates",
+        {"status": "identified", "message": "The card processor's certificate expired."},
+    )
+    window = _post(
+        site,
+        operator,
+        "/maintenances",
+        {
+            "title": "Database upgrade",
+            "service_ids": [db],
+            "starts_at": iso(timedelta(days=2)),
+            "ends_at": iso(timedelta(days=2, hours=1)),
+        },
+    )
+
+    page.goto(f"{site}/status/acme")
+    expect(page).to_have_title("Acme status")
+    expect(page.locator("#page-title")).to_have_text("Acme status")
+    expect(page.locator("#page-description")).to_have_text(
+        "The shop, its payments and what they stand on."
+    )
+    expect(page.locator("#logo")).to_have_attribute("src", LOGO)
+    expect(page.locator("#brand")).to_have_attribute("href", "https://acme.example/")
+    # The banner says what the incident's impact means, though the checks see every service up.
+    expect(page.locator("#summary")).to_have_text("Partial outage. Ongoing: Card payments failing.")
+    expect(page.locator("#summary")).to_have_class(re.compile(r"\bpending\b"))
+    # Its services by group, each group with its own summary; the blog is not on this page.
+    groups = page.locator("#services details.group")
+    expect(groups.locator("summary h2")).to_have_text(["Web", "Data"])
+    expect(groups.nth(0).locator("summary")).to_contain_text("2 of 2 operational")
+    expect(groups.nth(1).locator("summary")).to_contain_text("1 of 1 operational")
+    expect(page.locator(f'[data-service-id="{blog}"]')).to_have_count(0)
+    # The written incident with its two updates, newest first.
+    report = page.locator(f"#incidents #written-{incident['id']}")
+    expect(report.locator("h3")).to_have_text("Card payments failing")
+    expect(report.locator(".badge")).to_have_text("Identified")
+    expect(report).to_have_class(re.compile(r"\bimpact-major\b.*\bongoing\b"))
+    expect(report.locator(".meta")).to_contain_text("Major impact")
+    expect(report.locator(".affects")).to_have_text("Affects: payments")
+    expect(report.locator(".updates li strong")).to_have_text(["Identified", "Investigating"])
+    expect(report.locator(".updates .message")).to_have_text(
+        [
+            "The card processor's certificate expired.",
+            "Some card payments fail; we are looking into it.",
+        ]
+    )
+    # The maintenance planned, and a bar a day for 90 days.
+    upcoming = page.locator(f'#maintenance li.upcoming[data-maintenance-id="{window["id"]}"]')
+    expect(upcoming).to_contain_text("Database upgrade")
+    expect(upcoming).to_contain_text("Affects: db")
+    card = page.locator(f'[data-service-id="{payments}"]')
+    expect(card.locator(".uptime-row", has_text="90 days").locator("rect.bar")).to_have_count(90)
+    page.screenshot(path=tmp_path / "status-acme.png", full_page=True)
+    fits_a_phone(page, tmp_path / "status-acme-phone.png")
+
+    # The history page, reached from the page.
+    page.get_by_role("link", name="Incident history (90 days)").click()
+    expect(page).to_have_url(f"{site}/status/acme/history")
+    expect(page.locator("#page-title")).to_have_text("Acme status: incident history")
+    expect(page.locator(f"#history #written-{incident['id']}")).to_contain_text(
+        "The card processor's certificate expired."
+    )
+    expect(page.locator("#history h2.day")).to_have_count(1)
+    page.screenshot(path=tmp_path / "history-acme.png", full_page=True)
+    fits_a_phone(page, tmp_path / "history-acme-phone.png")
+
+    # The feed parses and lists the incident and the maintenance.
+    answer = httpx.get(f"{site}/status/acme/feed.atom")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/atom+xml; charset=utf-8"
+    feed = feedparser.parse(answer.content)
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.feed.title == "Acme status"
+    assert feed.feed.link == f"{site}/status/acme"
+    titles = [entry.title for entry in feed.entries]
+    assert "[Identified] Card payments failing" in titles
+    assert "[Scheduled maintenance] Database upgrade" in titles
+    entry = feed.entries[titles.index("[Identified] Card payments failing")]
+    assert entry.id == f"{site}/status/acme/history#written-{incident['id']}"
+    assert "The card processor's certificate expired." in entry.summary
+    assert "Affects: payments" in entry.summary
+    assert page.evaluate("document.querySelector('link[rel=alternate]').href") == (
+        f"{site}/status/acme/feed.atom"
+    )
+
+    # `/` keeps showing every public service, the incident and the blog with them.
+    page.goto(f"{site}/")
+    expect(page).to_have_title("Status")
+    expect(page.locator(f'[data-service-id="{blog}"]')).to_be_visible()
+    expect(page.locator(f"#incidents #written-{incident['id']}")).to_be_visible()
+    assert feedparser.parse(httpx.get(f"{site}/feed.atom").content).entries
+    # A page that does not exist says so.
+    missing = httpx.get(f"{site}/status/nowhere")
+    assert missing.status_code == 404
+    assert "no status page at /status/nowhere" in missing.json()["detail"]
+    assert httpx.get(f"{site}/status/nowhere/feed.atom").status_code == 404
+    assert httpx.get(f"{site}/status/Bad..slug/history").status_code == 404
