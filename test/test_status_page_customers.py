@@ -55,8 +55,11 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
     payments = register(site, operator, "payments", target, True, group="Web")
     db = register(site, operator, "db", target, True, group="Data")
     blog = register(site, operator, "blog", target, True)  # public, not on the page
-    for service in (shop, payments, db, blog):
-        wait_until(lambda s=service: service_of(site, operator, s)["status"] == "up")
+    wait_until(
+        lambda: all(
+            service_of(site, operator, s)["status"] == "up" for s in (shop, payments, db, blog)
+        )
+    )
     _post(
         site,
         operator,
