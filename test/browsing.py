@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,16 @@ import pytest
 from accounts import Account
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from targets import Target
+
+from statuschecker.runtime import Runtime
+from web.app import create_app
+
+
+@pytest.fixture
+def site(make_runtime: Callable[..., Runtime], serve: Callable[[Any], str]) -> str:
+    """The app without a poller, served on 127.0.0.1; its URL."""
+    return serve(create_app(make_runtime()))
+
 
 CHROMIUM = shutil.which("chromium")
 

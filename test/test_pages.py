@@ -51,12 +51,6 @@ VENDORED = STATIC / "vendor"
 """The chart library, as its npm package ships it (web/vendor/README.md)."""
 
 
-@pytest.fixture
-def site(make_runtime: Callable[..., Runtime], serve: Callable[[Any], str]) -> str:
-    """The app without a poller, served on 127.0.0.1; its URL."""
-    return serve(create_app(make_runtime()))
-
-
 def _raw_get(base_url: str, path: str) -> int:
     """The status of GET `path` sent exactly as given (no client-side normalisation of `..`)."""
     parts = urlsplit(base_url)

@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 import httpx
 from accounts import Account
-from browsing import fits_a_phone, iso, register, service_of
+from browsing import fits_a_phone, iso, open_dashboard, register, service_of
 from playwright.sync_api import Page, expect
 from targets import Target
 from waiting import wait_until
@@ -185,3 +185,62 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
     assert "no status page at /status/nowhere" in missing.json()["detail"]
     assert httpx.get(f"{site}/status/nowhere/feed.atom").status_code == 404
     assert httpx.get(f"{site}/status/Bad..slug/history").status_code == 404
+
+
+def test_the_dashboard_writes_an_incident_and_makes_a_status_page(
+    site: str, make_account: Callable[..., Account], page: Page, tmp_path: Path
+) -> None:
+    operator = make_account("operator@example.com")
+    shop = register(site, operator, "shop", "http://127.0.0.1:9/", True)
+    logo = tmp_path / "logo.svg"
+    logo.write_bytes(SVG)
+    open_dashboard(page, site, operator)
+
+    # A status page, made with the aside's form, the logo uploaded.
+    pages = page.locator("#status-pages")
+    pages.get_by_text("Make a status page").click()
+    form = pages.locator("form.page-form")
+    form.locator('input[name="slug"]').fill("shop")
+    form.locator('input[name="title"]').fill("Shop status")
+    form.locator('input[name="link"]').fill("https://shop.example/")
+    form.locator('input[name="logo"]').set_input_files(logo)
+    form.get_by_role("button", name="Make page").click()
+    expect(pages.locator('li[data-slug="shop"] a')).to_have_text("Shop status")
+    expect(pages.locator('li[data-slug="shop"]')).to_contain_text("/status/shop · 0 services")
+
+    # On the service's page: shown on the page, and an incident written about it.
+    page.goto(f"{site}/dashboard#service/{shop}")
+    box = page.locator("#service-view .publishing")
+    box.get_by_label("Shop status (/status/shop)").check()
+    expect(pages.locator('li[data-slug="shop"]')).to_contain_text("1 service")
+    box.locator('input[name="title"]').fill("Checkout slow")
+    box.locator('select[name="impact"]').select_option("minor")
+    box.locator('input[name="message"]').fill("Payments take a minute.")
+    box.get_by_role("button", name="Write incident").click()
+    item = page.locator("#written-incidents li.written-incident")
+    expect(item).to_have_count(1)
+    page.get_by_role("link", name="← All services").click()
+    expect(item.locator("strong")).to_have_text("Checkout slow")
+    expect(item.locator(".badge")).to_have_text("Investigating")
+    page.screenshot(path=tmp_path / "dashboard-publishing.png", full_page=True)
+
+    # An update from the aside resolves it; a refused one says why.
+    item.locator('select[name="status"]').select_option("resolved")
+    item.locator('input[name="message"]').fill("   ")
+    item.get_by_role("button", name="Post update").click()
+    expect(item.locator(".said")).to_have_text("message is blank: say what is going on")
+    item.locator('input[name="message"]').fill("Back to normal.")
+    item.get_by_role("button", name="Post update").click()
+    expect(item.locator(".badge")).to_have_text("Resolved")
+    fits_a_phone(page, tmp_path / "dashboard-publishing-phone.png")
+
+    # The page as customers see it.
+    page.goto(f"{site}/status/shop")
+    expect(page.locator("#page-title")).to_have_text("Shop status")
+    expect(page.locator("#logo")).to_have_attribute(
+        "src", re.compile(r"^data:image/svg\+xml;base64,")
+    )
+    expect(page.locator(f'[data-service-id="{shop}"]')).to_be_visible()
+    resolved = page.locator("#incidents article.incident-report")
+    expect(resolved.locator("h3")).to_have_text("Checkout slow")
+    expect(resolved.locator(".badge")).to_have_text("Resolved")

@@ -35,6 +35,7 @@ import {
 } from "./common.js";
 import { checkChart, drawCharts } from "./charts.js";
 import { PAGE_ROWS, denseTable, tableQuery } from "./table.js";
+import { incidentForm, incidentItems, loadPublished, pageBoxes, pageItems } from "./publishing.js";
 
 const TOKEN_KEY = "statuschecker.token";
 const SETTINGS_KEY = "statuschecker.dashboard.settings";
@@ -72,6 +73,9 @@ const state = {
   unreachableSince: null,
   pingUrlBox: null, // { id, url, node }: the shown service's ping URL and its buttons, kept across refreshes
   pingLog: null, // { id, items, cursor, open, node }: the shown heartbeat's ping log, kept likewise
+  published: undefined, // { incidents, pages }: what the account publishes for its customers
+  publishedShown: null, // that as JSON when last drawn: drawn again (forms and all) only when it changes
+  publishing: null, // { id, form, key, boxes }: the shown service's forms for its customers, kept likewise
 };
 
 // ---- settings --------------------------------------------------------------------------
@@ -138,6 +142,8 @@ function logOut(message = "") {
   state.stats = { short: new Map(), long: new Map() };
   state.pingUrlBox = null;
   state.pingLog = null;
+  state.published = undefined;
+  state.publishedShown = state.publishing = null;
   $("app").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
@@ -237,28 +243,56 @@ async function refreshLong() {
     return;
   }
   const services = state.services.length ? state.services : await apiAll("/v1/services", { token: state.token });
-  let locations;
-  [state.stats.long, state.maintenances, locations] = await Promise.all([
-    fetchStats(services, state.settings.longWindow),
-    orElse(apiAll("/v1/maintenances", { token: state.token }), null),
-    orElse(api("/v1/locations", { token: state.token }), null),
-  ]);
-  state.locations = locations && locations.data;
+  [state.stats.long] = await Promise.all([fetchStats(services, state.settings.longWindow), refreshFeeds()]);
   renderServices();
-  renderMaintenances();
-  renderLocations();
 }
 
-/** The maintenance windows and locations, beside the table (which names its own services). */
+/** The aside: maintenance windows, locations, and what the account publishes for customers. */
 async function refreshFeeds() {
   let locations;
-  [state.maintenances, locations] = await Promise.all([
+  [state.maintenances, locations, state.published] = await Promise.all([
     orElse(apiAll("/v1/maintenances", { token: state.token }), null),
     orElse(api("/v1/locations", { token: state.token }), null),
+    loadPublished(state.token),
   ]);
   state.locations = locations && locations.data;
   renderMaintenances();
   renderLocations();
+  renderPublished();
+}
+
+/** What a change of published things needs: the token, `guarded` and a refresh after it. */
+const publishing = {
+  get token() {
+    return state.token;
+  },
+  run: guarded,
+  async done() {
+    await refreshFeeds();
+    const id = serviceId();
+    if (id !== null) await refreshServiceView(id);
+  },
+};
+
+/** The account's written incidents and status pages in the aside, drawn again only when they
+ * changed (so that a form being filled in stays). */
+function renderPublished() {
+  const shown = JSON.stringify(state.published);
+  if (shown === state.publishedShown) return;
+  state.publishedShown = shown;
+  $("written-incidents").replaceChildren(...incidentItems(state.published.incidents, publishing));
+  $("status-pages").replaceChildren(...pageItems(state.published.pages, publishing));
+}
+
+/** A service's forms for its customers: the incident form kept across refreshes while the
+ * service is shown, the status pages' boxes while its publicness and the pages stay the same. */
+function publishingBox(service) {
+  const pages = state.published?.pages ?? null;
+  const key = JSON.stringify([service.public, pages]);
+  let kept = state.publishing;
+  if (kept?.id !== service.id) kept = state.publishing = { id: service.id, form: incidentForm(service, publishing) };
+  if (kept.key !== key) Object.assign(kept, { key, boxes: pageBoxes(service, pages, publishing) });
+  return el("section", { class: "publishing" }, el("h3", {}, "Tell the customers"), kept.form, kept.boxes);
 }
 
 /** The table's page: one request. Without a view asked for, the first answer chooses one: the
@@ -808,6 +842,7 @@ async function refreshServiceView(id) {
                 ]
               : el("p", { class: "muted" }, "Not checked yet."),
           ],
+      publishingBox(service),
       el("h3", {}, "Events"),
       eventsTable(events.data),
       el("h3", {}, "Latest results"),
