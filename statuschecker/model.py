@@ -609,3 +609,17 @@ class StatusPage:
     service_ids: tuple[int, ...]
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PageDelivery:
+    """A claimed delivery to a status page's subscriber: its URL, secret (out of `repr`), the
+    event and the JSON body made when it happened."""
+
+    id: int
+    subscription_id: int
+    url: str = field(repr=False)
+    secret: str | None = field(repr=False)
+    attempts: int
+    event: str
+    payload: dict[str, Any] = field(repr=False)

@@ -27,6 +27,7 @@ from statuschecker.services.locations import Locations
 from statuschecker.services.maintenances import Maintenances
 from statuschecker.services.pages import Pages
 from statuschecker.services.registry import ServiceRegistry
+from statuschecker.services.subscriptions import Subscriptions
 from statuschecker.store.engine import create_db_engine
 from statuschecker.system.changes import ChangeListener
 from statuschecker.system.config import Settings
@@ -46,6 +47,7 @@ class Runtime:
     maintenances: Maintenances
     incidents: Incidents
     pages: Pages
+    subscriptions: Subscriptions
     configuration: Configuration
     locations: Locations
     pings: PingIntake
@@ -98,6 +100,7 @@ class Runtime:
         )
         accounts = Accounts(engine, settings)
         maintenances = Maintenances(engine)
+        subscriptions = Subscriptions(engine, notifier.wake if notifier is not None else None)
         locations = Locations(engine, settings.location_stale_seconds)
         registry.register(LocationsCollector(locations))
         listener = (
@@ -114,8 +117,9 @@ class Runtime:
             services,
             accounts,
             maintenances,
-            Incidents(engine),
+            Incidents(engine, subscriptions),
             Pages(engine),
+            subscriptions,
             Configuration(engine, services, maintenances),
             locations,
             PingIntake(recorder, settings.ping_rate_limit, PingMetrics(registry)),

@@ -395,7 +395,9 @@ def post(url: str, allow_private_targets: bool) -> None:
 
     async def deliver() -> None:
         async with webhook_client(allow_private_targets) as client:
-            await webhook.send(client, url, None, {"alert": {"kind": "down"}}, TIMEOUT)
+            await webhook.send(
+                client, url, None, {"alert": {"kind": "down"}}, TIMEOUT, "alert.down"
+            )
 
     asyncio.run(deliver())
 

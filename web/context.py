@@ -13,6 +13,7 @@ from statuschecker.services.incidents import Incidents
 from statuschecker.services.maintenances import Maintenances
 from statuschecker.services.pages import Pages
 from statuschecker.services.registry import ServiceRegistry
+from statuschecker.services.subscriptions import Subscriptions
 from web import serialize
 
 ANONYMOUS = Caller()
@@ -41,6 +42,11 @@ def incidents() -> Incidents:
 def pages() -> Pages:
     """The status pages' operations."""
     return runtime().pages
+
+
+def subscriptions() -> Subscriptions:
+    """The status pages' subscriptions."""
+    return runtime().subscriptions
 
 
 def accounts() -> Accounts:

@@ -18,7 +18,6 @@ from statuschecker.model import (
     DeliveryView,
     Event,
     HeartbeatView,
-    IncidentUpdate,
     Location,
     LocationState,
     Page,
@@ -36,6 +35,7 @@ from statuschecker.services.overview import Figures
 from statuschecker.services.queries import Listed
 from statuschecker.services.registration import warnings
 from statuschecker.services.stats import Stats
+from statuschecker.services.subscriptions import incident_fields
 from statuschecker.timefmt import rfc3339
 
 JSON = {"Content-Type": "application/json"}
@@ -432,29 +432,9 @@ def location_result(state: LocationState, live: bool) -> dict[str, Any]:
     }
 
 
-def incident_update(value: IncidentUpdate) -> dict[str, Any]:
-    """An update of a written incident."""
-    return {
-        "id": value.id,
-        "status": value.status,
-        "message": value.message,
-        "created_at": timestamp(value.created_at),
-    }
-
-
 def written_incident(value: Reported) -> dict[str, Any]:
     """A written incident as its account sees it, with its updates, newest first."""
-    return {
-        "id": value.id,
-        "title": value.title,
-        "impact": value.impact,
-        "status": value.status,
-        "services": [{"id": i, "name": name} for i, name in value.services],
-        "started_at": timestamp(value.started_at),
-        "resolved_at": timestamp(value.resolved_at),
-        "updated_at": timestamp(value.updated_at),
-        "updates": [incident_update(u) for u in value.updates],
-    }
+    return incident_fields(value)
 
 
 def status_incident(value: Reported) -> dict[str, Any]:

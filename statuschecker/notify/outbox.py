@@ -1,4 +1,5 @@
-"""The notifier: works off the outbox of alert deliveries on a thread of its own."""
+"""The notifier: works off the outboxes of alert deliveries and of status pages' deliveries to
+their subscribers, on a thread of its own."""
 
 from __future__ import annotations
 
@@ -6,19 +7,22 @@ import asyncio
 import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.model import Delivery
+from statuschecker.model import Delivery, PageDelivery
 from statuschecker.net.policy import guard
 from statuschecker.net.tls import client_context
 from statuschecker.notify import DeliveryError, apprise_channel, payload, title, webhook
+from statuschecker.redaction import redact
 from statuschecker.store import deliveries
 from statuschecker.system.config import Settings
 from statuschecker.system.loopthread import LoopThread
+from statuschecker.timefmt import rfc3339
 
 log = structlog.get_logger(__name__)
 
@@ -131,13 +135,16 @@ class Notifier(LoopThread):
         await asyncio.gather(*(self._deliver(client, delivery) for delivery in claimed))
         return len(claimed)
 
-    def _claim(self) -> list[Delivery]:
-        # The lease covers a whole attempt: every claimed delivery is sent at once.
+    def _claim(self) -> list[Delivery | PageDelivery]:
+        # The lease covers a whole attempt: every claimed delivery is sent at once. Alerts first.
         lease = self._settings.notify_timeout_seconds + self._settings.lease_grace_seconds
         with self._engine.begin() as conn:
-            return deliveries.claim_due(conn, MAX_CLAIM, lease)
+            claimed: list[Delivery | PageDelivery] = [*deliveries.claim_due(conn, MAX_CLAIM, lease)]
+            if len(claimed) < MAX_CLAIM:
+                claimed += deliveries.claim_page_due(conn, MAX_CLAIM - len(claimed), lease)
+            return claimed
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery | PageDelivery) -> None:
         """Send one delivery and record the outcome in its own transaction; never raises. When
         the database refuses the outcome, the lease runs out and the delivery is sent again."""
         reason = None
@@ -146,22 +153,23 @@ class Notifier(LoopThread):
         except DeliveryError as exc:
             reason = exc.reason
         except Exception as exc:  # a bug: retried and given up like any failure, not a stall
-            log.exception("notify.send_crashed", delivery_id=delivery.id)
+            log.exception("notify.send_crashed", **_about(delivery))
             reason = f"internal error: {type(exc).__name__}"
         try:
             await asyncio.to_thread(self._record, delivery, reason)
         except SQLAlchemyError as exc:
-            log.error(
-                "notify.record_failed",
-                delivery_id=delivery.id,
-                alert_id=delivery.alert.id,
-                error=str(exc).splitlines()[0],
-            )
+            log.error("notify.record_failed", **_about(delivery), error=str(exc).splitlines()[0])
 
-    async def _send(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
+    async def _send(self, client: httpx.AsyncClient, delivery: Delivery | PageDelivery) -> None:
         timeout = self._settings.notify_timeout_seconds
-        if delivery.channel == "webhook":
-            await webhook.send(client, delivery.target, delivery.secret, payload(delivery), timeout)
+        if isinstance(delivery, PageDelivery):
+            body = {**delivery.payload, "sent_at": rfc3339(datetime.now(UTC))}
+            await webhook.send(client, delivery.url, delivery.secret, body, timeout, delivery.event)
+        elif delivery.channel == "webhook":
+            event = f"alert.{delivery.alert.kind}"
+            await webhook.send(
+                client, delivery.target, delivery.secret, payload(delivery), timeout, event
+            )
         else:
             await apprise_channel.send(
                 delivery.target,
@@ -171,25 +179,19 @@ class Notifier(LoopThread):
                 notify_type=apprise_channel.NOTIFY_TYPES[delivery.alert.kind],
             )
 
-    def _record(self, delivery: Delivery, reason: str | None) -> None:
+    def _record(self, delivery: Delivery | PageDelivery, reason: str | None) -> None:
         """Write and log the outcome of an attempt: delivered when `reason` is None, else
         failed, to be retried after a growing pause or given up."""
-        fields = {
-            "delivery_id": delivery.id,
-            "alert_id": delivery.alert.id,
-            "service_id": delivery.alert.service_id,
-            "channel": delivery.channel,
-            "target": delivery.redacted_target,
-            "attempts": delivery.attempts + 1,
-        }
+        fields = {**_about(delivery), "attempts": delivery.attempts + 1}
+        page = isinstance(delivery, PageDelivery)
         if reason is None:
             with self._engine.begin() as conn:
-                deliveries.mark_delivered(conn, delivery.id)
+                deliveries.mark_delivered(conn, delivery.id, page)
             log.info("notify.delivered", **fields)
             return
         retry_in = self._retry_in(delivery.attempts)
         with self._engine.begin() as conn:
-            deliveries.mark_failed_attempt(conn, delivery.id, reason, retry_in)
+            deliveries.mark_failed_attempt(conn, delivery.id, reason, retry_in, page)
         log.warning("notify.attempt_failed", reason=reason, retry_in_seconds=retry_in, **fields)
         if retry_in is None:
             log.error("notify.gave_up", reason=reason, **fields)
@@ -204,3 +206,21 @@ class Notifier(LoopThread):
             settings.notify_retry_base_seconds * 2**previous_attempts,
             settings.notify_retry_max_seconds,
         )
+
+
+def _about(delivery: Delivery | PageDelivery) -> dict[str, object]:
+    """What the log lines of a delivery say of it (its target redacted)."""
+    if isinstance(delivery, PageDelivery):
+        return {
+            "page_delivery_id": delivery.id,
+            "subscription_id": delivery.subscription_id,
+            "event": delivery.event,
+            "target": redact("webhook", delivery.url),
+        }
+    return {
+        "delivery_id": delivery.id,
+        "alert_id": delivery.alert.id,
+        "service_id": delivery.alert.service_id,
+        "channel": delivery.channel,
+        "target": delivery.redacted_target,
+    }

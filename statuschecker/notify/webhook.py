@@ -1,5 +1,5 @@
-"""Webhook channel: POST the alert as compact JSON, signed with HMAC-SHA256 when the receiver
-has a secret.
+"""Webhook channel: POST an alert (or a status page's event to its subscribers) as compact
+JSON, signed with HMAC-SHA256 when the receiver has a secret.
 
 Receivers verify `X-Statuschecker-Signature` by computing `signature(secret, body)` over the
 exact bytes received; `sent_at` inside the signed body lets them refuse stale replays.
@@ -41,8 +41,10 @@ async def send(
     secret: str | None,
     payload: dict[str, Any],
     timeout: float,  # noqa: ASYNC109 - also bounds the sockets, which a caller's deadline cannot
+    event: str,
 ) -> None:
-    """POST `payload` to `url` within `timeout`; a 2xx answer is success, anything else raises
+    """POST `payload` to `url` within `timeout`, its `event` (`alert.down`, `incident.updated`)
+    in a header; a 2xx answer is success, anything else raises
     `DeliveryError` ("status 500", "timeout", "connection refused", "refused by target policy:
     127.0.0.1 is a loopback address" from a client made with `netpolicy.guard`, ...). The
     response body is never read."""
@@ -50,7 +52,7 @@ async def send(
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        EVENT_HEADER: f"alert.{payload['alert']['kind']}",
+        EVENT_HEADER: event,
     }
     if secret:
         headers[SIGNATURE_HEADER] = signature(secret, body)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from statuschecker import timefmt
 from statuschecker.errors import Conflict, InvalidInput
 from statuschecker.model import Caller, Page, Reported, Visibility
+from statuschecker.services.subscriptions import Subscriptions
 from statuschecker.store import cursor
 from statuschecker.store import incidents as store
 from statuschecker.store import services as service_store
@@ -45,8 +46,14 @@ class Incidents:
     """Operations on incidents, as the API offers them. An account sees and changes its own
     written incidents (another's answer NotFound, like services); admins, all."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        subscriptions: Subscriptions,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
         self._engine = engine
+        self._subscriptions = subscriptions
         self._clock = clock
 
     def create(self, caller: Caller, fields: Mapping[str, Any]) -> Reported:
@@ -67,7 +74,11 @@ class Incidents:
         with self._engine.begin() as conn:
             service_store.require_owned(conn, caller.user_id, values["service_ids"])
             incident_id = store.create(conn, values, _said(fields["message"]))
-            return store.get(conn, incident_id)
+            created = store.get(conn, incident_id)
+            queued = self._subscriptions.announce(conn, "incident.created", created)
+        if queued:
+            self._subscriptions.wake()
+        return created
 
     def add_update(
         self, incident_id: int, fields: Mapping[str, Any], visibility: Visibility
@@ -79,7 +90,11 @@ class Incidents:
             if store.count_updates(conn, incident_id) >= MAX_UPDATES:
                 raise Conflict(f"incident {incident_id} has {MAX_UPDATES} updates, the most")
             store.add_update(conn, incident_id, fields["status"], _said(fields["message"]))
-            return store.get(conn, incident_id)
+            updated = store.get(conn, incident_id)
+            queued = self._subscriptions.announce(conn, "incident.updated", updated)
+        if queued:
+            self._subscriptions.wake()
+        return updated
 
     def update(
         self, incident_id: int, changes: Mapping[str, Any], visibility: Visibility

@@ -1,21 +1,46 @@
-"""The notification outbox: claiming due deliveries under a lease, recording their outcomes,
-and showing their state without secrets."""
+"""The notification outboxes (alerts' deliveries to receivers, and status pages' deliveries to
+their subscribers): claiming due deliveries under a lease, recording their outcomes, and showing
+their state without secrets."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import Connection, extract, func, or_, select, update
+from sqlalchemy import CTE, Connection, Table, extract, func, or_, select, update
 
-from statuschecker.model import Delivery, DeliveryView
+from statuschecker.model import Delivery, DeliveryView, PageDelivery
 from statuschecker.redaction import redact
 from statuschecker.store.alerts import alert_of
-from statuschecker.store.tables import alert_deliveries, alerts, services
+from statuschecker.store.tables import (
+    alert_deliveries,
+    alerts,
+    page_deliveries,
+    page_subscriptions,
+    services,
+)
 
 MAX_ERROR_CHARS = 500  # last_error is cut to this length
 
 _d = alert_deliveries
+
+
+def _due(table: Table, limit: int) -> CTE:
+    """Pending rows of `table` whose attempt is due and that nobody holds (no lease, or a lease
+    that ran out), oldest due first, skipping rows another notifier is claiming right now."""
+    now = func.now()
+    return (
+        select(table.c.id)
+        .where(
+            table.c.status == "pending",
+            table.c.next_attempt_at <= now,
+            or_(table.c.lease_expires_at.is_(None), table.c.lease_expires_at < now),
+        )
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
 
 
 def claim_due(conn: Connection, limit: int, lease_seconds: float) -> list[Delivery]:
@@ -28,18 +53,7 @@ def claim_due(conn: Connection, limit: int, lease_seconds: float) -> list[Delive
     3. Return them joined with their alert and service, in id order.
     """
     now = func.now()
-    due = (
-        select(_d.c.id)
-        .where(
-            _d.c.status == "pending",
-            _d.c.next_attempt_at <= now,
-            or_(_d.c.lease_expires_at.is_(None), _d.c.lease_expires_at < now),
-        )
-        .order_by(_d.c.next_attempt_at, _d.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("due")
-    )
+    due = _due(_d, limit)
     claim = (
         update(_d)
         .where(
@@ -84,27 +98,72 @@ def claim_due(conn: Connection, limit: int, lease_seconds: float) -> list[Delive
     return sorted(deliveries, key=lambda delivery: delivery.id)
 
 
-def seconds_until_next_due(conn: Connection) -> float | None:
-    """How long until the next unleased pending delivery falls due (negative when overdue;
-    None when nothing waits)."""
-    seconds = conn.execute(
-        select(extract("epoch", func.min(_d.c.next_attempt_at) - func.now())).where(
-            _d.c.status == "pending",
-            or_(_d.c.lease_expires_at.is_(None), _d.c.lease_expires_at < func.now()),
+def claim_page_due(conn: Connection, limit: int, lease_seconds: float) -> list[PageDelivery]:
+    """Lease up to `limit` due deliveries to status pages' subscribers for `lease_seconds`, as
+    `claim_due` does alerts', each with its subscription's URL and secret, in id order."""
+    p = page_deliveries
+    due = _due(p, limit)
+    claim = (
+        update(p)
+        .where(p.c.id == due.c.id, page_subscriptions.c.id == p.c.subscription_id)
+        .values(lease_expires_at=func.now() + timedelta(seconds=lease_seconds))
+        .returning(
+            p.c.id,
+            p.c.attempts,
+            p.c.event,
+            p.c.payload,
+            page_subscriptions.c.id.label("subscription_id"),
+            page_subscriptions.c.url,
+            page_subscriptions.c.secret,
         )
-    ).scalar_one()
-    return float(seconds) if seconds is not None else None
+    )
+    return sorted(
+        (
+            PageDelivery(
+                id=row.id,
+                subscription_id=row.subscription_id,
+                url=row.url,
+                secret=row.secret,
+                attempts=row.attempts,
+                event=row.event,
+                payload=row.payload,
+            )
+            for row in conn.execute(claim)
+        ),
+        key=lambda delivery: delivery.id,
+    )
 
 
-def mark_delivered(conn: Connection, delivery_id: int) -> None:
-    """Record a successful attempt: the delivery is done."""
+def seconds_until_next_due(conn: Connection) -> float | None:
+    """How long until the next unleased pending delivery of either outbox falls due (negative
+    when overdue; None when nothing waits)."""
+    found = [
+        conn.execute(
+            select(extract("epoch", func.min(t.c.next_attempt_at) - func.now())).where(
+                t.c.status == "pending",
+                or_(t.c.lease_expires_at.is_(None), t.c.lease_expires_at < func.now()),
+            )
+        ).scalar_one()
+        for t in (alert_deliveries, page_deliveries)
+    ]
+    known = [float(seconds) for seconds in found if seconds is not None]
+    return min(known) if known else None
+
+
+def _table(page: bool) -> Table:
+    return page_deliveries if page else alert_deliveries
+
+
+def mark_delivered(conn: Connection, delivery_id: int, page: bool = False) -> None:
+    """Record a successful attempt (of a page's delivery with `page`): the delivery is done."""
+    t = _table(page)
     conn.execute(
-        update(_d)
-        .where(_d.c.id == delivery_id, _d.c.status == "pending")
+        update(t)
+        .where(t.c.id == delivery_id, t.c.status == "pending")
         .values(
             status="delivered",
             delivered_at=func.now(),
-            attempts=_d.c.attempts + 1,
+            attempts=t.c.attempts + 1,
             lease_expires_at=None,
             last_error=None,
         )
@@ -112,11 +171,17 @@ def mark_delivered(conn: Connection, delivery_id: int) -> None:
 
 
 def mark_failed_attempt(
-    conn: Connection, delivery_id: int, error: str, retry_in_seconds: float | None
+    conn: Connection,
+    delivery_id: int,
+    error: str,
+    retry_in_seconds: float | None,
+    page: bool = False,
 ) -> None:
-    """Record a failed attempt: try again in `retry_in_seconds`, or give up when None."""
+    """Record a failed attempt (of a page's delivery with `page`): try again in
+    `retry_in_seconds`, or give up when None."""
+    t = _table(page)
     values: dict[str, object] = {
-        "attempts": _d.c.attempts + 1,
+        "attempts": t.c.attempts + 1,
         "last_error": error[:MAX_ERROR_CHARS],
         "lease_expires_at": None,
     }
@@ -124,7 +189,7 @@ def mark_failed_attempt(
         values["status"] = "failed"
     else:
         values["next_attempt_at"] = func.now() + timedelta(seconds=retry_in_seconds)
-    conn.execute(update(_d).where(_d.c.id == delivery_id, _d.c.status == "pending").values(values))
+    conn.execute(update(t).where(t.c.id == delivery_id, t.c.status == "pending").values(values))
 
 
 def for_alerts(conn: Connection, alert_ids: Iterable[int]) -> dict[int, list[DeliveryView]]:

@@ -470,6 +470,48 @@ status_pages = Table(
     Index("ix_status_pages_owner_id_id", "owner_id", "id"),
 )
 
+# Readers' webhook subscriptions to a status page (issue 21): each receives the page's incidents
+# (written ones: made and updated) at its URL, signed with its secret when it gave one; it ends
+# them with the token it was given (kept as its SHA-256).
+page_subscriptions = Table(
+    "page_subscriptions",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "page_id", BigInteger, ForeignKey("status_pages.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_page_subscriptions_page_id_id", "page_id", "id"),
+)
+
+# The outbox of what subscribers are sent: one row per subscription and event, its JSON body
+# made when the event happened, worked off by the notifier like alert deliveries.
+page_deliveries = Table(
+    "page_deliveries",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "subscription_id",
+        BigInteger,
+        ForeignKey("page_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("event", String(40), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_kind"),
+    Index("ix_page_deliveries_subscription_id", "subscription_id"),
+    Index("ix_page_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+)
+
 # A heartbeat's runs started (a start ping) and not finished yet, one per run id ('' without
 # one); `overdue` once the pollers have found it running too long.
 heartbeat_runs = Table(
