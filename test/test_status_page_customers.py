@@ -17,6 +17,7 @@ import httpx
 from accounts import Account
 from browsing import fits_a_phone, iso, open_dashboard, register, service_of
 from playwright.sync_api import Page, expect
+from receivers import Receiver
 from targets import Target
 from waiting import wait_until
 
@@ -143,6 +144,23 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
     page.screenshot(path=tmp_path / "status-acme.png", full_page=True)
     fits_a_phone(page, tmp_path / "status-acme-phone.png")
 
+    # A reader subscribes a webhook from the page, and is sent the next update.
+    with Receiver() as hook:
+        form = page.locator("#subscribe-form")
+        form.get_by_label("Webhook URL").fill(hook.url)
+        form.get_by_role("button", name="Subscribe").click()
+        expect(page.locator("#subscribed")).to_contain_text(f"Subscribed {hook.url}.")
+        token = page.locator("#subscribed code").inner_text()
+        assert len(token) >= 32
+        _post(
+            site,
+            operator,
+            f"/incidents/{incident['id']}/updates",
+            {"status": "monitoring", "message": "A new certificate is in place."},
+        )
+        [sent] = hook.wait_for(1)
+        assert sent.json()["incident"]["status"] == "monitoring"
+
     # The history page, reached from the page.
     page.get_by_role("link", name="Incident history (90 days)").click()
     expect(page).to_have_url(f"{site}/status/acme/history")
@@ -163,9 +181,9 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
     assert feed.feed.title == "Acme status"
     assert feed.feed.link == f"{site}/status/acme"
     titles = [entry.title for entry in feed.entries]
-    assert "[Identified] Card payments failing" in titles
+    assert "[Monitoring] Card payments failing" in titles
     assert "[Scheduled maintenance] Database upgrade" in titles
-    entry = feed.entries[titles.index("[Identified] Card payments failing")]
+    entry = feed.entries[titles.index("[Monitoring] Card payments failing")]
     assert entry.id == f"{site}/status/acme/history#written-{incident['id']}"
     assert "The card processor's certificate expired." in entry.summary
     assert "Affects: payments" in entry.summary

@@ -365,8 +365,34 @@ async function refresh() {
   setTimeout(refresh, next * 1000);
 }
 
-for (const [id, href] of [["history-link", PAGE.history], ["feed", PAGE.feed], ["feed-link", PAGE.feed]]) {
+/** Subscribe a webhook to the page (a page at /status/{slug} only), and say how to end it:
+ * its token is shown this once. */
+async function subscribe(event) {
+  event.preventDefault();
+  const form = event.target;
+  const said = document.getElementById("subscribed");
+  const { url, secret } = Object.fromEntries(new FormData(form));
+  try {
+    const made = await api(`/v1/status/pages/${PAGE.slug}/subscriptions`, { method: "POST", body: secret ? { url, secret } : { url } });
+    form.reset();
+    said.replaceChildren(
+      `Subscribed ${made.url}. To end it, POST {"token": "`,
+      el("code", {}, made.token),
+      '"} to /v1/status/subscriptions:cancel. Keep this token: it is not shown again.',
+    );
+    said.className = "said ok";
+  } catch (error) {
+    said.textContent = `Not subscribed: ${error.message}`;
+    said.className = "said error";
+  }
+}
+
+for (const [id, href] of [["history-link", PAGE.history], ["feed", PAGE.feed], ["feed-link", PAGE.feed], ["subscribe-feed", PAGE.feed]]) {
   document.getElementById(id).href = href;
+}
+if (PAGE.slug) {
+  document.getElementById("subscribe").hidden = false;
+  document.getElementById("subscribe-form").addEventListener("submit", subscribe);
 }
 if (TAG) {
   const filter = document.getElementById("filter");
