@@ -11,6 +11,7 @@ from statuschecker.accounts.users import Accounts
 from statuschecker.cache import StatusCache
 from statuschecker.metrics.collectors import (
     LocationsCollector,
+    PublishedCollector,
     ServiceStateCollector,
     service_series_served,
 )
@@ -103,6 +104,7 @@ class Runtime:
         subscriptions = Subscriptions(engine, notifier.wake if notifier is not None else None)
         locations = Locations(engine, settings.location_stale_seconds)
         registry.register(LocationsCollector(locations))
+        registry.register(PublishedCollector(engine))
         listener = (
             ChangeListener(database_url, services.forget_cached, services.forget_all_cached)
             if listen

@@ -303,3 +303,18 @@ def test_bad_status_incident_parameters_are_named(make_client: Callable[..., Any
         "no status page at /status/nope",
     )
     assert_problem(anonymous.get("/v1/status/incidents", params={"page": "Bad Slug"}), 400, "page")
+
+
+def test_metrics_count_the_incidents_going_on_by_impact(
+    client: Any, make_client: Callable[..., Any], web: dict
+) -> None:
+    write(client, [web["id"]], impact="critical")
+    write(client, [web["id"]], impact="critical")
+    done = write(client, [web["id"]], impact="minor")
+    resolved = {"status": "resolved", "message": "Fixed."}
+    assert client.post(f"/v1/incidents/{done['id']}/updates", json=resolved).status_code == 201
+    scraped = make_client().get("/metrics").text
+    assert 'statuschecker_incidents_open{impact="critical"} 2.0' in scraped
+    assert 'statuschecker_incidents_open{impact="minor"} 0.0' in scraped
+    assert 'statuschecker_incidents_open{impact="major"} 0.0' in scraped
+    assert 'statuschecker_page_deliveries{status="pending"} 0.0' in scraped

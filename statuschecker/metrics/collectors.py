@@ -14,9 +14,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from statuschecker.model import STATUSES
+from statuschecker.model import IMPACTS, STATUSES
 from statuschecker.services.locations import Locations
-from statuschecker.store import current, slots
+from statuschecker.store import current, deliveries, incidents, slots
 from statuschecker.system.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -157,5 +157,49 @@ class LocationsCollector(Collector):
                 "statuschecker_location_pollers",
                 "pollers of the location that report",
                 labels=["location"],
+            ),
+        )
+
+
+class PublishedCollector(Collector):
+    """What the status pages publish, read at each scrape: the written incidents going on by
+    impact, and the deliveries to the pages' subscribers waiting or given up. A scrape the
+    database cannot answer logs a warning and shows no such series."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def describe(self) -> Iterable[Metric]:
+        """The families, without touching the database (used when registering)."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        """The families, a sample for each impact and each outbox state."""
+        going_on, outbox = families = self._families()
+        try:
+            with self._engine.connect() as conn:
+                by_impact = incidents.open_by_impact(conn)
+                by_status = deliveries.page_outbox(conn)
+        except SQLAlchemyError as exc:
+            log.warning("metrics.published_unavailable", error=str(exc).splitlines()[0])
+            return families
+        for impact in IMPACTS:
+            going_on.add_metric([impact], by_impact.get(impact, 0))
+        for status in ("pending", "failed"):
+            outbox.add_metric([status], by_status.get(status, 0))
+        return families
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "statuschecker_incidents_open",
+                "written incidents not resolved, by impact",
+                labels=["impact"],
+            ),
+            GaugeMetricFamily(
+                "statuschecker_page_deliveries",
+                "deliveries to status pages' subscribers waiting (pending) or given up (failed)",
+                labels=["status"],
             ),
         )

@@ -226,3 +226,14 @@ def for_alerts(conn: Connection, alert_ids: Iterable[int]) -> dict[int, list[Del
             )
         )
     return views
+
+
+def page_outbox(conn: Connection) -> dict[str, int]:
+    """How many deliveries to status pages' subscribers wait and how many were given up."""
+    p = page_deliveries
+    query = (
+        select(p.c.status, func.count())
+        .where(p.c.status.in_(["pending", "failed"]))
+        .group_by(p.c.status)
+    )
+    return {status: count for status, count in conn.execute(query).tuples()}

@@ -250,3 +250,13 @@ def _automatic(row: Any) -> Reported:
         services=((row.service_id, row.name),),
         description=row.reason,
     )
+
+
+def open_by_impact(conn: Connection) -> dict[str, int]:
+    """How many written incidents go on, by impact (impacts without any left out)."""
+    query = (
+        select(incidents.c.impact, func.count())
+        .where(incidents.c.resolved_at.is_(None))
+        .group_by(incidents.c.impact)
+    )
+    return {impact: count for impact, count in conn.execute(query).tuples()}
