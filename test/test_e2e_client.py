@@ -227,3 +227,52 @@ def test_a_configuration_applied_and_exported_through_the_client(live_server: st
     again = apply_config.sync(client=client, body=exported)
     assert isinstance(again, ConfigPlan) and (again.applied, again.changes) == (False, [])
     assert again.unchanged.services == 2
+
+
+def test_an_incident_on_a_status_page_through_the_client(live_server: str) -> None:
+    from statuschecker_client.api.incidents import add_incident_update, create_incident
+    from statuschecker_client.api.pages import create_status_page
+    from statuschecker_client.api.status import get_public_status_page, list_status_incidents
+    from statuschecker_client.models import (
+        Impact,
+        IncidentReport,
+        IncidentReportCreate,
+        IncidentStatus,
+        IncidentUpdateCreate,
+        PublicStatusPage,
+        StatusIncidentList,
+        StatusPage,
+        StatusPageCreate,
+    )
+
+    _, client = sign_up_and_log_in(live_server, "pages@example.com")
+    shop = register.sync(
+        client=client, body=ServiceCreate(name="shop", url=closed_port_url(), public=True)
+    )
+    assert isinstance(shop, Service)
+    made = create_status_page.sync(
+        client=client,
+        body=StatusPageCreate(slug="shop", title="Shop status", service_ids=[shop.id]),
+    )
+    assert isinstance(made, StatusPage) and made.service_ids == [shop.id]
+    written = create_incident.sync(
+        client=client,
+        body=IncidentReportCreate(
+            title="Checkout slow", impact=Impact.MINOR, service_ids=[shop.id], message="Looking."
+        ),
+    )
+    assert isinstance(written, IncidentReport) and written.status == IncidentStatus.INVESTIGATING
+    resolved = add_incident_update.sync(
+        written.id,
+        client=client,
+        body=IncidentUpdateCreate(status=IncidentStatus.RESOLVED, message="Fast again."),
+    )
+    assert isinstance(resolved, IncidentReport) and resolved.resolved_at is not None
+    public = get_public_status_page.sync("shop", client=anonymous(live_server))
+    assert isinstance(public, PublicStatusPage) and public.title == "Shop status"
+    shown = list_status_incidents.sync(client=anonymous(live_server), page="shop")
+    assert isinstance(shown, StatusIncidentList)
+    assert [(i.source.value, i.id, i.title) for i in shown.data] == [
+        ("written", written.id, "Checkout slow")
+    ]
+    assert [u.message for u in shown.data[0].updates] == ["Fast again.", "Looking."]
