@@ -282,6 +282,8 @@ function renderPublished() {
   state.publishedShown = shown;
   $("written-incidents").replaceChildren(...incidentItems(state.published.incidents, publishing));
   $("status-pages").replaceChildren(...pageItems(state.published.pages, publishing));
+  const id = serviceId();
+  if (id !== null) guarded(() => refreshServiceView(id)); // its boxes of the pages
 }
 
 /** A service's forms for its customers: the incident form kept across refreshes while the
