@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-apply bench-writes bench-profile client config-schema vendor clean
+.PHONY: help install run test test-faults lint format check migrate dbup dbdown bench bench-pings bench-register bench-apply bench-writes bench-profile bench-tab client config-schema vendor clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench-writes: $(STAMP) ## The database statements of a check, timed (BENCH_ARGS=
 
 bench-profile: $(STAMP) ## cProfile of one poller (or --role api) process's work (BENCH_ARGS="--services 3000 --seconds 30")
 	$(BIN)/python scripts/bench/profile_poller.py $(BENCH_ARGS)
+
+bench-tab: $(STAMP) ## The dashboard's tab in Chromium through an hour of refreshes at 2,000 services: memory and script time (BENCH_ARGS="--minutes 60")
+	$(BIN)/python scripts/bench/tab_memory.py $(BENCH_ARGS)
 
 client: $(CLIENT) ## Generate the typed Python client from openapispec.yaml into client/
 

@@ -802,6 +802,72 @@ def test_dashboard_shows_flapping_causes_and_every_alert_kind(
     expect(facts).to_contain_text(re.compile(r"Configuration\s*managed as code"))
 
 
+def test_the_alert_feed_keeps_the_newest_200_and_pages_back_from_the_oldest_kept(
+    site: str, make_account: Callable[..., Account], page: Page
+) -> None:
+    """A tab left open through many alerts keeps the newest 200 in its feed (it kept every
+    alert of every refresh, ten DOM nodes each: scripts/bench/tab_memory.py found the tab
+    growing), and "Older alerts" goes on from the oldest one kept, with no alert left out."""
+    operator = make_account("operator@example.com")
+    shop = _register(site, operator, "shop", "http://127.0.0.1:9/", public=False)
+    start = datetime.now(UTC) - timedelta(days=1)
+    alerts: list[dict[str, Any]] = []  # newest first, as the API lists them
+    raising = {"per_refresh": 40, "until": 320}  # alerts raised at each refresh, up to
+
+    def raise_alerts(count: int) -> None:
+        for _ in range(count):
+            number = len(alerts) + 1
+            at = start + timedelta(seconds=number)
+            alerts.insert(0, {
+                "id": number, "service_id": shop, "service_name": "shop", "kind": "down",
+                "rule": "failures", "message": f"alert {number}", "availability_percent": None,
+                "window_seconds": 60, "time": at.isoformat().replace("+00:00", "Z"),
+                "downtime_seconds": None, "delivery_status": "none", "deliveries": [],
+                "suppressed_by": None, "held": False,
+            })  # fmt: skip
+
+    asked: list[dict[str, list[str]]] = []
+
+    def listed(route: Route) -> None:
+        query = parse_qs(urlsplit(route.request.url).query)
+        asked.append(query)
+        if "cursor" not in query and "until" not in query and len(alerts) < raising["until"]:
+            raise_alerts(raising["per_refresh"])
+        rows = alerts
+        if "until" in query:
+            until = datetime.fromisoformat(query["until"][0])
+            rows = [a for a in rows if datetime.fromisoformat(a["time"]) < until]
+        if "cursor" in query:
+            rows = [a for a in rows if a["id"] < int(query["cursor"][0])]
+        limit = int(query["limit"][0])
+        more = len(rows) > limit
+        route.fulfill(
+            json={"data": rows[:limit], "next_cursor": rows[limit - 1]["id"] if more else None}
+        )
+
+    page.route(re.compile(r"/v1/alerts\?"), listed)
+    settings = json.dumps({"shortRefresh": 1})
+    page.add_init_script(f"localStorage.setItem('statuschecker.dashboard.settings', '{settings}')")
+    _open_dashboard(page, site, operator)
+    feed = page.locator("#alerts li.alert")
+    expect(feed.first).to_have_attribute("data-alert-id", "320", timeout=30_000)
+    expect(feed).to_have_count(200)
+    shown = [int(n) for n in feed.evaluate_all("(items) => items.map((li) => li.dataset.alertId)")]
+    assert shown == list(range(320, 120, -1))
+
+    asked.clear()
+    page.locator("#older-alerts").click()  # from alert 121's time: 121 again (left out), 120...
+    expect(feed).to_have_count(249)
+    older = next(q for q in asked if "until" in q)
+    assert datetime.fromisoformat(older["until"][0]) > datetime.fromisoformat(alerts[199]["time"])
+    page.locator("#older-alerts").click()
+    expect(feed).to_have_count(299)
+    shown = [int(n) for n in feed.evaluate_all("(items) => items.map((li) => li.dataset.alertId)")]
+    assert shown == list(range(320, 21, -1))
+    page.wait_for_timeout(2500)  # refreshes without new alerts keep what was asked for
+    expect(feed).to_have_count(299)
+
+
 def _patched(route: Route, changes: dict[str, Any]) -> None:
     try:
         answer = route.fetch()

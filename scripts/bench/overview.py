@@ -22,13 +22,15 @@ import contextlib
 import statistics
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pings
 import poller as bench
 import servers
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from statuschecker.store.engine import create_db_engine
 
@@ -117,15 +119,30 @@ def checks_recorded(engine: Any) -> int:
         return int(conn.execute(text("SELECT count(*) FROM service_ticks")).scalar_one())
 
 
-def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
-    """Database, target, API and poller, services and their history; the views timed."""
+@dataclass
+class Served:
+    """statuschecker running (API and poller) with an account of services, each checked once."""
+
+    engine: Engine
+    data_dir: Path
+    api: str  # the API's base URL
+    token: str  # the account's bearer token
+    setup: dict[str, str]  # what runs, for the report
+
+
+def serve(
+    args: argparse.Namespace, stack: contextlib.ExitStack, target_options: tuple[str, ...] = ()
+) -> Served:
+    """A fresh database, the target (`servers.start_target` with `target_options`), `statuschecker
+    api` and `poller --processes 1`, --services http services of the target every --interval
+    seconds in ten groups, with 30 days of rollups each; once the poller has checked them all."""
     server = pings.start_server(stack, args.database_url)
     url = bench.fresh_database(stack, server.url)
     engine = create_db_engine(url, pool_size=2)
     stack.callback(engine.dispose)
     data_dir = servers.temp_dir(stack, "statuschecker-bench-overview-")
     token = pings.bench_token(engine, data_dir)
-    target = servers.start_target(stack)
+    target = servers.start_target(stack, options=target_options)
     node = pings.start_node(stack, url, data_dir, args)
     api = f"http://127.0.0.1:{node.ports[0]}"
     register(api, token, args.services, target.port, args.interval)
@@ -136,17 +153,23 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
     servers.wait_until(
         lambda: checks_recorded(engine) >= args.services, node.poller, "the pollers", 120
     )
-    report: dict[str, Any] = {
-        "setup": {
-            "database": server.name,
-            "node": node.mode,
-            "target": target.name,
-            "services": f"{args.services}, every {args.interval} s, 30 days of rollups each",
-        }
+    setup = {
+        "database": server.name,
+        "node": node.mode,
+        "target": target.name,
+        "services": f"{args.services}, every {args.interval} s, 30 days of rollups each",
     }
+    return Served(engine, data_dir, api, token, setup)
+
+
+def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
+    """Database, target, API and poller, services and their history; the views timed."""
+    served = serve(args, stack)
+    engine = served.engine
+    report: dict[str, Any] = {"setup": served.setup}
     began, before = time.perf_counter(), checks_recorded(engine)
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=api, headers=headers, timeout=30) as client:
+    headers = {"Authorization": f"Bearer {served.token}"}
+    with httpx.Client(base_url=served.api, headers=headers, timeout=30) as client:
         for view, query in VIEWS.items():
             report[view] = timed(client, f"/v1/services:stats{query}", args.requests)
     rate = (checks_recorded(engine) - before) / (time.perf_counter() - began)
@@ -157,7 +180,7 @@ def measure(args: argparse.Namespace, stack: contextlib.ExitStack) -> dict:
         f"{PAGE} services < {GOAL_MS:g} ms (p95 of each view)": f"{'PASS' if ok else 'FAIL'}: "
         f"{worst:.1f} ms"
     }
-    if log_tail := bench._log_problems(data_dir / "statuschecker.log"):
+    if log_tail := bench._log_problems(served.data_dir / "statuschecker.log"):
         report["statuschecker_log_problems"] = log_tail
     return report
 

@@ -124,13 +124,16 @@ def answers(url: str, headers: dict[str, str] | None = None) -> bool:
         return False
 
 
-def start_target(stack: contextlib.ExitStack, use_nginx: bool = True) -> Started:
+def start_target(
+    stack: contextlib.ExitStack, use_nginx: bool = True, options: tuple[str, ...] = ()
+) -> Started:
     """nginx with a minimal config (one worker, `return 200 "ok"`, no access log) when it is
-    installed, else target.py (a Python asyncio server) in its own process."""
+    installed, else target.py (a Python asyncio server) in its own process; target.py always
+    when `options` of its (`--fail-one-in 10`) are given."""
     nginx = shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if os.access(p, os.X_OK)), None
     )
-    if use_nginx and nginx:
+    if use_nginx and nginx and not options:
         tmp = temp_dir(stack, "statuschecker-bench-nginx-")
         port = free_port()
         conf = tmp / "nginx.conf"
@@ -142,7 +145,7 @@ def start_target(stack: contextlib.ExitStack, use_nginx: bool = True) -> Started
         wait_until(lambda: answers(f"http://127.0.0.1:{port}/"), proc, "nginx", 10)
         return Started(proc, f"nginx ({nginx}, 1 worker)", port)
     proc = spawn(
-        stack, [sys.executable, str(TARGET), "--port", "0", "--watch-parent"],
+        stack, [sys.executable, str(TARGET), "--port", "0", "--watch-parent", *options],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -150,7 +153,8 @@ def start_target(stack: contextlib.ExitStack, use_nginx: bool = True) -> Started
     line = proc.stdout.readline() if ready else ""
     if not line.startswith("listening "):
         raise RuntimeError(f"target did not start (said {line!r}, exit code {proc.poll()})")
-    return Started(proc, "target.py (Python asyncio; nginx not installed)", int(line.split()[1]))
+    why = " ".join(options) if options else "nginx not installed"
+    return Started(proc, f"target.py (Python asyncio; {why})", int(line.split()[1]))
 
 
 def start_statuschecker(

@@ -7,6 +7,12 @@ its own so that its CPU is not counted against the poller:
 
 HTTP/1.1 keep-alive and pipelining are honoured; `Connection: close` (and HTTP/1.0 without
 keep-alive) closes after the answer. Request bodies announced by Content-Length are skipped.
+
+With `--fail-one-in N` a path ending in a number n (`/17`) is answered `503` for
+--flip-seconds (S) once every N * S seconds, each number at its own phase (N * S times the
+fraction of n times the golden ratio, which spreads the numbers' turns evenly): one service
+in N down at any time, and statuses changing all the time, not all at once, while a
+benchmark watches.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 
 BODY = b"ok\n"
 RESPONSE = (
@@ -25,12 +32,20 @@ RESPONSE = (
     + BODY
 )
 CLOSING_RESPONSE = RESPONSE.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1)
+FAILING = {
+    False: RESPONSE.replace(b"200 OK", b"503 Service Unavailable", 1),
+    True: CLOSING_RESPONSE.replace(b"200 OK", b"503 Service Unavailable", 1),
+}
 MAX_HEADER_BYTES = 64 * 1024
+GOLDEN_RATIO = (5**0.5 - 1) / 2  # the phases n * this (mod 1) of numbers n spread evenly
 OPEN: set[asyncio.Transport] = set()  # closed on stop, so idle keep-alive clients cannot delay it
 
 
 class OkProtocol(asyncio.Protocol):
-    """One connection: answer each complete request head with 200 OK."""
+    """One connection: answer each complete request head with 200 OK (or 503, see `failing`)."""
+
+    fail_one_in = 0  # 0: never fail; see the module's docstring
+    flip_seconds = 30.0
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -64,10 +79,22 @@ class OkProtocol(asyncio.Protocol):
                 return
             head, self.buffer = self.buffer[:end], self.buffer[end + 4 :]
             close, self.skip = _parse_head(head)
-            self.transport.write(CLOSING_RESPONSE if close else RESPONSE)
+            if self.fail_one_in and self.failing(head):
+                self.transport.write(FAILING[close])
+            else:
+                self.transport.write(CLOSING_RESPONSE if close else RESPONSE)
             if close:
                 self.transport.close()
                 return
+
+    def failing(self, head: bytes) -> bool:
+        """Whether the request's path ends in a number whose turn it is to fail now."""
+        parts = head.split(b"\r\n", 1)[0].split(b" ")
+        number = parts[1].rsplit(b"/", 1)[-1] if len(parts) > 1 else b""
+        if not number.isdigit():
+            return False
+        phase = int(number) * GOLDEN_RATIO % 1 * self.fail_one_in  # in turns of flip_seconds
+        return (time.time() / self.flip_seconds + phase) % self.fail_one_in < 1
 
 
 def _parse_head(head: bytes) -> tuple[bool, int]:
@@ -119,7 +146,12 @@ def main() -> None:
     parser.add_argument(
         "--watch-parent", action="store_true", help="exit when the parent process exits"
     )
+    parser.add_argument("--fail-one-in", type=int, default=0,
+                        help="answer 503 to one path number in N at a time (0: never)")  # fmt: skip
+    parser.add_argument("--flip-seconds", type=float, default=30.0,
+                        help="how long each path's turn to fail lasts")  # fmt: skip
     args = parser.parse_args()
+    OkProtocol.fail_one_in, OkProtocol.flip_seconds = args.fail_one_in, args.flip_seconds
     asyncio.run(serve(args.port, args.watch_parent))
 
 

@@ -41,6 +41,8 @@ const TOKEN_KEY = "statuschecker.token";
 const SETTINGS_KEY = "statuschecker.dashboard.settings";
 const DEFAULTS = { shortWindow: 600, shortRefresh: 10, longWindow: 3600, longRefresh: 60 };
 const ALERTS_PAGE = 50;
+const ALERTS_KEPT = 200; // the newest alerts the feed keeps as refreshes bring more
+const ALERTS_MOST = 500; // the most it keeps once older ones were asked for
 const TICKS_CHARTED = 60;
 const TICKS_LISTED = 20;
 const EVENTS_LISTED = 20;
@@ -66,9 +68,10 @@ const state = {
   shown: null, // the services the filters admit (asked of the API); null without filters
   stats: { short: new Map(), long: new Map() }, // service id -> Stats (or null)
   alerts: [], // newest first
+  alertsKept: ALERTS_KEPT, // how many the feed keeps: more once older alerts were asked for
   maintenances: undefined, // the account's maintenance windows; null when they cannot be listed
   locations: undefined, // where pollers check from; null when they cannot be listed
-  olderAlerts: undefined, // the cursor of the next older page; null when there is none
+  olderAlerts: undefined, // the query of the next older page ({ cursor } or { until }); null when there is none
   generation: 0, // bumped to stop the refresh loops of a previous start
   unreachableSince: null,
   pingUrlBox: null, // { id, url, node }: the shown service's ping URL and its buttons, kept across refreshes
@@ -136,6 +139,7 @@ function logOut(message = "") {
   state.services = [];
   state.shown = null;
   state.alerts = [];
+  state.alertsKept = ALERTS_KEPT;
   state.maintenances = undefined;
   state.locations = undefined;
   state.olderAlerts = undefined;
@@ -315,32 +319,42 @@ function tableFilters() {
   return { status, tag, group, name: q };
 }
 
-/** New alerts on top: pages are fetched until one holds an alert already shown. */
+/** New alerts on top: pages are fetched until one holds an alert already shown. The feed keeps
+ * the newest `state.alertsKept`, so that a tab left open through many alerts keeps its size;
+ * the older ones come back with "Older alerts", from the time of the oldest kept. */
 async function refreshAlerts() {
   const known = new Set(state.alerts.map((a) => a.id));
   const fresh = [];
   let cursor = null;
-  for (let page = 0; page < 10; page++) {
+  for (let page = 0; page < state.alertsKept / ALERTS_PAGE; page++) {
     const query = new URLSearchParams({ limit: String(ALERTS_PAGE) });
     if (cursor) query.set("cursor", cursor);
     const answer = await api(`/v1/alerts?${query}`, { token: state.token });
     const unseen = answer.data.filter((a) => !known.has(a.id));
     fresh.push(...unseen);
     cursor = answer.next_cursor;
-    if (state.olderAlerts === undefined) state.olderAlerts = cursor; // the first load
+    if (state.olderAlerts === undefined) state.olderAlerts = cursor && { cursor }; // the first load
     if (!cursor || unseen.length < answer.data.length || !known.size) break;
   }
   state.alerts = [...fresh, ...state.alerts];
+  if (state.alerts.length > state.alertsKept) {
+    state.alerts.length = state.alertsKept;
+    // Those at the oldest kept's time (to the millisecond) and before: the kept ones among them
+    // are left out as known.
+    const oldest = Date.parse(state.alerts[state.alerts.length - 1].time);
+    state.olderAlerts = { until: new Date(oldest + 1).toISOString() };
+  }
   renderAlerts();
 }
 
 async function olderAlerts() {
   await guarded(async () => {
-    const query = new URLSearchParams({ limit: String(ALERTS_PAGE), cursor: state.olderAlerts });
+    const query = new URLSearchParams({ limit: String(ALERTS_PAGE), ...state.olderAlerts });
     const answer = await api(`/v1/alerts?${query}`, { token: state.token });
     const known = new Set(state.alerts.map((a) => a.id));
     state.alerts.push(...answer.data.filter((a) => !known.has(a.id)));
-    state.olderAlerts = answer.next_cursor;
+    state.olderAlerts = answer.next_cursor && { ...state.olderAlerts, cursor: answer.next_cursor };
+    state.alertsKept = Math.min(Math.max(state.alertsKept, state.alerts.length), ALERTS_MOST);
     renderAlerts();
   });
 }
