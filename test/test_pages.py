@@ -809,7 +809,7 @@ def test_the_alert_feed_keeps_the_newest_200_and_pages_back_from_the_oldest_kept
     alert of every refresh, ten DOM nodes each: scripts/bench/tab_memory.py found the tab
     growing), and "Older alerts" goes on from the oldest one kept, with no alert left out."""
     operator = make_account("operator@example.com")
-    shop = _register(site, operator, "shop", "http://127.0.0.1:9/", public=False)
+    shop = register(site, operator, "shop", "http://127.0.0.1:9/", public=False)
     start = datetime.now(UTC) - timedelta(days=1)
     alerts: list[dict[str, Any]] = []  # newest first, as the API lists them
     raising = {"per_refresh": 40, "until": 320}  # alerts raised at each refresh, up to
@@ -848,7 +848,7 @@ def test_the_alert_feed_keeps_the_newest_200_and_pages_back_from_the_oldest_kept
     page.route(re.compile(r"/v1/alerts\?"), listed)
     settings = json.dumps({"shortRefresh": 1})
     page.add_init_script(f"localStorage.setItem('statuschecker.dashboard.settings', '{settings}')")
-    _open_dashboard(page, site, operator)
+    open_dashboard(page, site, operator)
     feed = page.locator("#alerts li.alert")
     expect(feed.first).to_have_attribute("data-alert-id", "320", timeout=30_000)
     expect(feed).to_have_count(200)
