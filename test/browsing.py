@@ -100,3 +100,10 @@ def fits_a_phone(page: Page, screenshot: Path) -> None:
 def iso(delta: timedelta) -> str:
     """Now + `delta` in RFC 3339, in whole seconds (as the pages show times)."""
     return (datetime.now(UTC) + delta).replace(microsecond=0).isoformat()
+
+
+def created(site: str, account: Account, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST `body` to /v1`path` as `account`; what was created (201)."""
+    answer = httpx.post(f"{site}/v1{path}", headers=account.headers, json=body)
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())

@@ -208,11 +208,15 @@ def load(mode: str) -> Any:
                 # schema, so a schema-valid window may be one the server refuses, with a 400
                 # saying what is wrong (test/test_maintenances.py holds each refusal). So too a
                 # configuration document, which holds windows and names what it refers to
-                # (services it depends on, receivers) by name (test/test_config_apply.py).
+                # (services it depends on, receivers) by name (test/test_config_apply.py). And
+                # incidents and status pages, which name services that must be the caller's (a
+                # page's, public ones), and whose start may not be ahead of now nor message
+                # blank (test/test_written_incidents.py, test/test_status_pages.py).
                 "operations": [
                     {
                         "include-operation-id-regex": (
-                            "^((create|update)_maintenance|apply_config)$"
+                            "^((create|update)_(maintenance|incident|status_page)"
+                            "|add_incident_update|apply_config)$"
                         ),
                         "checks": {
                             "positive_data_acceptance": {

@@ -39,9 +39,12 @@ class Operation:
     valid: dict[str, Any]
 
 
-def operations(account: Account, service_id: int, maintenance_id: int = 1) -> list[Operation]:
+def operations(
+    account: Account, service_id: int, maintenance_id: int = 1, incident_id: int = 1
+) -> list[Operation]:
     """Every operation of the contract that takes a body (test_every_body_operation_is_covered
-    holds this list to the spec)."""
+    holds this list to the spec); the status page's slug is PAGE's."""
+    incident = {"title": "down", "impact": "minor", "service_ids": [service_id], "message": "m"}
     return [
         Operation("POST", "/v1/users", {"email": "new@example.com", "password": "p" * 12}),
         Operation("POST", "/v1/auth/token", {"email": account.user.email, "password": PASSWORD}),
@@ -63,6 +66,19 @@ def operations(account: Account, service_id: int, maintenance_id: int = 1) -> li
             f"/v1/maintenances/{maintenance_id}",
             {"title": "later", "ends_at": "2030-01-02T00:00:00Z"},
         ),
+        Operation("POST", "/v1/incidents", incident),
+        Operation("PATCH", f"/v1/incidents/{incident_id}", {"title": "later"}),
+        Operation(
+            "POST", f"/v1/incidents/{incident_id}/updates", {"status": "resolved", "message": "m"}
+        ),
+        Operation("POST", "/v1/pages", {**PAGE, "slug": "other"}),
+        Operation("PATCH", f"/v1/pages/{PAGE['slug']}", {"title": "Shop", "link": None}),
+        Operation(
+            "POST",
+            f"/v1/status/pages/{PAGE['slug']}/subscriptions",
+            {"url": "https://hooks.example/in", "secret": "s" * 16},
+        ),
+        Operation("POST", "/v1/status/subscriptions:cancel", {"token": "abc"}),
         Operation(
             "POST",
             "/v1/config:apply",
@@ -81,6 +97,9 @@ MAINTENANCE = {
     "starts_at": "2030-01-01T22:00:00Z",
     "ends_at": "2030-01-01T23:00:00Z",
 }
+
+
+PAGE = {"slug": "shop", "title": "Shop status"}
 
 
 def deep(levels: int) -> str:
@@ -210,7 +229,16 @@ def snapshot(engine: Engine) -> dict[str, Any]:
             table: conn.execute(text(f"SELECT to_jsonb(t) FROM {table} t ORDER BY id"))
             .scalars()
             .all()
-            for table in ("users", "api_tokens", "services", "maintenances")
+            for table in (
+                "users",
+                "api_tokens",
+                "services",
+                "maintenances",
+                "incidents",
+                "incident_updates",
+                "status_pages",
+                "page_subscriptions",
+            )
         }
 
 
@@ -243,11 +271,21 @@ def test_every_answer_to_hostile_input_is_a_4xx_problem_and_changes_nothing(
     )
     assert status == 201, body
     maintenance_id = json.loads(body)["id"]
+    incident = {"title": "t", "impact": "minor", "service_ids": [service_id], "message": "m"}
+    status, _, body = send(
+        base, "POST", "/v1/incidents", Case("seed", json.dumps(incident).encode()), token
+    )
+    assert status == 201, body
+    incident_id = json.loads(body)["id"]
+    status, _, body = send(
+        base, "POST", "/v1/pages", Case("seed", json.dumps(PAGE).encode()), token
+    )
+    assert status == 201, body
     before = snapshot(db)
 
     failures: list[str] = []
     sent = 0
-    for operation in operations(account, service_id, maintenance_id):
+    for operation in operations(account, service_id, maintenance_id, incident_id):
         for case in cases(operation):
             for who, credential in (("token", token), ("anonymous", None)):
                 sent += 1
@@ -265,6 +303,13 @@ def test_every_answer_to_hostile_input_is_a_4xx_problem_and_changes_nothing(
     assert snapshot(db) == before
 
 
+def _example_path(path: str) -> str:
+    """`path` with its parameters as `operations` fills them in by default."""
+    for name, value in (("service_id", 1), ("maintenance_id", 1), ("incident_id", 1)):
+        path = path.replace(f"{{{name}}}", str(value))
+    return path.replace("{slug}", PAGE["slug"])
+
+
 def test_every_body_operation_is_covered(account: Account) -> None:
     """The corpus names every operation of the contract that takes a body."""
     import yaml
@@ -273,7 +318,7 @@ def test_every_body_operation_is_covered(account: Account) -> None:
 
     spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     with_body = {
-        (method.upper(), "/v1" + path.replace("{service_id}", "1").replace("{maintenance_id}", "1"))
+        (method.upper(), "/v1" + _example_path(path))
         for path, item in spec["paths"].items()
         for method, op in item.items()
         if isinstance(op, dict) and "requestBody" in op

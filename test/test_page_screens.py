@@ -9,12 +9,10 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from accounts import Account
-from browsing import iso, open_dashboard, register
+from browsing import created, iso, open_dashboard, register
 from playwright.sync_api import Page, expect
 
 WIDTHS = (1280, 390)
@@ -25,12 +23,6 @@ def shots(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("SCREENSHOTS_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _post(site: str, account: Account, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    answer = httpx.post(f"{site}/v1{path}", headers=account.headers, json=body)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
 
 
 def _at_each_width(page: Page, shots: Path, name: str, ready: str) -> None:
@@ -54,10 +46,10 @@ def test_every_page_at_a_desktops_and_a_phones_width(
     register(site, operator, "db", dead, True, group="Data")
     steps = [{"name": "log in", "url": "/login"}, {"name": "order", "url": "/orders"}]
     journey = register(site, operator, "checkout", "journey+http://127.0.0.1:9", True, steps=steps)
-    beat = _post(
+    beat = created(
         site, operator, "/services", {"name": "backup", "heartbeat": {"interval_seconds": 3600}}
     )
-    _post(
+    created(
         site,
         operator,
         "/pages",
@@ -69,7 +61,7 @@ def test_every_page_at_a_desktops_and_a_phones_width(
             "service_ids": [shop, api],
         },
     )
-    incident = _post(
+    incident = created(
         site,
         operator,
         "/incidents",
@@ -81,7 +73,7 @@ def test_every_page_at_a_desktops_and_a_phones_width(
             "started_at": iso(timedelta(minutes=-30)),
         },
     )
-    _post(
+    created(
         site,
         operator,
         f"/incidents/{incident['id']}/updates",
@@ -90,7 +82,7 @@ def test_every_page_at_a_desktops_and_a_phones_width(
             "message": "The processor's certificate expired; a new one is being rolled out.",
         },
     )
-    _post(
+    created(
         site,
         operator,
         "/maintenances",

@@ -15,7 +15,7 @@ from typing import Any
 import feedparser
 import httpx
 from accounts import Account
-from browsing import fits_a_phone, iso, open_dashboard, register, service_of
+from browsing import created, fits_a_phone, iso, open_dashboard, register, service_of
 from playwright.sync_api import Page, expect
 from receivers import Receiver
 from targets import Target
@@ -29,12 +29,6 @@ SVG = (
     b'<circle cx="16" cy="16" r="14" fill="#0969da"/></svg>'
 )
 LOGO = "data:image/svg+xml;base64," + base64.b64encode(SVG).decode()
-
-
-def _post(site: str, account: Account, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    answer = httpx.post(f"{site}/v1{path}", headers=account.headers, json=body)
-    assert answer.status_code == 201, answer.text
-    return dict(answer.json())
 
 
 def test_a_companys_status_page_its_history_and_its_feed(
@@ -61,7 +55,7 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
             service_of(site, operator, s)["status"] == "up" for s in (shop, payments, db, blog)
         )
     )
-    _post(
+    created(
         site,
         operator,
         "/pages",
@@ -74,7 +68,7 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
             "service_ids": [shop, payments, db],
         },
     )
-    incident = _post(
+    incident = created(
         site,
         operator,
         "/incidents",
@@ -86,13 +80,13 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
             "started_at": iso(timedelta(minutes=-20)),
         },
     )
-    _post(
+    created(
         site,
         operator,
         f"/incidents/{incident['id']}/updates",
         {"status": "identified", "message": "The card processor's certificate expired."},
     )
-    window = _post(
+    window = created(
         site,
         operator,
         "/maintenances",
@@ -152,7 +146,7 @@ def _company_page(site: str, operator: Account, target: Target, page: Page, tmp_
         expect(page.locator("#subscribed")).to_contain_text(f"Subscribed {hook.url}.")
         token = page.locator("#subscribed code").inner_text()
         assert len(token) >= 32
-        _post(
+        created(
             site,
             operator,
             f"/incidents/{incident['id']}/updates",

@@ -120,33 +120,51 @@ class ServiceStateCollector(Collector):
         )
 
 
-class LocationsCollector(Collector):
-    """Each location's health from the pollers' reports, read at each scrape (label: the
-    location's name, which names no account's service). A scrape the database cannot answer
-    logs a warning and shows no location series."""
+class _ReadAtScrape(Collector):
+    """Gauge families filled from the database at each scrape; a scrape the database cannot
+    answer logs a warning (`unavailable`) and shows the families without samples."""
 
-    def __init__(self, locations: Locations) -> None:
-        self._locations = locations
+    unavailable: str
 
     def describe(self) -> Iterable[Metric]:
         """The families, without touching the database (used when registering)."""
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        """The families with one sample per location."""
-        live, pollers = families = self._families()
+        """The families with their samples."""
+        families = self._families()
         try:
-            found = self._locations.all()
+            self._fill(*families)
         except SQLAlchemyError as exc:
-            log.warning("metrics.locations_unavailable", error=str(exc).splitlines()[0])
-            return families
-        for location in found:
-            live.add_metric([location.name], 1.0 if location.status == "live" else 0.0)
-            pollers.add_metric([location.name], len(location.live_owners))
+            log.warning(self.unavailable, error=str(exc).splitlines()[0])
+            return self._families()
         return families
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        raise NotImplementedError
+
+    def _fill(self, *families: GaugeMetricFamily) -> None:
+        raise NotImplementedError
+
+
+class LocationsCollector(_ReadAtScrape):
+    """Each location's health from the pollers' reports, read at each scrape (label: the
+    location's name, which names no account's service)."""
+
+    unavailable = "metrics.locations_unavailable"
+
+    def __init__(self, locations: Locations) -> None:
+        self._locations = locations
+
+    def _fill(self, *families: GaugeMetricFamily) -> None:
+        live, pollers = families
+        for location in self._locations.all():
+            live.add_metric([location.name], 1.0 if location.status == "live" else 0.0)
+            pollers.add_metric([location.name], len(location.live_owners))
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
         return (
             GaugeMetricFamily(
                 "statuschecker_location_live",
@@ -161,36 +179,27 @@ class LocationsCollector(Collector):
         )
 
 
-class PublishedCollector(Collector):
+class PublishedCollector(_ReadAtScrape):
     """What the status pages publish, read at each scrape: the written incidents going on by
-    impact, and the deliveries to the pages' subscribers waiting or given up. A scrape the
-    database cannot answer logs a warning and shows no such series."""
+    impact, and the deliveries to the pages' subscribers waiting or given up."""
+
+    unavailable = "metrics.published_unavailable"
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def describe(self) -> Iterable[Metric]:
-        """The families, without touching the database (used when registering)."""
-        return self._families()
-
-    def collect(self) -> Iterable[Metric]:
-        """The families, a sample for each impact and each outbox state."""
-        going_on, outbox = families = self._families()
-        try:
-            with self._engine.connect() as conn:
-                by_impact = incidents.open_by_impact(conn)
-                by_status = deliveries.page_outbox(conn)
-        except SQLAlchemyError as exc:
-            log.warning("metrics.published_unavailable", error=str(exc).splitlines()[0])
-            return families
+    def _fill(self, *families: GaugeMetricFamily) -> None:
+        going_on, outbox = families
+        with self._engine.connect() as conn:
+            by_impact = incidents.open_by_impact(conn)
+            by_status = deliveries.page_outbox(conn)
         for impact in IMPACTS:
             going_on.add_metric([impact], by_impact.get(impact, 0))
         for status in ("pending", "failed"):
             outbox.add_metric([status], by_status.get(status, 0))
-        return families
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[GaugeMetricFamily, ...]:
         return (
             GaugeMetricFamily(
                 "statuschecker_incidents_open",

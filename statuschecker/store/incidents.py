@@ -13,7 +13,6 @@ from sqlalchemy import (
     Select,
     and_,
     any_,
-    delete,
     func,
     insert,
     or_,
@@ -25,7 +24,7 @@ from statuschecker.errors import NotFound
 from statuschecker.model import IncidentUpdate, Page, Reported, Visibility
 from statuschecker.store import cursor
 from statuschecker.store import services as service_store
-from statuschecker.store.ownership import owned_within
+from statuschecker.store.ownership import owned_within, remove_owned
 from statuschecker.store.tables import incident_updates, incidents, service_events, services
 
 EVERYTHING = Visibility()
@@ -92,13 +91,13 @@ def change(conn: Connection, incident_id: int, values: Mapping[str, Any]) -> Non
 
 def remove(conn: Connection, incident_id: int, visibility: Visibility = EVERYTHING) -> None:
     """Delete an incident `visibility` admits, with its updates."""
-    statement = (
-        delete(incidents)
-        .where(incidents.c.id == incident_id, within(visibility))
-        .returning(incidents.c.id)
+    remove_owned(
+        conn,
+        incidents,
+        incidents.c.id == incident_id,
+        visibility,
+        f"no incident with id {incident_id}",
     )
-    if conn.execute(statement).first() is None:
-        raise NotFound(f"no incident with id {incident_id}")
 
 
 def get(conn: Connection, incident_id: int, visibility: Visibility = EVERYTHING) -> Reported:

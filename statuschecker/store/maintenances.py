@@ -12,7 +12,6 @@ from sqlalchemy import (
     RowMapping,
     and_,
     any_,
-    delete,
     func,
     insert,
     or_,
@@ -27,7 +26,7 @@ from statuschecker.rules.maintenance import Schedule, Window
 from statuschecker.store import cursor
 from statuschecker.store import services as service_store
 from statuschecker.store.arrays import column
-from statuschecker.store.ownership import owned_within
+from statuschecker.store.ownership import owned_within, remove_owned
 from statuschecker.store.tables import maintenances, services
 
 EVERYTHING = Visibility()
@@ -114,13 +113,13 @@ def change(conn: Connection, window_id: int, values: Mapping[str, Any]) -> None:
 
 def remove(conn: Connection, window_id: int, visibility: Visibility = EVERYTHING) -> None:
     """Delete a window `visibility` admits (the checks it marked stay marked)."""
-    statement = (
-        delete(maintenances)
-        .where(maintenances.c.id == window_id, within(visibility))
-        .returning(maintenances.c.id)
+    remove_owned(
+        conn,
+        maintenances,
+        maintenances.c.id == window_id,
+        visibility,
+        f"no maintenance window with id {window_id}",
     )
-    if conn.execute(statement).first() is None:
-        raise NotFound(f"no maintenance window with id {window_id}")
 
 
 _COVERING = text(

@@ -3,8 +3,9 @@ incidents, status pages)."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, Connection, Table, delete, false, true
 
+from statuschecker.errors import NotFound
 from statuschecker.model import Visibility
 
 
@@ -17,3 +18,15 @@ def owned_within(owner: ColumnElement, visibility: Visibility) -> ColumnElement[
     if visibility.owner_id is not None:
         return owner == visibility.owner_id
     return true()
+
+
+def remove_owned(
+    conn: Connection, table: Table, which: ColumnElement[bool], visibility: Visibility, missing: str
+) -> None:
+    """Delete the row of `table` that `which` picks, if `visibility` admits it; NotFound saying
+    `missing` when there is none."""
+    statement = (
+        delete(table).where(which, owned_within(table.c.owner_id, visibility)).returning(table.c.id)
+    )
+    if conn.execute(statement).first() is None:
+        raise NotFound(missing)

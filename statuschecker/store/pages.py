@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from statuschecker.errors import Conflict, NotFound
 from statuschecker.model import Page, StatusPage, Visibility
 from statuschecker.store import cursor
-from statuschecker.store.ownership import owned_within
+from statuschecker.store.ownership import owned_within, remove_owned
 from statuschecker.store.tables import status_pages
 
 EVERYTHING = Visibility()
@@ -83,10 +83,10 @@ def change(conn: Connection, page_id: int, values: Mapping[str, Any]) -> StatusP
 
 def remove(conn: Connection, slug: str, visibility: Visibility = EVERYTHING) -> None:
     """Delete the page at `slug` if `visibility` admits it."""
-    statement = (
-        delete(status_pages)
-        .where(status_pages.c.slug == slug, within(visibility))
-        .returning(status_pages.c.id)
+    remove_owned(
+        conn,
+        status_pages,
+        status_pages.c.slug == slug,
+        visibility,
+        f"no status page at /status/{slug}",
     )
-    if conn.execute(statement).first() is None:
-        raise NotFound(f"no status page at /status/{slug}")

@@ -51,6 +51,24 @@ def _rollup_location() -> Column:
     return Column("location", String(40), nullable=False, server_default=text("'default'"))
 
 
+def _outbox(table: str) -> list[Column | CheckConstraint | Index]:
+    """What an outbox's rows have (statuschecker.store.deliveries): their state, attempts, the
+    next one's time, the lease of the notifier sending them, the last error; and the index of
+    the pending ones by when they fall due."""
+    return [
+        Column("status", String(16), nullable=False, server_default=text("'pending'")),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column(
+            "next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()
+        ),
+        Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+        Column("last_error", Text, nullable=True),
+        Column("delivered_at", DateTime(timezone=True), nullable=True),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_kind"),
+        Index(f"ix_{table}_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    ]
+
+
 # The pollers that reported themselves (statuschecker.polling.presence), for the locations'
 # health; forgotten a while after they were last seen.
 pollers = Table(
@@ -368,18 +386,9 @@ alert_deliveries = Table(
     Column("channel", String(16), nullable=False),
     Column("target", Text, nullable=False),
     Column("secret", Text, nullable=True),
-    Column("status", String(16), nullable=False, server_default=text("'pending'")),
-    Column("attempts", Integer, nullable=False, server_default=text("0")),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
-    Column("last_error", Text, nullable=True),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    *_outbox("alert_deliveries"),
     CheckConstraint("channel IN ('webhook', 'apprise')", name="channel_kind"),
-    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_kind"),
     Index("ix_alert_deliveries_alert_id", "alert_id"),
-    Index(
-        "ix_alert_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")
-    ),
 )
 
 # Maintenance windows: one-off (starts_at..ends_at) or recurring (an RFC 5545 rule in a time
@@ -501,15 +510,8 @@ page_deliveries = Table(
     ),
     Column("event", String(40), nullable=False),
     Column("payload", JSONB, nullable=False),
-    Column("status", String(16), nullable=False, server_default=text("'pending'")),
-    Column("attempts", Integer, nullable=False, server_default=text("0")),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
-    Column("last_error", Text, nullable=True),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
-    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status_kind"),
+    *_outbox("page_deliveries"),
     Index("ix_page_deliveries_subscription_id", "subscription_id"),
-    Index("ix_page_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
 )
 
 # A heartbeat's runs started (a start ping) and not finished yet, one per run id ('' without
