@@ -246,6 +246,18 @@ def test_the_dashboard_writes_an_incident_and_makes_a_status_page(
     expect(item.locator(".badge")).to_have_text("Resolved")
     fits_a_phone(page, tmp_path / "dashboard-publishing-phone.png")
 
+    # A reader's subscription, seen and ended from the dashboard.
+    hook = {"url": "https://user:hunter2@hooks.example/in", "secret": "s" * 16}
+    answer = httpx.post(f"{site}/v1/status/pages/shop/subscriptions", json=hook)
+    assert answer.status_code == 201, answer.text
+    subscribers = pages.locator('li[data-slug="shop"] details.subscribers-box')
+    subscribers.locator("summary").click()
+    row = subscribers.locator("li[data-subscription-id]")
+    expect(row).to_contain_text("0 waiting, 0 given up · signed")
+    expect(row.locator(".message")).not_to_contain_text("hunter2")
+    row.get_by_role("button", name="End").click()
+    expect(subscribers.locator("li")).to_have_text(["No subscribers yet."])
+
     # The page as customers see it.
     page.goto(f"{site}/status/shop")
     expect(page.locator("#page-title")).to_have_text("Shop status")

@@ -122,6 +122,35 @@ function pageForm(page, { token, run, done }) {
   return submitting(form, send, done, run);
 }
 
+/** A page's subscribers, read when asked for: each URL (masked), its deliveries waiting and
+ * given up, and a button that ends it. */
+function subscribersList(page, context) {
+  const list = el("ul", { class: "subscribers" });
+  const load = () =>
+    context.run(async () => {
+      const found = await api(`/v1/pages/${page.slug}/subscriptions?limit=100`, { token: context.token });
+      list.replaceChildren(
+        ...(found.data.length ? found.data.map((sub) => subscriberItem(page, sub, context, load)) : [el("li", { class: "muted" }, "No subscribers yet.")]),
+        found.next_cursor ? el("li", { class: "muted" }, "More than 100: see GET /v1/pages/{slug}/subscriptions.") : null,
+      );
+    });
+  const details = el("details", { class: "subscribers-box" }, el("summary", {}, "Webhook subscribers"), list);
+  details.addEventListener("toggle", () => details.open && load());
+  return details;
+}
+
+function subscriberItem(page, sub, context, reload) {
+  const end = el("button", { type: "button" }, "End");
+  end.addEventListener("click", () =>
+    context.run(async () => {
+      await api(`/v1/pages/${page.slug}/subscriptions/${sub.id}`, { token: context.token, method: "DELETE" });
+      await reload();
+    }),
+  );
+  const state = `${sub.pending_deliveries} waiting, ${sub.failed_deliveries} given up${sub.signed ? " · signed" : ""}`;
+  return el("li", { "data-subscription-id": sub.id }, el("span", { class: "message" }, sub.url), el("span", { class: "muted" }, state), end);
+}
+
 function pageItem(page, context) {
   const remove = el("button", { type: "button", class: "delete" }, "Delete");
   remove.addEventListener("click", () => {
@@ -137,6 +166,7 @@ function pageItem(page, context) {
     el("a", { href: `/status/${page.slug}` }, page.title),
     el("span", { class: "muted" }, `/status/${page.slug} · ${page.service_ids.length} service${page.service_ids.length === 1 ? "" : "s"}`),
     el("details", {}, el("summary", {}, "Change"), pageForm(page, context), remove),
+    subscribersList(page, context),
   );
 }
 
