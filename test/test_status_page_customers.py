@@ -38,7 +38,8 @@ def test_a_companys_status_page_its_history_and_its_feed(
     page: Page,
     tmp_path: Path,
 ) -> None:
-    site = serve(create_app(make_runtime(with_poller=True), validate_responses=True))
+    runtime = make_runtime(with_poller=True, subscriber_private_targets=True)
+    site = serve(create_app(runtime, validate_responses=True))
     operator = make_account("operator@example.com")
     with Target("up") as target:
         _company_page(site, operator, target, page, tmp_path)

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from accounts import Account
 from receivers import Receiver
+from sqlalchemy import Engine, text
+from waiting import wait_until
 
 from statuschecker.runtime import Runtime
 from statuschecker.services.subscriptions import SUBSCRIBE_RATE
@@ -46,7 +48,9 @@ def site(
     serve: Callable[[Any], str],
     make_account: Callable[..., Account],
 ) -> Site:
-    runtime = make_runtime(with_poller=True, allow_private_targets=True)
+    runtime = make_runtime(
+        with_poller=True, allow_private_targets=True, subscriber_private_targets=True
+    )
     return Site(serve(create_app(runtime, validate_responses=True)), make_account("o@example.com"))
 
 
@@ -115,6 +119,34 @@ def test_subscribers_are_sent_the_pages_incidents_signed_until_they_cancel(site:
         # Neither the cancelled subscriber nor the other page's heard of it.
         assert len(second.requests) == 1
         assert blog.requests == []
+
+
+def test_by_default_subscribers_may_not_reach_private_addresses(
+    make_runtime: Callable[..., Runtime],
+    serve: Callable[[Any], str],
+    make_account: Callable[..., Account],
+    db: Engine,
+) -> None:
+    """Anybody may subscribe: unless STATUSCHECKER_SUBSCRIBER_PRIVATE_TARGETS says so, the
+    notifier does not POST to a loopback or private address for them, though the operators'
+    own alert receivers may be there (STATUSCHECKER_ALLOW_PRIVATE_TARGETS, true here)."""
+    runtime = make_runtime(with_poller=True, allow_private_targets=True)
+    site = Site(serve(create_app(runtime)), make_account("o@example.com"))
+    shop = _service(site, "shop")
+    site.made("/pages", {"slug": "shop", "title": "Shop", "service_ids": [shop]})
+    with Receiver() as hook:
+        _subscribe(site, "shop", hook.url)
+        incident = {"title": "t", "impact": "minor", "service_ids": [shop], "message": "m"}
+        site.made("/incidents", incident)
+
+        def last_error() -> str | None:
+            with db.connect() as conn:
+                query = "SELECT last_error FROM page_deliveries WHERE attempts > 0"
+                return conn.execute(text(query)).scalar()
+
+        refused = wait_until(last_error)
+        assert "refused by target policy" in refused and "loopback" in refused
+        assert hook.requests == []
 
 
 def test_the_pages_account_lists_and_ends_subscriptions(

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import httpx
 import structlog
@@ -41,6 +43,13 @@ def webhook_client(allow_private_targets: bool) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False)
 
 
+class Clients(NamedTuple):
+    """The notifier's HTTP clients: for alerts' receivers, and for status pages' subscribers."""
+
+    receivers: httpx.AsyncClient
+    subscribers: httpx.AsyncClient
+
+
 class Notifier(LoopThread):
     """Sends alert notifications on a thread of its own, with its own asyncio loop.
 
@@ -57,7 +66,7 @@ class Notifier(LoopThread):
         super().__init__()
         self._engine = engine
         self._settings = settings
-        self._client: httpx.AsyncClient | None = None
+        self._clients: Clients | None = None
         self._wake: asyncio.Event | None = None
         # A round lasts about one timeout.
         self.quiet_seconds = settings.notify_poll_seconds + settings.notify_timeout_seconds + 5
@@ -84,7 +93,7 @@ class Notifier(LoopThread):
         self._wake = asyncio.Event()
         log.info("notifier.started")
         try:
-            async with webhook_client(self._settings.allow_private_targets) as self._client:
+            async with self._opened() as self._clients:
                 while not self.stopping.is_set():
                     self.heartbeat = time.monotonic()
                     self._wake.clear()
@@ -92,7 +101,7 @@ class Notifier(LoopThread):
                     if handled < MAX_CLAIM:
                         await self._idle()
         finally:
-            self._client = None
+            self._clients = None
             log.info("notifier.stopped")
 
     async def _round(self) -> int:
@@ -124,15 +133,27 @@ class Notifier(LoopThread):
 
     async def run_once(self) -> int:
         """Claim the due deliveries, send them concurrently and record each outcome; return
-        how many were handled. Outside the loop a client is made for the round."""
-        if self._client is not None:
-            return await self._send_due(self._client)
-        async with webhook_client(self._settings.allow_private_targets) as client:
-            return await self._send_due(client)
+        how many were handled. Outside the loop clients are made for the round."""
+        if self._clients is not None:
+            return await self._send_due(self._clients)
+        async with self._opened() as clients:
+            return await self._send_due(clients)
 
-    async def _send_due(self, client: httpx.AsyncClient) -> int:
+    @contextlib.asynccontextmanager
+    async def _opened(self) -> AsyncIterator[Clients]:
+        """The clients of alerts' receivers and of status pages' subscribers: anybody may
+        subscribe, so subscribers reach private addresses only when both settings allow it."""
+        settings = self._settings
+        private = settings.allow_private_targets
+        async with (
+            webhook_client(private) as receivers,
+            webhook_client(private and settings.subscriber_private_targets) as subscribers,
+        ):
+            yield Clients(receivers, subscribers)
+
+    async def _send_due(self, clients: Clients) -> int:
         claimed = await asyncio.to_thread(self._claim)
-        await asyncio.gather(*(self._deliver(client, delivery) for delivery in claimed))
+        await asyncio.gather(*(self._deliver(clients, delivery) for delivery in claimed))
         return len(claimed)
 
     def _claim(self) -> list[Delivery | PageDelivery]:
@@ -144,12 +165,12 @@ class Notifier(LoopThread):
                 claimed += deliveries.claim_page_due(conn, MAX_CLAIM - len(claimed), lease)
             return claimed
 
-    async def _deliver(self, client: httpx.AsyncClient, delivery: Delivery | PageDelivery) -> None:
+    async def _deliver(self, clients: Clients, delivery: Delivery | PageDelivery) -> None:
         """Send one delivery and record the outcome in its own transaction; never raises. When
         the database refuses the outcome, the lease runs out and the delivery is sent again."""
         reason = None
         try:
-            await self._send(client, delivery)
+            await self._send(clients, delivery)
         except DeliveryError as exc:
             reason = exc.reason
         except Exception as exc:  # a bug: retried and given up like any failure, not a stall
@@ -160,15 +181,22 @@ class Notifier(LoopThread):
         except SQLAlchemyError as exc:
             log.error("notify.record_failed", **_about(delivery), error=str(exc).splitlines()[0])
 
-    async def _send(self, client: httpx.AsyncClient, delivery: Delivery | PageDelivery) -> None:
+    async def _send(self, clients: Clients, delivery: Delivery | PageDelivery) -> None:
         timeout = self._settings.notify_timeout_seconds
         if isinstance(delivery, PageDelivery):
             body = {**delivery.payload, "sent_at": rfc3339(datetime.now(UTC))}
-            await webhook.send(client, delivery.url, delivery.secret, body, timeout, delivery.event)
+            await webhook.send(
+                clients.subscribers, delivery.url, delivery.secret, body, timeout, delivery.event
+            )
         elif delivery.channel == "webhook":
             event = f"alert.{delivery.alert.kind}"
             await webhook.send(
-                client, delivery.target, delivery.secret, payload(delivery), timeout, event
+                clients.receivers,
+                delivery.target,
+                delivery.secret,
+                payload(delivery),
+                timeout,
+                event,
             )
         else:
             await apprise_channel.send(

@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         default=True,
         description="false: refuse loopback, private, link-local and unspecified addresses",
     )
+    subscriber_private_targets: bool = Field(
+        default=False,
+        description="true: status pages' webhook subscribers, whom anybody may add, may be at "
+        "loopback, private, link-local and unspecified addresses too (with "
+        "allow_private_targets); by default they may not",
+    )
     max_request_bytes: int = Field(default=262_144, ge=1024, description="largest request body")
     max_config_bytes: int = Field(
         default=33_554_432,
