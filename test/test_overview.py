@@ -140,3 +140,27 @@ def test_bad_parameters_are_named(shop: tuple[Any, dict], query: str, detail: st
 
 def test_without_a_token_there_are_no_rows(make_client: Callable[..., Any]) -> None:
     assert make_client().get("/v1/services:stats").status_code == 401
+
+
+def test_checks_recorded_after_a_request_show_in_the_next(
+    shop: tuple[Any, dict], make_runtime: Callable[..., Runtime]
+) -> None:
+    """Each API process keeps what it read of the rollups: a check of the current hour, and
+    one recorded late into a closed hour (which moves no figure of the current hour), must
+    both show in the next answer."""
+    client, ids = shop
+    web = rows(client, "?sort=uptime_24h")["data"][1]
+    assert (web["name"], web["uptime_24h"], web["hourly"]["checks"][-4:]) == (
+        "web", 100.0, [1, 0, 0, 1]
+    )  # fmt: skip
+    recorder = make_runtime(with_poller=True).poller._recorder  # type: ignore[union-attr]
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    recorder.record([CheckOutcome(ids["web"], hour - timedelta(hours=2), DOWN)], "test")
+    web = rows(client, "?sort=uptime_24h")["data"][1]
+    assert (web["uptime_24h"], web["hourly"]["checks"][-4:]) == (100 * 2 / 3, [1, 1, 0, 1])
+    assert web["hourly"]["availability_percent"][-3] == 0.0
+    recorder.record([CheckOutcome(ids["web"], datetime.now(UTC), up(50.0))], "test")
+    web = rows(client, "?sort=uptime_24h")["data"][1]
+    assert (web["uptime_24h"], web["response_time_ms"], web["hourly"]["checks"][-1]) == (
+        75.0, 50.0, 2
+    )  # fmt: skip

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from statuschecker.model import (
@@ -31,7 +32,7 @@ from statuschecker.model import (
 )
 from statuschecker.redaction import MASK, masked_options, masked_url, redact
 from statuschecker.services.maintenances import Planned, Upcoming
-from statuschecker.services.overview import Figures
+from statuschecker.services.overview import Figures, Overview
 from statuschecker.services.queries import Listed
 from statuschecker.services.registration import warnings
 from statuschecker.services.stats import Stats
@@ -323,6 +324,17 @@ def tick(value: Tick) -> dict[str, Any]:
         "in_maintenance": value.in_maintenance,
         "location": value.location,
     }
+
+
+def service_stats_page(value: Overview) -> Response:
+    """A page of the dense view as its JSON answer, `{data, total, next_cursor}`, each row as
+    `service_stats` shows it, encoded by orjson: the json module takes 9 ms for 500 rows."""
+    body = {
+        "data": [service_stats(f) for f in value.items],
+        "total": value.total,
+        "next_cursor": value.next_cursor,
+    }
+    return Response(orjson.dumps(body), 200, media_type=JSON["Content-Type"])
 
 
 def service_stats(value: Figures) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import cast
 
+from starlette.responses import Response
+
 from statuschecker.model import ServiceFilter
 from statuschecker.services.overview import Sort
 from statuschecker.services.queries import HISTORY_WINDOWS
@@ -21,18 +23,12 @@ def list_service_stats(
     group: str | None = None,
     sort: str = "name",
     order: str = "asc",
-) -> tuple:
+) -> Response:
     """GET /services:stats"""
     kept = ServiceFilter(status, name, tag)  # type: ignore[arg-type]
     by = cast(Sort, sort)  # the contract's enum
     found = services().overview(visible(), limit, cursor, kept, group, by, order == "desc")
-    return serialize.respond(
-        {
-            "data": [serialize.service_stats(f) for f in found.items],
-            "total": found.total,
-            "next_cursor": found.next_cursor,
-        }
-    )
+    return serialize.service_stats_page(found)
 
 
 def get_stats(

@@ -31,7 +31,8 @@ from statuschecker.model import (
 )
 from statuschecker.rules import locations
 from statuschecker.services import stats
-from statuschecker.services.overview import Figures, Overview, Sort, ordered
+from statuschecker.services.closed_hours import ClosedHours, Recorded
+from statuschecker.services.overview import NO_HOURS, Figures, Overview, Sort, ordered
 from statuschecker.services.stats import Stats
 from statuschecker.store import alerts as alert_store
 from statuschecker.store import cursor as cursors
@@ -63,6 +64,7 @@ class ServiceQueries:
         self._settings_read: Expiring[int, _Read] = Expiring(
             settings.cache_max_services, settings.cache_ttl_seconds
         )
+        self._closed_hours = ClosedHours()
 
     def get(self, service_id: int, visibility: Visibility) -> Service:
         """One service of `visibility` with its current state, from the cache when it is there."""
@@ -269,32 +271,21 @@ class ServiceQueries:
         descending: bool = False,
     ) -> Overview:
         """A page of the dense view of the services `visibility` admits and `kept` keeps (of
-        `group` when given), sorted by `sort`, in four statements: the services; their
-        availability over 24 hours and 30 days from the rollups and their last check's
-        response time (of every service when the sort is by it, else of the page's); the
-        page's hourly series."""
+        `group` when given), sorted by `sort`: the services' rows, and what their recorded
+        checks give (`ClosedHours`), of every service when the sort is by it, else of the
+        page's."""
         now = datetime.now(UTC)
         offset = cursors.decode(after, int)[0] if after else 0
-        by_share, by_time = sort in ("uptime_24h", "uptime_30d"), sort == "response_time"
+        by_checks = sort in ("uptime_24h", "uptime_30d", "response_time")
         with self._reading() as conn:
-            rows = store.overview_rows(conn, kept, group, visibility)
-            every = [row.id for row in rows]
-            shares = rollups.availability(conn, every, now) if by_share and every else {}
-            times = store.last_response_times(conn, every) if by_time and every else {}
-            unordered = [
-                _figures_with(_figures(row), shares.get(row.id), times.get(row.id)) for row in rows
-            ]
+            rows = {row.id: row for row in store.overview_rows(conn, kept, group, visibility)}
+            ticks = {sid: row.tick_count or 0 for sid, row in rows.items()}
+            every = self._closed_hours.recorded(conn, ticks, now) if by_checks else {}
+            unordered = [_figures(row, every.get(sid)) for sid, row in rows.items()]
             page = ordered(unordered, sort, descending)[offset : offset + limit]
             ids = [f.id for f in page]
-            if ids and not by_share:
-                shares = rollups.availability(conn, ids, now)
-            if ids and not by_time:
-                times = store.last_response_times(conn, ids)
-            hourly = rollups.hourly(conn, ids, now) if ids else {}
-        shown = [
-            replace(_figures_with(f, shares.get(f.id), times.get(f.id)), hourly=hourly[f.id])
-            for f in page
-        ]
+            recorded = self._closed_hours.recorded(conn, {i: ticks[i] for i in ids}, now)
+        shown = [_figures(rows[sid], recorded[sid]) for sid in ids]
         more = offset + limit < len(rows)
         return Overview(shown, len(rows), cursors.encode(offset + limit) if more else None)
 
@@ -479,8 +470,9 @@ class _Read:
         return made
 
 
-def _figures(row: Row) -> Figures:
-    """A row of the dense view from a service's row, its figures not read yet."""
+def _figures(row: store.OverviewRow, recorded: Recorded | None) -> Figures:
+    """A row of the dense view from a service's row and what its checks give (not read yet
+    when None)."""
     return Figures(
         id=row.id,
         name=row.name,
@@ -490,18 +482,8 @@ def _figures(row: Row) -> Figures:
         tags=tuple(row.tags),
         status=row.status,
         last_checked_at=row.last_checked_at,
-        response_time_ms=None,
-        uptime_24h=None,
-        uptime_30d=None,
+        response_time_ms=None if recorded is None else recorded.response_time_ms,
+        uptime_24h=None if recorded is None else recorded.uptime_24h,
+        uptime_30d=None if recorded is None else recorded.uptime_30d,
+        hourly=NO_HOURS if recorded is None else recorded.hourly,
     )
-
-
-def _figures_with(
-    figures: Figures,
-    shares: tuple[float | None, float | None] | None,
-    response_time_ms: float | None,
-) -> Figures:
-    """The row with its availability over 24 hours and 30 days (None: no checks) and its last
-    check's response time."""
-    day, month = shares or (None, None)
-    return replace(figures, uptime_24h=day, uptime_30d=month, response_time_ms=response_time_ms)

@@ -221,36 +221,113 @@ def series(
     return buckets
 
 
-_AVAILABILITY = text(
+@dataclass(frozen=True, slots=True)
+class Current:
+    """A service's rollups from the current hour on, with its tick count and its last check's
+    response time read in the same snapshot: checks and successful ones of its hourly rows
+    (for the 24 hours) and of its daily rows from today on (for the 30 days), and the current
+    hour as `hourly` shows it."""
+
+    ticks: int
+    day: tuple[int, int]
+    month: tuple[int, int]
+    hour: tuple[int, float | None, float | None]
+    response_time_ms: float | None  # None when it got no response, or was never checked
+
+    @property
+    def before(self) -> int:
+        """The service's checks recorded before the current hour. The recorder adds each
+        check to the tick count and to the rollups in one transaction, so this changes
+        exactly when a row of a closed hour or day does."""
+        return self.ticks - self.day[0]
+
+
+# The last tick is found by `last_checked_at`, so each lookup visits one day's partition.
+_CURRENT = text(
+    """
+    SELECT s.id, coalesce(m.tick_count, 0) AS ticks, last.response_time_ms,
+           coalesce(sum(b.checks) FILTER (WHERE b.hourly), 0)::bigint AS day_checks,
+           coalesce(sum(b.successful) FILTER (WHERE b.hourly), 0)::bigint AS day_successful,
+           coalesce(sum(b.checks) FILTER (WHERE NOT b.hourly), 0)::bigint AS month_checks,
+           coalesce(sum(b.successful) FILTER (WHERE NOT b.hourly), 0)::bigint AS month_successful,
+           coalesce(max(b.checks) FILTER (WHERE b.this_hour), 0) AS checks,
+           max(b.availability) FILTER (WHERE b.this_hour) AS availability,
+           max(b.avg_rt) FILTER (WHERE b.this_hour) AS avg_rt
+    FROM unnest(CAST(:ids AS bigint[])) AS s(id)
+    LEFT JOIN service_metrics m ON m.service_id = s.id
+    LEFT JOIN LATERAL (
+        SELECT t.response_time_ms FROM service_ticks t
+        WHERE t.service_id = s.id AND t.checked_at = m.last_checked_at
+        ORDER BY t.id DESC LIMIT 1
+    ) last ON true
+    LEFT JOIN (
+        SELECT service_id, bucket_hours = 1 AS hourly,
+               bucket_hours = 1 AND bucket_start = :hour AS this_hour, sum(checks) AS checks,
+               sum(successful) AS successful,
+               round(100.0 * sum(successful) / nullif(sum(checks), 0), 2)::float8 AS availability,
+               round((sum(rt_sum) / nullif(sum(rt_count), 0))::numeric, 2)::float8 AS avg_rt
+        FROM service_rollups
+        WHERE service_id = ANY(:ids)
+          AND ((bucket_hours = 1 AND bucket_start >= :hour)
+               OR (bucket_hours = 24 AND bucket_start >= :today))
+        GROUP BY service_id, bucket_hours, bucket_start
+    ) b ON b.service_id = s.id
+    GROUP BY s.id, m.tick_count, last.response_time_ms
+    """
+)
+
+
+def current(conn: Connection, service_ids: list[int], now: datetime) -> dict[int, Current]:
+    """Each service's rollups from the hour `now` falls in (and its UTC day) on."""
+    params = {"ids": column(service_ids), "hour": hour_of(now), "today": bucket_of(now, 24)}
+    return {
+        row.id: Current(
+            row.ticks,
+            (row.day_checks, row.day_successful),
+            (row.month_checks, row.month_successful),
+            (row.checks, row.availability, row.avg_rt),
+            row.response_time_ms,
+        )
+        for row in conn.execute(_CURRENT, params)
+    }
+
+
+_CLOSED = text(
     """
     SELECT service_id,
-           100.0 * sum(successful) FILTER (WHERE bucket_hours = 1)
-                 / nullif(sum(checks) FILTER (WHERE bucket_hours = 1), 0) AS day,
-           100.0 * sum(successful) FILTER (WHERE bucket_hours = 24)
-                 / nullif(sum(checks) FILTER (WHERE bucket_hours = 24), 0) AS month
+           coalesce(sum(checks) FILTER (WHERE bucket_hours = 1), 0)::bigint AS day_checks,
+           coalesce(sum(successful) FILTER (WHERE bucket_hours = 1), 0)::bigint AS day_successful,
+           coalesce(sum(checks) FILTER (WHERE bucket_hours = 24), 0)::bigint AS month_checks,
+           coalesce(sum(successful) FILTER (WHERE bucket_hours = 24), 0)::bigint
+             AS month_successful
     FROM service_rollups
     WHERE service_id = ANY(:ids)
-      AND ((bucket_hours = 1 AND bucket_start >= :day)
-           OR (bucket_hours = 24 AND bucket_start >= :month))
+      AND ((bucket_hours = 1 AND bucket_start >= :day AND bucket_start < :hour)
+           OR (bucket_hours = 24 AND bucket_start >= :month AND bucket_start < :today))
     GROUP BY service_id
     """
 )
 
 
-def availability(
+def closed(
     conn: Connection, service_ids: list[int], now: datetime
-) -> dict[int, tuple[float | None, float | None]]:
-    """Each service's availability over the last 24 hours (whole hours, as `uptime`) and the
-    last 30 days (whole UTC days, today's included): at most 24 + 30 rows a service, so a
-    figure for thousands of services costs little. Services without checks are left out."""
+) -> dict[int, tuple[tuple[int, int], tuple[int, int]]]:
+    """Each service's checks and successful ones in the 24 hours before the one `now` falls
+    in, and in the 29 UTC days before its day (services without any are left out)."""
+    hour, today = hour_of(now), bucket_of(now, 24)
     params = {
-        "ids": service_ids,
-        "day": hour_of(now) - timedelta(hours=24),
-        "month": bucket_of(now, 24) - timedelta(days=29),
+        "ids": column(service_ids),
+        "day": hour - timedelta(hours=24),
+        "hour": hour,
+        "month": today - timedelta(days=29),
+        "today": today,
     }
     return {
-        row.service_id: (_float(row.day), _float(row.month))
-        for row in conn.execute(_AVAILABILITY, params)
+        row.service_id: (
+            (row.day_checks, row.day_successful),
+            (row.month_checks, row.month_successful),
+        )
+        for row in conn.execute(_CLOSED, params)
     }
 
 
@@ -269,6 +346,7 @@ _HOURLY = text(
                sum(rt_sum) / nullif(sum(rt_count), 0) AS avg_rt
         FROM service_rollups
         WHERE service_id = ANY(:ids) AND bucket_hours = 1 AND bucket_start >= :since
+              AND bucket_start <= :last
         GROUP BY service_id, bucket_start
     ) r ON r.service_id = s.id AND r.bucket_start = h.start
     GROUP BY s.id
@@ -276,12 +354,14 @@ _HOURLY = text(
 )
 
 
-def hourly(conn: Connection, service_ids: list[int], now: datetime) -> dict[int, Hourly]:
-    """Each service's last 24 hours up to the one `now` falls in, oldest first, for
-    sparklines: checks (0 for an hour without), availability and average response time in
-    ms (None for an hour without), to a hundredth; one row a service, made in the database."""
-    last = hour_of(now)
-    params = {"ids": service_ids, "since": last - timedelta(hours=23), "last": last}
+def hourly(
+    conn: Connection, service_ids: list[int], since: datetime, last: datetime
+) -> dict[int, Hourly]:
+    """Each service's hours from the one starting at `since` to the one starting at `last`,
+    oldest first, for sparklines: checks (0 for an hour without), availability and average
+    response time in ms (None for an hour without), to a hundredth; one row a service, made
+    in the database."""
+    params = {"ids": column(service_ids), "since": since, "last": last}
     return {
         row.id: Hourly(tuple(row.checks), tuple(row.availability), tuple(row.avg_rt))
         for row in conn.execute(_HOURLY, params)

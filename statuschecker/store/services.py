@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -563,12 +563,26 @@ def state_page(
     return _page(conn, False, lambda row: row, limit, after, kept, visibility)
 
 
+class OverviewRow(NamedTuple):
+    """What the dense view shows of a service from its own rows (`overview_rows`)."""
+
+    id: int
+    name: str
+    group_name: str | None
+    kind: str
+    public: bool
+    tags: list[str]
+    status: str  # by `status_sql`
+    last_checked_at: datetime | None
+    tick_count: int | None  # how many checks it has recorded
+
+
 def overview_rows(
     conn: Connection, kept: ServiceFilter, group: str | None, visibility: Visibility
-) -> list[Row]:
-    """Every service `visibility` admits and `kept` keeps (and of `group`, when given), with
-    what the dense view shows of it from its own rows: name, group, kind, public, tags, status
-    (by `status_sql`) and when it was last checked."""
+) -> list[OverviewRow]:
+    """Every service `visibility` admits and `kept` keeps (and of `group`, when given), as
+    the dense view reads it. The rows become named tuples: thousands are read at a time, and
+    a named tuple's fields are read several times faster than a `Row`'s."""
     query = _with_metrics_and_event(
         select(
             services.c.id,
@@ -579,7 +593,8 @@ def overview_rows(
             services.c.tags,
             status_sql().label("status"),
             service_metrics.c.last_checked_at,
-        )
+            service_metrics.c.tick_count,
+        )  # in the order of OverviewRow's fields
     ).where(within(visibility))
     if kept.status is not None:
         query = query.where(status_sql() == kept.status)
@@ -589,29 +604,7 @@ def overview_rows(
         query = query.where(services.c.name.icontains(kept.name, autoescape=True))
     if group is not None:
         query = query.where(services.c.group_name == group)
-    return list(conn.execute(query))
-
-
-_LAST_RESPONSE_TIMES = text(
-    """
-    SELECT m.service_id, last.response_time_ms
-    FROM service_metrics m
-    CROSS JOIN LATERAL (
-        SELECT t.response_time_ms FROM service_ticks t
-        WHERE t.service_id = m.service_id AND t.checked_at = m.last_checked_at
-        ORDER BY t.id DESC LIMIT 1
-    ) last
-    WHERE m.service_id = ANY(:ids)
-    """
-)
-
-
-def last_response_times(conn: Connection, service_ids: list[int]) -> dict[int, float | None]:
-    """The response time of each service's last check (None when it got no response; services
-    never checked are left out). The last tick is found by `last_checked_at`, so each lookup
-    visits one day's partition."""
-    rows = conn.execute(_LAST_RESPONSE_TIMES, {"ids": service_ids})
-    return {row.service_id: row.response_time_ms for row in rows}
+    return [OverviewRow._make(row) for row in conn.execute(query)]
 
 
 def versioned(conn: Connection, service_ids: Iterable[int]) -> list[tuple[Service, str]]:
