@@ -125,6 +125,15 @@ def test_an_incident_can_be_written_resolved_and_backdated(client: Any, web: dic
     assert incident["updates"][0]["created_at"] == incident["started_at"]
 
 
+def test_a_resolved_incident_cannot_start_after_it_ended(client: Any, web: dict) -> None:
+    incident = write(client, [web["id"]], status="resolved", started_at=at(-timedelta(hours=3)))
+    later = {"started_at": at(-timedelta(hours=1))}
+    answer = client.patch(f"/v1/incidents/{incident['id']}", json=later)
+    assert_problem(answer, 400, "started_at is after the incident was resolved")
+    earlier = {"started_at": at(-timedelta(hours=4))}
+    assert client.patch(f"/v1/incidents/{incident['id']}", json=earlier).status_code == 200
+
+
 def test_change_and_delete(client: Any, web: dict) -> None:
     api = register(client, "api")
     incident = write(client, [web["id"]])

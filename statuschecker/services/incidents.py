@@ -108,7 +108,10 @@ class Incidents:
                 values["service_ids"] = _unique(values["service_ids"])
                 service_store.require_owned(conn, current.owner_id, values["service_ids"])
             if "started_at" in values:
-                values["started_at"] = self._start(values["started_at"])
+                start = values["started_at"] = self._start(values["started_at"])
+                ended = current.resolved_at
+                if start is not None and ended is not None and start > ended:
+                    raise InvalidInput("started_at is after the incident was resolved")
             if values:
                 store.change(conn, incident_id, values)
             return store.get(conn, incident_id)
