@@ -77,6 +77,7 @@ const state = {
   pingUrlBox: null, // { id, url, node }: the shown service's ping URL and its buttons, kept across refreshes
   pingLog: null, // { id, items, cursor, open, node }: the shown heartbeat's ping log, kept likewise
   published: undefined, // { incidents, pages }: what the account publishes for its customers
+  feedsAsked: 0, // reads of the aside begun: only the newest one's answer is shown
   publishedShown: null, // that as JSON when last drawn: drawn again (forms and all) only when it changes
   publishing: null, // { id, form, key, boxes }: the shown service's forms for its customers, kept likewise
 };
@@ -253,12 +254,15 @@ async function refreshLong() {
 
 /** The aside: maintenance windows, locations, and what the account publishes for customers. */
 async function refreshFeeds() {
-  let locations;
-  [state.maintenances, locations, state.published] = await Promise.all([
+  const asked = ++state.feedsAsked;
+  const [maintenances, locations, published] = await Promise.all([
     orElse(apiAll("/v1/maintenances", { token: state.token }), null),
     orElse(api("/v1/locations", { token: state.token }), null),
     loadPublished(state.token),
   ]);
+  // A read begun later (after a change made here, say) shows newer things: this one is dropped.
+  if (asked !== state.feedsAsked) return;
+  [state.maintenances, state.published] = [maintenances, published];
   state.locations = locations && locations.data;
   renderMaintenances();
   renderLocations();
