@@ -101,7 +101,9 @@ class Runtime:
         )
         accounts = Accounts(engine, settings)
         maintenances = Maintenances(engine)
-        subscriptions = Subscriptions(engine, notifier.wake if notifier is not None else None)
+        subscriptions = Subscriptions(
+            engine, settings.subscribe_rate_limit, notifier.wake if notifier is not None else None
+        )
         locations = Locations(engine, settings.location_stale_seconds)
         registry.register(LocationsCollector(locations))
         registry.register(PublishedCollector(engine))

@@ -70,8 +70,11 @@ def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def fuzz_runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
-    """A runtime without a poller and with a log-in/sign-up limit no fuzzer reaches."""
-    return make_runtime(with_poller=False, auth_rate_limit="100000/minute")
+    """A runtime without a poller and with log-in, sign-up and subscription limits no fuzzer
+    reaches (a chain replayed must meet the answers it met first)."""
+    return make_runtime(
+        with_poller=False, auth_rate_limit="100000/minute", subscribe_rate_limit="100000/minute"
+    )
 
 
 @pytest.fixture
@@ -144,7 +147,12 @@ def seeded(
 
     def seed() -> None:
         with db.begin() as conn:
-            conn.execute(text("TRUNCATE services, api_tokens RESTART IDENTITY CASCADE"))
+            conn.execute(
+                text(
+                    "TRUNCATE services, api_tokens, maintenances, incidents, status_pages"
+                    " RESTART IDENTITY CASCADE"
+                )
+            )
             conn.execute(text("DELETE FROM users WHERE NOT email = ANY(:kept)"), {"kept": KEPT})
         fuzz_runtime.services.forget_all_cached()
         with httpx.Client(

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 from waiting import wait_until
 
 from statuschecker.runtime import Runtime
-from statuschecker.services.subscriptions import SUBSCRIBE_RATE
+from statuschecker.system.config import Settings
 from web.app import create_app
 
 SECRET = "a-long-shared-secret"
@@ -192,9 +192,9 @@ def test_bad_subscriptions_are_refused_saying_why(
     assert detail in answer.json()["detail"]
 
 
-def test_an_address_subscribes_a_bounded_number_of_times(site: Site) -> None:
+def test_an_address_subscribes_a_bounded_number_of_times(site: Site, settings: Settings) -> None:
     site.made("/pages", {"slug": "shop", "title": "Shop"})
-    allowed = int(SUBSCRIBE_RATE.split("/")[0])
+    allowed = int(settings.subscribe_rate_limit.split("/")[0])  # 20/hour by default
     for n in range(allowed):
         _subscribe(site, "shop", f"https://hooks.example/{n}")
     answer = site.post("/status/pages/shop/subscriptions", {"url": "https://hooks.example/x"}, True)

@@ -22,8 +22,6 @@ from statuschecker.timefmt import rfc3339
 
 MAX_PER_PAGE = 10_000
 """The most subscriptions a page takes."""
-SUBSCRIBE_RATE = "20/hour"
-"""How often one client address may subscribe."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +43,15 @@ def _hash(token: str) -> str:
 class Subscriptions:
     """Operations on status pages' subscriptions, as the API offers them."""
 
-    def __init__(self, engine: Engine, wake: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, engine: Engine, rate_limit: str, wake: Callable[[], None] | None = None
+    ) -> None:
         self._engine = engine
-        self._attempts = AttemptLimiter(SUBSCRIBE_RATE)
+        self._attempts = AttemptLimiter(rate_limit)
         self._wake = wake
 
     def subscribe(self, slug: str, url: str, secret: str | None, client: str) -> Subscribed:
-        """Subscribe `url` to the page at `slug`; TooManyRequests past SUBSCRIBE_RATE for
+        """Subscribe `url` to the page at `slug`; TooManyRequests past the rate limit for
         `client`, NotFound without the page, Conflict once it has MAX_PER_PAGE."""
         self._attempts.attempt("subscribe", address=client)
         token = secrets.token_urlsafe(24)

@@ -154,6 +154,10 @@ class Settings(BaseSettings):
         default="10/minute",
         description="log-in and sign-up attempts allowed per client address and per e-mail",
     )
+    subscribe_rate_limit: str = Field(
+        default="20/hour",
+        description="webhook subscriptions to status pages allowed per client address",
+    )
     max_services_per_user: int = Field(default=1000, ge=1)
     metrics_token: SecretStr | None = Field(
         default=None, description="when set, /metrics asks for it as a bearer token"
@@ -192,7 +196,7 @@ class Settings(BaseSettings):
             raise ValueError("the secret key needs at least 32 characters")
         return value
 
-    @field_validator("auth_rate_limit", "ping_rate_limit")
+    @field_validator("auth_rate_limit", "subscribe_rate_limit", "ping_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         parse_rate_limit(value)  # ValueError names what is wrong
