@@ -120,15 +120,12 @@ def token_owner(conn: Connection, secret_hash: str) -> tuple[User, ApiToken] | N
 
 def tokens_page(conn: Connection, user_id: int, *, limit: int, after: str | None) -> Page[ApiToken]:
     """An account's API tokens in creation order, `limit` at a time."""
-    query = (
-        select(api_tokens)
-        .where(api_tokens.c.user_id == user_id)
-        .order_by(api_tokens.c.id)
-        .limit(limit + 1)
+    query = cursor.in_id_order(
+        select(api_tokens).where(api_tokens.c.user_id == user_id),
+        api_tokens.c.id,
+        limit=limit,
+        after=after,
     )
-    if after is not None:
-        (last_id,) = cursor.decode(after, int)
-        query = query.where(api_tokens.c.id > last_id)
     rows = [_token(row) for row in conn.execute(query).mappings()]
     return cursor.page(rows, limit, lambda t: (t.id,))
 

@@ -67,6 +67,23 @@ def page(rows: Sequence[T], limit: int, key: Callable[[T], tuple]) -> Page[T]:
     return Page(items, encode(*key(items[-1])) if len(rows) > limit else None)
 
 
+def in_id_order(
+    query: Select,
+    id_column: ColumnElement,
+    *,
+    limit: int,
+    after: str | None = None,
+    descending: bool = False,
+) -> Select:
+    """`query` in id order (newest first with `descending`), past the cursor `after`, fetching
+    one row more than `limit` (for `page`)."""
+    query = query.order_by(id_column.desc() if descending else id_column).limit(limit + 1)
+    if after is not None:
+        (last_id,) = decode(after, int)
+        query = query.where(id_column < last_id if descending else id_column > last_id)
+    return query
+
+
 def newest_first(
     query: Select,
     time_column: ColumnElement,

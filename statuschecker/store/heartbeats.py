@@ -238,12 +238,13 @@ def pings_page(
     conn: Connection, service_id: int, *, limit: int, after: str | None = None
 ) -> Page[PingRecord]:
     """A heartbeat's pings, newest first."""
-    query = (
-        select(pings).where(pings.c.service_id == service_id).order_by(pings.c.id.desc())
-    ).limit(limit + 1)
-    if after is not None:
-        (last_id,) = cursor.decode(after, int)
-        query = query.where(pings.c.id < last_id)
+    query = cursor.in_id_order(
+        select(pings).where(pings.c.service_id == service_id),
+        pings.c.id,
+        limit=limit,
+        after=after,
+        descending=True,
+    )
     rows = [
         PingRecord(
             r.id,

@@ -21,17 +21,15 @@ def events_page(
 ) -> Page[Event]:
     """A service's events (of one kind, if given), newest first (ids grow with time within one
     service)."""
-    query = (
-        select(service_events)
-        .where(service_events.c.service_id == service_id)
-        .order_by(service_events.c.id.desc())
-        .limit(limit + 1)
+    query = cursor.in_id_order(
+        select(service_events).where(service_events.c.service_id == service_id),
+        service_events.c.id,
+        limit=limit,
+        after=after,
+        descending=True,
     )
     if kind is not None:
         query = query.where(service_events.c.event == kind)
-    if after is not None:
-        (last_id,) = cursor.decode(after, int)
-        query = query.where(service_events.c.id < last_id)
     rows = [
         Event(
             r["id"],

@@ -89,12 +89,9 @@ def list_page(
     conn: Connection, *, limit: int, after: str | None = None, visibility: Visibility = EVERYTHING
 ) -> Page[Window]:
     """Windows of `visibility` in id (creation) order, `limit` at a time."""
-    query = (
-        select(maintenances).where(within(visibility)).order_by(maintenances.c.id).limit(limit + 1)
+    query = cursor.in_id_order(
+        select(maintenances).where(within(visibility)), maintenances.c.id, limit=limit, after=after
     )
-    if after is not None:
-        (last_id,) = cursor.decode(after, int)
-        query = query.where(maintenances.c.id > last_id)
     rows = [_to_window(row) for row in conn.execute(query)]
     return cursor.page(rows, limit, lambda w: (w.id,))
 

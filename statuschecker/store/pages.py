@@ -62,11 +62,10 @@ def list_page(
     conn: Connection, *, limit: int, after: str | None = None, visibility: Visibility = EVERYTHING
 ) -> Page[StatusPage]:
     """Pages of `visibility` in id (creation) order, `limit` at a time."""
-    query = select(status_pages).where(within(visibility)).order_by(status_pages.c.id)
-    if after is not None:
-        (last_id,) = cursor.decode(after, int)
-        query = query.where(status_pages.c.id > last_id)
-    rows = [_to_page(row) for row in conn.execute(query.limit(limit + 1))]
+    query = cursor.in_id_order(
+        select(status_pages).where(within(visibility)), status_pages.c.id, limit=limit, after=after
+    )
+    rows = [_to_page(row) for row in conn.execute(query)]
     return cursor.page(rows, limit, lambda p: (p.id,))
 
 

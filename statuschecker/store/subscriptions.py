@@ -67,12 +67,8 @@ def list_page(conn: Connection, page_id: int, *, limit: int, after: str | None) 
         .select_from(_s.outerjoin(d, d.c.subscription_id == _s.c.id))
         .where(_s.c.page_id == page_id)
         .group_by(_s.c.id)
-        .order_by(_s.c.id)
-        .limit(limit + 1)
     )
-    if after is not None:
-        (last_id,) = cursor.decode(after, int)
-        query = query.where(_s.c.id > last_id)
+    query = cursor.in_id_order(query, _s.c.id, limit=limit, after=after)
     return cursor.page(list(conn.execute(query)), limit, lambda row: (row.id,))
 
 
