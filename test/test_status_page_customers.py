@@ -230,8 +230,12 @@ def test_the_dashboard_writes_an_incident_and_makes_a_status_page(
     box.locator('select[name="impact"]').select_option("minor")
     box.locator('input[name="message"]').fill("Payments take a minute.")
     box.get_by_role("button", name="Write incident").click()
+    expect(box.locator("form.incident-form .said")).to_have_text("Done.")
     item = page.locator("#written-incidents li.written-incident")
-    expect(item).to_have_count(1)
+    try:
+        expect(item).to_have_count(1)
+    except AssertionError as exc:  # say what the page said, if anything
+        raise AssertionError(f"notice: {page.locator('#notice').inner_text()!r}") from exc
     page.get_by_role("link", name="← All services").click()
     expect(item.locator("strong")).to_have_text("Checkout slow")
     expect(item.locator(".badge")).to_have_text("Investigating")
@@ -241,7 +245,7 @@ def test_the_dashboard_writes_an_incident_and_makes_a_status_page(
     item.locator('select[name="status"]').select_option("resolved")
     item.locator('input[name="message"]').fill("   ")
     item.get_by_role("button", name="Post update").click()
-    expect(item.locator(".said")).to_have_text("message is blank: say what is going on")
+    expect(item.locator(".said.error")).to_have_text("message is blank: say what is going on")
     item.locator('input[name="message"]').fill("Back to normal.")
     item.get_by_role("button", name="Post update").click()
     expect(item.locator(".badge")).to_have_text("Resolved")

@@ -269,17 +269,13 @@ async function refreshFeeds() {
   renderPublished();
 }
 
-/** What a change of published things needs: the token, `guarded` and a refresh after it. */
+/** What a change of published things needs: the token, `guarded` and a read of them after it. */
 const publishing = {
   get token() {
     return state.token;
   },
   run: guarded,
-  async done() {
-    await refreshFeeds();
-    const id = serviceId();
-    if (id !== null) await refreshServiceView(id);
-  },
+  done: refreshFeeds, // which draws a service's page again when what it shows of them changed
 };
 
 /** The account's written incidents and status pages in the aside, drawn again only when they

@@ -25,8 +25,9 @@ function fields(form) {
 
 const options = (values, words = (v) => v) => values.map((v) => el("option", { value: v }, words(v)));
 
-/** Send `request` for `form`, saying in its `.said` what became of it; then `done()`. An answer
- * of the API refusing it is said in the form; a lost API or an expired session go to `run`. */
+/** Send `request` for `form`, saying in its `.said` what became of it ("Done.", or why the API
+ * refused it); then `done()`. An answer
+ * A lost API or an expired session go to `run`. */
 function submitting(form, request, done, run) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -37,9 +38,11 @@ function submitting(form, request, done, run) {
       } catch (error) {
         if (!(error instanceof ApiError) || error.kind !== "http") throw error;
         said.textContent = error.message;
+        said.className = "said error";
         return;
       }
-      said.textContent = "";
+      said.textContent = "Done.";
+      said.className = "said ok";
       form.reset();
       await done();
     });
