@@ -390,8 +390,8 @@ def test_the_check_chart_spans_the_checks_zooms_and_reads_out_the_one_hovered(
 
         low, high, times = wait_until(spread, timeout=15)
         assert (low, high) == (times[0], times[-1])  # every check, first to last
-        box = chart.bounding_box()
-        assert box is not None and box["width"] > 600
+        box = wait_until(chart.bounding_box, timeout=5)  # None while a refresh swaps it
+        assert box["width"] > 600
         over = chart.locator(".u-over")
         plot = wait_until(over.bounding_box, timeout=5)  # drawn (its first refresh may redraw)
         width = plot["width"]

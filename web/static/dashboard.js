@@ -79,7 +79,7 @@ const state = {
   published: undefined, // { incidents, pages }: what the account publishes for its customers
   feedsAsked: 0, // reads of the aside begun: only the newest one's answer is shown
   publishedShown: null, // that as JSON when last drawn: drawn again (forms and all) only when it changes
-  publishing: null, // { id, form, key, boxes }: the shown service's forms for its customers, kept likewise
+  publishing: null, // { service, form, key, boxes }: the shown service's forms for its customers, kept likewise
 };
 
 // ---- settings --------------------------------------------------------------------------
@@ -275,7 +275,7 @@ const publishing = {
     return state.token;
   },
   run: guarded,
-  done: refreshFeeds, // which draws a service's page again when what it shows of them changed
+  done: refreshFeeds, // which draws a service's boxes of the pages again when they changed
 };
 
 /** The account's written incidents and status pages in the aside, drawn again only when they
@@ -286,8 +286,10 @@ function renderPublished() {
   state.publishedShown = shown;
   $("written-incidents").replaceChildren(...incidentItems(state.published.incidents, publishing));
   $("status-pages").replaceChildren(...pageItems(state.published.pages, publishing));
-  const id = serviceId();
-  if (id !== null) guarded(() => refreshServiceView(id)); // its boxes of the pages
+  // A service's page shown gets its boxes of the pages anew, and keeps its chart and the rest.
+  const box = document.querySelector("#service-view section.publishing");
+  const kept = state.publishing;
+  if (box && kept && kept.service.id === serviceId()) box.replaceWith(publishingBox(kept.service));
 }
 
 /** A service's forms for its customers: the incident form kept across refreshes while the
@@ -296,7 +298,8 @@ function publishingBox(service) {
   const pages = state.published?.pages ?? null;
   const key = JSON.stringify([service.public, pages]);
   let kept = state.publishing;
-  if (kept?.id !== service.id) kept = state.publishing = { id: service.id, form: incidentForm(service, publishing) };
+  if (kept?.service.id !== service.id) kept = state.publishing = { service, form: incidentForm(service, publishing) };
+  kept.service = service;
   if (kept.key !== key) Object.assign(kept, { key, boxes: pageBoxes(service, pages, publishing) });
   return el("section", { class: "publishing" }, el("h3", {}, "Tell the customers"), kept.form, kept.boxes);
 }
