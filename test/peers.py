@@ -21,6 +21,9 @@ from statuschecker.model import CheckResult, CheckSpec
 
 TIMEOUT = 0.5
 SLACK = 0.5  # what a deadline may overrun by: loop start-up, cancellation, closing sockets
+ANSWERED = 5.0
+"""The deadline of a check whose peer answers (or refuses) at once: a busy machine can stall a
+reply past TIMEOUT, which only the tests of deadlines need short."""
 
 Serve = Callable[[socket.socket, threading.Event], None]
 """What a peer does with one accepted connection; returns when done or when the event is set."""

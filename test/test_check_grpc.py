@@ -16,7 +16,7 @@ import trustme
 from grpc_health.v1.health import HealthServicer
 from grpc_health.v1.health_pb2 import HealthCheckRequest, HealthCheckResponse
 from grpc_health.v1.health_pb2_grpc import add_HealthServicer_to_server
-from peers import SLACK, TIMEOUT, Peer, run, silent
+from peers import ANSWERED, SLACK, TIMEOUT, Peer, run, silent
 from registered import checked_up
 from targets import Target, free_port
 
@@ -102,7 +102,7 @@ def url(server: Served, path: str = "", scheme: str = "grpc", host: str = "127.0
 def test_the_check_reports_what_the_server_answers(
     servers: dict[str, Served], server: str, path: str, error: str | None
 ) -> None:
-    result, elapsed = run(grpc_check.check, CheckSpec(url(servers[server], path), TIMEOUT))
+    result, elapsed = run(grpc_check.check, CheckSpec(url(servers[server], path), ANSWERED))
     assert (result.up, result.error) == (error is None, error), result
     assert result.dns_ms is not None and result.connect_ms is not None and result.tls_ms is None
     assert result.ttfb_ms is not None and result.response_time_ms is not None
@@ -114,14 +114,14 @@ def test_grpcs_verifies_the_url_host_with_the_ca_bundle(
 ) -> None:
     trusted = CheckLimits(ca_bundle=ca_bundle)
     named = url(servers["tls"], "/svc.Up", "grpcs", "localhost")  # dialled at 127.0.0.1
-    result, _ = run(grpc_check.check, CheckSpec(named, TIMEOUT, trusted))
+    result, _ = run(grpc_check.check, CheckSpec(named, ANSWERED, trusted))
     assert result.up, result
     assert None not in (result.dns_ms, result.connect_ms, result.ttfb_ms, result.response_time_ms)
-    untrusted, _ = run(grpc_check.check, CheckSpec(named, TIMEOUT))
+    untrusted, _ = run(grpc_check.check, CheckSpec(named, ANSWERED))
     # grpcio 1.85 adds ": unable to get local issuer certificate", 1.60 nothing
     assert str(untrusted.error).startswith("TLS error: certificate verify failed"), untrusted
     other_name, _ = run(
-        grpc_check.check, CheckSpec(url(servers["tls"], scheme="grpcs"), TIMEOUT, trusted)
+        grpc_check.check, CheckSpec(url(servers["tls"], scheme="grpcs"), ANSWERED, trusted)
     )
     assert other_name.error == "TLS error: certificate verify failed: hostname mismatch"
 
@@ -136,7 +136,7 @@ def test_grpcs_verifies_the_url_host_with_the_ca_bundle(
 def test_a_tls_mismatch_is_down_in_words(
     servers: dict[str, Served], scheme: str, server: str, error: str
 ) -> None:
-    result, _ = run(grpc_check.check, CheckSpec(url(servers[server], scheme=scheme), TIMEOUT))
+    result, _ = run(grpc_check.check, CheckSpec(url(servers[server], scheme=scheme), ANSWERED))
     assert (result.up, result.error, result.connect_ms) == (False, error, None), result
 
 
@@ -148,12 +148,12 @@ def test_a_slow_answer_times_out_within_the_deadline(servers: dict[str, Served])
 
 def test_a_server_that_is_not_grpc_is_down_in_grpc_words() -> None:
     with Target("up") as target:  # HTTP/1.1
-        result, _ = run(grpc_check.check, CheckSpec(f"grpc://127.0.0.1:{target.port}", TIMEOUT))
+        result, _ = run(grpc_check.check, CheckSpec(f"grpc://127.0.0.1:{target.port}", ANSWERED))
     assert not result.up and str(result.error).startswith("UNAVAILABLE: "), result
 
 
 def test_nothing_listening_is_connection_refused() -> None:
-    result, _ = run(grpc_check.check, CheckSpec(f"grpc://127.0.0.1:{free_port()}", TIMEOUT))
+    result, _ = run(grpc_check.check, CheckSpec(f"grpc://127.0.0.1:{free_port()}", ANSWERED))
     assert result == CheckResult(up=False, error="connection refused", dns_ms=result.dns_ms)
 
 
@@ -194,7 +194,7 @@ def test_a_failing_address_family_gives_way_to_the_next(
         return [("::1", port), ("127.0.0.1", port)]  # nothing of ours listens on ::1
 
     monkeypatch.setattr(grpc_probe, "resolve", both)
-    result, _ = run(grpc_check.check, CheckSpec(f"grpc://localhost:{port}", TIMEOUT))
+    result, _ = run(grpc_check.check, CheckSpec(f"grpc://localhost:{port}", ANSWERED))
     assert result.up, result
 
 
