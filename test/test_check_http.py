@@ -14,15 +14,13 @@ from typing import Any
 
 import pytest
 import trustme
+from peers import ANSWERED, SLACK, TIMEOUT
 from targets import Target, closed_port_url
 
 from statuschecker import checks
 from statuschecker.checks import KINDS, Check, http, kind_of, run_check, validate_options
 from statuschecker.checks.expectations import PHASES
 from statuschecker.model import CheckLimits, CheckResult, CheckSpec
-
-TIMEOUT = 0.5
-SLACK = 0.5  # what a deadline may overrun by: loop start-up, cancellation, closing sockets
 
 
 def _run(spec: CheckSpec, check: Check = http.check) -> tuple[CheckResult, float]:
@@ -44,14 +42,29 @@ class Case:
     up: bool
     status_code: int | None
     error: tuple[str, ...] | None  # the error must start with one of these; None: no error
+    timeout: float = ANSWERED
     max_seconds: float = 2.0
 
 
 CASES = [
     Case("up", up=True, status_code=200, error=None),
     Case("down", up=False, status_code=503, error=("status 503",)),
-    Case("slow", up=False, status_code=None, error=("timeout",), max_seconds=TIMEOUT + SLACK),
-    Case("hang", up=False, status_code=None, error=("timeout",), max_seconds=TIMEOUT + SLACK),
+    Case(
+        "slow",
+        up=False,
+        status_code=None,
+        error=("timeout",),
+        timeout=TIMEOUT,
+        max_seconds=TIMEOUT + SLACK,
+    ),
+    Case(
+        "hang",
+        up=False,
+        status_code=None,
+        error=("timeout",),
+        timeout=TIMEOUT,
+        max_seconds=TIMEOUT + SLACK,
+    ),
     Case("refuse", up=False, status_code=None, error=("connection refused",)),
     Case("redirect-loop", up=False, status_code=None, error=("too many redirects",)),
     Case("reset", up=False, status_code=None, error=("connection reset", "protocol error: ")),
@@ -61,7 +74,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[case.mode for case in CASES])
 def test_http_check_reports_what_the_target_does(case: Case) -> None:
     with Target(case.mode) as target:
-        result, elapsed = _run(CheckSpec(target.url, TIMEOUT))
+        result, elapsed = _run(CheckSpec(target.url, case.timeout))
 
     assert result.up is case.up, result
     assert result.status_code == case.status_code, result
@@ -80,7 +93,7 @@ def test_http_check_reports_what_the_target_does(case: Case) -> None:
 def test_up_sends_the_user_agent_and_reads_the_body() -> None:
     limits = CheckLimits(user_agent="statuschecker-test/1")
     with Target("up") as target:
-        result, _ = _run(CheckSpec(target.url, TIMEOUT, limits))
+        result, _ = _run(CheckSpec(target.url, ANSWERED, limits))
         assert result == CheckResult(
             up=True,
             response_time_ms=result.response_time_ms,
@@ -97,7 +110,7 @@ def test_up_sends_the_user_agent_and_reads_the_body() -> None:
 def test_redirects_are_followed_up_to_the_limit(max_redirects: int) -> None:
     limits = CheckLimits(max_redirects=max_redirects)
     with Target("redirect-loop") as target:
-        result, _ = _run(CheckSpec(target.url, TIMEOUT, limits))
+        result, _ = _run(CheckSpec(target.url, ANSWERED, limits))
         assert result.error == "too many redirects"
         assert target.hits == max_redirects + 1  # the first request and each redirect followed
 
@@ -147,7 +160,7 @@ def test_slow_target_within_the_timeout_is_up() -> None:
 
 
 def test_nothing_listening_is_connection_refused() -> None:
-    result, _ = _run(CheckSpec(closed_port_url(), TIMEOUT))
+    result, _ = _run(CheckSpec(closed_port_url(), ANSWERED))
     assert result == CheckResult(up=False, error="connection refused", dns_ms=0.0)
 
 
@@ -167,9 +180,9 @@ def test_target_refuse_relistens_on_the_same_port() -> None:
     with Target("up") as target:
         port = target.port
         target.set_mode("refuse")
-        refused, _ = _run(CheckSpec(target.url, TIMEOUT))
+        refused, _ = _run(CheckSpec(target.url, ANSWERED))
         target.set_mode("up")
-        back, _ = _run(CheckSpec(target.url, TIMEOUT))
+        back, _ = _run(CheckSpec(target.url, ANSWERED))
     assert refused.error == "connection refused"
     assert back.up and target.port == port
 
@@ -214,7 +227,7 @@ def test_kind_of_rejects_what_no_check_handles(url: str) -> None:
 
 def test_run_check_runs_the_check_for_the_kind() -> None:
     with Target("down") as target:
-        result, _ = _run(CheckSpec(target.url, TIMEOUT), run_check)
+        result, _ = _run(CheckSpec(target.url, ANSWERED), run_check)
     assert (result.up, result.status_code, result.error) == (
         False,
         503,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from peers import POLL_SECONDS, SLACK, TIMEOUT, Peer, Serve, run, silent
+from peers import ANSWERED, POLL_SECONDS, SLACK, TIMEOUT, Peer, Serve, run, silent
 from targets import free_port
 
 from statuschecker.checks import run_check, tcp, validate_options
@@ -77,7 +77,7 @@ class Case:
     serve: Serve
     options: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # None: up
-    timeout: float = TIMEOUT
+    timeout: float = ANSWERED
     max_seconds: float = 2.0
 
 
@@ -97,6 +97,7 @@ CASES = [
         silent,
         {"body_contains": "OK"},
         error="timeout (read)",
+        timeout=TIMEOUT,
         max_seconds=TIMEOUT + SLACK,
     ),
     # 5 s timeout: a reply read to the end would take far longer than the 1 s allowed, so the
@@ -134,13 +135,13 @@ def test_body_is_sent_as_utf8() -> None:
     received = bytearray()
     with Peer(echo_into(received)) as peer:
         options = {"body": "héllo\n", "body_contains": "llo"}
-        result, _ = run(tcp.check, CheckSpec(peer.url(), TIMEOUT, options=options))
+        result, _ = run(tcp.check, CheckSpec(peer.url(), ANSWERED, options=options))
     assert result.up, result
     assert bytes(received) == "héllo\n".encode()
 
 
 def test_nothing_listening_is_connection_refused() -> None:
-    result, _ = run(tcp.check, CheckSpec(f"tcp://127.0.0.1:{free_port()}", TIMEOUT))
+    result, _ = run(tcp.check, CheckSpec(f"tcp://127.0.0.1:{free_port()}", ANSWERED))
     assert result == CheckResult(up=False, error="connection refused", dns_ms=result.dns_ms)
 
 
@@ -173,7 +174,7 @@ def test_cancellation_propagates() -> None:
 
 def test_run_check_runs_the_tcp_check() -> None:
     with Peer(silent) as peer:
-        result, _ = run(run_check, CheckSpec(peer.url(), TIMEOUT))
+        result, _ = run(run_check, CheckSpec(peer.url(), ANSWERED))
     assert result.up, result
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import trustme
 from cryptography import x509
-from peers import SLACK, TIMEOUT, Peer, run, serving_tls, silent
+from peers import ANSWERED, SLACK, TIMEOUT, Peer, run, serving_tls, silent
 from targets import free_port
 
 from statuschecker.checks import run_check, tls, validate_options
@@ -49,7 +49,7 @@ def test_valid_certificate_is_up_with_its_expiry_and_timings(
 ) -> None:
     cert = issue(ca, datetime.now(UTC) + 400 * DAY)
     with Peer(serving_tls(cert)) as peer:
-        result, elapsed = run(tls.check, CheckSpec(peer.url("tls"), TIMEOUT, trusting))
+        result, elapsed = run(tls.check, CheckSpec(peer.url("tls"), ANSWERED, trusting))
 
     assert result.up and result.error is None, result
     assert result.cert_expires_at == expiry(cert)
@@ -66,7 +66,7 @@ def test_certificate_expiring_within_min_cert_days_is_down(
 ) -> None:
     cert = issue(ca, datetime.now(UTC) + 3 * DAY)
     with Peer(serving_tls(cert)) as peer:
-        spec = CheckSpec(peer.url("tls"), TIMEOUT, trusting, {"min_cert_days": 14})
+        spec = CheckSpec(peer.url("tls"), ANSWERED, trusting, {"min_cert_days": 14})
         result, _ = run(tls.check, spec)
     assert result.error == "certificate expires in 3.0 days (minimum 14)", result
     assert not result.up
@@ -79,9 +79,9 @@ def test_min_cert_days_defaults_to_14_and_0_accepts_any_valid_certificate(
 ) -> None:
     cert = issue(ca, datetime.now(UTC) + 10 * DAY)
     with Peer(serving_tls(cert)) as peer:
-        by_default, _ = run(tls.check, CheckSpec(peer.url("tls"), TIMEOUT, trusting))
+        by_default, _ = run(tls.check, CheckSpec(peer.url("tls"), ANSWERED, trusting))
         zero, _ = run(
-            tls.check, CheckSpec(peer.url("tls"), TIMEOUT, trusting, {"min_cert_days": 0})
+            tls.check, CheckSpec(peer.url("tls"), ANSWERED, trusting, {"min_cert_days": 0})
         )
     assert by_default.error == "certificate expires in 10.0 days (minimum 14)"
     assert zero.up, zero
@@ -92,7 +92,7 @@ def test_expired_certificate_is_down_with_its_past_expiry(
 ) -> None:
     cert = issue(ca, datetime.now(UTC) - 2 * DAY)
     with Peer(serving_tls(cert)) as peer:
-        result, _ = run(tls.check, CheckSpec(peer.url("tls"), TIMEOUT, trusting))
+        result, _ = run(tls.check, CheckSpec(peer.url("tls"), ANSWERED, trusting))
     assert result.error == "certificate expired", result
     assert result.cert_expires_at == expiry(cert)
     assert result.cert_expires_at < datetime.now(UTC)
@@ -113,7 +113,7 @@ def test_unverifiable_certificate_is_a_tls_error_with_its_expiry(
     cert = issue(ca, datetime.now(UTC) + 400 * DAY, *hosts)
     limits = trusting if trusted else CheckLimits()
     with Peer(serving_tls(cert)) as peer:
-        result, _ = run(tls.check, CheckSpec(peer.url("tls"), TIMEOUT, limits))
+        result, _ = run(tls.check, CheckSpec(peer.url("tls"), ANSWERED, limits))
     assert not result.up
     assert result.error is not None
     assert result.error.startswith(f"TLS error: certificate verify failed: {reason}"), result
@@ -134,20 +134,20 @@ def test_plain_tcp_server_is_a_tls_error() -> None:
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 
     with Peer(http) as peer:
-        result, _ = run(tls.check, CheckSpec(peer.url("tls"), TIMEOUT))
+        result, _ = run(tls.check, CheckSpec(peer.url("tls"), ANSWERED))
     assert not result.up and result.cert_expires_at is None
     assert result.error is not None and result.error.startswith("TLS error: "), result
 
 
 def test_nothing_listening_is_connection_refused() -> None:
-    result, _ = run(tls.check, CheckSpec(f"tls://127.0.0.1:{free_port()}", TIMEOUT))
+    result, _ = run(tls.check, CheckSpec(f"tls://127.0.0.1:{free_port()}", ANSWERED))
     assert result == CheckResult(up=False, error="connection refused", dns_ms=result.dns_ms)
 
 
 def test_run_check_runs_the_tls_check(ca: trustme.CA, trusting: CheckLimits) -> None:
     cert = issue(ca, datetime.now(UTC) + 400 * DAY)
     with Peer(serving_tls(cert)) as peer:
-        result, _ = run(run_check, CheckSpec(peer.url("tls"), TIMEOUT, trusting))
+        result, _ = run(run_check, CheckSpec(peer.url("tls"), ANSWERED, trusting))
     assert result.up, result
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from peers import SLACK, TIMEOUT, run
+from peers import ANSWERED, SLACK, TIMEOUT, run
 from registered import checked_up
 from targets import free_port
 
@@ -71,7 +71,7 @@ def pong() -> Iterator[UdpPeer]:
 
 
 def test_a_reply_is_up_with_its_times(pong: UdpPeer) -> None:
-    spec = CheckSpec(pong.url, TIMEOUT, options={"body": "ping", "body_contains": "pong"})
+    spec = CheckSpec(pong.url, ANSWERED, options={"body": "ping", "body_contains": "pong"})
     result, elapsed = run(udp.check, spec)
     assert result.up and result.error is None, result
     assert result.dns_ms is not None and result.ttfb_ms is not None
@@ -81,7 +81,7 @@ def test_a_reply_is_up_with_its_times(pong: UdpPeer) -> None:
 
 def test_bytes_are_sent_as_given_in_hex(pong: UdpPeer) -> None:
     query = "ffffffff54536f7572636520456e67696e6520517565727900"  # a game server's info query
-    spec = CheckSpec(pong.url, TIMEOUT, options={"body_hex": query, "body_contains": "game"})
+    spec = CheckSpec(pong.url, ANSWERED, options={"body_hex": query, "body_contains": "game"})
     result, _ = run(udp.check, spec)
     assert result.up, result
     assert pong.received == [(bytes.fromhex(query), "127.0.0.1")]
@@ -98,9 +98,10 @@ def test_bytes_are_sent_as_given_in_hex(pong: UdpPeer) -> None:
 def test_a_wrong_or_missing_reply_is_down_in_words(
     pong: UdpPeer, options: dict[str, Any], error: str
 ) -> None:
-    result, elapsed = run(udp.check, CheckSpec(pong.url, TIMEOUT, options=options))
+    deadline = TIMEOUT if error.startswith("timeout") else ANSWERED
+    result, elapsed = run(udp.check, CheckSpec(pong.url, deadline, options=options))
     assert (result.up, result.error) == (False, error), result
-    assert elapsed < TIMEOUT + SLACK
+    assert elapsed < deadline + SLACK
     if error.startswith("timeout"):
         assert result.response_time_ms is None and result.ttfb_ms is None
 
@@ -124,17 +125,17 @@ def test_the_source_address_and_the_target_policy_hold() -> None:
 
     with UdpPeer(echo) as peer:
         limits = CheckLimits(source_address="127.0.0.3")
-        result, _ = run(udp.check, CheckSpec(peer.url, TIMEOUT, limits, {"body": "hi"}))
+        result, _ = run(udp.check, CheckSpec(peer.url, ANSWERED, limits, {"body": "hi"}))
         assert result.up, result
         assert peer.received == [(b"hi", "127.0.0.3")]
         limits = CheckLimits(allow_private_targets=False)
-        result, _ = run(udp.check, CheckSpec(peer.url, TIMEOUT, limits, {"body": "hi"}))
+        result, _ = run(udp.check, CheckSpec(peer.url, ANSWERED, limits, {"body": "hi"}))
     assert result.error == "refused by target policy: 127.0.0.1 is a loopback address", result
     assert len(peer.received) == 1  # nothing was sent
 
 
 def test_run_check_runs_the_udp_check_within_its_deadline(pong: UdpPeer) -> None:
-    result, elapsed = run(run_check, CheckSpec(pong.url, TIMEOUT, options={"body": "ping"}))
+    result, _ = run(run_check, CheckSpec(pong.url, ANSWERED, options={"body": "ping"}))
     assert result.up, result
     silent, elapsed = run(run_check, CheckSpec(pong.url, TIMEOUT, options={"body": "?"}))
     assert silent.error == "timeout (reply)" and elapsed < TIMEOUT + SLACK

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import trustme
-from peers import SLACK, TIMEOUT, run
+from peers import ANSWERED, SLACK, TIMEOUT, run
 from registered import checked_up
 from targets import free_port
 from websockets.asyncio.server import Request, Response, ServerConnection, serve
@@ -102,9 +102,10 @@ def server() -> Iterator[Server]:
 def test_the_check_reports_what_the_server_does(
     server: Server, path: str, options: dict[str, Any], error: str | None
 ) -> None:
-    result, elapsed = run(ws.check, CheckSpec(server.url(path), TIMEOUT, options=options))
+    deadline = TIMEOUT if error == "timeout (reply)" else ANSWERED
+    result, elapsed = run(ws.check, CheckSpec(server.url(path), deadline, options=options))
     assert (result.up, result.error) == (error is None, error), result
-    assert elapsed < TIMEOUT + SLACK
+    assert elapsed < deadline + SLACK
     assert result.dns_ms is not None and result.connect_ms is not None
     if error is None:
         assert result.ttfb_ms is not None and result.tls_ms is None
@@ -116,12 +117,12 @@ def test_a_server_that_is_not_a_websocket_is_named() -> None:
 
     with Target("up") as target:  # an HTTP server answering 200 to the upgrade
         url = target.url.replace("http://", "ws://")
-        result, _ = run(ws.check, CheckSpec(url, TIMEOUT))
+        result, _ = run(ws.check, CheckSpec(url, ANSWERED))
     assert result.error == "handshake refused: 200", result
 
 
 def test_nothing_listening_is_connection_refused() -> None:
-    result, _ = run(ws.check, CheckSpec(f"ws://127.0.0.1:{free_port()}/", TIMEOUT))
+    result, _ = run(ws.check, CheckSpec(f"ws://127.0.0.1:{free_port()}/", ANSWERED))
     assert result == CheckResult(
         up=False, error="connection refused", dns_ms=result.dns_ms, connect_ms=None
     )
@@ -147,19 +148,19 @@ def test_wss_verifies_the_certificate_and_records_its_expiry(
 def test_the_source_address_and_the_target_policy_hold(server: Server) -> None:
     before = len(server.peers)
     result, _ = run(
-        ws.check, CheckSpec(server.url(), TIMEOUT, CheckLimits(source_address="127.0.0.4"))
+        ws.check, CheckSpec(server.url(), ANSWERED, CheckLimits(source_address="127.0.0.4"))
     )
     assert result.up, result
     assert server.peers[before:] == ["127.0.0.4"]
     refused, _ = run(
-        ws.check, CheckSpec(server.url(), TIMEOUT, CheckLimits(allow_private_targets=False))
+        ws.check, CheckSpec(server.url(), ANSWERED, CheckLimits(allow_private_targets=False))
     )
     assert refused.error == "refused by target policy: 127.0.0.1 is a loopback address"
     assert len(server.peers) == before + 1
 
 
 def test_run_check_runs_the_ws_check_and_cancellation_propagates(server: Server) -> None:
-    result, _ = run(run_check, CheckSpec(server.url(), TIMEOUT, options={"body": "x"}))
+    result, _ = run(run_check, CheckSpec(server.url(), ANSWERED, options={"body": "x"}))
     assert result.up, result
 
     async def cancel_midway() -> None:
