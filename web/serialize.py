@@ -31,12 +31,12 @@ from statuschecker.model import (
     User,
 )
 from statuschecker.redaction import MASK, masked_options, masked_url, redact
+from statuschecker.services.incident_json import incident_fields
 from statuschecker.services.maintenances import Planned, Upcoming
 from statuschecker.services.overview import Figures, Overview
 from statuschecker.services.queries import Listed
 from statuschecker.services.registration import warnings
 from statuschecker.services.stats import Stats
-from statuschecker.services.subscriptions import incident_fields
 from statuschecker.timefmt import rfc3339
 
 JSON = {"Content-Type": "application/json"}

@@ -16,9 +16,9 @@ from sqlalchemy import Connection, Engine
 from statuschecker.accounts.ratelimit import AttemptLimiter
 from statuschecker.errors import Conflict, NotFound
 from statuschecker.model import Page, Reported, Visibility
+from statuschecker.services.incident_json import incident_fields
 from statuschecker.store import pages as page_store
 from statuschecker.store import subscriptions as store
-from statuschecker.timefmt import rfc3339
 
 MAX_PER_PAGE = 10_000
 """The most subscriptions a page takes."""
@@ -102,31 +102,3 @@ class Subscriptions:
         """Have the notifier look for deliveries now, when there is one in this process."""
         if self._wake is not None:
             self._wake()
-
-
-def incident_fields(
-    incident: Reported, services: list[tuple[int, str]] | None = None
-) -> dict[str, Any]:
-    """A written incident as the API and the subscribers see it (naming `services`, its own
-    when not given), its updates newest first."""
-
-    def time(value: datetime | None) -> str | None:
-        return None if value is None else rfc3339(value)
-
-    return {
-        "id": incident.id,
-        "title": incident.title,
-        "impact": incident.impact,
-        "status": incident.status,
-        "services": [
-            {"id": i, "name": name}
-            for i, name in (services if services is not None else incident.services)
-        ],
-        "started_at": time(incident.started_at),
-        "resolved_at": time(incident.resolved_at),
-        "updated_at": time(incident.updated_at),
-        "updates": [
-            {"id": u.id, "status": u.status, "message": u.message, "created_at": time(u.created_at)}
-            for u in incident.updates
-        ],
-    }
