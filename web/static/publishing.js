@@ -26,8 +26,7 @@ function fields(form) {
 const options = (values, words = (v) => v) => values.map((v) => el("option", { value: v }, words(v)));
 
 /** Send `request` for `form`, saying in its `.said` what became of it ("Done.", or why the API
- * refused it); then `done()`. An answer
- * A lost API or an expired session go to `run`. */
+ * refused it); then `done()`. A lost API or an expired session go to `run`. */
 function submitting(form, request, done, run) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
